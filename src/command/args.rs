@@ -1,0 +1,129 @@
+//! A zero-copy view of one command's arguments, and the number parsers
+//! Redis applies to them.
+
+use crate::protocol::parser::parse_i64_strict;
+
+/// Arguments of one command: ranges into a buffer (the connection's read
+/// buffer, an inline scratch buffer, or a batch shipped to another shard).
+/// `get(0)` is the command name.
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    ranges: &'a [(u32, u32)],
+}
+
+impl<'a> Args<'a> {
+    pub fn new(buf: &'a [u8], ranges: &'a [(u32, u32)]) -> Self {
+        Args { buf, ranges }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (o, l) = self.ranges[i];
+        &self.buf[o as usize..(o + l) as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// Whether argument `i` equals `word`, ignoring ASCII case.
+    #[inline]
+    pub fn is(&self, i: usize, word: &str) -> bool {
+        self.get(i).eq_ignore_ascii_case(word.as_bytes())
+    }
+
+    pub fn ranges(&self) -> &'a [(u32, u32)] {
+        self.ranges
+    }
+
+    pub fn buf(&self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// Parses an i64 argument (Redis's getLongLongFromObject).
+#[inline]
+pub fn parse_i64(b: &[u8]) -> Option<i64> {
+    parse_i64_strict(b)
+}
+
+/// Parses a float argument the way Redis's strtold-based parsers do: no
+/// surrounding spaces, no NaN; "inf"/"-inf" accepted.
+pub fn parse_f64(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || b[0].is_ascii_whitespace() || b[b.len() - 1].is_ascii_whitespace() {
+        return None;
+    }
+    let s = std::str::from_utf8(b).ok()?;
+    let lower = s.to_ascii_lowercase();
+    let v = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            if lower.contains("nan") || lower.contains("inf") {
+                return None;
+            }
+            // Rust's parser accepts forms strtold accepts except hex floats,
+            // which Redis users do not send; it rejects "1." no: it accepts.
+            s.parse::<f64>().ok()?
+        }
+    };
+    if v.is_nan() {
+        None
+    } else {
+        Some(v)
+    }
+}
+
+/// Formats a long double the way Redis's INCRBYFLOAT does (`%.17Lg`
+/// humanized: fixed notation, trailing zeros removed).
+pub fn format_incr_float(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    // Shortest representation that round-trips, written without exponent.
+    let s = format!("{}", v);
+    if s.contains('e') || s.contains('E') {
+        let f = format!("{:.17}", v);
+        trim_zeros(&f)
+    } else {
+        s
+    }
+}
+
+fn trim_zeros(s: &str) -> String {
+    if s.contains('.') {
+        let t = s.trim_end_matches('0').trim_end_matches('.');
+        t.to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b"abc"), None);
+        assert_eq!(parse_f64(b"5e3"), Some(5000.0));
+        assert_eq!(format_incr_float(10.5), "10.5");
+        assert_eq!(format_incr_float(3.0), "3");
+        assert_eq!(format_incr_float(1e21), "1000000000000000000000");
+    }
+}

@@ -1,0 +1,442 @@
+//! Connection family: PING, ECHO, SELECT, HELLO, AUTH, QUIT, RESET, CLIENT.
+
+use super::args::parse_i64;
+use super::errors as err;
+use super::{Args, Ctx, Session};
+use crate::protocol::Reply;
+use crate::shard::coordinator;
+
+/// The Redis version Spindle's command semantics follow; clients gate
+/// features on it (HELLO, INFO).
+pub const REDIS_VERSION: &str = "7.4.1";
+
+/// `PING [message]` → PONG or the message.
+pub fn cmd_ping(ctx: &mut Ctx, args: &Args) {
+    match args.len() {
+        1 => ctx.out.raw(b"+PONG\r\n"),
+        2 => ctx.out.bulk(args.get(1)),
+        _ => ctx.out.error(&err::arity("ping")),
+    }
+}
+
+/// `ECHO message` → the message.
+pub fn cmd_echo(ctx: &mut Ctx, args: &Args) {
+    ctx.out.bulk(args.get(1));
+}
+
+/// `SELECT index` → OK.
+pub fn cmd_select(sess: &mut Session, args: &Args, out: &mut Reply) {
+    let Some(id) = parse_i64(args.get(1)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64) else {
+        return out.error(err::NOT_INTEGER);
+    };
+    let dbs = sess.shard.config.borrow().databases as i64;
+    if id < 0 || id >= dbs {
+        return out.error(err::DB_INDEX);
+    }
+    sess.db = id as usize;
+    sess.info.db.set(sess.db);
+    out.ok();
+}
+
+/// Checks a username/password pair against the default user.
+fn check_credentials(sess: &Session, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &sess.shard.config.borrow().requirepass {
+        None => true,
+        Some(p) => p.as_bytes() == pass,
+    }
+}
+
+/// `AUTH [username] password` → OK.
+pub fn cmd_auth(sess: &mut Session, args: &Args, out: &mut Reply) {
+    if args.len() > 3 {
+        return out.error(err::SYNTAX);
+    }
+    let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
+        if sess.shard.config.borrow().requirepass.is_none() {
+            return out.error(err::AUTH_NOT_CONFIGURED);
+        }
+        (b"default", args.get(1))
+    } else {
+        (args.get(1), args.get(2))
+    };
+    if check_credentials(sess, user, pass) {
+        sess.authenticated = true;
+        out.ok();
+    } else {
+        out.error(err::WRONGPASS);
+    }
+}
+
+/// Client names and library strings: printable ASCII, no spaces.
+fn valid_name(v: &[u8]) -> bool {
+    v.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]` → a map
+/// describing the server, in the (possibly new) protocol.
+pub fn cmd_hello(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+    let mut ver = None;
+    let mut j = 1;
+    if args.len() >= 2 {
+        match parse_i64(args.get(1)) {
+            None => return Reply::new(out, sess.resp3).error(err::PROTOCOL_VERSION_NOT_INT),
+            Some(v) if !(2..=3).contains(&v) => return Reply::new(out, sess.resp3).error(err::NOPROTO),
+            Some(v) => ver = Some(v),
+        }
+        j = 2;
+    }
+    let mut auth: Option<(&[u8], &[u8])> = None;
+    let mut setname: Option<&[u8]> = None;
+    while j < args.len() {
+        let more = args.len() - j - 1;
+        if args.is(j, "auth") && more >= 2 {
+            auth = Some((args.get(j + 1), args.get(j + 2)));
+            j += 3;
+        } else if args.is(j, "setname") && more >= 1 {
+            setname = Some(args.get(j + 1));
+            j += 2;
+        } else {
+            let msg = format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(args.get(j)));
+            return Reply::new(out, sess.resp3).error(&msg);
+        }
+    }
+    if let Some((u, p)) = auth {
+        if !check_credentials(sess, u, p) {
+            return Reply::new(out, sess.resp3).error(err::WRONGPASS);
+        }
+        sess.authenticated = true;
+    }
+    if !sess.authenticated {
+        return Reply::new(out, sess.resp3).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = setname {
+        if !valid_name(name) {
+            return Reply::new(out, sess.resp3).error(err::CLIENT_NAME_SPACES);
+        }
+        *sess.info.name.borrow_mut() = String::from_utf8_lossy(name).into_owned();
+    }
+    if let Some(v) = ver {
+        sess.resp3 = v == 3;
+        sess.info.resp.set(v as u8);
+    }
+    let mut r = Reply::new(out, sess.resp3);
+    r.map_len(7);
+    r.bulk(b"server");
+    r.bulk(b"redis");
+    r.bulk(b"version");
+    r.bulk(REDIS_VERSION.as_bytes());
+    r.bulk(b"proto");
+    r.int(if sess.resp3 { 3 } else { 2 });
+    r.bulk(b"id");
+    r.int(sess.id() as i64);
+    r.bulk(b"mode");
+    r.bulk(b"standalone");
+    r.bulk(b"role");
+    r.bulk(b"master");
+    r.bulk(b"modules");
+    r.array_len(0);
+}
+
+/// `RESET` → RESET; back to db 0, RESP2, no name, not authenticated when a
+/// password is set.
+pub fn cmd_reset(sess: &mut Session, out: &mut Reply) {
+    sess.db = 0;
+    sess.info.db.set(0);
+    sess.resp3 = false;
+    sess.info.resp.set(2);
+    sess.no_touch = false;
+    sess.info.no_touch.set(false);
+    sess.info.no_evict.set(false);
+    sess.info.name.borrow_mut().clear();
+    sess.authenticated = sess.shard.config.borrow().requirepass.is_none();
+    out.resp3 = false;
+    out.simple("RESET");
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "    * MAXAGE <maxage>",
+    "      Kill connections older than the specified age.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Writes an array of status lines (the HELP subcommands).
+pub fn reply_help(out: &mut Reply, lines: &[&str]) {
+    out.array_len(lines.len());
+    for l in lines {
+        out.simple(l);
+    }
+}
+
+/// A CLIENT KILL filter.
+#[derive(Clone, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    maxage: Option<u64>,
+    user: Option<String>,
+    type_normal_only: Option<bool>,
+    skip: Option<u64>,
+}
+
+/// `CLIENT <subcommand> ...`
+pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let sub = args.get(1).to_ascii_lowercase();
+    let resp3 = sess.resp3;
+    match sub.as_slice() {
+        b"id" => Reply::new(out, resp3).int(sess.id() as i64),
+        b"getname" => {
+            let name = sess.info.name.borrow().clone();
+            let mut r = Reply::new(out, resp3);
+            if name.is_empty() {
+                r.null()
+            } else {
+                r.bulk(name.as_bytes())
+            }
+        }
+        b"setname" => {
+            let name = args.get(2);
+            if !valid_name(name) {
+                return Reply::new(out, resp3).error(err::CLIENT_NAME_SPACES);
+            }
+            *sess.info.name.borrow_mut() = String::from_utf8_lossy(name).into_owned();
+            Reply::new(out, resp3).ok()
+        }
+        b"setinfo" => {
+            let attr = args.get(2).to_ascii_lowercase();
+            let value = args.get(3);
+            let target = match attr.as_slice() {
+                b"lib-name" => &sess.info.lib_name,
+                b"lib-ver" => &sess.info.lib_ver,
+                _ => {
+                    let msg = format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(args.get(2)));
+                    return Reply::new(out, resp3).error(&msg);
+                }
+            };
+            if !valid_name(value) {
+                let msg = format!(
+                    "ERR {} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&attr)
+                );
+                return Reply::new(out, resp3).error(&msg);
+            }
+            *target.borrow_mut() = String::from_utf8_lossy(value).into_owned();
+            Reply::new(out, resp3).ok()
+        }
+        b"no-evict" | b"no-touch" => {
+            let on = if args.is(2, "on") {
+                true
+            } else if args.is(2, "off") {
+                false
+            } else {
+                return Reply::new(out, resp3).error(err::SYNTAX);
+            };
+            if sub == b"no-evict" {
+                sess.info.no_evict.set(on);
+            } else {
+                sess.no_touch = on;
+                sess.info.no_touch.set(on);
+            }
+            Reply::new(out, resp3).ok()
+        }
+        b"info" => {
+            let line = sess.info.describe(crate::util::now_ms()) + "\n";
+            Reply::new(out, resp3).verbatim(line.as_bytes())
+        }
+        b"list" => {
+            let mut ids: Option<Vec<u64>> = None;
+            let mut j = 2;
+            while j < args.len() {
+                if args.is(j, "type") && j + 1 < args.len() {
+                    let t = args.get(j + 1).to_ascii_lowercase();
+                    match t.as_slice() {
+                        b"normal" => {}
+                        b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
+                        _ => {
+                            let msg = format!("ERR Unknown client type '{}'", String::from_utf8_lossy(args.get(j + 1)));
+                            return Reply::new(out, resp3).error(&msg);
+                        }
+                    }
+                    j += 2;
+                } else if args.is(j, "id") && j + 1 < args.len() {
+                    let mut v = Vec::new();
+                    j += 1;
+                    while j < args.len() {
+                        match parse_i64(args.get(j)).filter(|x| *x > 0) {
+                            Some(id) => v.push(id as u64),
+                            None => return Reply::new(out, resp3).error("ERR Invalid client ID"),
+                        }
+                        j += 1;
+                    }
+                    ids = Some(v);
+                } else {
+                    return Reply::new(out, resp3).error(err::SYNTAX);
+                }
+            }
+            let now = crate::util::now_ms();
+            let parts = coordinator::broadcast(&sess.shard, move |shard| {
+                let clients = shard.clients.borrow();
+                let mut v: Vec<(u64, String)> =
+                    clients.values().map(|c| (c.id, c.describe(now))).collect();
+                v.sort();
+                v
+            })
+            .await;
+            let mut all: Vec<(u64, String)> = parts.into_iter().flatten().collect();
+            all.sort();
+            let mut text = String::new();
+            for (id, line) in all {
+                if ids.as_ref().map_or(true, |ids| ids.contains(&id)) {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            Reply::new(out, resp3).verbatim(text.as_bytes())
+        }
+        b"kill" => client_kill(sess, args, out).await,
+        b"help" if args.len() == 2 => reply_help(&mut Reply::new(out, resp3), CLIENT_HELP),
+        _ => Reply::new(out, resp3).error(&err::unknown_subcommand(args.get(1), "client")),
+    }
+}
+
+async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let mut f = KillFilter::default();
+    let old_style = args.len() == 3;
+    if old_style {
+        f.addr = Some(String::from_utf8_lossy(args.get(2)).into_owned());
+    } else {
+        if (args.len() - 2) % 2 != 0 {
+            return Reply::new(out, resp3).error(err::SYNTAX);
+        }
+        let mut skipme = true;
+        for j in (2..args.len()).step_by(2) {
+            let v = args.get(j + 1);
+            let vs = String::from_utf8_lossy(v).into_owned();
+            if args.is(j, "id") {
+                match parse_i64(v).filter(|x| *x > 0) {
+                    Some(id) => f.id = Some(id as u64),
+                    None => return Reply::new(out, resp3).error("ERR client-id should be greater than 0"),
+                }
+            } else if args.is(j, "addr") {
+                f.addr = Some(vs);
+            } else if args.is(j, "laddr") {
+                f.laddr = Some(vs);
+            } else if args.is(j, "user") {
+                f.user = Some(vs);
+            } else if args.is(j, "maxage") {
+                match parse_i64(v).filter(|x| *x >= 0) {
+                    Some(a) => f.maxage = Some(a as u64),
+                    None => return Reply::new(out, resp3).error(err::NOT_INTEGER),
+                }
+            } else if args.is(j, "type") {
+                let t = vs.to_ascii_lowercase();
+                match t.as_str() {
+                    "normal" => f.type_normal_only = Some(true),
+                    "master" | "replica" | "slave" | "pubsub" => f.type_normal_only = Some(false),
+                    _ => {
+                        let msg = format!("ERR Unknown client type '{}'", vs);
+                        return Reply::new(out, resp3).error(&msg);
+                    }
+                }
+            } else if args.is(j, "skipme") {
+                if v.eq_ignore_ascii_case(b"yes") {
+                    skipme = true;
+                } else if v.eq_ignore_ascii_case(b"no") {
+                    skipme = false;
+                } else {
+                    return Reply::new(out, resp3).error(err::SYNTAX);
+                }
+            } else {
+                return Reply::new(out, resp3).error(err::SYNTAX);
+            }
+        }
+        if skipme {
+            f.skip = Some(sess.id());
+        }
+    }
+    let me = sess.id();
+    let now = crate::util::now_ms();
+    let filter = f.clone();
+    let killed = coordinator::broadcast(&sess.shard, move |shard| {
+        let clients = shard.clients.borrow();
+        let mut n = 0u64;
+        let mut killed_me = false;
+        for c in clients.values() {
+            let f = &filter;
+            if f.skip == Some(c.id)
+                || f.id.is_some_and(|id| id != c.id)
+                || f.addr.as_ref().is_some_and(|a| *a != c.addr)
+                || f.laddr.as_ref().is_some_and(|a| *a != c.laddr)
+                || f.user.as_ref().is_some_and(|u| u != "default")
+                || f.type_normal_only == Some(false)
+                || f.maxage.is_some_and(|m| now.saturating_sub(c.created_ms) / 1000 < m)
+            {
+                continue;
+            }
+            if c.id == me {
+                killed_me = true;
+            } else {
+                c.kill();
+            }
+            n += 1;
+        }
+        (n, killed_me)
+    })
+    .await;
+    let total: u64 = killed.iter().map(|k| k.0).sum();
+    if killed.iter().any(|k| k.1) {
+        sess.close_after_reply = true;
+    }
+    let mut r = Reply::new(out, resp3);
+    if old_style {
+        if total == 0 {
+            r.error(err::NO_SUCH_CLIENT)
+        } else {
+            r.ok()
+        }
+    } else {
+        r.int(total as i64)
+    }
+}

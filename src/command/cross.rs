@@ -1,0 +1,229 @@
+//! Multi-key commands whose keys live on several shards.
+//!
+//! Each runs as one [`Tx`]: the shards involved are locked in ascending
+//! order, the per-shard parts run (closures that see one shard only), and
+//! everything is released. The result is atomic and serializable, like the
+//! same command in Redis.
+
+use std::collections::BTreeMap;
+
+use super::table::CommandSpec;
+use super::{keys, string, Args, Cross, Ctx, Session};
+use crate::protocol::Reply;
+use crate::shard::coordinator::Tx;
+use crate::shard::slot::key_shard;
+use crate::storage::{Entry, Keyspace};
+use crate::util::now_ms;
+
+/// Runs a cross-shard multi-key command and writes its reply.
+pub async fn execute(sess: &mut Session, spec: &'static CommandSpec, how: Cross, args: &Args<'_>, out: &mut Vec<u8>) {
+    match how {
+        Cross::MGet => mget(sess, spec, args, out).await,
+        Cross::MSet => mset(sess, args, out).await,
+        Cross::CountKeys => count_keys(sess, spec, args, out).await,
+        Cross::Gather => gather(sess, spec, args, out).await,
+    }
+}
+
+/// Key argument indices grouped by owning shard, shards ascending.
+fn group_by_shard(spec: &CommandSpec, args: &Args, shards: usize) -> BTreeMap<usize, Vec<usize>> {
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in spec.key_indices(args.len()) {
+        groups.entry(key_shard(args.get(i), shards)).or_default().push(i);
+    }
+    groups
+}
+
+async fn mget(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut Vec<u8>) {
+    let groups = group_by_shard(spec, args, sess.shard.count);
+    let db = sess.db;
+    let mut values: Vec<Option<Vec<u8>>> = vec![None; args.len()];
+    let mut tx = Tx::new(&sess.shard);
+    for (shard, idx) in groups {
+        let keys: Vec<Vec<u8>> = idx.iter().map(|&i| args.get(i).to_vec()).collect();
+        let got = tx
+            .lock_run(shard, move |sh| {
+                let now = now_ms();
+                let r = string::op_mget(sh.ks.borrow_mut().db(db), &keys, now);
+                for v in &r {
+                    crate::shard::count_lookup(v.is_some());
+                }
+                r
+            })
+            .await;
+        for (i, v) in idx.into_iter().zip(got) {
+            values[i] = v;
+        }
+    }
+    tx.finish().await;
+    let mut r = Reply::new(out, sess.resp3);
+    r.array_len(args.len() - 1);
+    for v in &values[1..] {
+        match v {
+            Some(b) => r.bulk(b),
+            None => r.null(),
+        }
+    }
+}
+
+async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    if args.len() % 2 == 0 {
+        return Reply::new(out, sess.resp3).error(&super::errors::arity("mset"));
+    }
+    let mut groups: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+    for i in (1..args.len()).step_by(2) {
+        let shard = key_shard(args.get(i), sess.shard.count);
+        groups.entry(shard).or_default().push((args.get(i).to_vec(), args.get(i + 1).to_vec()));
+    }
+    let db = sess.db;
+    let mut tx = Tx::new(&sess.shard);
+    for (shard, pairs) in groups {
+        tx.lock_run(shard, move |sh| {
+            let clock = (now_ms() / 1000) as u32;
+            let mut ks = sh.ks.borrow_mut();
+            for (k, v) in &pairs {
+                string::op_set(ks.db(db), k, v, 0, false, clock);
+            }
+        })
+        .await;
+    }
+    tx.finish().await;
+    Reply::new(out, sess.resp3).ok();
+}
+
+#[derive(Clone, Copy)]
+enum CountOp {
+    Del,
+    Exists,
+    Touch,
+}
+
+async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut Vec<u8>) {
+    let op = match spec.name {
+        "exists" => CountOp::Exists,
+        "touch" => CountOp::Touch,
+        _ => CountOp::Del,
+    };
+    let groups = group_by_shard(spec, args, sess.shard.count);
+    let db = sess.db;
+    let mut total = 0i64;
+    let mut tx = Tx::new(&sess.shard);
+    for (shard, idx) in groups {
+        let keys: Vec<Vec<u8>> = idx.iter().map(|&i| args.get(i).to_vec()).collect();
+        total += tx
+            .lock_run(shard, move |sh| {
+                let now = now_ms();
+                let mut ks = sh.ks.borrow_mut();
+                let it = keys.iter().map(|k| k.as_slice());
+                match op {
+                    CountOp::Del => keys::op_del(ks.db(db), it, now),
+                    CountOp::Exists => keys::op_exists(ks.db(db), it, now),
+                    CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
+                }
+            })
+            .await;
+    }
+    tx.finish().await;
+    Reply::new(out, sess.resp3).int(total);
+}
+
+/// The (db, key) pairs a gathered command may read or write.
+fn gather_targets(sess: &Session, spec: &CommandSpec, args: &Args) -> Vec<(usize, Vec<u8>)> {
+    let mut v: Vec<(usize, Vec<u8>)> = spec.key_indices(args.len()).map(|i| (sess.db, args.get(i).to_vec())).collect();
+    if spec.name == "copy" {
+        let dbs = sess.shard.config.borrow().databases;
+        if let Ok((dst_db, _)) = keys::parse_copy_options(args, sess.db, dbs) {
+            if dst_db != sess.db {
+                v.push((dst_db, args.get(2).to_vec()));
+            }
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn same_entry(a: &Option<Entry>, b: &Option<Entry>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.value == y.value && x.expire_at() == y.expire_at(),
+        _ => false,
+    }
+}
+
+/// Gather → run on a scratch keyspace → scatter the changes back.
+async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut Vec<u8>) {
+    let super::Handler::Shard(handler) = spec.handler else {
+        unreachable!("gathered commands have shard handlers");
+    };
+    let shards = sess.shard.count;
+    let targets = gather_targets(sess, spec, args);
+    let mut by_shard: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
+    for t in &targets {
+        by_shard.entry(key_shard(&t.1, shards)).or_default().push(t.clone());
+    }
+    let (databases, max_bulk_len) = {
+        let cfg = sess.shard.config.borrow();
+        (cfg.databases, cfg.proto_max_bulk_len)
+    };
+    let mut tx = Tx::new(&sess.shard);
+    let mut before: Vec<((usize, Vec<u8>), Option<Entry>)> = Vec::new();
+    for (shard, items) in &by_shard {
+        let items2 = items.clone();
+        let got = tx
+            .lock_run(*shard, move |sh| {
+                let now = now_ms();
+                let mut ks = sh.ks.borrow_mut();
+                items2.iter().map(|(db, k)| keys::op_clone_entry(ks.db(*db), k, now)).collect::<Vec<_>>()
+            })
+            .await;
+        before.extend(items.iter().cloned().zip(got));
+    }
+    // Run the command's own shard handler against the gathered keys.
+    let mut scratch = Keyspace::new(databases);
+    for ((db, k), e) in &before {
+        if let Some(e) = e {
+            scratch.db(*db).insert(k, e.value.clone(), e.expire_at(), e.access);
+        }
+    }
+    let now = now_ms();
+    {
+        let mut ctx = Ctx {
+            ks: &mut scratch,
+            db: sess.db,
+            out: Reply::new(out, sess.resp3),
+            now_ms: now,
+            clock: (now / 1000) as u32,
+            no_touch: sess.no_touch,
+            shards,
+            max_bulk_len,
+        };
+        handler(&mut ctx, args);
+    }
+    // Scatter what changed.
+    let mut writes: BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Entry>)>> = BTreeMap::new();
+    for ((db, k), old) in before {
+        let new = scratch.db(db).lookup(&k, now).map(|e| e.clone());
+        if !same_entry(&old, &new) {
+            writes.entry(key_shard(&k, shards)).or_default().push((db, k, new));
+        }
+    }
+    for (shard, w) in writes {
+        tx.run(shard, move |sh| {
+            let mut ks = sh.ks.borrow_mut();
+            for (db, k, e) in w {
+                match e {
+                    Some(e) => {
+                        let at = e.expire_at();
+                        ks.db(db).insert(&k, e.value, at, e.access);
+                    }
+                    None => {
+                        ks.db(db).remove(&k);
+                    }
+                }
+            }
+        })
+        .await;
+    }
+    tx.finish().await;
+}

@@ -1,0 +1,73 @@
+//! Every error reply text, defined once, byte for byte as Redis sends them
+//! (without the leading `-` and trailing CRLF).
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const INCR_NAN_INF: &str = "ERR increment would produce NaN or Infinity";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const OFFSET_RANGE: &str = "ERR offset is out of range";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const PROTOCOL_VERSION_NOT_INT: &str = "ERR Protocol version is not an integer or out of range";
+pub const CLIENT_NAME_SPACES: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const CURSOR: &str = "ERR invalid cursor";
+pub const EXPIRE_NX_XX_GT_LT: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const LCS_IDX_LEN: &str =
+    "ERR If you want both the length and indexes, please just use IDX.";
+pub const GETEX_PERSIST: &str = "ERR syntax error";
+pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub const LRU_NOT_SELECTED: &str = "ERR An LRU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+pub const DEBUG_UNKNOWN: &str = "ERR unknown subcommand or wrong number of arguments for";
+
+/// `ERR wrong number of arguments for '<name>' command`
+pub fn arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{}' command", name)
+}
+
+/// `ERR invalid expire time in '<name>' command`
+pub fn invalid_expire(name: &str) -> String {
+    format!("ERR invalid expire time in '{}' command", name)
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
+        cmd.to_ascii_uppercase()
+    )
+}
+
+/// The unknown-command error with its "args beginning with" tail.
+pub fn unknown_command(name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>) -> String {
+    let mut tail = String::new();
+    for a in rest {
+        if tail.len() >= 128 {
+            break;
+        }
+        let room = 128 - tail.len();
+        let s = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
+        tail.push('\'');
+        tail.push_str(&s);
+        tail.push_str("' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(&name[..name.len().min(128)]),
+        tail
+    )
+}

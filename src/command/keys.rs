@@ -1,0 +1,664 @@
+//! Generic key commands: DEL, EXISTS, TYPE, the EXPIRE family, TTLs,
+//! RENAME, COPY, MOVE, TOUCH, OBJECT; plus the per-shard parts of the
+//! keyspace-wide commands (KEYS, SCAN, DBSIZE, RANDOMKEY, FLUSH*, SWAPDB).
+
+use super::args::parse_i64;
+use super::errors as err;
+use super::{Args, Ctx, Session};
+use crate::protocol::Reply;
+use crate::shard::coordinator;
+use crate::shard::slot::{slot_shard, SLOTS};
+use crate::util::now_ms;
+use crate::storage::{Db, Entry};
+
+// ---------------------------------------------------------------- ops
+
+/// Deletes live keys; returns how many existed. Expired keys count as absent.
+pub fn op_del<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64) -> i64 {
+    keys.filter(|k| db.remove_live(k, now).is_some()).count() as i64
+}
+
+/// Counts live keys (a key named twice counts twice).
+pub fn op_exists<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64) -> i64 {
+    keys.filter(|k| db.contains(k, now)).count() as i64
+}
+
+/// Counts live keys and refreshes their access time.
+pub fn op_touch<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64, clock: u32) -> i64 {
+    let mut n = 0;
+    for k in keys {
+        if let Some(e) = db.lookup(k, now) {
+            e.access = clock;
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Takes a key out of `db` for a move elsewhere (RENAME/COPY across
+/// shards): the entry with its expiry, or None when absent.
+pub fn op_take(db: &mut Db, key: &[u8], now: u64) -> Option<Entry> {
+    db.remove_live(key, now)
+}
+
+/// Reads a key's entry for a copy elsewhere.
+pub fn op_clone_entry(db: &mut Db, key: &[u8], now: u64) -> Option<Entry> {
+    db.lookup(key, now).map(|e| e.clone())
+}
+
+/// Stores an entry moved or copied from elsewhere. `nx`: only when the
+/// destination is absent. Returns whether it was stored.
+pub fn op_put_entry(db: &mut Db, key: &[u8], e: Entry, nx: bool, now: u64) -> bool {
+    if nx && db.contains(key, now) {
+        return false;
+    }
+    let expire = e.expire_at();
+    db.insert(key, e.value, expire, e.access);
+    true
+}
+
+// ---------------------------------------------------------------- handlers
+
+/// `DEL key [key ...]` / `UNLINK key [key ...]` → number of keys removed.
+pub fn cmd_del(ctx: &mut Ctx, args: &Args) {
+    let now = ctx.now_ms;
+    let n = op_del(&mut ctx.ks.dbs[ctx.db], args.iter().skip(1), now);
+    ctx.out.int(n);
+}
+
+/// `EXISTS key [key ...]` → number of existing keys.
+pub fn cmd_exists(ctx: &mut Ctx, args: &Args) {
+    let now = ctx.now_ms;
+    let n = op_exists(&mut ctx.ks.dbs[ctx.db], args.iter().skip(1), now);
+    ctx.out.int(n);
+}
+
+/// `TOUCH key [key ...]` → number of existing keys.
+pub fn cmd_touch(ctx: &mut Ctx, args: &Args) {
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    let n = op_touch(&mut ctx.ks.dbs[ctx.db], args.iter().skip(1), now, clock);
+    ctx.out.int(n);
+}
+
+/// `TYPE key` → string, none, ...
+pub fn cmd_type(ctx: &mut Ctx, args: &Args) {
+    let now = ctx.now_ms;
+    match ctx.ks.dbs[ctx.db].lookup(args.get(1), now) {
+        None => ctx.out.simple("none"),
+        Some(e) => {
+            let t = e.value.type_name();
+            ctx.out.simple(t)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// `EXPIRE key seconds [NX|XX|GT|LT]` → 1 if the timeout was set, else 0.
+pub fn cmd_expire(ctx: &mut Ctx, args: &Args) {
+    expire_generic(ctx, args, Unit::Seconds, false, "expire");
+}
+
+/// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
+pub fn cmd_pexpire(ctx: &mut Ctx, args: &Args) {
+    expire_generic(ctx, args, Unit::Millis, false, "pexpire");
+}
+
+/// `EXPIREAT key unix-time-seconds [NX|XX|GT|LT]`
+pub fn cmd_expireat(ctx: &mut Ctx, args: &Args) {
+    expire_generic(ctx, args, Unit::Seconds, true, "expireat");
+}
+
+/// `PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]`
+pub fn cmd_pexpireat(ctx: &mut Ctx, args: &Args) {
+    expire_generic(ctx, args, Unit::Millis, true, "pexpireat");
+}
+
+fn expire_generic(ctx: &mut Ctx, args: &Args, unit: Unit, absolute: bool, name: &str) {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for i in 3..args.len() {
+        let a = args.get(i);
+        if a.eq_ignore_ascii_case(b"nx") {
+            nx = true;
+        } else if a.eq_ignore_ascii_case(b"xx") {
+            xx = true;
+        } else if a.eq_ignore_ascii_case(b"gt") {
+            gt = true;
+        } else if a.eq_ignore_ascii_case(b"lt") {
+            lt = true;
+        } else {
+            return ctx.out.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(a)));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return ctx.out.error(err::EXPIRE_NX_XX_GT_LT);
+    }
+    if gt && lt {
+        return ctx.out.error(err::EXPIRE_GT_LT);
+    }
+    let Some(mut when) = parse_i64(args.get(2)) else {
+        return ctx.out.error(err::NOT_INTEGER);
+    };
+    if unit == Unit::Seconds {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            return ctx.out.error(&err::invalid_expire(name));
+        }
+        when *= 1000;
+    }
+    let now = ctx.now_ms as i64;
+    if !absolute {
+        if when > i64::MAX - now {
+            return ctx.out.error(&err::invalid_expire(name));
+        }
+        when += now;
+    }
+    let key = args.get(1);
+    let db = &mut ctx.ks.dbs[ctx.db];
+    let Some(e) = db.lookup(key, now as u64) else {
+        return ctx.out.int(0);
+    };
+    let current = e.expire_at();
+    let cur = if current == 0 { None } else { Some(current as i64) };
+    if (nx && cur.is_some())
+        || (xx && cur.is_none())
+        || (gt && cur.map_or(true, |c| when <= c))
+        || (lt && cur.is_some_and(|c| when >= c))
+    {
+        return ctx.out.int(0);
+    }
+    if when <= now {
+        db.remove(key);
+    } else {
+        db.set_expire(key, when as u64);
+    }
+    ctx.out.int(1);
+}
+
+/// `TTL key` → seconds left, -1 without expiry, -2 when absent.
+pub fn cmd_ttl(ctx: &mut Ctx, args: &Args) {
+    ttl_generic(ctx, args, false, false);
+}
+
+/// `PTTL key` → milliseconds left.
+pub fn cmd_pttl(ctx: &mut Ctx, args: &Args) {
+    ttl_generic(ctx, args, true, false);
+}
+
+/// `EXPIRETIME key` → absolute unix seconds of expiry.
+pub fn cmd_expiretime(ctx: &mut Ctx, args: &Args) {
+    ttl_generic(ctx, args, false, true);
+}
+
+/// `PEXPIRETIME key` → absolute unix milliseconds of expiry.
+pub fn cmd_pexpiretime(ctx: &mut Ctx, args: &Args) {
+    ttl_generic(ctx, args, true, true);
+}
+
+fn ttl_generic(ctx: &mut Ctx, args: &Args, ms: bool, absolute: bool) {
+    let now = ctx.now_ms;
+    let Some(e) = ctx.ks.dbs[ctx.db].lookup(args.get(1), now) else {
+        return ctx.out.int(-2);
+    };
+    let at = e.expire_at();
+    if at == 0 {
+        return ctx.out.int(-1);
+    }
+    let v = if absolute {
+        if ms {
+            at as i64
+        } else {
+            at as i64 / 1000
+        }
+    } else {
+        let left = at.saturating_sub(now) as i64;
+        if ms {
+            left
+        } else {
+            (left + 500) / 1000
+        }
+    };
+    ctx.out.int(v);
+}
+
+/// `PERSIST key` → 1 if a timeout was removed, else 0.
+pub fn cmd_persist(ctx: &mut Ctx, args: &Args) {
+    let now = ctx.now_ms;
+    let db = &mut ctx.ks.dbs[ctx.db];
+    match db.lookup(args.get(1), now) {
+        Some(e) if e.expire_at() != 0 => {
+            db.set_expire(args.get(1), 0);
+            ctx.out.int(1)
+        }
+        _ => ctx.out.int(0),
+    }
+}
+
+/// `RENAME key newkey` (both on this shard) → OK.
+pub fn cmd_rename(ctx: &mut Ctx, args: &Args) {
+    rename_generic(ctx, args, false);
+}
+
+/// `RENAMENX key newkey` (both on this shard) → 1, or 0 if newkey exists.
+pub fn cmd_renamenx(ctx: &mut Ctx, args: &Args) {
+    rename_generic(ctx, args, true);
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
+    let now = ctx.now_ms;
+    let (src, dst) = (args.get(1), args.get(2));
+    let db = &mut ctx.ks.dbs[ctx.db];
+    if !db.contains(src, now) {
+        return ctx.out.error(err::NO_SUCH_KEY);
+    }
+    if src == dst {
+        return if nx { ctx.out.int(0) } else { ctx.out.ok() };
+    }
+    if nx && db.contains(dst, now) {
+        return ctx.out.int(0);
+    }
+    let e = db.remove(src).expect("source checked above");
+    op_put_entry(db, dst, e, false, now);
+    if nx {
+        ctx.out.int(1)
+    } else {
+        ctx.out.ok()
+    }
+}
+
+/// Options of COPY: (destination db, replace), or an error reply.
+pub fn parse_copy_options(args: &Args, current_db: usize, databases: usize) -> Result<(usize, bool), &'static str> {
+    let mut db = current_db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < args.len() {
+        if args.is(j, "replace") {
+            replace = true;
+        } else if args.is(j, "db") && j + 1 < args.len() {
+            let v = parse_i64(args.get(j + 1)).ok_or(err::NOT_INTEGER)?;
+            if v < 0 || v >= databases as i64 || v > i32::MAX as i64 {
+                return Err(err::DB_INDEX);
+            }
+            db = v as usize;
+            j += 1;
+        } else {
+            return Err(err::SYNTAX);
+        }
+        j += 1;
+    }
+    Ok((db, replace))
+}
+
+/// `COPY source destination [DB db] [REPLACE]` (both on this shard) → 1 or 0.
+pub fn cmd_copy(ctx: &mut Ctx, args: &Args) {
+    let (dst_db, replace) = match parse_copy_options(args, ctx.db, ctx.ks.dbs.len()) {
+        Ok(v) => v,
+        Err(e) => return ctx.out.error(e),
+    };
+    let (src, dst) = (args.get(1), args.get(2));
+    if src == dst && dst_db == ctx.db {
+        return ctx.out.error(err::SAME_OBJECT);
+    }
+    let now = ctx.now_ms;
+    let Some(e) = op_clone_entry(&mut ctx.ks.dbs[ctx.db], src, now) else {
+        return ctx.out.int(0);
+    };
+    let stored = op_put_entry(&mut ctx.ks.dbs[dst_db], dst, e, !replace, now);
+    ctx.out.int(stored as i64);
+}
+
+/// `MOVE key db` → 1 if moved, 0 if absent here or present there.
+pub fn cmd_move(ctx: &mut Ctx, args: &Args) {
+    let Some(target) = parse_i64(args.get(2)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64) else {
+        return ctx.out.error(err::NOT_INTEGER);
+    };
+    if target < 0 || target as usize >= ctx.ks.dbs.len() {
+        return ctx.out.error(err::DB_INDEX);
+    }
+    let target = target as usize;
+    if target == ctx.db {
+        return ctx.out.error(err::SAME_OBJECT);
+    }
+    let now = ctx.now_ms;
+    let key = args.get(1);
+    if !ctx.ks.dbs[ctx.db].contains(key, now) {
+        return ctx.out.int(0);
+    }
+    if ctx.ks.dbs[target].contains(key, now) {
+        return ctx.out.int(0);
+    }
+    let e = ctx.ks.dbs[ctx.db].remove(key).expect("checked above");
+    op_put_entry(&mut ctx.ks.dbs[target], key, e, false, now);
+    ctx.out.int(1);
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// Writes a HELP reply: an array of status lines.
+pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
+    ctx.out.array_len(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
+/// `OBJECT ENCODING|IDLETIME|FREQ|REFCOUNT key` / `OBJECT HELP`.
+pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
+    let sub = args.get(1);
+    if sub.eq_ignore_ascii_case(b"help") && args.len() == 2 {
+        return reply_help(ctx, OBJECT_HELP);
+    }
+    let known = ["encoding", "idletime", "freq", "refcount"].iter().any(|s| sub.eq_ignore_ascii_case(s.as_bytes()));
+    if !known || args.len() != 3 {
+        return ctx.out.error(&err::unknown_subcommand(sub, "object"));
+    }
+    let now = ctx.now_ms;
+    let clock = ctx.clock;
+    // OBJECT does not count as an access.
+    let Some(e) = ctx.ks.dbs[ctx.db].lookup(args.get(2), now) else {
+        return ctx.out.null();
+    };
+    if sub.eq_ignore_ascii_case(b"encoding") {
+        let enc = e.value.encoding();
+        ctx.out.bulk(enc.as_bytes());
+    } else if sub.eq_ignore_ascii_case(b"idletime") {
+        let idle = clock.saturating_sub(e.access);
+        ctx.out.int(idle as i64);
+    } else if sub.eq_ignore_ascii_case(b"freq") {
+        ctx.out.error(err::LFU_NOT_SELECTED);
+    } else {
+        ctx.out.int(1);
+    }
+}
+
+// ------------------------------------------------- keyspace-wide shard parts
+
+/// Whether `key` matches a glob `pattern` (Redis's stringmatchlen rules).
+pub fn glob_match(pattern: &[u8], key: &[u8], nocase: bool) -> bool {
+    crate::util::glob_match(pattern, key, nocase)
+}
+
+/// KEYS on one shard: all live keys of `db` matching `pattern`.
+pub fn op_keys(db: &Db, pattern: &[u8], now: u64) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let all = pattern == b"*";
+    for slot in 0..SLOTS {
+        db.for_each_in_slot(slot, now, |k, _| {
+            if all || glob_match(pattern, k, false) {
+                out.push(k.to_vec());
+            }
+        });
+    }
+    out
+}
+
+/// SCAN on one shard: walks whole slots from `slot` (which this shard must
+/// own) until `count` keys were visited or the shard's slots end. Returns the
+/// matching keys and the next slot (None when this shard is done).
+pub fn op_scan(
+    db: &Db,
+    mut slot: usize,
+    count: usize,
+    pattern: Option<&[u8]>,
+    type_filter: Option<&[u8]>,
+    now: u64,
+    shard: usize,
+    shards: usize,
+) -> (Vec<Vec<u8>>, Option<usize>) {
+    let mut out = Vec::new();
+    let mut visited = 0;
+    while slot < SLOTS && slot_shard(slot as u16, shards) == shard {
+        db.for_each_in_slot(slot, now, |k, e| {
+            visited += 1;
+            if let Some(p) = pattern {
+                if !glob_match(p, k, false) {
+                    return;
+                }
+            }
+            if let Some(t) = type_filter {
+                if !t.eq_ignore_ascii_case(e.value.type_name().as_bytes()) {
+                    return;
+                }
+            }
+            out.push(k.to_vec());
+        });
+        slot += 1;
+        if visited >= count {
+            break;
+        }
+    }
+    let next = if slot < SLOTS && slot_shard(slot as u16, shards) == shard { Some(slot) } else { None };
+    (out, next)
+}
+
+// ------------------------------------------- keyspace-wide (all shards)
+
+/// `KEYS pattern` → every matching key of the selected database.
+pub async fn cmd_keys(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let pattern = args.get(1).to_vec();
+    let db = sess.db;
+    let parts = coordinator::broadcast_locked(&sess.shard, move |sh| {
+        let ks = sh.ks.borrow();
+        op_keys(&ks.dbs[db], &pattern, now_ms())
+    })
+    .await;
+    let mut r = Reply::new(out, sess.resp3);
+    r.array_len(parts.iter().map(|p| p.len()).sum());
+    for k in parts.iter().flatten() {
+        r.bulk(k);
+    }
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]` → [next cursor,
+/// keys]. The cursor is the next hash slot to visit (0 = start / done), so
+/// it names its shard and survives any rehashing.
+pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let Some(cursor) = std::str::from_utf8(args.get(1)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        return Reply::new(out, resp3).error(err::CURSOR);
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<Vec<u8>> = None;
+    let mut type_filter: Option<Vec<u8>> = None;
+    let mut j = 2;
+    while j < args.len() {
+        if j + 1 >= args.len() {
+            return Reply::new(out, resp3).error(err::SYNTAX);
+        }
+        if args.is(j, "count") {
+            match parse_i64(args.get(j + 1)) {
+                None => return Reply::new(out, resp3).error(err::NOT_INTEGER),
+                Some(c) if c < 1 => return Reply::new(out, resp3).error(err::SYNTAX),
+                Some(c) => count = c.min(1 << 30) as usize,
+            }
+        } else if args.is(j, "match") {
+            let p = args.get(j + 1);
+            pattern = if p == b"*" { None } else { Some(p.to_vec()) };
+        } else if args.is(j, "type") {
+            type_filter = Some(args.get(j + 1).to_vec());
+        } else {
+            return Reply::new(out, resp3).error(err::SYNTAX);
+        }
+        j += 2;
+    }
+    let shards = sess.shard.count;
+    let db = sess.db;
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    let mut next: u64 = 0;
+    if cursor < SLOTS as u64 {
+        let mut slot = cursor as usize;
+        loop {
+            let shard = slot_shard(slot as u16, shards);
+            let want = count.saturating_sub(keys.len()).max(1);
+            let (p, t) = (pattern.clone(), type_filter.clone());
+            let (found, resume) = coordinator::run_on(&sess.shard, shard, move |sh| {
+                let ks = sh.ks.borrow();
+                op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now_ms(), shard, shards)
+            })
+            .await;
+            keys.extend(found);
+            slot = match resume {
+                Some(s) => s,
+                None => match (slot..SLOTS).find(|s| slot_shard(*s as u16, shards) > shard) {
+                    Some(s) => s,
+                    None => break,
+                },
+            };
+            if keys.len() >= count {
+                next = slot as u64;
+                break;
+            }
+        }
+    }
+    let mut r = Reply::new(out, resp3);
+    r.array_len(2);
+    r.bulk(next.to_string().as_bytes());
+    r.array_len(keys.len());
+    for k in &keys {
+        r.bulk(k);
+    }
+}
+
+/// `RANDOMKEY` → a random key of the selected database, or null.
+pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
+    let db = sess.db;
+    let sizes = coordinator::broadcast(&sess.shard, move |sh| sh.ks.borrow().dbs[db].len()).await;
+    let total: usize = sizes.iter().sum();
+    let mut r = Reply::new(out, sess.resp3);
+    // Keys may expire or vanish between the two steps: retry a few times.
+    for _ in 0..16 {
+        if total == 0 {
+            break;
+        }
+        let mut pick = (sess.shard.rng.borrow_mut().next_u64() % total as u64) as usize;
+        let mut target = 0;
+        for (s, n) in sizes.iter().enumerate() {
+            if pick < *n {
+                target = s;
+                break;
+            }
+            pick -= n;
+        }
+        let seed = sess.shard.rng.borrow_mut().next_u64();
+        let key = coordinator::run_on(&sess.shard, target, move |sh| {
+            let mut ks = sh.ks.borrow_mut();
+            let now = now_ms();
+            let d = ks.db(db);
+            let k = d.random_key(seed).map(|k| k.to_vec())?;
+            d.lookup(&k, now).map(|_| k)
+        })
+        .await;
+        if let Some(k) = key {
+            return r.bulk(&k);
+        }
+    }
+    r.null();
+}
+
+/// `DBSIZE` → number of keys in the selected database.
+pub async fn cmd_dbsize(sess: &mut Session, out: &mut Vec<u8>) {
+    let db = sess.db;
+    let sizes = coordinator::broadcast_locked(&sess.shard, move |sh| sh.ks.borrow().dbs[db].len()).await;
+    Reply::new(out, sess.resp3).int(sizes.iter().sum::<usize>() as i64);
+}
+
+fn flush_mode_ok(args: &Args) -> bool {
+    match args.len() {
+        1 => true,
+        2 => args.is(1, "async") || args.is(1, "sync"),
+        _ => false,
+    }
+}
+
+/// `FLUSHDB [ASYNC|SYNC]` → OK.
+pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    if !flush_mode_ok(args) {
+        return Reply::new(out, sess.resp3).error(err::SYNTAX);
+    }
+    let db = sess.db;
+    coordinator::broadcast_locked(&sess.shard, move |sh| sh.ks.borrow_mut().db(db).clear()).await;
+    Reply::new(out, sess.resp3).ok();
+}
+
+/// `FLUSHALL [ASYNC|SYNC]` → OK.
+pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    if !flush_mode_ok(args) {
+        return Reply::new(out, sess.resp3).error(err::SYNTAX);
+    }
+    coordinator::broadcast_locked(&sess.shard, |sh| sh.ks.borrow_mut().flush_all()).await;
+    Reply::new(out, sess.resp3).ok();
+}
+
+/// `SWAPDB index1 index2` → OK.
+pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let dbs = sess.shard.config.borrow().databases as i64;
+    let a = parse_i64(args.get(1)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
+    let b = parse_i64(args.get(2)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
+    let mut r = Reply::new(out, sess.resp3);
+    let Some(a) = a else { return r.error("ERR invalid first DB index") };
+    let Some(b) = b else { return r.error("ERR invalid second DB index") };
+    if a < 0 || a >= dbs || b < 0 || b >= dbs {
+        return r.error(err::DB_INDEX);
+    }
+    let (a, b) = (a as usize, b as usize);
+    coordinator::broadcast_locked(&sess.shard, move |sh| sh.ks.borrow_mut().swap(a, b)).await;
+    Reply::new(out, sess.resp3).ok();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Value;
+
+    #[test]
+    fn del_exists_touch_count_live_keys() {
+        let mut db = Db::new();
+        db.insert(b"a", Value::Int(1), 0, 0);
+        db.insert(b"b", Value::Int(1), 5, 0);
+        let keys: [&[u8]; 4] = [b"a", b"a", b"b", b"c"];
+        assert_eq!(op_exists(&mut db, keys.iter().copied(), 1), 3);
+        assert_eq!(op_exists(&mut db, keys.iter().copied(), 10), 2);
+        assert_eq!(op_del(&mut db, keys.iter().copied(), 10), 1);
+        assert_eq!(db.len(), 0);
+    }
+
+    #[test]
+    fn scan_walks_whole_slots_of_one_shard() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.insert(format!("key:{i}").as_bytes(), Value::Int(i), 0, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        for shard in 0..2 {
+            let mut slot = (0..SLOTS).find(|s| slot_shard(*s as u16, 2) == shard).unwrap();
+            loop {
+                let (keys, next) = op_scan(&db, slot, 10, None, None, 0, shard, 2);
+                seen.extend(keys);
+                match next {
+                    Some(n) => slot = n,
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+}

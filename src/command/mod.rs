@@ -1,0 +1,239 @@
+//! Commands: the table that describes them, argument views, and one file per
+//! family with its handlers.
+//!
+//! Two kinds of handlers exist:
+//! - shard handlers (`cmd_*` taking a [`Ctx`]) run synchronously on the
+//!   shard that owns every key they name, see that shard's data alone, and
+//!   write their reply into the context;
+//! - connection commands ([`ConnCmd`]) run on the connection's task and may
+//!   await the coordinator (fan-out to all shards, cross-shard multi-key
+//!   commands) or change connection state (SELECT, HELLO, CLIENT...).
+
+pub mod args;
+pub mod connection;
+pub mod cross;
+pub mod session;
+pub mod errors;
+pub mod keys;
+pub mod server;
+pub mod string;
+pub mod table;
+
+pub use args::Args;
+pub use session::Session;
+pub use table::{lookup, CommandSpec, Handler, TABLE};
+
+use crate::protocol::Reply;
+use crate::storage::{Db, Keyspace};
+
+/// What a shard handler sees: its shard's keyspace, the selected database,
+/// the reply encoder and the command's clock.
+pub struct Ctx<'a> {
+    pub ks: &'a mut Keyspace,
+    pub db: usize,
+    pub out: Reply<'a>,
+    /// Unix time in ms, read once per batch (like Redis's cached mstime).
+    pub now_ms: u64,
+    /// Seconds clock for access times (OBJECT IDLETIME).
+    pub clock: u32,
+    /// CLIENT NO-TOUCH: reads do not update access times.
+    pub no_touch: bool,
+    /// Number of shards, for commands that must route DB-crossing keys.
+    pub shards: usize,
+    /// proto-max-bulk-len, the largest string a command may build.
+    pub max_bulk_len: usize,
+}
+
+impl<'a> Ctx<'a> {
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.ks.dbs[self.db]
+    }
+
+    /// Looks up a live key, refreshing its access time.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&mut crate::storage::Entry> {
+        let now = self.now_ms;
+        let clock = self.clock;
+        let touch = !self.no_touch;
+        let e = self.ks.dbs[self.db].lookup(key, now)?;
+        if touch {
+            e.access = clock;
+        }
+        Some(e)
+    }
+}
+
+/// Command flags: metadata used for COMMAND INFO, ACL categories and
+/// dispatch decisions.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const MAY_REPLICATE: u32 = 1 << 11;
+    pub const SENTINEL: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const DANGEROUS: u32 = 1 << 15;
+
+    /// Names as COMMAND INFO prints them, in Redis's order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (SENTINEL, "sentinel"),
+        (NO_MULTI, "no_multi"),
+        (FAST, "fast"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Connection-level commands, run on the connection's task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnCmd {
+    Select,
+    Hello,
+    Auth,
+    Quit,
+    Reset,
+    Client,
+    Info,
+    Config,
+    Debug,
+    Command,
+    DbSize,
+    Keys,
+    Scan,
+    RandomKey,
+    FlushDb,
+    FlushAll,
+    SwapDb,
+    Shutdown,
+}
+
+/// How a multi-key command runs when its keys live on several shards (see
+/// `cross.rs`). When they all live on one shard its shard handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cross {
+    /// Values fetched per shard and merged in key order.
+    MGet,
+    /// Pairs written per shard.
+    MSet,
+    /// DEL, UNLINK, EXISTS, TOUCH: per-shard counts summed.
+    CountKeys,
+    /// Gather the keys' entries under locks, run the shard handler on a
+    /// scratch keyspace, write changed keys back (MSETNX, RENAME, COPY, LCS).
+    Gather,
+}
+
+/// Runs a shard handler on `shard` and records its stats. `out` receives
+/// the reply. This is the only way shard handlers are invoked, inline or
+/// for a batch that came from another shard.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn execute(
+    shard: &crate::shard::Shard,
+    spec: &'static CommandSpec,
+    handler: table::ShardFn,
+    args: &Args,
+    db: usize,
+    resp3: bool,
+    no_touch: bool,
+    now_ms: u64,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    let t0 = std::time::Instant::now();
+    {
+        let max_bulk_len = shard.config.borrow().proto_max_bulk_len;
+        let mut ks = shard.ks.borrow_mut();
+        let mut ctx = Ctx {
+            ks: &mut ks,
+            db,
+            out: Reply::new(out, resp3),
+            now_ms,
+            clock: (now_ms / 1000) as u32,
+            no_touch,
+            shards: shard.count,
+            max_bulk_len,
+        };
+        handler(&mut ctx, args);
+    }
+    let usec = t0.elapsed().as_micros() as u64;
+    let mut st = shard.stats.borrow_mut();
+    st.total_commands += 1;
+    let c = &mut st.commands[spec.index()];
+    c.calls += 1;
+    c.usec += usec;
+    if out.get(start) == Some(&b'-') {
+        c.failed += 1;
+        st.count_error(&out[start..]);
+    }
+}
+
+/// Runs a connection-level command.
+pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    match cmd {
+        ConnCmd::Select => connection::cmd_select(sess, args, &mut Reply::new(out, resp3)),
+        ConnCmd::Hello => connection::cmd_hello(sess, args, out),
+        ConnCmd::Auth => connection::cmd_auth(sess, args, &mut Reply::new(out, resp3)),
+        ConnCmd::Quit => {
+            sess.close_after_reply = true;
+            Reply::new(out, resp3).ok()
+        }
+        ConnCmd::Reset => connection::cmd_reset(sess, &mut Reply::new(out, resp3)),
+        ConnCmd::Client => connection::cmd_client(sess, args, out).await,
+        ConnCmd::Info => server::cmd_info(sess, args, out).await,
+        ConnCmd::Config => server::cmd_config(sess, args, out).await,
+        ConnCmd::Debug => server::cmd_debug(sess, args, out).await,
+        ConnCmd::Command => server::cmd_command(sess, args, out),
+        ConnCmd::Shutdown => server::cmd_shutdown(sess, args, out),
+        ConnCmd::DbSize => keys::cmd_dbsize(sess, out).await,
+        ConnCmd::Keys => keys::cmd_keys(sess, args, out).await,
+        ConnCmd::Scan => keys::cmd_scan(sess, args, out).await,
+        ConnCmd::RandomKey => keys::cmd_randomkey(sess, out).await,
+        ConnCmd::FlushDb => keys::cmd_flushdb(sess, args, out).await,
+        ConnCmd::FlushAll => keys::cmd_flushall(sess, args, out).await,
+        ConnCmd::SwapDb => keys::cmd_swapdb(sess, args, out).await,
+    }
+}
+
+/// Records a connection-level command (or a cross-shard one) in the
+/// connection shard's stats.
+pub fn record_conn_stats(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec: u64, reply: &[u8]) {
+    let mut st = shard.stats.borrow_mut();
+    st.total_commands += 1;
+    let c = &mut st.commands[spec.index()];
+    c.calls += 1;
+    c.usec += usec;
+    if reply.first() == Some(&b'-') {
+        c.failed += 1;
+        st.count_error(reply);
+    }
+}
+
+/// Records a command rejected before it ran (arity, auth).
+pub fn record_rejected(shard: &crate::shard::Shard, spec: Option<&'static CommandSpec>, reply: &[u8]) {
+    let mut st = shard.stats.borrow_mut();
+    if let Some(spec) = spec {
+        st.commands[spec.index()].rejected += 1;
+    }
+    st.count_error(reply);
+}

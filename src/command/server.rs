@@ -1,0 +1,690 @@
+//! Server family: TIME, INFO, CONFIG, DEBUG, COMMAND, SHUTDOWN.
+
+use std::fmt::Write as _;
+
+use super::connection::{reply_help, REDIS_VERSION};
+use super::errors as err;
+use super::flags;
+use super::table::{lookup, CommandSpec, SubSpec, TABLE};
+use super::{Args, Ctx, Session};
+use crate::config::{Config, Mutability, PARAMS};
+use crate::protocol::Reply;
+use crate::shard::{coordinator, Stats, CONNECTED_CLIENTS, SERVER_INFO};
+use crate::util::{glob_match, human_bytes, now_ms, now_us};
+
+/// `TIME` → [unix seconds, microseconds] as bulk strings.
+pub fn cmd_time(ctx: &mut Ctx, _args: &Args) {
+    let us = now_us();
+    ctx.out.array_len(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+}
+
+// ---------------------------------------------------------------- INFO
+
+/// What each shard contributes to INFO.
+struct ShardReport {
+    stats: Stats,
+    expired: u64,
+    keyspace: Vec<(usize, usize, usize)>,
+    clients: usize,
+    max_qbuf: usize,
+    max_obuf: usize,
+}
+
+const DEFAULT_SECTIONS: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const ALL_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats",
+    "errorstats", "cluster", "keyspace",
+];
+
+fn rusage() -> (f64, f64) {
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        let sys = ru.ru_stime.tv_sec as f64 + ru.ru_stime.tv_usec as f64 / 1e6;
+        let user = ru.ru_utime.tv_sec as f64 + ru.ru_utime.tv_usec as f64 / 1e6;
+        (sys, user)
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let page = 4096u64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map(|p| p * page)
+        .unwrap_or(0)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// Bytes the allocator has committed for the process (mimalloc's count).
+fn allocator_used() -> u64 {
+    let (mut elapsed, mut user, mut sys) = (0usize, 0usize, 0usize);
+    let (mut rss, mut peak_rss, mut commit, mut peak_commit, mut faults) = (0usize, 0usize, 0usize, 0usize, 0usize);
+    // SAFETY: mi_process_info only writes through the pointers given.
+    unsafe {
+        libmimalloc_sys::mi_process_info(
+            &mut elapsed,
+            &mut user,
+            &mut sys,
+            &mut rss,
+            &mut peak_rss,
+            &mut commit,
+            &mut peak_commit,
+            &mut faults,
+        );
+    }
+    commit as u64
+}
+
+/// `INFO [section ...]` → a verbatim text of `field:value` lines.
+pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let mut wanted: Vec<String> = Vec::new();
+    for a in args.iter().skip(1) {
+        wanted.push(String::from_utf8_lossy(a).to_ascii_lowercase());
+    }
+    let mut sections: Vec<&str> = Vec::new();
+    let mut everything = false;
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        sections.extend(DEFAULT_SECTIONS);
+    }
+    for w in &wanted {
+        match w.as_str() {
+            "all" => sections.extend(ALL_SECTIONS),
+            "everything" => {
+                everything = true;
+                sections.extend(ALL_SECTIONS)
+            }
+            "default" => {}
+            other => {
+                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
+                    sections.push(s)
+                }
+            }
+        }
+    }
+    let _ = everything;
+    let shard = sess.shard.clone();
+    let reports = coordinator::broadcast(&shard, |sh| {
+        sh.drain_counters();
+        let ks = sh.ks.borrow();
+        let keyspace = ks.dbs.iter().enumerate().map(|(i, d)| (i, d.len(), d.volatile())).collect();
+        let clients = sh.clients.borrow();
+        ShardReport {
+            stats: sh.stats.borrow().clone(),
+            expired: sh.expired_keys(),
+            keyspace,
+            clients: clients.len(),
+            max_qbuf: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
+            max_obuf: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
+        }
+    })
+    .await;
+    let mut stats = Stats::default();
+    let mut expired = 0;
+    let mut keyspace: Vec<(usize, usize)> = Vec::new();
+    let (mut max_qbuf, mut max_obuf) = (0, 0);
+    for r in &reports {
+        stats.merge(&r.stats);
+        expired += r.expired;
+        max_qbuf = max_qbuf.max(r.max_qbuf);
+        max_obuf = max_obuf.max(r.max_obuf);
+        for &(db, keys, vol) in &r.keyspace {
+            if keyspace.len() <= db {
+                keyspace.resize(db + 1, (0, 0));
+            }
+            keyspace[db].0 += keys;
+            keyspace[db].1 += vol;
+        }
+    }
+    let connected: usize = reports.iter().map(|r| r.clients).sum();
+    let cfg = shard.config.borrow().clone();
+    let info = SERVER_INFO.get();
+    let now = now_ms();
+    let mut text = String::new();
+    let mut seen = Vec::new();
+    for s in sections {
+        if seen.contains(&s) {
+            continue;
+        }
+        seen.push(s);
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        match s {
+            "server" => {
+                let uptime = info.map_or(0, |i| now.saturating_sub(i.start_ms) / 1000);
+                let _ = write!(
+                    text,
+                    "# Server\r\nredis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nspindle_version:{}\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:io_uring\r\natomicvar_api:c11-builtin\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\nshards:{}\r\n",
+                    REDIS_VERSION,
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS,
+                    std::env::consts::ARCH,
+                    std::process::id(),
+                    info.map_or("", |i| i.run_id.as_str()),
+                    cfg.port,
+                    now_us(),
+                    uptime,
+                    uptime / 86400,
+                    cfg.hz,
+                    cfg.hz,
+                    (now / 1000) & ((1 << 24) - 1),
+                    info.map_or("", |i| i.executable.as_str()),
+                    info.map_or("", |i| i.config_file.as_str()),
+                    shard.count,
+                );
+            }
+            "clients" => {
+                let _ = write!(
+                    text,
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\npubsub_clients:0\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                    connected.max(CONNECTED_CLIENTS.load(std::sync::atomic::Ordering::Relaxed) as usize),
+                    cfg.maxclients,
+                    max_qbuf,
+                    max_obuf,
+                );
+            }
+            "memory" => {
+                let used = allocator_used();
+                let rss = rss_bytes();
+                let sys = total_system_memory();
+                let _ = write!(
+                    text,
+                    "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n",
+                    used,
+                    human_bytes(used),
+                    rss,
+                    human_bytes(rss),
+                    sys,
+                    human_bytes(sys),
+                    if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                );
+            }
+            "persistence" => {
+                let _ = write!(
+                    text,
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
+                );
+            }
+            "stats" => {
+                let _ = write!(
+                    text,
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\ntotal_error_replies:{}\r\n",
+                    stats.total_connections,
+                    stats.total_commands,
+                    stats.net_input,
+                    stats.net_output,
+                    stats.rejected_connections,
+                    expired,
+                    stats.keyspace_hits,
+                    stats.keyspace_misses,
+                    stats.error_replies,
+                );
+            }
+            "replication" => {
+                let _ = write!(
+                    text,
+                    "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n",
+                    info.map_or("", |i| i.run_id.as_str()),
+                );
+            }
+            "cpu" => {
+                let (sys, user) = rusage();
+                let _ = write!(
+                    text,
+                    "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+                    sys, user
+                );
+            }
+            "modules" => text.push_str("# Modules\r\n"),
+            "commandstats" => {
+                text.push_str("# Commandstats\r\n");
+                for (i, c) in stats.commands.iter().enumerate() {
+                    if c.calls == 0 && c.failed == 0 && c.rejected == 0 {
+                        continue;
+                    }
+                    let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                    let _ = write!(
+                        text,
+                        "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                        TABLE[i].name, c.calls, c.usec, per, c.rejected, c.failed
+                    );
+                }
+            }
+            "errorstats" => {
+                text.push_str("# Errorstats\r\n");
+                let mut errs: Vec<_> = stats.errors.iter().collect();
+                errs.sort();
+                for (code, n) in errs {
+                    let _ = write!(text, "errorstat_{}:count={}\r\n", code, n);
+                }
+            }
+            "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => {
+                text.push_str("# Keyspace\r\n");
+                for (db, &(keys, vol)) in keyspace.iter().enumerate() {
+                    if keys > 0 {
+                        let _ = write!(text, "db{}:keys={},expires={},avg_ttl=0,subexpiry=0\r\n", db, keys, vol);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Reply::new(out, sess.resp3).verbatim(text.as_bytes());
+}
+
+// ---------------------------------------------------------------- CONFIG
+
+const CONFIG_HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// `CONFIG GET|SET|RESETSTAT|HELP ...`
+pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"get" if args.len() >= 3 => {
+            let cfg = sess.shard.config.borrow().clone();
+            let mut pairs: Vec<(&str, String)> = Vec::new();
+            for p in PARAMS {
+                if args.iter().skip(2).any(|pat| glob_match(pat, p.name.as_bytes(), true)) {
+                    pairs.push((p.name, cfg.get(p.name).unwrap_or_default()));
+                }
+            }
+            let mut r = Reply::new(out, resp3);
+            r.map_len(pairs.len());
+            for (k, v) in pairs {
+                r.bulk(k.as_bytes());
+                r.bulk(v.as_bytes());
+            }
+        }
+        b"set" if args.len() >= 4 => {
+            if args.len() % 2 != 0 {
+                return Reply::new(out, resp3).error(&err::arity("config|set"));
+            }
+            let mut changes: Vec<(String, String)> = Vec::new();
+            let mut test = sess.shard.config.borrow().clone();
+            for j in (2..args.len()).step_by(2) {
+                let name = String::from_utf8_lossy(args.get(j)).to_ascii_lowercase();
+                let value = String::from_utf8_lossy(args.get(j + 1)).into_owned();
+                let Some(param) = Config::param(&name) else {
+                    let msg = format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name);
+                    return Reply::new(out, resp3).error(&msg);
+                };
+                if changes.iter().any(|(n, _)| *n == name) {
+                    let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter", name);
+                    return Reply::new(out, resp3).error(&msg);
+                }
+                if param.mutability == Mutability::StartupOnly {
+                    let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config", name);
+                    return Reply::new(out, resp3).error(&msg);
+                }
+                if let Err(e) = test.set(param.name, &value) {
+                    let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name, e);
+                    return Reply::new(out, resp3).error(&msg);
+                }
+                changes.push((param.name.to_string(), value));
+            }
+            coordinator::broadcast(&sess.shard, move |sh| {
+                let mut cfg = sh.config.borrow_mut();
+                for (n, v) in &changes {
+                    // Validated above on a copy; cannot fail here.
+                    let _ = cfg.set(n, v);
+                }
+            })
+            .await;
+            Reply::new(out, resp3).ok()
+        }
+        b"resetstat" if args.len() == 2 => {
+            coordinator::broadcast(&sess.shard, |sh| {
+                sh.drain_counters();
+                let n = sh.stats.borrow().commands.len();
+                let mut st = sh.stats.borrow_mut();
+                *st = Stats { commands: vec![Default::default(); n], ..Default::default() };
+                crate::storage::db::EXPIRED_LAZILY.with(|c| c.set(0));
+            })
+            .await;
+            Reply::new(out, resp3).ok()
+        }
+        b"help" if args.len() == 2 => reply_help(&mut Reply::new(out, resp3), CONFIG_HELP),
+        b"get" | b"set" | b"resetstat" | b"help" => {
+            let msg = err::arity(&format!("config|{}", String::from_utf8_lossy(&sub)));
+            Reply::new(out, resp3).error(&msg)
+        }
+        _ => Reply::new(out, resp3).error(&err::unknown_subcommand(args.get(1), "config")),
+    }
+}
+
+// ---------------------------------------------------------------- DEBUG
+
+const DEBUG_HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "OBJECT <key>",
+    "    Show low-level info about the <key> and associated value.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// `DEBUG SLEEP|SET-ACTIVE-EXPIRE|OBJECT|HELP ...`
+pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let mode = sess.shard.config.borrow().enable_debug_command.clone();
+    if mode == "no" || (mode == "local" && !sess.local) {
+        return Reply::new(out, resp3).error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
+    let sub = args.get(1).to_ascii_lowercase();
+    match (sub.as_slice(), args.len()) {
+        (b"help", 2) => reply_help(&mut Reply::new(out, resp3), DEBUG_HELP),
+        (b"sleep", 3) => {
+            let secs = super::args::parse_f64(args.get(2)).unwrap_or(0.0).max(0.0);
+            // Like Redis, DEBUG SLEEP blocks the server thread: here, this
+            // connection's shard.
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            Reply::new(out, resp3).ok()
+        }
+        (b"set-active-expire", 3) => {
+            let on = args.get(2) != b"0";
+            coordinator::broadcast(&sess.shard, move |sh| sh.config.borrow_mut().active_expire_enabled = on).await;
+            Reply::new(out, resp3).ok()
+        }
+        (b"object", 3) => {
+            let key = args.get(2).to_vec();
+            let db = sess.db;
+            let target = crate::shard::slot::key_shard(&key, sess.shard.count);
+            let desc = coordinator::run_on(&sess.shard, target, move |sh| {
+                let mut ks = sh.ks.borrow_mut();
+                let now = now_ms();
+                ks.db(db).lookup(&key, now).map(|e| {
+                    format!(
+                        "Value at:{:p} refcount:1 encoding:{} lru:{} lru_seconds_idle:{}",
+                        &e.value as *const _,
+                        e.value.encoding(),
+                        e.access & ((1 << 24) - 1),
+                        ((now / 1000) as u32).saturating_sub(e.access)
+                    )
+                })
+            })
+            .await;
+            let mut r = Reply::new(out, resp3);
+            match desc {
+                Some(d) => r.simple(&d),
+                None => r.error(err::NO_SUCH_KEY),
+            }
+        }
+        _ => Reply::new(out, resp3).error(&err::unknown_subcommand(args.get(1), "debug")),
+    }
+}
+
+// ---------------------------------------------------------------- COMMAND
+
+fn write_flags(r: &mut Reply, f: u32) {
+    let names: Vec<&str> = flags::NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+    r.set_len(names.len());
+    for n in names {
+        r.simple(n);
+    }
+}
+
+fn write_sub_info(r: &mut Reply, s: &SubSpec, parent: &CommandSpec) {
+    r.array_len(10);
+    r.bulk(s.name.as_bytes());
+    r.int(s.arity as i64);
+    write_flags(r, s.flags);
+    let has_key = parent.first_key > 0 && s.arity.unsigned_abs() as i32 > parent.first_key;
+    r.int(if has_key { parent.first_key as i64 } else { 0 });
+    r.int(if has_key { parent.last_key as i64 } else { 0 });
+    r.int(if has_key { parent.step as i64 } else { 0 });
+    let cats = parent.acl_categories();
+    r.set_len(cats.len());
+    for c in cats {
+        r.simple(c);
+    }
+    r.set_len(0);
+    r.array_len(0);
+    r.array_len(0);
+}
+
+fn write_command_info(r: &mut Reply, c: &CommandSpec) {
+    r.array_len(10);
+    r.bulk(c.name.as_bytes());
+    r.int(c.arity as i64);
+    write_flags(r, c.flags);
+    r.int(c.first_key as i64);
+    r.int(c.last_key as i64);
+    r.int(c.step as i64);
+    let cats = c.acl_categories();
+    r.set_len(cats.len());
+    for cat in cats {
+        r.simple(cat);
+    }
+    r.set_len(0); // tips
+    // Key specs: one range spec per legacy triple.
+    if c.first_key > 0 {
+        r.array_len(1);
+        r.map_len(4);
+        r.bulk(b"flags");
+        r.set_len(0);
+        r.bulk(b"begin_search");
+        r.map_len(2);
+        r.bulk(b"type");
+        r.bulk(b"index");
+        r.bulk(b"spec");
+        r.map_len(1);
+        r.bulk(b"index");
+        r.int(c.first_key as i64);
+        r.bulk(b"find_keys");
+        r.map_len(2);
+        r.bulk(b"type");
+        r.bulk(b"range");
+        r.bulk(b"spec");
+        r.map_len(3);
+        r.bulk(b"lastkey");
+        r.int(if c.last_key < 0 { c.last_key as i64 } else { (c.last_key - c.first_key) as i64 });
+        r.bulk(b"keystep");
+        r.int(c.step as i64);
+        r.bulk(b"limit");
+        r.int(0);
+        r.bulk(b"notes");
+        r.bulk(b"");
+    } else {
+        r.array_len(0);
+    }
+    r.array_len(c.subcommands.len());
+    for s in c.subcommands {
+        write_sub_info(r, s, c);
+    }
+}
+
+fn write_command_docs(r: &mut Reply, c: &CommandSpec) {
+    r.bulk(c.name.as_bytes());
+    let has_subs = !c.subcommands.is_empty();
+    r.map_len(if has_subs { 4 } else { 3 });
+    r.bulk(b"summary");
+    r.bulk(c.summary.as_bytes());
+    r.bulk(b"since");
+    r.bulk(c.since.as_bytes());
+    r.bulk(b"group");
+    r.bulk(c.group.as_bytes());
+    if has_subs {
+        r.bulk(b"subcommands");
+        r.map_len(c.subcommands.len());
+        for s in c.subcommands {
+            r.bulk(s.name.as_bytes());
+            r.map_len(3);
+            r.bulk(b"summary");
+            r.bulk(s.summary.as_bytes());
+            r.bulk(b"since");
+            r.bulk(c.since.as_bytes());
+            r.bulk(b"group");
+            r.bulk(c.group.as_bytes());
+        }
+    }
+}
+
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// `COMMAND [COUNT|INFO|DOCS|GETKEYS|LIST|HELP ...]`
+pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+    let mut r = Reply::new(out, sess.resp3);
+    if args.len() == 1 {
+        r.array_len(TABLE.len());
+        for c in TABLE {
+            write_command_info(&mut r, c);
+        }
+        return;
+    }
+    let sub = args.get(1).to_ascii_lowercase();
+    match sub.as_slice() {
+        b"count" if args.len() == 2 => r.int(TABLE.len() as i64),
+        b"info" => {
+            if args.len() == 2 {
+                r.array_len(TABLE.len());
+                for c in TABLE {
+                    write_command_info(&mut r, c);
+                }
+            } else {
+                r.array_len(args.len() - 2);
+                for a in args.iter().skip(2) {
+                    match lookup(a) {
+                        Some(c) => write_command_info(&mut r, c),
+                        None => r.null_array(),
+                    }
+                }
+            }
+        }
+        b"docs" => {
+            let found: Vec<&CommandSpec> = if args.len() == 2 {
+                TABLE.iter().collect()
+            } else {
+                args.iter().skip(2).filter_map(lookup).collect()
+            };
+            r.map_len(found.len());
+            for c in found {
+                write_command_docs(&mut r, c);
+            }
+        }
+        b"list" => {
+            let mut names: Vec<&str> = TABLE.iter().map(|c| c.name).collect();
+            if args.len() == 5 && args.is(2, "filterby") {
+                let v = args.get(4);
+                if args.is(3, "pattern") {
+                    names.retain(|n| glob_match(v, n.as_bytes(), true));
+                } else if args.is(3, "aclcat") {
+                    let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                    names.retain(|n| lookup(n.as_bytes()).is_some_and(|c| c.acl_categories().contains(&cat.as_str())));
+                } else if args.is(3, "module") {
+                    names.clear();
+                } else {
+                    return r.error(err::SYNTAX);
+                }
+            } else if args.len() != 2 {
+                return r.error(err::SYNTAX);
+            }
+            r.array_len(names.len());
+            for n in names {
+                r.bulk(n.as_bytes());
+            }
+        }
+        b"getkeys" | b"getkeysandflags" if args.len() >= 3 => {
+            let Some(c) = lookup(args.get(2)) else {
+                return r.error("ERR Invalid command specified");
+            };
+            let argc = args.len() - 2;
+            if !c.arity_ok(argc) {
+                return r.error("ERR Invalid number of arguments specified for command");
+            }
+            let idx: Vec<usize> = c.key_indices(argc).collect();
+            if idx.is_empty() {
+                return r.error("ERR The command has no key arguments");
+            }
+            r.array_len(idx.len());
+            for i in idx {
+                if sub.as_slice() == b"getkeysandflags" {
+                    r.array_len(2);
+                    r.bulk(args.get(i + 2));
+                    r.set_len(0);
+                } else {
+                    r.bulk(args.get(i + 2));
+                }
+            }
+        }
+        b"help" if args.len() == 2 => reply_help(&mut r, COMMAND_HELP),
+        _ => r.error(&err::unknown_subcommand(args.get(1), "command")),
+    }
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]` → exits the process.
+pub fn cmd_shutdown(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+    let mut r = Reply::new(out, sess.resp3);
+    let mut save = false;
+    let mut abort = false;
+    for a in args.iter().skip(1) {
+        match a.to_ascii_lowercase().as_slice() {
+            b"nosave" | b"now" | b"force" => {}
+            b"save" => save = true,
+            b"abort" => abort = true,
+            _ => return r.error(err::SYNTAX),
+        }
+    }
+    if abort {
+        return r.error("ERR No shutdown in progress.");
+    }
+    if save {
+        // No persistence exists yet, so a save cannot be honoured.
+        return r.error("ERR Errors trying to SHUTDOWN. Check logs.");
+    }
+    crate::server::log::notice("User requested shutdown...");
+    crate::server::log::notice("Spindle is now ready to exit, bye bye...");
+    std::process::exit(0);
+}

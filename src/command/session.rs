@@ -1,0 +1,40 @@
+//! A connection's state as commands see it.
+
+use std::rc::Rc;
+
+use crate::shard::{ClientInfo, Shard};
+
+/// Per-connection state: selected database, protocol, authentication.
+pub struct Session {
+    pub shard: Rc<Shard>,
+    pub info: Rc<ClientInfo>,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Close once the pending replies are written (QUIT, CLIENT KILL of
+    /// oneself, protocol errors).
+    pub close_after_reply: bool,
+    pub no_touch: bool,
+    /// Whether the peer is on a loopback address (DEBUG "local" mode).
+    pub local: bool,
+}
+
+impl Session {
+    pub fn new(shard: Rc<Shard>, info: Rc<ClientInfo>, local: bool) -> Session {
+        let authenticated = shard.config.borrow().requirepass.is_none();
+        Session {
+            shard,
+            info,
+            db: 0,
+            resp3: false,
+            authenticated,
+            close_after_reply: false,
+            no_touch: false,
+            local,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+}

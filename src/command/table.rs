@@ -1,0 +1,296 @@
+//! The command table: every command declared once, as data.
+//!
+//! Arity, flags and key positions drive arity errors, routing (which shard
+//! owns the keys), COMMAND INFO / COUNT / DOCS / GETKEYS, and stats.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::flags::*;
+use super::{connection, keys, server, string};
+use super::{Args, ConnCmd, Cross, Ctx};
+
+/// A handler that runs on the shard owning the command's keys.
+pub type ShardFn = fn(&mut Ctx, &Args);
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Shard(ShardFn),
+    Conn(ConnCmd),
+}
+
+/// A subcommand, as listed by COMMAND INFO / DOCS.
+pub struct SubSpec {
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub summary: &'static str,
+}
+
+/// One command's metadata and handler.
+pub struct CommandSpec {
+    /// Lowercase name.
+    pub name: &'static str,
+    /// Exact argc when positive, minimum argc when negative (name included).
+    pub arity: i32,
+    pub flags: u32,
+    /// Key positions: first, last (negative counts from the end), step.
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    /// Redis's command group (COMMAND DOCS) and ACL category.
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub handler: Handler,
+    /// How to run the command when its keys span shards.
+    pub cross: Option<Cross>,
+    pub subcommands: &'static [SubSpec],
+}
+
+impl CommandSpec {
+    /// Whether `argc` satisfies the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+
+    /// Indices of the key arguments for this argc (legacy first/last/step
+    /// triple, as Redis's COMMAND GETKEYS reports for these commands).
+    pub fn key_indices(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let first = self.first_key.max(0) as usize;
+        let last = if self.first_key <= 0 {
+            0
+        } else if self.last_key < 0 {
+            (argc as i32 + self.last_key).max(0) as usize
+        } else {
+            (self.last_key as usize).min(argc.saturating_sub(1))
+        };
+        let step = self.step.max(1) as usize;
+        let valid = self.first_key > 0 && first < argc;
+        (if valid { first..last + 1 } else { 0..0 }).step_by(step)
+    }
+
+    /// Index of this spec in [`TABLE`] (for per-command stats).
+    pub fn index(&'static self) -> usize {
+        (self as *const CommandSpec as usize - TABLE.as_ptr() as usize) / std::mem::size_of::<CommandSpec>()
+    }
+
+    /// ACL categories, derived from group and flags as Redis does.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.flags & WRITE != 0 {
+            v.push("@write");
+        }
+        if self.flags & READONLY != 0 {
+            v.push("@read");
+        }
+        match self.group {
+            "string" => v.push("@string"),
+            "generic" => v.push("@keyspace"),
+            "connection" => v.push("@connection"),
+            _ => {}
+        }
+        if self.flags & ADMIN != 0 {
+            v.push("@admin");
+            v.push("@dangerous");
+        } else if self.flags & DANGEROUS != 0 {
+            v.push("@dangerous");
+        }
+        if self.flags & FAST != 0 {
+            v.push("@fast");
+        } else {
+            v.push("@slow");
+        }
+        v
+    }
+}
+
+macro_rules! spec {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal,
+     $summary:literal, $handler:expr, $cross:expr, $subs:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $keys.0,
+            last_key: $keys.1,
+            step: $keys.2,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            handler: $handler,
+            cross: $cross,
+            subcommands: $subs,
+        }
+    };
+}
+
+use Handler::{Conn, Shard};
+
+const NOKEYS: (i32, i32, i32) = (0, 0, 0);
+const KEY1: (i32, i32, i32) = (1, 1, 1);
+
+const CLIENT_SUBS: &[SubSpec] = &[
+    SubSpec { name: "client|id", arity: 2, flags: NOSCRIPT | LOADING | STALE, summary: "Returns the unique client ID of the connection." },
+    SubSpec { name: "client|setname", arity: 3, flags: NOSCRIPT | LOADING | STALE, summary: "Sets the connection name." },
+    SubSpec { name: "client|getname", arity: 2, flags: NOSCRIPT | LOADING | STALE, summary: "Returns the name of the connection." },
+    SubSpec { name: "client|list", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, summary: "Lists open connections." },
+    SubSpec { name: "client|info", arity: 2, flags: NOSCRIPT | LOADING | STALE, summary: "Returns information about the connection." },
+    SubSpec { name: "client|kill", arity: -3, flags: ADMIN | NOSCRIPT | LOADING | STALE, summary: "Terminates open connections." },
+    SubSpec { name: "client|setinfo", arity: 4, flags: NOSCRIPT | LOADING | STALE, summary: "Sets information specific to the client or connection." },
+    SubSpec { name: "client|no-evict", arity: 3, flags: ADMIN | NOSCRIPT | LOADING | STALE, summary: "Sets the client eviction mode of the connection." },
+    SubSpec { name: "client|no-touch", arity: 3, flags: NOSCRIPT | LOADING | STALE, summary: "Controls whether commands sent by the client affect the LRU/LFU of accessed keys." },
+    SubSpec { name: "client|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
+];
+
+const CONFIG_SUBS: &[SubSpec] = &[
+    SubSpec { name: "config|get", arity: -3, flags: ADMIN | NOSCRIPT | LOADING | STALE, summary: "Returns the effective values of configuration parameters." },
+    SubSpec { name: "config|set", arity: -4, flags: ADMIN | NOSCRIPT | LOADING | STALE, summary: "Sets configuration parameters in-flight." },
+    SubSpec { name: "config|resetstat", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, summary: "Resets the server's statistics." },
+    SubSpec { name: "config|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
+];
+
+const OBJECT_SUBS: &[SubSpec] = &[
+    SubSpec { name: "object|encoding", arity: 3, flags: READONLY, summary: "Returns the internal encoding of a Redis object." },
+    SubSpec { name: "object|freq", arity: 3, flags: READONLY, summary: "Returns the logarithmic access frequency counter of a Redis object." },
+    SubSpec { name: "object|idletime", arity: 3, flags: READONLY, summary: "Returns the time since the last access to a Redis object." },
+    SubSpec { name: "object|refcount", arity: 3, flags: READONLY, summary: "Returns the reference count of a value of a key." },
+    SubSpec { name: "object|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
+];
+
+const COMMAND_SUBS: &[SubSpec] = &[
+    SubSpec { name: "command|count", arity: 2, flags: LOADING | STALE, summary: "Returns a count of commands." },
+    SubSpec { name: "command|info", arity: -2, flags: LOADING | STALE, summary: "Returns information about one, multiple or all commands." },
+    SubSpec { name: "command|docs", arity: -2, flags: LOADING | STALE, summary: "Returns documentary information about one, multiple or all commands." },
+    SubSpec { name: "command|getkeys", arity: -3, flags: LOADING | STALE, summary: "Extracts the key names from an arbitrary command." },
+    SubSpec { name: "command|list", arity: -2, flags: LOADING | STALE, summary: "Returns a list of command names." },
+    SubSpec { name: "command|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
+];
+
+const DEBUG_SUBS: &[SubSpec] = &[];
+
+/// Every command Spindle serves.
+pub static TABLE: &[CommandSpec] = &[
+    // -- string
+    spec!("get", 2, READONLY | FAST, KEY1, "string", "1.0.0", "Returns the string value of a key.", Shard(string::cmd_get), None, &[]),
+    spec!("set", -3, WRITE | DENYOOM, KEY1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", Shard(string::cmd_set), None, &[]),
+    spec!("setnx", 3, WRITE | DENYOOM | FAST, KEY1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", Shard(string::cmd_setnx), None, &[]),
+    spec!("setex", 4, WRITE | DENYOOM, KEY1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", Shard(string::cmd_setex), None, &[]),
+    spec!("psetex", 4, WRITE | DENYOOM, KEY1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", Shard(string::cmd_psetex), None, &[]),
+    spec!("getset", 3, WRITE | DENYOOM | FAST, KEY1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", Shard(string::cmd_getset), None, &[]),
+    spec!("getdel", 2, WRITE | FAST, KEY1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", Shard(string::cmd_getdel), None, &[]),
+    spec!("getex", -2, WRITE | FAST, KEY1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", Shard(string::cmd_getex), None, &[]),
+    spec!("mget", -2, READONLY | FAST, (1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", Shard(string::cmd_mget), Some(Cross::MGet), &[]),
+    spec!("mset", -3, WRITE | DENYOOM, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", Shard(string::cmd_mset), Some(Cross::MSet), &[]),
+    spec!("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", Shard(string::cmd_msetnx), Some(Cross::Gather), &[]),
+    spec!("incr", 2, WRITE | DENYOOM | FAST, KEY1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", Shard(string::cmd_incr), None, &[]),
+    spec!("incrby", 3, WRITE | DENYOOM | FAST, KEY1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", Shard(string::cmd_incrby), None, &[]),
+    spec!("decr", 2, WRITE | DENYOOM | FAST, KEY1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", Shard(string::cmd_decr), None, &[]),
+    spec!("decrby", 3, WRITE | DENYOOM | FAST, KEY1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", Shard(string::cmd_decrby), None, &[]),
+    spec!("incrbyfloat", 3, WRITE | DENYOOM | FAST, KEY1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", Shard(string::cmd_incrbyfloat), None, &[]),
+    spec!("append", 3, WRITE | DENYOOM | FAST, KEY1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", Shard(string::cmd_append), None, &[]),
+    spec!("strlen", 2, READONLY | FAST, KEY1, "string", "2.2.0", "Returns the length of a string value.", Shard(string::cmd_strlen), None, &[]),
+    spec!("getrange", 4, READONLY, KEY1, "string", "2.4.0", "Returns a substring of the string stored at a key.", Shard(string::cmd_getrange), None, &[]),
+    spec!("substr", 4, READONLY, KEY1, "string", "1.0.0", "Returns a substring from a string value.", Shard(string::cmd_getrange), None, &[]),
+    spec!("setrange", 4, WRITE | DENYOOM, KEY1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", Shard(string::cmd_setrange), None, &[]),
+    spec!("lcs", -3, READONLY, (1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", Shard(string::cmd_lcs), Some(Cross::Gather), &[]),
+    // -- generic (keys)
+    spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
+    spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
+    spec!("exists", -2, READONLY | FAST, (1, -1, 1), "generic", "1.0.0", "Determines whether one or more keys exist.", Shard(keys::cmd_exists), Some(Cross::CountKeys), &[]),
+    spec!("touch", -2, READONLY | FAST, (1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", Shard(keys::cmd_touch), Some(Cross::CountKeys), &[]),
+    spec!("type", 2, READONLY | FAST, KEY1, "generic", "1.0.0", "Determines the type of value stored at a key.", Shard(keys::cmd_type), None, &[]),
+    spec!("expire", -3, WRITE | FAST, KEY1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", Shard(keys::cmd_expire), None, &[]),
+    spec!("pexpire", -3, WRITE | FAST, KEY1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", Shard(keys::cmd_pexpire), None, &[]),
+    spec!("expireat", -3, WRITE | FAST, KEY1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", Shard(keys::cmd_expireat), None, &[]),
+    spec!("pexpireat", -3, WRITE | FAST, KEY1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", Shard(keys::cmd_pexpireat), None, &[]),
+    spec!("ttl", 2, READONLY | FAST, KEY1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", Shard(keys::cmd_ttl), None, &[]),
+    spec!("pttl", 2, READONLY | FAST, KEY1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", Shard(keys::cmd_pttl), None, &[]),
+    spec!("expiretime", 2, READONLY | FAST, KEY1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", Shard(keys::cmd_expiretime), None, &[]),
+    spec!("pexpiretime", 2, READONLY | FAST, KEY1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", Shard(keys::cmd_pexpiretime), None, &[]),
+    spec!("persist", 2, WRITE | FAST, KEY1, "generic", "2.2.0", "Removes the expiration time of a key.", Shard(keys::cmd_persist), None, &[]),
+    spec!("rename", 3, WRITE, (1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", Shard(keys::cmd_rename), Some(Cross::Gather), &[]),
+    spec!("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", Shard(keys::cmd_renamenx), Some(Cross::Gather), &[]),
+    spec!("copy", -3, WRITE | DENYOOM, (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", Shard(keys::cmd_copy), Some(Cross::Gather), &[]),
+    spec!("move", 3, WRITE | FAST, KEY1, "generic", "1.0.0", "Moves a key to another database.", Shard(keys::cmd_move), None, &[]),
+    spec!("object", -2, READONLY, (2, 2, 1), "generic", "2.2.3", "A container for object introspection commands.", Shard(keys::cmd_object), None, OBJECT_SUBS),
+    spec!("keys", 2, READONLY, NOKEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", Conn(ConnCmd::Keys), None, &[]),
+    spec!("scan", -2, READONLY, NOKEYS, "generic", "2.8.0", "Iterates over the key names in the database.", Conn(ConnCmd::Scan), None, &[]),
+    spec!("randomkey", 1, READONLY, NOKEYS, "generic", "1.0.0", "Returns a random key name from the database.", Conn(ConnCmd::RandomKey), None, &[]),
+    spec!("dbsize", 1, READONLY | FAST, NOKEYS, "server", "1.0.0", "Returns the number of keys in the database.", Conn(ConnCmd::DbSize), None, &[]),
+    spec!("flushdb", -1, WRITE, NOKEYS, "server", "1.0.0", "Remove all keys from the current database.", Conn(ConnCmd::FlushDb), None, &[]),
+    spec!("flushall", -1, WRITE, NOKEYS, "server", "1.0.0", "Removes all keys from all databases.", Conn(ConnCmd::FlushAll), None, &[]),
+    spec!("swapdb", 3, WRITE | FAST, NOKEYS, "server", "4.0.0", "Swaps two Redis databases.", Conn(ConnCmd::SwapDb), None, &[]),
+    // -- connection
+    spec!("ping", -1, FAST, NOKEYS, "connection", "1.0.0", "Returns the server's liveliness response.", Shard(connection::cmd_ping), None, &[]),
+    spec!("echo", 2, FAST, NOKEYS, "connection", "1.0.0", "Returns the given string.", Shard(connection::cmd_echo), None, &[]),
+    spec!("select", 2, LOADING | STALE | FAST, NOKEYS, "connection", "1.0.0", "Changes the selected database.", Conn(ConnCmd::Select), None, &[]),
+    spec!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NOKEYS, "connection", "6.0.0", "Handshakes with the Redis server.", Conn(ConnCmd::Hello), None, &[]),
+    spec!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, NOKEYS, "connection", "1.0.0", "Authenticates the connection.", Conn(ConnCmd::Auth), None, &[]),
+    spec!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEYS, "connection", "1.0.0", "Closes the connection.", Conn(ConnCmd::Quit), None, &[]),
+    spec!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEYS, "connection", "6.2.0", "Resets the connection.", Conn(ConnCmd::Reset), None, &[]),
+    spec!("client", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "connection", "2.4.0", "A container for client connection commands.", Conn(ConnCmd::Client), None, CLIENT_SUBS),
+    // -- server
+    spec!("info", -1, LOADING | STALE, NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", Conn(ConnCmd::Info), None, &[]),
+    spec!("config", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "server", "2.0.0", "A container for server configuration commands.", Conn(ConnCmd::Config), None, CONFIG_SUBS),
+    spec!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, "server", "1.0.0", "A container for debugging commands.", Conn(ConnCmd::Debug), None, DEBUG_SUBS),
+    spec!("command", -1, LOADING | STALE, NOKEYS, "server", "2.8.13", "Returns detailed information about all commands.", Conn(ConnCmd::Command), None, COMMAND_SUBS),
+    spec!("time", 1, LOADING | STALE | FAST, NOKEYS, "server", "2.6.0", "Returns the server time.", Shard(server::cmd_time), None, &[]),
+    spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", Conn(ConnCmd::Shutdown), None, &[]),
+];
+
+fn index() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| TABLE.iter().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// Finds a command by name, case-insensitively, without allocating.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    index().get(&buf[..name.len()]).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").unwrap().name, "get");
+        assert!(lookup(b"nosuch").is_none());
+        assert_eq!(lookup(b"set").unwrap().index(), 1);
+    }
+
+    #[test]
+    fn key_positions() {
+        let mset = lookup(b"mset").unwrap();
+        assert_eq!(mset.key_indices(5).collect::<Vec<_>>(), vec![1, 3]);
+        let del = lookup(b"del").unwrap();
+        assert_eq!(del.key_indices(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        let obj = lookup(b"object").unwrap();
+        assert_eq!(obj.key_indices(2).count(), 0);
+        assert_eq!(obj.key_indices(3).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(lookup(b"ping").unwrap().key_indices(2).count(), 0);
+    }
+
+    #[test]
+    fn names_are_unique_and_lowercase() {
+        let mut seen = std::collections::HashSet::new();
+        for c in TABLE {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(seen.insert(c.name), "{} twice", c.name);
+        }
+    }
+}

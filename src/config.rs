@@ -1,0 +1,324 @@
+//! Configuration: redis.conf-style files, `--name value` flags, defaults,
+//! and the parameter table behind CONFIG GET / CONFIG SET.
+//!
+//! Every shard keeps its own copy; CONFIG SET validates once and the
+//! coordinator applies the change on every shard.
+
+use crate::protocol::parser::split_args;
+
+/// Server settings. Field names follow redis.conf where the option exists.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub protected_mode: bool,
+    pub requirepass: Option<String>,
+    pub databases: usize,
+    pub maxclients: usize,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub tcp_backlog: u32,
+    pub hz: u32,
+    pub logfile: String,
+    pub loglevel: String,
+    pub shards: usize,
+    pub proto_max_bulk_len: usize,
+    pub client_query_buffer_limit: usize,
+    pub active_expire_enabled: bool,
+    pub config_file: String,
+    pub enable_debug_command: String,
+    pub dir: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            protected_mode: true,
+            requirepass: None,
+            databases: 16,
+            maxclients: 10000,
+            timeout: 0,
+            tcp_keepalive: 300,
+            tcp_backlog: 511,
+            hz: 10,
+            logfile: String::new(),
+            loglevel: "notice".into(),
+            shards: 0,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            active_expire_enabled: true,
+            config_file: String::new(),
+            enable_debug_command: "local".into(),
+            dir: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| "/".into()),
+        }
+    }
+}
+
+/// How a parameter may be changed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    Runtime,
+    StartupOnly,
+}
+
+/// One row of the parameter table.
+pub struct Param {
+    pub name: &'static str,
+    pub mutability: Mutability,
+}
+
+/// Every parameter CONFIG GET lists, in a stable order.
+pub const PARAMS: &[Param] = &[
+    Param { name: "port", mutability: Mutability::StartupOnly },
+    Param { name: "bind", mutability: Mutability::StartupOnly },
+    Param { name: "protected-mode", mutability: Mutability::Runtime },
+    Param { name: "requirepass", mutability: Mutability::Runtime },
+    Param { name: "databases", mutability: Mutability::StartupOnly },
+    Param { name: "maxclients", mutability: Mutability::Runtime },
+    Param { name: "timeout", mutability: Mutability::Runtime },
+    Param { name: "tcp-keepalive", mutability: Mutability::Runtime },
+    Param { name: "tcp-backlog", mutability: Mutability::StartupOnly },
+    Param { name: "hz", mutability: Mutability::Runtime },
+    Param { name: "logfile", mutability: Mutability::StartupOnly },
+    Param { name: "loglevel", mutability: Mutability::Runtime },
+    Param { name: "shards", mutability: Mutability::StartupOnly },
+    Param { name: "proto-max-bulk-len", mutability: Mutability::Runtime },
+    Param { name: "client-query-buffer-limit", mutability: Mutability::Runtime },
+    Param { name: "enable-debug-command", mutability: Mutability::StartupOnly },
+    Param { name: "dir", mutability: Mutability::StartupOnly },
+];
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+/// Parses sizes like `512mb`, `1gb`, `100k` (Redis's memtoull).
+pub fn parse_memory(v: &str) -> Result<u64, String> {
+    let lower = v.to_ascii_lowercase();
+    let (num, mul): (&str, u64) = if let Some(n) = lower.strip_suffix("gb") {
+        (n, 1 << 30)
+    } else if let Some(n) = lower.strip_suffix("mb") {
+        (n, 1 << 20)
+    } else if let Some(n) = lower.strip_suffix("kb") {
+        (n, 1 << 10)
+    } else if let Some(n) = lower.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = lower.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = lower.strip_suffix('k') {
+        (n, 1000)
+    } else if let Some(n) = lower.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (lower.as_str(), 1)
+    };
+    let n: u64 = num.parse().map_err(|_| "argument must be a memory value".to_string())?;
+    n.checked_mul(mul).ok_or_else(|| "argument must be a memory value".to_string())
+}
+
+fn parse_int<T: std::str::FromStr>(v: &str, min: i64, max: i64) -> Result<T, String> {
+    let n: i64 = v.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if n < min || n > max {
+        return Err(format!("argument must be between {} and {} inclusive", min, max));
+    }
+    v.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())
+}
+
+impl Config {
+    /// Looks a parameter up by name, case-insensitively.
+    pub fn param(name: &str) -> Option<&'static Param> {
+        PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The value CONFIG GET reports.
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "port" => self.port.to_string(),
+            "bind" => self.bind.join(" "),
+            "protected-mode" => yes_no(self.protected_mode),
+            "requirepass" => self.requirepass.clone().unwrap_or_default(),
+            "databases" => self.databases.to_string(),
+            "maxclients" => self.maxclients.to_string(),
+            "timeout" => self.timeout.to_string(),
+            "tcp-keepalive" => self.tcp_keepalive.to_string(),
+            "tcp-backlog" => self.tcp_backlog.to_string(),
+            "hz" => self.hz.to_string(),
+            "logfile" => self.logfile.clone(),
+            "loglevel" => self.loglevel.clone(),
+            "shards" => self.shards.to_string(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "enable-debug-command" => self.enable_debug_command.clone(),
+            "dir" => self.dir.clone(),
+            _ => return None,
+        })
+    }
+
+    /// Sets a parameter from its text form; the error is the reason shown
+    /// after "CONFIG SET failed ... - " or in a startup error.
+    pub fn set(&mut self, name: &str, v: &str) -> Result<(), String> {
+        match name {
+            "port" => self.port = parse_int(v, 0, 65535)?,
+            "bind" => self.bind = v.split_whitespace().map(String::from).collect(),
+            "protected-mode" => self.protected_mode = parse_bool(v)?,
+            "requirepass" => self.requirepass = if v.is_empty() { None } else { Some(v.to_string()) },
+            "databases" => self.databases = parse_int(v, 1, i32::MAX as i64)?,
+            "maxclients" => self.maxclients = parse_int(v, 1, u32::MAX as i64)?,
+            "timeout" => self.timeout = parse_int(v, 0, i32::MAX as i64)?,
+            "tcp-keepalive" => self.tcp_keepalive = parse_int(v, 0, i32::MAX as i64)?,
+            "tcp-backlog" => self.tcp_backlog = parse_int(v, 0, i32::MAX as i64)?,
+            "hz" => {
+                let hz: u32 = parse_int(v, 0, i32::MAX as i64)?;
+                self.hz = hz.clamp(1, 500);
+            }
+            "logfile" => self.logfile = v.to_string(),
+            "loglevel" => {
+                let l = v.to_ascii_lowercase();
+                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&l.as_str()) {
+                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                }
+                self.loglevel = l;
+            }
+            "shards" => self.shards = parse_int(v, 0, 1024)?,
+            "proto-max-bulk-len" => {
+                let n = parse_memory(v)?;
+                if n < 1024 * 1024 {
+                    return Err("argument must be a memory value greater than 1mb".into());
+                }
+                self.proto_max_bulk_len = n as usize;
+            }
+            "client-query-buffer-limit" => {
+                let n = parse_memory(v)?;
+                if n < 1024 * 1024 {
+                    return Err("argument must be a memory value greater than 1mb".into());
+                }
+                self.client_query_buffer_limit = n as usize;
+            }
+            "enable-debug-command" => {
+                let l = v.to_ascii_lowercase();
+                if !["yes", "no", "local"].contains(&l.as_str()) {
+                    return Err("argument(s) must be one of the following: no, yes, local".into());
+                }
+                self.enable_debug_command = l;
+            }
+            "dir" => {
+                std::env::set_current_dir(v).map_err(|e| e.to_string())?;
+                self.dir = v.to_string();
+            }
+            _ => return Err("Bad directive or wrong number of arguments".into()),
+        }
+        Ok(())
+    }
+
+    /// Parses redis-server-style command-line arguments:
+    /// `[config-file] [--name value ...]`.
+    pub fn from_args(args: &[String]) -> Result<Config, String> {
+        let mut cfg = Config::default();
+        let mut i = 0;
+        if let Some(first) = args.first() {
+            if !first.starts_with("--") {
+                let text = std::fs::read_to_string(first).map_err(|e| format!("can't open config file '{}': {}", first, e))?;
+                cfg.apply_text(&text)?;
+                cfg.config_file = std::fs::canonicalize(first)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| first.clone());
+                i = 1;
+            }
+        }
+        while i < args.len() {
+            let a = &args[i];
+            let Some(name) = a.strip_prefix("--") else {
+                return Err(format!("unexpected argument '{}'", a));
+            };
+            let mut values = Vec::new();
+            i += 1;
+            while i < args.len() && !args[i].starts_with("--") {
+                values.push(args[i].clone());
+                i += 1;
+            }
+            // `--save ""` style empty values arrive as an empty string.
+            let value = values.join(" ");
+            cfg.apply_option(name, &value).map_err(|e| format!("option '--{} {}': {}", name, value, e))?;
+        }
+        Ok(cfg)
+    }
+
+    /// Applies a config file's text.
+    pub fn apply_text(&mut self, text: &str) -> Result<(), String> {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut ranges = Vec::new();
+            let mut buf = Vec::new();
+            if split_args(line.as_bytes(), &mut ranges, &mut buf).is_err() {
+                return Err(format!("config file line {}: '{}': unbalanced quotes", n + 1, line));
+            }
+            let words: Vec<String> = ranges
+                .iter()
+                .map(|&(o, l)| String::from_utf8_lossy(&buf[o as usize..(o + l) as usize]).into_owned())
+                .collect();
+            let Some((name, rest)) = words.split_first() else { continue };
+            self.apply_option(name, &rest.join(" "))
+                .map_err(|e| format!("config file line {}: '{}': {}", n + 1, line, e))?;
+        }
+        Ok(())
+    }
+
+    fn apply_option(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let lname = name.to_ascii_lowercase();
+        match lname.as_str() {
+            // Accepted for drop-in compatibility with redis.conf files and
+            // benchmark scripts: Spindle has no persistence yet, so the only
+            // values that are true are the disabled ones.
+            "save" if value.is_empty() || value == "\"\"" => Ok(()),
+            "appendonly" if value.eq_ignore_ascii_case("no") => Ok(()),
+            "daemonize" if value.eq_ignore_ascii_case("no") => Ok(()),
+            _ => {
+                if Config::param(&lname).is_none() {
+                    return Err("Bad directive or wrong number of arguments".into());
+                }
+                self.set(&lname, value)
+            }
+        }
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn args_and_files() {
+        let c = Config::from_args(&["--port".into(), "7000".into(), "--shards".into(), "4".into()]).unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.shards, 4);
+        assert!(Config::from_args(&["--port".into(), "x".into()]).is_err());
+        assert!(Config::from_args(&["--nonsense".into(), "1".into()]).is_err());
+        let mut c = Config::default();
+        c.apply_text("# comment\nport 6380\nbind 127.0.0.1 ::1\nrequirepass \"a b\"\n").unwrap();
+        assert_eq!(c.port, 6380);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(c.requirepass.as_deref(), Some("a b"));
+        assert!(c.apply_text("port 1 2 3\n").is_err());
+    }
+
+    #[test]
+    fn memory_values() {
+        assert_eq!(parse_memory("512mb"), Ok(512 << 20));
+        assert_eq!(parse_memory("1gb"), Ok(1 << 30));
+        assert_eq!(parse_memory("100"), Ok(100));
+        assert!(parse_memory("abc").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Spindle: a Redis-compatible, thread-per-core in-memory data server.
+//!
+//! See ARCHITECTURE.md for the bird's-eye view and the code map.
+
+pub mod command;
+pub mod config;
+pub mod protocol;
+pub mod server;
+pub mod shard;
+pub mod storage;
+pub mod util;

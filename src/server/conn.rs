@@ -1,0 +1,435 @@
+//! The connection loop: read → parse → dispatch → execute → write.
+//!
+//! One read fills the buffer with as many commands as the client pipelined;
+//! they are parsed in place (arguments are ranges of the read buffer) and
+//! dispatched in order:
+//! - commands whose keys live on this shard run inline, replies written
+//!   straight into the output buffer;
+//! - commands for another shard are copied into that shard's batch; every
+//!   batch goes out in one message when the pipeline is done (or when a
+//!   command needs everything before it finished), and replies are stitched
+//!   back in request order;
+//! - connection commands and cross-shard multi-key commands run on this
+//!   task after the outstanding batches came back.
+//! All replies of one read leave in one write.
+
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::command::table::{CommandSpec, Handler, ShardFn};
+use crate::command::{self, errors, flags, Args, Session};
+use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
+use crate::shard::coordinator::{self, Pending};
+use crate::shard::slot::key_shard;
+use crate::shard::{ClientInfo, Shard, CONNECTED_CLIENTS};
+use crate::util::now_ms;
+
+const INITIAL_READ_BUFFER: usize = 16 * 1024;
+/// Above this, an idle connection's buffers are shrunk back.
+const KEEP_BUFFER: usize = 64 * 1024;
+/// A batch for another shard is sent early past this many commands, to
+/// bound memory for very deep pipelines.
+const MAX_BATCH_COMMANDS: usize = 1024;
+
+/// Where a command runs.
+enum Route {
+    Shard(usize),
+    Cross,
+}
+
+fn route(spec: &CommandSpec, args: &Args, shards: usize, me: usize) -> Route {
+    if shards == 1 {
+        return Route::Shard(0);
+    }
+    let mut target = None;
+    for i in spec.key_indices(args.len()) {
+        let s = key_shard(args.get(i), shards);
+        match target {
+            None => target = Some(s),
+            Some(t) if t != s => return Route::Cross,
+            _ => {}
+        }
+    }
+    Route::Shard(target.unwrap_or(me))
+}
+
+/// A command bound for another shard.
+struct BatchCmd {
+    spec: &'static CommandSpec,
+    handler: ShardFn,
+    arg_start: u32,
+    argc: u32,
+}
+
+/// Commands for one other shard, with their arguments copied out of the
+/// read buffer (the only copy a remote command costs).
+#[derive(Default)]
+struct RemoteBatch {
+    data: Vec<u8>,
+    ranges: Vec<(u32, u32)>,
+    cmds: Vec<BatchCmd>,
+}
+
+/// Replies of a batch: one buffer and the end offset of each reply.
+type BatchReply = (Vec<u8>, Vec<u32>);
+
+fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool) -> BatchReply {
+    let now = now_ms();
+    let mut out = Vec::with_capacity(64 * b.cmds.len());
+    let mut ends = Vec::with_capacity(b.cmds.len());
+    for c in &b.cmds {
+        let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
+        let args = Args::new(&b.data, ranges);
+        command::execute(shard, c.spec, c.handler, &args, db, resp3, no_touch, now, &mut out);
+        ends.push(out.len() as u32);
+    }
+    (out, ends)
+}
+
+/// A reply's place in the pipeline while some replies are still remote.
+enum Segment {
+    Local { start: usize, end: usize },
+    Remote { shard: usize, index: usize },
+}
+
+/// Everything of a connection except its read buffers.
+struct State {
+    sess: Session,
+    out: Vec<u8>,
+    batches: Vec<Option<RemoteBatch>>,
+    segments: Vec<Segment>,
+    local: Vec<u8>,
+    remote_pending: bool,
+}
+
+impl State {
+    /// Runs `f` with the buffer where the next reply belongs.
+    fn reply_with(&mut self, f: impl FnOnce(&mut Vec<u8>, bool)) {
+        let resp3 = self.sess.resp3;
+        if self.remote_pending {
+            let start = self.local.len();
+            f(&mut self.local, resp3);
+            self.segments.push(Segment::Local { start, end: self.local.len() });
+        } else {
+            f(&mut self.out, resp3);
+        }
+    }
+
+    fn reply_error(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
+        let shard = self.sess.shard.clone();
+        self.reply_with(|buf, resp3| {
+            let start = buf.len();
+            Reply::new(buf, resp3).error(msg);
+            command::record_rejected(&shard, spec, &buf[start..]);
+        });
+    }
+
+    /// Sends every pending batch, waits for all, and writes the replies of
+    /// the pipeline so far into `out` in request order.
+    async fn flush_remote(&mut self) {
+        if !self.remote_pending {
+            return;
+        }
+        let shard = self.sess.shard.clone();
+        let (db, resp3, no_touch) = (self.sess.db, self.sess.resp3, self.sess.no_touch);
+        let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
+        for s in 0..self.batches.len() {
+            if let Some(batch) = self.batches[s].take() {
+                let p = coordinator::submit(&shard, s, 0, false, move |sh| run_batch(sh, batch, db, resp3, no_touch))
+                    .await;
+                pending.push((s, p));
+            }
+        }
+        let mut results: Vec<Option<BatchReply>> = (0..self.batches.len()).map(|_| None).collect();
+        for (s, p) in pending {
+            results[s] = Some(p.wait().await);
+        }
+        for seg in self.segments.drain(..) {
+            match seg {
+                Segment::Local { start, end } => self.out.extend_from_slice(&self.local[start..end]),
+                Segment::Remote { shard, index } => {
+                    let (buf, ends) = results[shard].as_ref().expect("batch sent");
+                    let start = if index == 0 { 0 } else { ends[index - 1] as usize };
+                    self.out.extend_from_slice(&buf[start..ends[index] as usize]);
+                }
+            }
+        }
+        self.local.clear();
+        self.remote_pending = false;
+    }
+
+    /// Dispatches one parsed command.
+    async fn dispatch(&mut self, args: &Args<'_>) {
+        let Some(spec) = command::lookup(args.get(0)) else {
+            let msg = errors::unknown_command(args.get(0), &mut args.iter().skip(1));
+            return self.reply_error(None, &msg);
+        };
+        if !spec.arity_ok(args.len()) {
+            return self.reply_error(Some(spec), &errors::arity(spec.name));
+        }
+        if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
+            return self.reply_error(Some(spec), errors::NOAUTH);
+        }
+        if let Some(msg) = subcommand_error(spec, args) {
+            return self.reply_error(Some(spec), &msg);
+        }
+        let info = &self.sess.info;
+        info.last_cmd.set(spec.name);
+        info.tot_cmds.set(info.tot_cmds.get() + 1);
+        let shard = self.sess.shard.clone();
+        match spec.handler {
+            Handler::Shard(handler) => match route(spec, args, shard.count, shard.id) {
+                Route::Shard(target) if target == shard.id => {
+                    if !shard.gate.is_open_for(0) {
+                        self.flush_remote().await;
+                        shard.gate.wait_open(0).await;
+                    }
+                    let (db, no_touch) = (self.sess.db, self.sess.no_touch);
+                    let now = now_ms();
+                    self.reply_with(|buf, resp3| {
+                        command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
+                    });
+                }
+                Route::Shard(target) => {
+                    let batch = self.batches[target].get_or_insert_with(RemoteBatch::default);
+                    let arg_start = batch.ranges.len() as u32;
+                    for a in args.iter() {
+                        batch.ranges.push((batch.data.len() as u32, a.len() as u32));
+                        batch.data.extend_from_slice(a);
+                    }
+                    batch.cmds.push(BatchCmd { spec, handler, arg_start, argc: args.len() as u32 });
+                    let index = batch.cmds.len() - 1;
+                    self.segments.push(Segment::Remote { shard: target, index });
+                    self.remote_pending = true;
+                    if index + 1 >= MAX_BATCH_COMMANDS {
+                        self.flush_remote().await;
+                    }
+                }
+                Route::Cross => {
+                    self.flush_remote().await;
+                    let t0 = Instant::now();
+                    let start = self.out.len();
+                    match spec.cross {
+                        Some(how) => command::cross::execute(&mut self.sess, spec, how, args, &mut self.out).await,
+                        None => Reply::new(&mut self.out, self.sess.resp3)
+                            .error("CROSSSLOT Keys in request don't hash to the same slot"),
+                    }
+                    command::record_conn_stats(&shard, spec, t0.elapsed().as_micros() as u64, &self.out[start..]);
+                }
+            },
+            Handler::Conn(c) => {
+                self.flush_remote().await;
+                let t0 = Instant::now();
+                let start = self.out.len();
+                command::exec_conn(&mut self.sess, c, args, &mut self.out).await;
+                command::record_conn_stats(&shard, spec, t0.elapsed().as_micros() as u64, &self.out[start..]);
+            }
+        }
+    }
+}
+
+/// Arity and name checks of container subcommands (CLIENT ID, CONFIG GET...),
+/// with Redis's errors.
+fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<String> {
+    if spec.subcommands.is_empty() || spec.name == "object" {
+        return None;
+    }
+    let sub = args.get(1);
+    let full_len = spec.name.len() + 1 + sub.len();
+    let found = spec.subcommands.iter().find(|s| {
+        s.name.len() == full_len && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub)
+    });
+    match found {
+        None => Some(errors::unknown_subcommand(sub, spec.name)),
+        Some(s) => {
+            let ok = if s.arity >= 0 { args.len() == s.arity as usize } else { args.len() >= (-s.arity) as usize };
+            if ok {
+                None
+            } else {
+                Some(errors::arity(s.name))
+            }
+        }
+    }
+}
+
+/// Serves one client until it quits, is killed, or breaks the protocol.
+pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local_addr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let is_local = stream.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(false);
+    let info = Rc::new(ClientInfo {
+        id: crate::shard::next_client_id(),
+        fd: stream.as_raw_fd(),
+        addr: peer,
+        laddr: local_addr,
+        created_ms: now_ms(),
+        ..Default::default()
+    });
+    info.resp.set(2);
+    info.last_cmd.set("NULL");
+    info.last_interaction_ms.set(now_ms());
+    shard.clients.borrow_mut().insert(info.id, info.clone());
+    shard.stats.borrow_mut().total_connections += 1;
+
+    let mut conn = Connection {
+        stream,
+        rbuf: vec![0u8; INITIAL_READ_BUFFER],
+        rstart: 0,
+        rend: 0,
+        ranges: Vec::with_capacity(64),
+        scratch: Vec::new(),
+        state: State {
+            sess: Session::new(shard.clone(), info.clone(), is_local),
+            out: Vec::with_capacity(INITIAL_READ_BUFFER),
+            batches: (0..shard.count).map(|_| None).collect(),
+            segments: Vec::new(),
+            local: Vec::new(),
+            remote_pending: false,
+        },
+    };
+    if let Err(e) = conn.run().await {
+        crate::server::log::verbose(&format!("client {} closed: {}", info.addr, e));
+    }
+    shard.clients.borrow_mut().remove(&info.id);
+    CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+struct Connection {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    ranges: Vec<(u32, u32)>,
+    scratch: Vec<u8>,
+    state: State,
+}
+
+impl Connection {
+    async fn run(&mut self) -> std::io::Result<()> {
+        let mut hint = 0usize;
+        loop {
+            let closing = self.process(&mut hint).await;
+            if !self.state.out.is_empty() {
+                let n = self.state.out.len();
+                self.stream.write_all(&self.state.out).await?;
+                self.state.sess.shard.stats.borrow_mut().net_output += n as u64;
+                let info = &self.state.sess.info;
+                info.tot_net_out.set(info.tot_net_out.get() + n as u64);
+                self.state.out.clear();
+                if self.state.out.capacity() > KEEP_BUFFER {
+                    self.state.out.shrink_to(INITIAL_READ_BUFFER);
+                }
+            }
+            if closing || self.state.sess.close_after_reply || self.state.sess.info.killed.get() {
+                return Ok(());
+            }
+            self.make_room(hint)?;
+            let timeout = self.state.sess.shard.config.borrow().timeout;
+            let _ = self.stream.set_read_timeout(if timeout > 0 { Some(Duration::from_secs(timeout)) } else { None });
+            let n = match self.stream.read(&mut self.rbuf[self.rend..]).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Ok(());
+            }
+            self.rend += n;
+            let info = &self.state.sess.info;
+            info.tot_net_in.set(info.tot_net_in.get() + n as u64);
+            info.qbuf.set(self.rend - self.rstart);
+            info.last_interaction_ms.set(now_ms());
+            self.state.sess.shard.stats.borrow_mut().net_input += n as u64;
+        }
+    }
+
+    /// Ensures free space after `rend`: compacts, grows for a large frame
+    /// (`hint` bytes from `rstart`), enforces the query buffer limit.
+    fn make_room(&mut self, hint: usize) -> std::io::Result<()> {
+        if self.rstart == self.rend {
+            self.rstart = 0;
+            self.rend = 0;
+            if self.rbuf.len() > KEEP_BUFFER {
+                self.rbuf = vec![0u8; INITIAL_READ_BUFFER];
+            }
+        }
+        let pending = self.rend - self.rstart;
+        let need = hint.max(pending + 1);
+        if self.rbuf.len() - self.rstart < need || self.rend == self.rbuf.len() {
+            if self.rstart > 0 {
+                self.rbuf.copy_within(self.rstart..self.rend, 0);
+                self.rstart = 0;
+                self.rend = pending;
+            }
+            let limit = self.state.sess.shard.config.borrow().client_query_buffer_limit;
+            if need > limit || pending >= limit {
+                crate::server::log::warning(&format!(
+                    "Closing client that reached max query buffer length: {} (qbuf={})",
+                    self.state.sess.info.addr, pending
+                ));
+                return Err(std::io::Error::other("query buffer limit reached"));
+            }
+            if self.rbuf.len() < need || self.rend == self.rbuf.len() {
+                let new_len = (self.rbuf.len() * 2).max(need).min(limit.max(INITIAL_READ_BUFFER));
+                self.rbuf.resize(new_len, 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses and runs every complete command in the buffer. Returns true
+    /// when the connection must close (protocol error).
+    async fn process(&mut self, hint: &mut usize) -> bool {
+        *hint = 0;
+        let Connection { rbuf, rstart, rend, ranges, scratch, state, .. } = self;
+        loop {
+            ranges.clear();
+            scratch.clear();
+            let limits = Limits {
+                max_bulk_len: state.sess.shard.config.borrow().proto_max_bulk_len as i64,
+                authenticated: state.sess.authenticated,
+            };
+            let input = &rbuf[*rstart..*rend];
+            match protocol::parse(input, limits, ranges, scratch) {
+                Ok(Parsed::Command { consumed, argc, source }) => {
+                    let base = *rstart;
+                    *rstart += consumed;
+                    if argc == 0 {
+                        continue;
+                    }
+                    let buf: &[u8] = match source {
+                        ArgSource::Input => &rbuf[base..base + consumed],
+                        ArgSource::Scratch => &scratch[..],
+                    };
+                    let args = Args::new(buf, &ranges[..argc]);
+                    state.dispatch(&args).await;
+                    if state.sess.close_after_reply {
+                        state.flush_remote().await;
+                        return false;
+                    }
+                }
+                Ok(Parsed::Incomplete { hint: h }) => {
+                    *hint = h;
+                    state.flush_remote().await;
+                    return false;
+                }
+                Err(e) => {
+                    state.flush_remote().await;
+                    let msg = format!("ERR Protocol error: {}", e.message());
+                    Reply::new(&mut state.out, state.sess.resp3).error(&msg);
+                    crate::server::log::verbose(&format!(
+                        "Protocol error ({}) from client: {}",
+                        e.message(),
+                        state.sess.info.addr
+                    ));
+                    return true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Executors, listeners and housekeeping.
+//!
+//! One glommio executor per shard, pinned to a core. Every shard binds the
+//! listening address itself (SO_REUSEPORT), so the kernel spreads incoming
+//! connections over shards with no hand-off hop; a connection then lives on
+//! the shard that accepted it.
+
+pub mod conn;
+pub mod log;
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::shard::{Msg, ServerInfo, Shard, CONNECTED_CLIENTS, SERVER_INFO};
+
+/// Capacity of each shard-to-shard channel.
+const MESH_CAPACITY: usize = 1024;
+
+/// The addresses to listen on: `bind` entries, where a leading `-` marks an
+/// address that may be unavailable (skipped silently, as in Redis).
+fn listen_addrs(cfg: &Config) -> Vec<(String, bool)> {
+    cfg.bind
+        .iter()
+        .map(|a| match a.strip_prefix('-') {
+            Some(rest) => (rest.to_string(), true),
+            None => (a.clone(), false),
+        })
+        .collect()
+}
+
+fn sock_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{}]:{}", host, port)
+    } else {
+        format!("{}:{}", host, port)
+    }
+}
+
+/// glommio binds with SO_REUSEPORT, which would let a second server share
+/// the port silently. Probe each address first with a plain bind.
+fn check_ports(cfg: &Config) -> Result<Vec<String>, String> {
+    let mut usable = Vec::new();
+    for (host, optional) in listen_addrs(cfg) {
+        let addr = sock_addr(&host, cfg.port);
+        match std::net::TcpListener::bind(&addr) {
+            Ok(l) => {
+                drop(l);
+                usable.push(addr);
+            }
+            Err(e) if optional && e.kind() == std::io::ErrorKind::AddrNotAvailable => {}
+            Err(e) if optional && e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {}
+            Err(e) => {
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {}: bind: {}\nFailed listening on port {} (tcp), aborting.",
+                    addr, e, cfg.port
+                ))
+            }
+        }
+    }
+    if usable.is_empty() {
+        return Err(format!("Failed listening on port {} (tcp), aborting.", cfg.port));
+    }
+    Ok(usable)
+}
+
+fn online_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn random_run_id() -> String {
+    let mut rng = crate::util::Rng::new(crate::util::now_us() ^ std::process::id() as u64);
+    (0..40).map(|_| char::from_digit((rng.next_u64() % 16) as u32, 16).unwrap_or('0')).collect()
+}
+
+/// Starts every shard and serves until SHUTDOWN. Returns an error text for
+/// start-up failures.
+pub fn run(mut cfg: Config) -> Result<(), String> {
+    log::init(&cfg.logfile, &cfg.loglevel)?;
+    let shards = if cfg.shards == 0 { online_cores() } else { cfg.shards };
+    cfg.shards = shards;
+    let addrs = check_ports(&cfg)?;
+    let executable = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let _ = SERVER_INFO.set(ServerInfo {
+        run_id: random_run_id(),
+        start_ms: crate::util::now_ms(),
+        shards,
+        executable,
+        config_file: cfg.config_file.clone(),
+        port: cfg.port,
+    });
+    log::notice("oO0OoO0OoO0Oo Spindle is starting oO0OoO0OoO0Oo");
+    log::notice(&format!(
+        "Spindle version={}, redis_version={}, pid={}, just started",
+        env!("CARGO_PKG_VERSION"),
+        crate::command::connection::REDIS_VERSION,
+        std::process::id()
+    ));
+    if cfg.config_file.is_empty() {
+        log::warning("Warning: no config file specified, using the default config.");
+    }
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let mesh = if shards > 1 { Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY)) } else { None };
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let mut handles = Vec::new();
+    for i in 0..shards {
+        let placement = if cores.is_empty() { Placement::Unbound } else { Placement::Fixed(cores[i % cores.len()].id) };
+        // The mesh builder must be cloned on this thread, once per executor.
+        let mesh = mesh.clone();
+        let cfg = cfg.clone();
+        let addrs = addrs.clone();
+        let ready = ready_tx.clone();
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("shard{}", i))
+            .preempt_timer(Duration::from_millis(2))
+            .spawn(move || async move { shard_main(shards, cfg, mesh, addrs, ready).await })
+            .map_err(|e| format!("can't start shard executor {}: {}", i, e))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..shards {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("a shard executor stopped during start-up".into()),
+        }
+    }
+    log::notice(&format!(
+        "Server initialized: {} shard(s), one glommio (io_uring) executor per shard, port {}",
+        shards, cfg.port
+    ));
+    log::notice("Ready to accept connections tcp");
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+async fn shard_main(
+    count: usize,
+    cfg: Config,
+    mesh: Option<MeshBuilder<Msg, glommio::channels::channel_mesh::Full>>,
+    addrs: Vec<String>,
+    ready: mpsc::Sender<Result<usize, String>>,
+) {
+    let shard = match mesh {
+        None => Shard::new(0, 1, cfg, None),
+        Some(mesh) => {
+            let (senders, mut receivers) = match mesh.join().await {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("channel mesh: {}", e)));
+                    return;
+                }
+            };
+            // Shard ids are mesh peer ids, so a shard's index is its address.
+            let shard = Shard::new(senders.peer_id(), count, cfg, Some(senders));
+            for (_, rx) in receivers.streams() {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    while let Some(msg) = rx.recv().await {
+                        shard.handle(msg);
+                    }
+                })
+                .detach();
+            }
+            shard
+        }
+    };
+    start_housekeeping(&shard);
+    // Warm the executor up: its first parks can stall for milliseconds.
+    for _ in 0..3 {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    let mut listeners = Vec::new();
+    for a in &addrs {
+        match TcpListener::bind(a.as_str()) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                let _ = ready.send(Err(format!("Could not create server TCP listening socket {}: {}", a, e)));
+                return;
+            }
+        }
+    }
+    let _ = ready.send(Ok(shard.id));
+    let mut tasks = Vec::new();
+    for l in listeners {
+        let shard = shard.clone();
+        tasks.push(glommio::spawn_local(accept_loop(shard, l)));
+    }
+    for t in tasks {
+        t.await;
+    }
+}
+
+const DENIED: &str = "-DENIED Spindle is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Spindle you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Spindle from the same host the server is running, however MAKE SURE Spindle is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the Spindle configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                log::warning(&format!("Accepting client connection: {}", e));
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let (maxclients, protected, nopass) = {
+            let c = shard.config.borrow();
+            (c.maxclients, c.protected_mode, c.requirepass.is_none())
+        };
+        let local = stream.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(false);
+        if protected && nopass && !local {
+            reject(stream, DENIED).await;
+            shard.stats.borrow_mut().rejected_connections += 1;
+            continue;
+        }
+        if CONNECTED_CLIENTS.fetch_add(1, Ordering::Relaxed) >= maxclients as u64 {
+            CONNECTED_CLIENTS.fetch_sub(1, Ordering::Relaxed);
+            reject(stream, "-ERR max number of clients reached\r\n").await;
+            shard.stats.borrow_mut().rejected_connections += 1;
+            continue;
+        }
+        glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
+    }
+}
+
+async fn reject(mut stream: glommio::net::TcpStream, msg: &str) {
+    use futures_lite::AsyncWriteExt;
+    let _ = stream.write_all(msg.as_bytes()).await;
+}
+
+/// Per-shard background work: the active expiry cycle. It also keeps a
+/// timer armed on every shard, which bounds a glommio 0.9 idle-park stall.
+fn start_housekeeping(shard: &Rc<Shard>) {
+    let shard = shard.clone();
+    glommio::timer::TimerActionRepeat::repeat(move || {
+        let shard = shard.clone();
+        async move {
+            active_expire_cycle(&shard).await;
+            let hz = shard.config.borrow().hz.max(1);
+            Some(Duration::from_millis((1000 / hz as u64).min(10)))
+        }
+    });
+}
+
+/// Reclaims expired keys nobody touches: each tick walks the slots holding
+/// volatile keys from where the last tick stopped, for at most ~1 ms and at
+/// most one full pass, yielding between slices.
+async fn active_expire_cycle(shard: &Rc<Shard>) {
+    if !shard.config.borrow().active_expire_enabled {
+        return;
+    }
+    let budget = Duration::from_millis(1);
+    let start = std::time::Instant::now();
+    loop {
+        let (db, slot) = shard.expire_cursor.get();
+        let now = crate::util::now_ms();
+        let slice = {
+            let mut ks = shard.ks.borrow_mut();
+            let ndb = ks.dbs.len();
+            if db >= ndb {
+                shard.expire_cursor.set((0, 0));
+                return;
+            }
+            let s = ks.db(db).expire_slice(slot, now, 2000);
+            match s.next {
+                Some(n) => shard.expire_cursor.set((db, n)),
+                None => shard.expire_cursor.set(((db + 1) % ndb, 0)),
+            }
+            s
+        };
+        shard.stats.borrow_mut().expired_keys_active += slice.expired as u64;
+        let (cdb, cslot) = shard.expire_cursor.get();
+        // One full pass at most per tick, and at most the tick's budget.
+        if (cdb == 0 && cslot == 0) || start.elapsed() > budget {
+            return;
+        }
+        glommio::yield_if_needed().await;
+    }
+}

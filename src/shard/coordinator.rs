@@ -1,0 +1,177 @@
+//! The coordinator: the one place where work crosses shards.
+//!
+//! - [`submit`] / [`run_on`]: run a closure on one shard and get its result
+//!   (inline when the shard is the caller's own; one message otherwise).
+//! - [`Tx`]: a cross-shard transaction. It locks shards in ascending order
+//!   (strict two-phase locking over the shard gates), runs per-shard parts,
+//!   and releases everything at the end. Ascending order makes deadlock
+//!   impossible; holding every lock until the end makes the whole command
+//!   serializable. MULTI/EXEC and scripts reuse it.
+//! - [`broadcast`] / [`broadcast_locked`]: fan a closure out to every shard,
+//!   without or with atomicity.
+//!
+//! Command code never sends messages itself: it hands closures that see a
+//! single shard to these functions.
+
+use std::rc::Rc;
+
+use futures_channel::oneshot;
+
+use super::{Job, Msg, Shard, TxId};
+
+/// A result that will arrive from another shard (or is already here).
+pub enum Pending<T> {
+    Ready(T),
+    Remote(oneshot::Receiver<T>),
+}
+
+impl<T> Pending<T> {
+    pub async fn wait(self) -> T {
+        match self {
+            Pending::Ready(v) => v,
+            Pending::Remote(r) => r.await.expect("a shard dropped a reply: the peer executor stopped"),
+        }
+    }
+}
+
+/// Sends `f` to shard `target` and returns a handle on its result without
+/// waiting, so that batches to several shards travel in parallel. On the
+/// caller's own shard `f` runs at once (after waiting for the gate).
+pub async fn submit<T, F>(origin: &Rc<Shard>, target: usize, tx: TxId, lock: bool, f: F) -> Pending<T>
+where
+    F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if target == origin.id {
+        if lock {
+            origin.gate.acquire(tx).await;
+        } else if !origin.gate.is_open_for(tx) {
+            origin.gate.wait_open(tx).await;
+        }
+        return Pending::Ready(f(origin));
+    }
+    let (s, r) = oneshot::channel();
+    let job: Job = Box::new(move |shard| {
+        let _ = s.send(f(shard));
+    });
+    origin.send(target, Msg::Run { tx, lock, job }).await;
+    Pending::Remote(r)
+}
+
+/// Runs `f` on shard `target` and waits for its result.
+pub async fn run_on<T, F>(origin: &Rc<Shard>, target: usize, f: F) -> T
+where
+    F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    submit(origin, target, 0, false, f).await.wait().await
+}
+
+/// A cross-shard transaction: ordered locking, per-shard work, release.
+pub struct Tx {
+    id: TxId,
+    origin: Rc<Shard>,
+    held: Vec<usize>,
+}
+
+impl Tx {
+    pub fn new(origin: &Rc<Shard>) -> Tx {
+        Tx { id: origin.new_tx_id(), origin: origin.clone(), held: Vec::new() }
+    }
+
+    pub fn id(&self) -> TxId {
+        self.id
+    }
+
+    /// Locks `target` and runs `f` there. Shards must be locked in strictly
+    /// ascending order; running on an already locked shard is [`Tx::run`].
+    pub async fn lock_run<T, F>(&mut self, target: usize, f: F) -> T
+    where
+        F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        assert!(
+            self.held.last().map_or(true, |&last| last < target),
+            "shards must be locked in ascending order"
+        );
+        self.held.push(target);
+        submit(&self.origin, target, self.id, true, f).await.wait().await
+    }
+
+    /// Locks `target` without running anything there yet.
+    pub async fn lock(&mut self, target: usize) {
+        self.lock_run(target, |_| ()).await
+    }
+
+    /// Runs `f` on a shard this transaction already holds.
+    pub async fn run<T, F>(&self, target: usize, f: F) -> T
+    where
+        F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        debug_assert!(self.held.contains(&target));
+        submit(&self.origin, target, self.id, false, f).await.wait().await
+    }
+
+    /// Releases every shard. Must be called on every path.
+    pub async fn finish(self) {
+        for &s in &self.held {
+            if s == self.origin.id {
+                self.origin.gate.release(self.id);
+            } else {
+                self.origin.send(s, Msg::Release { tx: self.id }).await;
+            }
+        }
+    }
+}
+
+/// Runs `f` on every shard (in parallel, no atomicity across shards) and
+/// returns the results indexed by shard.
+pub async fn broadcast<T, F>(origin: &Rc<Shard>, f: F) -> Vec<T>
+where
+    F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
+    T: Send + 'static,
+{
+    let mut pending = Vec::with_capacity(origin.count);
+    for s in 0..origin.count {
+        if s == origin.id {
+            continue;
+        }
+        pending.push((s, submit(origin, s, 0, false, f.clone()).await));
+    }
+    let mut out: Vec<Option<T>> = (0..origin.count).map(|_| None).collect();
+    out[origin.id] = Some(submit(origin, origin.id, 0, false, f).await.wait().await);
+    for (s, p) in pending {
+        out[s] = Some(p.wait().await);
+    }
+    out.into_iter().map(|v| v.expect("every shard answered")).collect()
+}
+
+/// Runs `f` on every shard as one atomic step: all shards are locked in
+/// order, so no other command observes some shards done and others not.
+pub async fn broadcast_locked<T, F>(origin: &Rc<Shard>, f: F) -> Vec<T>
+where
+    F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
+    T: Send + 'static,
+{
+    let mut tx = Tx::new(origin);
+    let mut out = Vec::with_capacity(origin.count);
+    if origin.count == 1 {
+        out.push(tx.lock_run(0, f).await);
+    } else {
+        // Lock all first, then run in parallel: one hop per shard for the
+        // locks (they must be ordered), one parallel round for the work.
+        for s in 0..origin.count {
+            tx.lock(s).await;
+        }
+        let mut pending = Vec::with_capacity(origin.count);
+        for s in 0..origin.count {
+            pending.push(submit(origin, s, tx.id, false, f.clone()).await);
+        }
+        for p in pending {
+            out.push(p.wait().await);
+        }
+    }
+    tx.finish().await;
+    out
+}

@@ -1,0 +1,300 @@
+//! Shards: key → slot → shard mapping, each shard's state, and the
+//! coordinator that is the only code to see more than one shard.
+//!
+//! A `Shard` is created on its executor's thread and never leaves it; other
+//! shards reach it only through [`Msg`]s on the channel mesh.
+
+pub mod coordinator;
+pub mod gate;
+pub mod slot;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use glommio::channels::channel_mesh::Senders;
+
+use crate::config::Config;
+use crate::storage::Keyspace;
+use crate::util::Rng;
+pub use gate::{Gate, TxId};
+
+/// Work sent to another shard: runs there with that shard's state.
+pub type Job = Box<dyn FnOnce(&Rc<Shard>) + Send>;
+
+/// A message between shards.
+pub enum Msg {
+    /// Run `job`. With `lock`, first take the gate for `tx` (ascending shard
+    /// order is the sender's duty). Without, run when the gate is open for
+    /// `tx` (0 = ordinary work).
+    Run { tx: TxId, lock: bool, job: Job },
+    /// Release the gate held by `tx`.
+    Release { tx: TxId },
+}
+
+/// Per-command counters (INFO commandstats).
+#[derive(Default, Clone, Debug)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+/// Per-shard counters; INFO sums them over shards.
+#[derive(Default, Clone, Debug)]
+pub struct Stats {
+    pub commands: Vec<CmdStat>,
+    pub errors: HashMap<String, u64>,
+    pub total_commands: u64,
+    pub total_connections: u64,
+    pub rejected_connections: u64,
+    pub net_input: u64,
+    pub net_output: u64,
+    pub expired_keys_active: u64,
+    pub error_replies: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+impl Stats {
+    pub fn merge(&mut self, o: &Stats) {
+        if self.commands.len() < o.commands.len() {
+            self.commands.resize(o.commands.len(), CmdStat::default());
+        }
+        for (a, b) in self.commands.iter_mut().zip(&o.commands) {
+            a.calls += b.calls;
+            a.usec += b.usec;
+            a.failed += b.failed;
+            a.rejected += b.rejected;
+        }
+        for (k, v) in &o.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+        self.total_commands += o.total_commands;
+        self.total_connections += o.total_connections;
+        self.rejected_connections += o.rejected_connections;
+        self.net_input += o.net_input;
+        self.net_output += o.net_output;
+        self.expired_keys_active += o.expired_keys_active;
+        self.error_replies += o.error_replies;
+        self.keyspace_hits += o.keyspace_hits;
+        self.keyspace_misses += o.keyspace_misses;
+    }
+
+    /// Counts an error reply by its first word (ERR, WRONGTYPE, ...).
+    pub fn count_error(&mut self, reply: &[u8]) {
+        self.error_replies += 1;
+        let body = &reply[1..];
+        let end = body.iter().position(|&c| c == b' ' || c == b'\r').unwrap_or(body.len());
+        let code = String::from_utf8_lossy(&body[..end]).into_owned();
+        // Bound the table like Redis (128 distinct codes).
+        if self.errors.len() < 128 || self.errors.contains_key(&code) {
+            *self.errors.entry(code).or_default() += 1;
+        }
+    }
+}
+
+thread_local! {
+    /// Keyspace hits/misses of read commands on this thread (= this shard).
+    pub static HITS: Cell<u64> = const { Cell::new(0) };
+    pub static MISSES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Records a read lookup's outcome for INFO keyspace_hits/misses.
+#[inline]
+pub fn count_lookup(hit: bool) {
+    if hit {
+        HITS.with(|c| c.set(c.get() + 1));
+    } else {
+        MISSES.with(|c| c.set(c.get() + 1));
+    }
+}
+
+/// What CLIENT LIST / CLIENT INFO show of a connection, shared between the
+/// connection's task and its shard's registry (same thread).
+#[derive(Default)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub fd: i32,
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: u64,
+    pub name: RefCell<String>,
+    pub lib_name: RefCell<String>,
+    pub lib_ver: RefCell<String>,
+    pub last_interaction_ms: Cell<u64>,
+    pub db: Cell<usize>,
+    pub last_cmd: Cell<&'static str>,
+    pub resp: Cell<u8>,
+    pub qbuf: Cell<usize>,
+    pub obuf: Cell<usize>,
+    pub no_evict: Cell<bool>,
+    pub no_touch: Cell<bool>,
+    pub killed: Cell<bool>,
+    pub tot_net_in: Cell<u64>,
+    pub tot_net_out: Cell<u64>,
+    pub tot_cmds: Cell<u64>,
+}
+
+impl ClientInfo {
+    /// One CLIENT LIST line (without the trailing newline), in Redis 7.4's
+    /// field order.
+    pub fn describe(&self, now_ms: u64) -> String {
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            self.name.borrow(),
+            now_ms.saturating_sub(self.created_ms) / 1000,
+            now_ms.saturating_sub(self.last_interaction_ms.get()) / 1000,
+            self.db.get(),
+            self.qbuf.get(),
+            16384usize.saturating_sub(self.qbuf.get()),
+            16384,
+            16384 + self.obuf.get(),
+            self.last_cmd.get(),
+            self.resp.get(),
+            self.lib_name.borrow(),
+            self.lib_ver.borrow(),
+            self.tot_net_in.get(),
+            self.tot_net_out.get(),
+            self.tot_cmds.get(),
+        )
+    }
+
+    /// Closes the connection from outside its task: the pending read
+    /// returns end-of-stream and the task winds down.
+    pub fn kill(&self) {
+        self.killed.set(true);
+        // SAFETY: `fd` is the connection's open socket; it is closed only
+        // by the connection task, which unregisters before closing.
+        unsafe {
+            libc::shutdown(self.fd, libc::SHUT_RDWR);
+        }
+    }
+}
+
+/// Facts about the process that never change after start-up; shared
+/// read-only by every shard.
+pub struct ServerInfo {
+    pub run_id: String,
+    pub start_ms: u64,
+    pub shards: usize,
+    pub executable: String,
+    pub config_file: String,
+    pub port: u16,
+}
+
+pub static SERVER_INFO: OnceLock<ServerInfo> = OnceLock::new();
+
+/// Client ids are unique across shards. One atomic increment per accepted
+/// connection (not per request), so sharing this counter is cheap.
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_client_id() -> u64 {
+    NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Connected clients across all shards, for maxclients and INFO. One atomic
+/// add per connect/disconnect.
+pub static CONNECTED_CLIENTS: AtomicU64 = AtomicU64::new(0);
+
+/// One shard: a slice of the keyspace and everything that goes with it.
+pub struct Shard {
+    pub id: usize,
+    pub count: usize,
+    pub ks: RefCell<Keyspace>,
+    pub stats: RefCell<Stats>,
+    pub config: RefCell<Config>,
+    pub clients: RefCell<HashMap<u64, Rc<ClientInfo>>>,
+    pub gate: Gate,
+    pub rng: RefCell<Rng>,
+    senders: Option<Senders<Msg>>,
+    next_tx: Cell<u64>,
+    /// Cursor of the active expiry cycle: (db, slot).
+    pub expire_cursor: Cell<(usize, usize)>,
+}
+
+impl Shard {
+    pub fn new(id: usize, count: usize, config: Config, senders: Option<Senders<Msg>>) -> Rc<Shard> {
+        let databases = config.databases;
+        let ncmd = crate::command::TABLE.len();
+        Rc::new(Shard {
+            id,
+            count,
+            ks: RefCell::new(Keyspace::new(databases)),
+            stats: RefCell::new(Stats { commands: vec![CmdStat::default(); ncmd], ..Default::default() }),
+            config: RefCell::new(config),
+            clients: RefCell::new(HashMap::new()),
+            gate: Gate::default(),
+            rng: RefCell::new(Rng::new(crate::util::now_us() ^ (id as u64) << 32)),
+            senders,
+            next_tx: Cell::new(0),
+            expire_cursor: Cell::new((0, 0)),
+        })
+    }
+
+    /// A transaction id unique across shards.
+    pub fn new_tx_id(&self) -> TxId {
+        let n = self.next_tx.get() + 1;
+        self.next_tx.set(n);
+        ((self.id as u64 + 1) << 48) | n
+    }
+
+    /// Handles a message from another shard.
+    pub fn handle(self: &Rc<Self>, msg: Msg) {
+        match msg {
+            Msg::Run { tx, lock, job } => {
+                if lock {
+                    if self.gate.try_acquire(tx) {
+                        job(self);
+                    } else {
+                        let me = self.clone();
+                        glommio::spawn_local(async move {
+                            me.gate.acquire(tx).await;
+                            job(&me);
+                        })
+                        .detach();
+                    }
+                } else if self.gate.is_open_for(tx) {
+                    job(self);
+                } else {
+                    let me = self.clone();
+                    glommio::spawn_local(async move {
+                        me.gate.wait_open(tx).await;
+                        job(&me);
+                    })
+                    .detach();
+                }
+            }
+            Msg::Release { tx } => self.gate.release(tx),
+        }
+    }
+
+    pub(crate) async fn send(&self, target: usize, msg: Msg) {
+        let senders = self.senders.as_ref().expect("cross-shard send on a single-shard server");
+        if senders.send_to(target, msg).await.is_err() {
+            // The mesh only refuses when a peer is gone, i.e. during
+            // shutdown; the reply channel then reports the loss to the caller.
+            crate::server::log::warning("cross-shard message dropped: peer shard is gone");
+        }
+    }
+
+    /// Folds the thread-local counters into this shard's stats.
+    pub fn drain_counters(&self) {
+        let mut st = self.stats.borrow_mut();
+        st.keyspace_hits += HITS.with(|c| c.replace(0));
+        st.keyspace_misses += MISSES.with(|c| c.replace(0));
+    }
+
+    /// Keys expired on this shard so far (lazily and actively).
+    pub fn expired_keys(&self) -> u64 {
+        let lazy = crate::storage::db::EXPIRED_LAZILY.with(|c| c.get());
+        lazy + self.stats.borrow().expired_keys_active
+    }
+}

@@ -1,0 +1,307 @@
+//! One logical database of one shard.
+//!
+//! Keys are kept in one hashbrown table per hash slot. That costs one extra
+//! indirection per lookup but buys three things: SCAN cursors that are slot
+//! numbers and therefore survive any rehashing, an active expiry cycle that
+//! skips slots without volatile keys, and (later) slot migration for cluster
+//! mode. The per-slot vector is allocated on the first write to the database.
+
+use hashbrown::hash_map::RawEntryMut;
+use hashbrown::HashMap;
+
+use super::value::{Entry, Value};
+use crate::shard::slot::{key_slot, SLOTS};
+
+pub type Table = HashMap<Box<[u8]>, Entry>;
+
+#[derive(Default)]
+pub struct Db {
+    slots: Vec<Table>,
+    /// Number of keys with an expiry, per slot.
+    slot_volatile: Vec<u32>,
+    keys: usize,
+    volatile: usize,
+}
+
+/// Outcome of one slice of the active expiry cycle.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExpireSlice {
+    pub examined: usize,
+    pub expired: usize,
+    /// Slot to resume from; `None` when the pass reached the last slot.
+    pub next: Option<usize>,
+}
+
+impl Db {
+    pub fn new() -> Db {
+        Db::default()
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    #[inline]
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    fn ensure_slots(&mut self) {
+        if self.slots.is_empty() {
+            self.slots = (0..SLOTS).map(|_| Table::default()).collect();
+            self.slot_volatile = vec![0; SLOTS];
+        }
+    }
+
+    /// Finds a live key; an expired one is deleted on the spot and reported
+    /// through `on_expire` (for stats and notifications) as absent.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.lookup_slot(key_slot(key), key, now_ms)
+    }
+
+    pub fn lookup_slot(&mut self, slot: u16, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        if self.keys == 0 {
+            return None;
+        }
+        let slot = slot as usize;
+        let table = &mut self.slots[slot];
+        match table.raw_entry_mut().from_key(key) {
+            RawEntryMut::Vacant(_) => None,
+            RawEntryMut::Occupied(o) => {
+                if o.get().is_expired(now_ms) {
+                    o.remove();
+                    self.keys -= 1;
+                    self.volatile -= 1;
+                    self.slot_volatile[slot] -= 1;
+                    EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+                    None
+                } else {
+                    Some(o.into_mut())
+                }
+            }
+        }
+    }
+
+    /// Whether a live key exists (deleting it if it has expired).
+    pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.lookup(key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key` with the given expiry (0 = none), replacing
+    /// any previous value and expiry. Returns the previous entry.
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
+        self.ensure_slots();
+        let slot = key_slot(key) as usize;
+        let entry = Entry { value, expire_at, access: clock };
+        let table = &mut self.slots[slot];
+        let old = match table.raw_entry_mut().from_key(key) {
+            RawEntryMut::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            RawEntryMut::Vacant(v) => {
+                v.insert(key.into(), entry);
+                None
+            }
+        };
+        match &old {
+            Some(o) => {
+                if o.expire_at != 0 {
+                    self.volatile -= 1;
+                    self.slot_volatile[slot] -= 1;
+                }
+            }
+            None => self.keys += 1,
+        }
+        if expire_at != 0 {
+            self.volatile += 1;
+            self.slot_volatile[slot] += 1;
+        }
+        old
+    }
+
+    /// Removes a key, live or expired. Returns the removed entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.keys == 0 {
+            return None;
+        }
+        let slot = key_slot(key) as usize;
+        let old = self.slots[slot].remove(key)?;
+        self.keys -= 1;
+        if old.expire_at != 0 {
+            self.volatile -= 1;
+            self.slot_volatile[slot] -= 1;
+        }
+        Some(old)
+    }
+
+    /// Removes a live key; an expired one counts as absent.
+    pub fn remove_live(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let e = self.remove(key)?;
+        if e.is_expired(now_ms) {
+            EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+            None
+        } else {
+            Some(e)
+        }
+    }
+
+    /// Sets or clears (`at` = 0) the expiry of an existing key. Returns false
+    /// when the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        if self.keys == 0 {
+            return false;
+        }
+        let slot = key_slot(key) as usize;
+        let Some(e) = self.slots[slot].get_mut(key) else {
+            return false;
+        };
+        let was = e.expire_at != 0;
+        e.expire_at = at;
+        match (was, at != 0) {
+            (false, true) => {
+                self.volatile += 1;
+                self.slot_volatile[slot] += 1;
+            }
+            (true, false) => {
+                self.volatile -= 1;
+                self.slot_volatile[slot] -= 1;
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Drops every key.
+    pub fn clear(&mut self) {
+        self.slots = Vec::new();
+        self.slot_volatile = Vec::new();
+        self.keys = 0;
+        self.volatile = 0;
+    }
+
+    /// The keys table of one slot (empty when the database is unused).
+    pub fn slot_table(&self, slot: usize) -> Option<&Table> {
+        self.slots.get(slot)
+    }
+
+    /// Calls `f` for every live key of `slot`.
+    pub fn for_each_in_slot(&self, slot: usize, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) {
+        if let Some(t) = self.slots.get(slot) {
+            for (k, e) in t.iter() {
+                if !e.is_expired(now_ms) {
+                    f(k, e);
+                }
+            }
+        }
+    }
+
+    /// Number of keys stored in `slot` (including not yet reclaimed ones).
+    pub fn slot_len(&self, slot: usize) -> usize {
+        self.slots.get(slot).map_or(0, |t| t.len())
+    }
+
+    /// One bounded slice of the active expiry cycle: walks slots from
+    /// `start`, deleting expired keys, until `max_examined` entries were
+    /// looked at or the last slot was done. Slots without volatile keys are
+    /// skipped without being touched.
+    pub fn expire_slice(&mut self, start: usize, now_ms: u64, max_examined: usize) -> ExpireSlice {
+        let mut out = ExpireSlice::default();
+        if self.volatile == 0 || self.slots.is_empty() {
+            return out;
+        }
+        let mut slot = start;
+        while slot < SLOTS {
+            if self.slot_volatile[slot] > 0 {
+                let table = &mut self.slots[slot];
+                out.examined += table.len();
+                let before = table.len();
+                table.retain(|_, e| !e.is_expired(now_ms));
+                let gone = before - table.len();
+                if gone > 0 {
+                    out.expired += gone;
+                    self.keys -= gone;
+                    self.volatile -= gone;
+                    self.slot_volatile[slot] -= gone as u32;
+                }
+                if out.examined >= max_examined {
+                    out.next = if slot + 1 < SLOTS { Some(slot + 1) } else { None };
+                    return out;
+                }
+            }
+            slot += 1;
+        }
+        out
+    }
+
+    /// A uniformly chosen slot (among non-empty ones, weighted by size) and
+    /// an element in it, for RANDOMKEY. `r` is a random number.
+    pub fn random_key(&self, mut r: u64) -> Option<&[u8]> {
+        if self.keys == 0 {
+            return None;
+        }
+        // Pick the n-th key across slots: O(slots + slot size), fine for a
+        // command Redis also documents as O(1) only on average.
+        let mut n = (r % self.keys as u64) as usize;
+        for t in &self.slots {
+            if n < t.len() {
+                r = n as u64;
+                return t.keys().nth(r as usize).map(|k| &k[..]);
+            }
+            n -= t.len();
+        }
+        None
+    }
+}
+
+thread_local! {
+    /// Keys deleted by a lazy expiry check on this thread, drained into the
+    /// shard's stats (a thread is a shard, so this is shard-local state).
+    pub static EXPIRED_LAZILY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_lookup_expire() {
+        let mut db = Db::new();
+        assert!(db.insert(b"a", Value::Int(1), 0, 0).is_none());
+        assert!(db.insert(b"b", Value::Int(2), 100, 0).is_none());
+        assert_eq!(db.len(), 2);
+        assert_eq!(db.volatile(), 1);
+        assert!(db.lookup(b"b", 99).is_some());
+        assert!(db.lookup(b"b", 100).is_none());
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.volatile(), 0);
+        assert!(db.set_expire(b"a", 50));
+        assert_eq!(db.volatile(), 1);
+        let old = db.insert(b"a", Value::Int(3), 0, 0).unwrap();
+        assert_eq!(old.expire_at(), 50);
+        assert_eq!(db.volatile(), 0);
+    }
+
+    #[test]
+    fn active_expiry_reclaims_untouched_keys() {
+        let mut db = Db::new();
+        for i in 0..20_000 {
+            db.insert(format!("k{i}").as_bytes(), Value::Int(i), 10, 0);
+        }
+        db.insert(b"keep", Value::Int(0), 0, 0);
+        let mut start = 0;
+        loop {
+            let s = db.expire_slice(start, 11, 1000);
+            match s.next {
+                Some(n) => start = n,
+                None => break,
+            }
+        }
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.volatile(), 0);
+    }
+}

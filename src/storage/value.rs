@@ -1,0 +1,112 @@
+//! Values and their compact encodings.
+
+/// Longest string Redis stores as `embstr` (reported by OBJECT ENCODING).
+pub const EMBSTR_MAX: usize = 44;
+
+/// A stored value. Later families (hash, list, set, zset, stream) add
+/// variants here; every command checks the variant and answers WRONGTYPE
+/// on a mismatch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string that holds a canonical decimal i64 ("int" encoding).
+    Int(i64),
+    /// Any other string. `raw` is set once the string was modified in place
+    /// (APPEND, SETRANGE), which is when Redis switches to "raw".
+    Str { data: Vec<u8>, raw: bool },
+}
+
+impl Value {
+    /// Builds a string value, choosing the int encoding when the bytes are a
+    /// canonical integer (as Redis's tryObjectEncoding does).
+    pub fn from_bytes(b: &[u8]) -> Value {
+        if b.len() <= 20 {
+            if let Some(v) = crate::protocol::parser::parse_i64_strict(b) {
+                return Value::Int(v);
+            }
+        }
+        Value::Str { data: b.to_vec(), raw: false }
+    }
+
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) | Value::Str { .. } => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str { data, raw } => {
+                if !*raw && data.len() <= EMBSTR_MAX {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+        }
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Str { .. })
+    }
+
+    /// Approximate heap bytes held, for INFO memory accounting.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Str { data, .. } => data.capacity(),
+        }
+    }
+}
+
+/// Calls `f` with the string bytes of an Int or Str value.
+#[inline]
+pub fn with_str_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    match v {
+        Value::Int(i) => {
+            let mut tmp = [0u8; 20];
+            Some(f(crate::protocol::reply::fmt_i64(&mut tmp, *i)))
+        }
+        Value::Str { data, .. } => Some(f(data)),
+    }
+}
+
+/// A key's slot in a database: its value, absolute expiry and access clock.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute unix time in ms; 0 = no expiry. Changed only through `Db`
+    /// so that the per-slot volatile counts stay right.
+    pub(crate) expire_at: u64,
+    /// Seconds clock of the last access (OBJECT IDLETIME).
+    pub access: u32,
+}
+
+impl Entry {
+    #[inline]
+    pub fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+
+    #[inline]
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_like_redis() {
+        assert_eq!(Value::from_bytes(b"123").encoding(), "int");
+        assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Value::Str { data: b"a".to_vec(), raw: true }.encoding(), "raw");
+        assert_eq!(Value::from_bytes(b"-9223372036854775808"), Value::Int(i64::MIN));
+    }
+}
