@@ -3,8 +3,9 @@
 //! Arity, flags and key positions drive arity errors, routing (which shard
 //! owns the keys), COMMAND INFO / COUNT / DOCS / GETKEYS, and stats.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use hashbrown::HashMap;
 
 use super::flags::*;
 use super::{connection, keys, server, string};

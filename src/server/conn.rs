@@ -78,15 +78,19 @@ struct RemoteBatch {
 type BatchReply = (Vec<u8>, Vec<u32>);
 
 fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool) -> BatchReply {
+    let t0 = Instant::now();
     let now = now_ms();
     let mut out = Vec::with_capacity(64 * b.cmds.len());
     let mut ends = Vec::with_capacity(b.cmds.len());
+    let mut ran = Vec::with_capacity(b.cmds.len());
     for c in &b.cmds {
         let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
         let args = Args::new(&b.data, ranges);
         command::execute(shard, c.spec, c.handler, &args, db, resp3, no_touch, now, &mut out);
         ends.push(out.len() as u32);
+        ran.push(c.spec.index() as u16);
     }
+    command::charge_time(shard, &ran, t0.elapsed().as_micros() as u64);
     (out, ends)
 }
 
@@ -104,6 +108,14 @@ struct State {
     segments: Vec<Segment>,
     local: Vec<u8>,
     remote_pending: bool,
+    /// Clock of the current batch (ms), read once per read(2).
+    now_ms: u64,
+    /// Table indices of the commands run inline in this batch, for the
+    /// per-command time in INFO commandstats.
+    ran: Vec<u16>,
+    /// Time of this batch spent outside inline commands (waiting for other
+    /// shards, connection commands that charge themselves).
+    excluded_us: u64,
 }
 
 impl State {
@@ -134,6 +146,7 @@ impl State {
         if !self.remote_pending {
             return;
         }
+        let t0 = Instant::now();
         let shard = self.sess.shard.clone();
         let (db, resp3, no_touch) = (self.sess.db, self.sess.resp3, self.sess.no_touch);
         let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
@@ -160,6 +173,7 @@ impl State {
         }
         self.local.clear();
         self.remote_pending = false;
+        self.excluded_us += t0.elapsed().as_micros() as u64;
     }
 
     /// Dispatches one parsed command.
@@ -189,10 +203,11 @@ impl State {
                         shard.gate.wait_open(0).await;
                     }
                     let (db, no_touch) = (self.sess.db, self.sess.no_touch);
-                    let now = now_ms();
+                    let now = self.now_ms;
                     self.reply_with(|buf, resp3| {
                         command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
                     });
+                    self.ran.push(spec.index() as u16);
                 }
                 Route::Shard(target) => {
                     let batch = self.batches[target].get_or_insert_with(RemoteBatch::default);
@@ -218,7 +233,9 @@ impl State {
                         None => Reply::new(&mut self.out, self.sess.resp3)
                             .error("CROSSSLOT Keys in request don't hash to the same slot"),
                     }
-                    command::record_conn_stats(&shard, spec, t0.elapsed().as_micros() as u64, &self.out[start..]);
+                    let us = t0.elapsed().as_micros() as u64;
+                    self.excluded_us += us;
+                    command::record_conn_stats(&shard, spec, us, &self.out[start..]);
                 }
             },
             Handler::Conn(c) => {
@@ -226,7 +243,9 @@ impl State {
                 let t0 = Instant::now();
                 let start = self.out.len();
                 command::exec_conn(&mut self.sess, c, args, &mut self.out).await;
-                command::record_conn_stats(&shard, spec, t0.elapsed().as_micros() as u64, &self.out[start..]);
+                let us = t0.elapsed().as_micros() as u64;
+                self.excluded_us += us;
+                command::record_conn_stats(&shard, spec, us, &self.out[start..]);
             }
         }
     }
@@ -290,6 +309,9 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
             segments: Vec::new(),
             local: Vec::new(),
             remote_pending: false,
+            now_ms: 0,
+            ran: Vec::with_capacity(64),
+            excluded_us: 0,
         },
     };
     if let Err(e) = conn.run().await {
@@ -387,6 +409,26 @@ impl Connection {
     async fn process(&mut self, hint: &mut usize) -> bool {
         *hint = 0;
         let Connection { rbuf, rstart, rend, ranges, scratch, state, .. } = self;
+        let t0 = Instant::now();
+        state.now_ms = now_ms();
+        let closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, state, hint).await;
+        let shard = state.sess.shard.clone();
+        let spent = (t0.elapsed().as_micros() as u64).saturating_sub(state.excluded_us);
+        command::charge_time(&shard, &state.ran, spent);
+        state.ran.clear();
+        state.excluded_us = 0;
+        closing
+    }
+
+    async fn process_commands(
+        rbuf: &[u8],
+        rstart: &mut usize,
+        rend: &mut usize,
+        ranges: &mut Vec<(u32, u32)>,
+        scratch: &mut Vec<u8>,
+        state: &mut State,
+        hint: &mut usize,
+    ) -> bool {
         loop {
             ranges.clear();
             scratch.clear();
