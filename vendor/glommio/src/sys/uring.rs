@@ -904,12 +904,14 @@ impl SleepableRing {
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
         Ok(SleepableRing {
-            // IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+            // Spindle: IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+            // (no IPI per completion); kernels before 5.19 get the default.
             ring: iou::IoUring::new_with_flags(
                 size as _,
                 iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
                 iou::SetupFeatures::empty(),
-            )?,
+            )
+            .or_else(|_| iou::IoUring::new(size as _))?,
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
