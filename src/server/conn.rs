@@ -101,7 +101,7 @@ enum Segment {
 }
 
 /// Everything of a connection except its read buffers.
-struct State {
+pub(crate) struct State {
     sess: Session,
     out: Vec<u8>,
     batches: Vec<Option<RemoteBatch>>,
@@ -109,7 +109,7 @@ struct State {
     local: Vec<u8>,
     remote_pending: bool,
     /// Clock of the current batch (ms), read once per read(2).
-    now_ms: u64,
+    pub(crate) now_ms: u64,
     /// Table indices of the commands run inline in this batch, for the
     /// per-command time in INFO commandstats.
     ran: Vec<u16>,
@@ -119,6 +119,29 @@ struct State {
 }
 
 impl State {
+    pub(crate) fn new(shard: &Rc<Shard>, info: Rc<ClientInfo>, is_local: bool) -> State {
+        State {
+            sess: Session::new(shard.clone(), info, is_local),
+            out: Vec::with_capacity(INITIAL_READ_BUFFER),
+            batches: (0..shard.count).map(|_| None).collect(),
+            segments: Vec::new(),
+            local: Vec::new(),
+            remote_pending: false,
+            now_ms: 0,
+            ran: Vec::with_capacity(64),
+            excluded_us: 0,
+        }
+    }
+
+    /// Takes the replies written so far.
+    pub(crate) fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    pub(crate) fn session(&self) -> &Session {
+        &self.sess
+    }
+
     /// Runs `f` with the buffer where the next reply belongs.
     fn reply_with(&mut self, f: impl FnOnce(&mut Vec<u8>, bool)) {
         let resp3 = self.sess.resp3;
@@ -142,7 +165,7 @@ impl State {
 
     /// Sends every pending batch, waits for all, and writes the replies of
     /// the pipeline so far into `out` in request order.
-    async fn flush_remote(&mut self) {
+    pub(crate) async fn flush_remote(&mut self) {
         if !self.remote_pending {
             return;
         }
@@ -177,7 +200,7 @@ impl State {
     }
 
     /// Dispatches one parsed command.
-    async fn dispatch(&mut self, args: &Args<'_>) {
+    pub(crate) async fn dispatch(&mut self, args: &Args<'_>) {
         let Some(spec) = command::lookup(args.get(0)) else {
             let msg = errors::unknown_command(args.get(0), &mut args.iter().skip(1));
             return self.reply_error(None, &msg);
@@ -302,17 +325,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         rend: 0,
         ranges: Vec::with_capacity(64),
         scratch: Vec::new(),
-        state: State {
-            sess: Session::new(shard.clone(), info.clone(), is_local),
-            out: Vec::with_capacity(INITIAL_READ_BUFFER),
-            batches: (0..shard.count).map(|_| None).collect(),
-            segments: Vec::new(),
-            local: Vec::new(),
-            remote_pending: false,
-            now_ms: 0,
-            ran: Vec::with_capacity(64),
-            excluded_us: 0,
-        },
+        state: State::new(&shard, info.clone(), is_local),
     };
     if let Err(e) = conn.run().await {
         crate::server::log::verbose(&format!("client {} closed: {}", info.addr, e));

@@ -6,6 +6,7 @@
 //! the shard that accepted it.
 
 pub mod conn;
+pub mod harness;
 pub mod log;
 
 use std::rc::Rc;

@@ -261,6 +261,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(doc, deny(rustdoc::broken_intra_doc_links))]
 #![cfg_attr(feature = "native-tls", feature(thread_local))]
+#![allow(unused_must_use, dead_code)] // Spindle: vendored as published; silence lints of a newer rustc
 
 #[macro_use]
 extern crate nix;
