@@ -1,0 +1,203 @@
+//! Starts the real `spindle` binary on a free port for integration tests.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server, killed on drop.
+pub struct Server {
+    pub port: u16,
+    child: Child,
+}
+
+/// Finds a port nobody listens on.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().unwrap().port()
+}
+
+impl Server {
+    pub fn start(shards: usize) -> Server {
+        Server::start_with(shards, &[])
+    }
+
+    pub fn start_with(shards: usize, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_spindle"));
+            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--shards", &shards.to_string()])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let child = cmd.spawn().expect("start spindle");
+            let mut s = Server { port, child };
+            if s.wait_ready() {
+                return s;
+            }
+        }
+        panic!("spindle did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                if c.write_all(b"PING\r\n").is_ok() {
+                    // +PONG, or -NOAUTH when a password is configured.
+                    let mut buf = [0u8; 7];
+                    if c.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || buf.starts_with(b"-NOAUTH")) {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
+        let conn = c.get_connection().expect("connect with the redis crate");
+        conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        conn
+    }
+
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.set_nodelay(true).unwrap();
+        Raw { s, buf: Vec::new() }
+    }
+
+    /// Whether the process is still alive.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP connection: send bytes, read whole replies.
+pub struct Raw {
+    pub s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut tmp = [0u8; 65536];
+        match self.s.read(&mut tmp) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                true
+            }
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    /// Reads one complete reply (any RESP2/RESP3 type) and returns its bytes.
+    pub fn reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = reply_len(&self.buf, 0) {
+                return self.buf.drain(..n).collect();
+            }
+            assert!(self.fill(), "connection closed before a whole reply; have {:?}", String::from_utf8_lossy(&self.buf));
+        }
+    }
+
+    pub fn reply_str(&mut self) -> String {
+        String::from_utf8_lossy(&self.reply()).into_owned()
+    }
+
+    /// Sends a command as a multibulk and returns the reply as text.
+    pub fn cmd(&mut self, args: &[&str]) -> String {
+        self.send(&encode(args));
+        self.reply_str()
+    }
+
+    /// True when the server closed the connection (after reading what's left).
+    pub fn closed(&mut self) -> bool {
+        let mut tmp = [0u8; 1024];
+        matches!(self.s.read(&mut tmp), Ok(0) | Err(_))
+    }
+}
+
+pub fn encode(args: &[&str]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a.as_bytes());
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+fn line_end(b: &[u8], from: usize) -> Option<usize> {
+    b[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+}
+
+/// Length of the complete reply starting at `at`, if it is all there.
+pub fn reply_len(b: &[u8], at: usize) -> Option<usize> {
+    if at >= b.len() {
+        return None;
+    }
+    let end = line_end(b, at)?;
+    let head = std::str::from_utf8(&b[at + 1..end]).ok()?;
+    let after = end + 2;
+    match b[at] {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after - at),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after - at);
+            }
+            let total = after + n as usize + 2;
+            (b.len() >= total).then_some(total - at)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(after - at);
+            }
+            let items = if matches!(b[at], b'%' | b'|') { n * 2 } else { n };
+            let mut pos = after;
+            for _ in 0..items {
+                pos += reply_len(b, pos)?;
+            }
+            Some(pos - at)
+        }
+        _ => None,
+    }
+}
+
+/// `count` keys that all live on different shards of an `shards`-way split.
+pub fn keys_on_distinct_shards(prefix: &str, shards: usize) -> Vec<String> {
+    let mut out: Vec<Option<String>> = vec![None; shards];
+    let mut i = 0;
+    while out.iter().any(|k| k.is_none()) {
+        let k = format!("{prefix}{i}");
+        let s = spindle::shard::slot::key_shard(k.as_bytes(), shards);
+        if out[s].is_none() {
+            out[s] = Some(k);
+        }
+        i += 1;
+    }
+    out.into_iter().map(|k| k.unwrap()).collect()
+}
