@@ -85,31 +85,6 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     }
 }
 
-/// Formats a long double the way Redis's INCRBYFLOAT does (`%.17Lg`
-/// humanized: fixed notation, trailing zeros removed).
-pub fn format_incr_float(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // Shortest representation that round-trips, written without exponent.
-    let s = format!("{}", v);
-    if s.contains('e') || s.contains('E') {
-        let f = format!("{:.17}", v);
-        trim_zeros(&f)
-    } else {
-        s
-    }
-}
-
-fn trim_zeros(s: &str) -> String {
-    if s.contains('.') {
-        let t = s.trim_end_matches('0').trim_end_matches('.');
-        t.to_string()
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,8 +97,5 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b"abc"), None);
         assert_eq!(parse_f64(b"5e3"), Some(5000.0));
-        assert_eq!(format_incr_float(10.5), "10.5");
-        assert_eq!(format_incr_float(3.0), "3");
-        assert_eq!(format_incr_float(1e21), "1000000000000000000000");
     }
 }

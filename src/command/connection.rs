@@ -99,8 +99,8 @@ pub fn cmd_hello(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
             setname = Some(args.get(j + 1));
             j += 2;
         } else {
-            let msg = format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(args.get(j)));
-            return Reply::new(out, sess.resp3).error(&msg);
+            let msg = err::with_arg("ERR Syntax error in HELLO option '", args.get(j), "'");
+            return Reply::new(out, sess.resp3).error_bytes(&msg);
         }
     }
     if let Some((u, p)) = auth {
@@ -250,8 +250,8 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 b"lib-name" => &sess.info.lib_name,
                 b"lib-ver" => &sess.info.lib_ver,
                 _ => {
-                    let msg = format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(args.get(2)));
-                    return Reply::new(out, resp3).error(&msg);
+                    let msg = err::with_arg("ERR Unrecognized option '", args.get(2), "'");
+                    return Reply::new(out, resp3).error_bytes(&msg);
                 }
             };
             if !valid_name(value) {
@@ -294,8 +294,8 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                         b"normal" => {}
                         b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
                         _ => {
-                            let msg = format!("ERR Unknown client type '{}'", String::from_utf8_lossy(args.get(j + 1)));
-                            return Reply::new(out, resp3).error(&msg);
+                            let msg = err::with_arg("ERR Unknown client type '", args.get(j + 1), "'");
+                            return Reply::new(out, resp3).error_bytes(&msg);
                         }
                     }
                     j += 2;
@@ -336,7 +336,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         }
         b"kill" => client_kill(sess, args, out).await,
         b"help" if args.len() == 2 => reply_help(&mut Reply::new(out, resp3), CLIENT_HELP),
-        _ => Reply::new(out, resp3).error(&err::unknown_subcommand(args.get(1), "client")),
+        _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "client")),
     }
 }
 

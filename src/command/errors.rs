@@ -43,31 +43,49 @@ pub fn invalid_expire(name: &str) -> String {
     format!("ERR invalid expire time in '{}' command", name)
 }
 
+/// The bytes of `arg` as C's `%s` would print them: up to the first NUL.
+fn c_str(arg: &[u8]) -> &[u8] {
+    match arg.iter().position(|&b| b == 0) {
+        Some(n) => &arg[..n],
+        None => arg,
+    }
+}
+
+/// `prefix` + `arg` (as `%s`) + `suffix`, as raw bytes: Redis copies
+/// argument bytes into errors unchanged.
+pub fn with_arg(prefix: &str, arg: &[u8], suffix: &str) -> Vec<u8> {
+    let mut v = prefix.as_bytes().to_vec();
+    v.extend_from_slice(c_str(arg));
+    v.extend_from_slice(suffix.as_bytes());
+    v
+}
+
 /// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
-pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&sub[..sub.len().min(128)]),
-        cmd.to_ascii_uppercase()
-    )
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Vec<u8> {
+    let sub = c_str(sub);
+    let mut v = b"ERR unknown subcommand '".to_vec();
+    v.extend_from_slice(&sub[..sub.len().min(128)]);
+    v.extend_from_slice(format!("'. Try {} HELP.", cmd.to_ascii_uppercase()).as_bytes());
+    v
 }
 
 /// The unknown-command error with its "args beginning with" tail.
-pub fn unknown_command(name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>) -> String {
-    let mut tail = String::new();
+pub fn unknown_command(name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>) -> Vec<u8> {
+    let name = c_str(name);
+    let mut tail: Vec<u8> = Vec::new();
     for a in rest {
         if tail.len() >= 128 {
             break;
         }
         let room = 128 - tail.len();
-        let s = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
-        tail.push('\'');
-        tail.push_str(&s);
-        tail.push_str("' ");
+        let a = c_str(a);
+        tail.push(b'\'');
+        tail.extend_from_slice(&a[..a.len().min(room)]);
+        tail.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        String::from_utf8_lossy(&name[..name.len().min(128)]),
-        tail
-    )
+    let mut v = b"ERR unknown command '".to_vec();
+    v.extend_from_slice(&name[..name.len().min(128)]);
+    v.extend_from_slice(b"', with args beginning with: ");
+    v.extend_from_slice(&tail);
+    v
 }

@@ -131,7 +131,7 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, unit: Unit, absolute: bool, name: 
         } else if a.eq_ignore_ascii_case(b"lt") {
             lt = true;
         } else {
-            return ctx.out.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(a)));
+            return ctx.out.error_bytes(&err::with_arg("ERR Unsupported option ", a, ""));
         }
     }
     if nx && (xx || gt || lt) {
@@ -211,7 +211,7 @@ fn ttl_generic(ctx: &mut Ctx, args: &Args, ms: bool, absolute: bool) {
         if ms {
             at as i64
         } else {
-            at as i64 / 1000
+            (at as i64 + 500) / 1000
         }
     } else {
         let left = at.saturating_sub(now) as i64;
@@ -367,10 +367,7 @@ pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
     if sub.eq_ignore_ascii_case(b"help") && args.len() == 2 {
         return reply_help(ctx, OBJECT_HELP);
     }
-    let known = ["encoding", "idletime", "freq", "refcount"].iter().any(|s| sub.eq_ignore_ascii_case(s.as_bytes()));
-    if !known || args.len() != 3 {
-        return ctx.out.error(&err::unknown_subcommand(sub, "object"));
-    }
+    // Subcommand names and arities were checked at dispatch.
     let now = ctx.now_ms;
     let clock = ctx.clock;
     // OBJECT does not count as an access.
@@ -386,7 +383,10 @@ pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
     } else if sub.eq_ignore_ascii_case(b"freq") {
         ctx.out.error(err::LFU_NOT_SELECTED);
     } else {
-        ctx.out.int(1);
+        // Redis shares the integers 0..9999 and reports such values with
+        // its "shared object" refcount.
+        let shared = matches!(e.value, crate::storage::Value::Int(0..=9999));
+        ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
     }
 }
 

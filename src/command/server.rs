@@ -310,17 +310,27 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
     match sub.as_slice() {
         b"get" if args.len() >= 3 => {
             let cfg = sess.shard.config.borrow().clone();
-            let mut pairs: Vec<(&str, String)> = Vec::new();
-            for p in PARAMS {
-                if args.iter().skip(2).any(|pat| glob_match(pat, p.name.as_bytes(), true)) {
-                    pairs.push((p.name, cfg.get(p.name).unwrap_or_default()));
+            // An exact name is echoed as typed; a glob reports canonical names.
+            let mut pairs: Vec<(Vec<u8>, &str)> = Vec::new();
+            for pat in args.iter().skip(2) {
+                let is_glob = pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+                for p in PARAMS {
+                    let hit = if is_glob {
+                        glob_match(pat, p.name.as_bytes(), true)
+                    } else {
+                        pat.eq_ignore_ascii_case(p.name.as_bytes())
+                    };
+                    if hit && !pairs.iter().any(|(_, n)| *n == p.name) {
+                        let shown = if is_glob { p.name.as_bytes().to_vec() } else { pat.to_vec() };
+                        pairs.push((shown, p.name));
+                    }
                 }
             }
             let mut r = Reply::new(out, resp3);
             r.map_len(pairs.len());
-            for (k, v) in pairs {
-                r.bulk(k.as_bytes());
-                r.bulk(v.as_bytes());
+            for (shown, name) in pairs {
+                r.bulk(&shown);
+                r.bulk(cfg.get(name).unwrap_or_default().as_bytes());
             }
         }
         b"set" if args.len() >= 4 => {
@@ -333,8 +343,8 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 let name = String::from_utf8_lossy(args.get(j)).to_ascii_lowercase();
                 let value = String::from_utf8_lossy(args.get(j + 1)).into_owned();
                 let Some(param) = Config::param(&name) else {
-                    let msg = format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name);
-                    return Reply::new(out, resp3).error(&msg);
+                    let msg = err::with_arg("ERR Unknown option or number of arguments for CONFIG SET - '", args.get(j), "'");
+                    return Reply::new(out, resp3).error_bytes(&msg);
                 };
                 if changes.iter().any(|(n, _)| *n == name) {
                     let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter", name);
@@ -376,7 +386,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             let msg = err::arity(&format!("config|{}", String::from_utf8_lossy(&sub)));
             Reply::new(out, resp3).error(&msg)
         }
-        _ => Reply::new(out, resp3).error(&err::unknown_subcommand(args.get(1), "config")),
+        _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "config")),
     }
 }
 
@@ -442,7 +452,7 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 None => r.error(err::NO_SUCH_KEY),
             }
         }
-        _ => Reply::new(out, resp3).error(&err::unknown_subcommand(args.get(1), "debug")),
+        _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "debug")),
     }
 }
 
@@ -660,7 +670,7 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
             }
         }
         b"help" if args.len() == 2 => reply_help(&mut r, COMMAND_HELP),
-        _ => r.error(&err::unknown_subcommand(args.get(1), "command")),
+        _ => r.error_bytes(&err::unknown_subcommand(args.get(1), "command")),
     }
 }
 

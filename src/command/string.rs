@@ -3,7 +3,7 @@
 //! `cmd_*` handlers parse arguments and shape replies; `op_*` functions work
 //! on one database of one shard and return `Result<_, OpError>`.
 
-use super::args::{format_incr_float, parse_f64, parse_i64};
+use super::args::parse_i64;
 use super::errors as err;
 use super::{Args, Ctx};
 use crate::storage::value::with_str_bytes;
@@ -63,31 +63,55 @@ pub fn op_incr(db: &mut Db, key: &[u8], delta: i64, now: u64, clock: u32) -> Res
     Ok(delta)
 }
 
-/// INCRBYFLOAT on one key; returns the stored text.
-pub fn op_incr_float(db: &mut Db, key: &[u8], delta: f64, now: u64, clock: u32) -> Result<String, OpError> {
-    let (cur, exists) = match db.lookup(key, now) {
-        None => (0.0, false),
+extern "C" {
+    /// `src/native/long_double.c`: Redis's INCRBYFLOAT in C `long double`.
+    fn spindle_incrbyfloat(
+        cur: *const u8,
+        cur_len: usize,
+        cur_is_int: i32,
+        cur_int: i64,
+        incr: *const u8,
+        incr_len: usize,
+        out: *mut u8,
+        out_cap: usize,
+    ) -> i64;
+}
+
+/// Adds `incr` (text) to `cur` the way Redis does, in 80-bit long double
+/// with its `%.17Lf` trimmed output, and returns the new text.
+pub fn incr_float_text(cur: Option<&Value>, incr: &[u8]) -> Result<Vec<u8>, OpError> {
+    let mut out = vec![0u8; 5 * 1024];
+    let (ptr, len, is_int, int) = match cur {
+        None => (std::ptr::null(), 0, 0, 0),
+        Some(Value::Int(i)) => (std::ptr::null(), 0, 1, *i),
+        Some(Value::Str { data, .. }) => (data.as_ptr(), data.len(), 0, 0),
+    };
+    // SAFETY: every pointer is valid for the length passed with it; the C
+    // side copies inputs into its own buffers and writes at most out_cap
+    // bytes into `out`.
+    let n = unsafe { spindle_incrbyfloat(ptr, len, is_int, int, incr.as_ptr(), incr.len(), out.as_mut_ptr(), out.len()) };
+    match n {
+        -1 | -2 | -4 => Err(OpError::NotFloat),
+        -3 => Err(OpError::NanOrInfinity),
+        n => {
+            out.truncate(n as usize);
+            Ok(out)
+        }
+    }
+}
+
+/// INCRBYFLOAT on one key, keeping its TTL; returns the stored text.
+pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32) -> Result<Vec<u8>, OpError> {
+    let text = match db.lookup(key, now) {
+        None => incr_float_text(None, incr)?,
         Some(e) => {
-            let v = match &e.value {
-                Value::Int(i) => *i as f64,
-                Value::Str { data, .. } => parse_f64(data).ok_or(OpError::NotFloat)?,
-            };
-            (v, true)
+            let t = incr_float_text(Some(&e.value), incr)?;
+            e.value = Value::Str { data: t.clone(), raw: false };
+            e.access = clock;
+            return Ok(t);
         }
     };
-    let new = cur + delta;
-    if new.is_nan() || new.is_infinite() {
-        return Err(OpError::NanOrInfinity);
-    }
-    let text = format_incr_float(new);
-    let value = Value::Str { data: text.clone().into_bytes(), raw: false };
-    if exists {
-        let e = db.lookup(key, now).expect("key looked up above");
-        e.value = value;
-        e.access = clock;
-    } else {
-        db.insert(key, value, 0, clock);
-    }
+    db.insert(key, Value::Str { data: text.clone(), raw: false }, 0, clock);
     Ok(text)
 }
 
@@ -441,21 +465,22 @@ pub fn cmd_getex(ctx: &mut Ctx, args: &Args) {
         Ok(o) => o,
         Err(e) => return ctx.out.error(e),
     };
-    let expire_at = match opts.expire {
-        None => 0,
-        Some((i, unit, abs)) => match expire_arg(args.get(i), unit, abs, ctx.now_ms, "getex") {
-            Ok(t) => t,
-            Err(e) => return ctx.out.error(&e),
-        },
-    };
     let now = ctx.now_ms;
     let key = args.get(1);
-    let db = &mut ctx.ks.dbs[ctx.db];
-    let v = match db.lookup(key, now) {
+    // Redis looks the key up before validating the expire value.
+    let v = match ctx.ks.dbs[ctx.db].lookup(key, now) {
         None => return ctx.out.null(),
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => e.value.clone(),
     };
+    let expire_at = match opts.expire {
+        None => 0,
+        Some((i, unit, abs)) => match expire_arg(args.get(i), unit, abs, now, "getex") {
+            Ok(t) => t,
+            Err(e) => return ctx.out.error(&e),
+        },
+    };
+    let db = &mut ctx.ks.dbs[ctx.db];
     if expire_at != 0 {
         if expire_at <= now {
             db.remove(key);
@@ -577,11 +602,8 @@ pub fn cmd_incrbyfloat(ctx: &mut Ctx, args: &Args) {
             return ctx.out.error(err::WRONGTYPE);
         }
     }
-    let Some(delta) = parse_f64(args.get(2)) else {
-        return ctx.out.error(err::NOT_FLOAT);
-    };
-    match op_incr_float(db, key, delta, now, clock) {
-        Ok(s) => ctx.out.bulk(s.as_bytes()),
+    match op_incr_float(db, key, args.get(2), now, clock) {
+        Ok(s) => ctx.out.bulk(&s),
         Err(e) => ctx.out.error(e.message()),
     }
 }

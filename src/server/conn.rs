@@ -154,11 +154,11 @@ impl State {
         }
     }
 
-    fn reply_error(&mut self, spec: Option<&'static CommandSpec>, msg: &str) {
+    fn reply_error(&mut self, spec: Option<&'static CommandSpec>, msg: &[u8]) {
         let shard = self.sess.shard.clone();
         self.reply_with(|buf, resp3| {
             let start = buf.len();
-            Reply::new(buf, resp3).error(msg);
+            Reply::new(buf, resp3).error_bytes(msg);
             command::record_rejected(&shard, spec, &buf[start..]);
         });
     }
@@ -206,10 +206,10 @@ impl State {
             return self.reply_error(None, &msg);
         };
         if !spec.arity_ok(args.len()) {
-            return self.reply_error(Some(spec), &errors::arity(spec.name));
+            return self.reply_error(Some(spec), errors::arity(spec.name).as_bytes());
         }
         if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
-            return self.reply_error(Some(spec), errors::NOAUTH);
+            return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
         }
         if let Some(msg) = subcommand_error(spec, args) {
             return self.reply_error(Some(spec), &msg);
@@ -276,8 +276,8 @@ impl State {
 
 /// Arity and name checks of container subcommands (CLIENT ID, CONFIG GET...),
 /// with Redis's errors.
-fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<String> {
-    if spec.subcommands.is_empty() || spec.name == "object" {
+fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<Vec<u8>> {
+    if spec.subcommands.is_empty() {
         return None;
     }
     let sub = args.get(1);
@@ -292,7 +292,7 @@ fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<String> {
             if ok {
                 None
             } else {
-                Some(errors::arity(s.name))
+                Some(errors::arity(s.name).into_bytes())
             }
         }
     }

@@ -126,6 +126,21 @@ impl Raw {
         }
     }
 
+    /// Like [`Raw::reply`], but None when the server closed the connection
+    /// or did not answer within the read timeout.
+    pub fn try_reply(&mut self) -> Option<Vec<u8>> {
+        let mut tmp = [0u8; 65536];
+        loop {
+            if let Some(n) = reply_len(&self.buf, 0) {
+                return Some(self.buf.drain(..n).collect());
+            }
+            match self.s.read(&mut tmp) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
+
     pub fn reply_str(&mut self) -> String {
         String::from_utf8_lossy(&self.reply()).into_owned()
     }
@@ -163,12 +178,13 @@ pub fn reply_len(b: &[u8], at: usize) -> Option<usize> {
         return None;
     }
     let end = line_end(b, at)?;
-    let head = std::str::from_utf8(&b[at + 1..end]).ok()?;
     let after = end + 2;
+    // Only length headers are parsed; simple strings may hold any bytes.
+    let head = || std::str::from_utf8(&b[at + 1..end]).ok();
     match b[at] {
         b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after - at),
         b'$' | b'=' | b'!' => {
-            let n: i64 = head.parse().ok()?;
+            let n: i64 = head()?.parse().ok()?;
             if n < 0 {
                 return Some(after - at);
             }
@@ -176,7 +192,7 @@ pub fn reply_len(b: &[u8], at: usize) -> Option<usize> {
             (b.len() >= total).then_some(total - at)
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let n: i64 = head.parse().ok()?;
+            let n: i64 = head()?.parse().ok()?;
             if n < 0 {
                 return Some(after - at);
             }
