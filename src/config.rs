@@ -28,6 +28,41 @@ pub struct Config {
     pub config_file: String,
     pub enable_debug_command: String,
     pub dir: String,
+    /// Encoding thresholds of the collection types (hash-max-listpack-entries
+    /// ...), by index into [`ENCODING_PARAMS`].
+    pub encoding: Vec<i64>,
+}
+
+/// An integer parameter that tunes collection encodings: name, old
+/// (ziplist-era) alias, default, min, max.
+pub struct EncodingParam {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub default: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+/// The encoding thresholds Redis exposes, with its defaults and ranges.
+/// The collection families read them to pick compact encodings.
+pub const ENCODING_PARAMS: &[EncodingParam] = &[
+    EncodingParam { name: "hash-max-listpack-entries", alias: Some("hash-max-ziplist-entries"), default: 128, min: 0, max: i64::MAX },
+    EncodingParam { name: "hash-max-listpack-value", alias: Some("hash-max-ziplist-value"), default: 64, min: 0, max: i64::MAX },
+    EncodingParam { name: "list-max-listpack-size", alias: Some("list-max-ziplist-size"), default: -2, min: i32::MIN as i64, max: i32::MAX as i64 },
+    EncodingParam { name: "list-compress-depth", alias: None, default: 0, min: 0, max: i32::MAX as i64 },
+    EncodingParam { name: "set-max-intset-entries", alias: None, default: 512, min: 0, max: i64::MAX },
+    EncodingParam { name: "set-max-listpack-entries", alias: None, default: 128, min: 0, max: i64::MAX },
+    EncodingParam { name: "set-max-listpack-value", alias: None, default: 64, min: 0, max: i64::MAX },
+    EncodingParam { name: "zset-max-listpack-entries", alias: Some("zset-max-ziplist-entries"), default: 128, min: 0, max: i64::MAX },
+    EncodingParam { name: "zset-max-listpack-value", alias: Some("zset-max-ziplist-value"), default: 64, min: 0, max: i64::MAX },
+    EncodingParam { name: "hll-sparse-max-bytes", alias: None, default: 3000, min: 0, max: i64::MAX },
+    EncodingParam { name: "stream-node-max-bytes", alias: None, default: 4096, min: 0, max: i64::MAX },
+    EncodingParam { name: "stream-node-max-entries", alias: None, default: 100, min: 0, max: i64::MAX },
+];
+
+/// Index of an encoding parameter by name or alias.
+pub fn encoding_param(name: &str) -> Option<usize> {
+    ENCODING_PARAMS.iter().position(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
 }
 
 impl Default for Config {
@@ -52,6 +87,7 @@ impl Default for Config {
             config_file: String::new(),
             enable_debug_command: "local".into(),
             dir: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| "/".into()),
+            encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
         }
     }
 }
@@ -89,6 +125,17 @@ pub const PARAMS: &[Param] = &[
     Param { name: "enable-debug-command", mutability: Mutability::StartupOnly },
     Param { name: "dir", mutability: Mutability::StartupOnly },
 ];
+
+/// The encoding parameters as rows of the main parameter table.
+const ENCODING_PARAM_ROWS: [Param; 12] = {
+    let mut rows = [const { Param { name: "", mutability: Mutability::Runtime } }; 12];
+    let mut i = 0;
+    while i < 12 {
+        rows[i] = Param { name: ENCODING_PARAMS[i].name, mutability: Mutability::Runtime };
+        i += 1;
+    }
+    rows
+};
 
 fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
@@ -131,9 +178,16 @@ fn parse_int<T: std::str::FromStr>(v: &str, min: i64, max: i64) -> Result<T, Str
 }
 
 impl Config {
-    /// Looks a parameter up by name, case-insensitively.
+    /// Looks a parameter up by name (or alias), case-insensitively.
     pub fn param(name: &str) -> Option<&'static Param> {
-        PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name)).or_else(|| {
+            encoding_param(name).map(|i| &ENCODING_PARAM_ROWS[i])
+        })
+    }
+
+    /// Every parameter name CONFIG GET can list, canonical names only.
+    pub fn all_names() -> impl Iterator<Item = &'static str> {
+        PARAMS.iter().map(|p| p.name).chain(ENCODING_PARAMS.iter().map(|p| p.name))
     }
 
     /// The value CONFIG GET reports.
@@ -156,7 +210,7 @@ impl Config {
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
-            _ => return None,
+            other => return encoding_param(other).map(|i| self.encoding[i].to_string()),
         })
     }
 
@@ -211,7 +265,13 @@ impl Config {
                 std::env::set_current_dir(v).map_err(|e| e.to_string())?;
                 self.dir = v.to_string();
             }
-            _ => return Err("Bad directive or wrong number of arguments".into()),
+            other => {
+                let Some(i) = encoding_param(other) else {
+                    return Err("Bad directive or wrong number of arguments".into());
+                };
+                let p = &ENCODING_PARAMS[i];
+                self.encoding[i] = parse_int(v, p.min, p.max)?;
+            }
         }
         Ok(())
     }

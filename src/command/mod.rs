@@ -10,6 +10,7 @@
 //!   commands) or change connection state (SELECT, HELLO, CLIENT...).
 
 pub mod args;
+pub mod bitmap;
 pub mod connection;
 pub mod cross;
 pub mod session;

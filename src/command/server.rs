@@ -7,7 +7,7 @@ use super::errors as err;
 use super::flags;
 use super::table::{lookup, CommandSpec, SubSpec, TABLE};
 use super::{Args, Ctx, Session};
-use crate::config::{Config, Mutability, PARAMS};
+use crate::config::{Config, Mutability};
 use crate::protocol::Reply;
 use crate::shard::{coordinator, Stats, CONNECTED_CLIENTS, SERVER_INFO};
 use crate::util::{glob_match, human_bytes, now_ms, now_us};
@@ -314,15 +314,15 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             let mut pairs: Vec<(Vec<u8>, &str)> = Vec::new();
             for pat in args.iter().skip(2) {
                 let is_glob = pat.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
-                for p in PARAMS {
+                for name in Config::all_names() {
                     let hit = if is_glob {
-                        glob_match(pat, p.name.as_bytes(), true)
+                        glob_match(pat, name.as_bytes(), true)
                     } else {
-                        pat.eq_ignore_ascii_case(p.name.as_bytes())
+                        std::str::from_utf8(pat).ok().and_then(Config::param).is_some_and(|p| p.name == name)
                     };
-                    if hit && !pairs.iter().any(|(_, n)| *n == p.name) {
-                        let shown = if is_glob { p.name.as_bytes().to_vec() } else { pat.to_vec() };
-                        pairs.push((shown, p.name));
+                    if hit && !pairs.iter().any(|(_, n)| *n == name) {
+                        let shown = if is_glob { name.as_bytes().to_vec() } else { pat.to_vec() };
+                        pairs.push((shown, name));
                     }
                 }
             }
@@ -396,6 +396,10 @@ const DEBUG_HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "OBJECT <key>",
     "    Show low-level info about the <key> and associated value.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -428,6 +432,7 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             coordinator::broadcast(&sess.shard, move |sh| sh.config.borrow_mut().active_expire_enabled = on).await;
             Reply::new(out, resp3).ok()
         }
+        (b"protocol", 3) => debug_protocol(&mut Reply::new(out, resp3), args.get(2)),
         (b"object", 3) => {
             let key = args.get(2).to_vec();
             let db = sess.db;
@@ -453,6 +458,64 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             }
         }
         _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "debug")),
+    }
+}
+
+/// `DEBUG PROTOCOL <type>`: one reply of each RESP type, for client tests.
+fn debug_protocol(r: &mut Reply, kind: &[u8]) {
+    match kind.to_ascii_lowercase().as_slice() {
+        b"string" => r.bulk(b"Hello World"),
+        b"integer" => r.int(12345),
+        b"double" => r.double(3.141),
+        b"bignum" => {
+            let n = b"1234567999999999999999999999999999999";
+            if r.resp3 {
+                r.raw(b"(");
+                r.raw(n);
+                r.raw(b"\r\n");
+            } else {
+                r.bulk(n);
+            }
+        }
+        b"null" => r.null(),
+        b"array" => {
+            r.array_len(3);
+            (0..3).for_each(|i| r.int(i));
+        }
+        b"set" => {
+            r.set_len(3);
+            (0..3).for_each(|i| r.int(i));
+        }
+        b"map" => {
+            r.map_len(3);
+            for i in 0..3 {
+                r.int(i);
+                r.boolean(i == 1);
+            }
+        }
+        b"attrib" => {
+            if r.resp3 {
+                r.raw(b"|1\r\n");
+                r.bulk(b"key-popularity");
+                r.array_len(2);
+                r.bulk(b"key:123");
+                r.int(90);
+            }
+            r.bulk(b"Some real reply following the attribute");
+        }
+        b"push" => {
+            if !r.resp3 {
+                return r.error("ERR RESP2 is not supported by this command");
+            }
+            r.push_len(2);
+            r.bulk(b"server-cpu-usage");
+            r.int(42);
+            r.bulk(b"Some real reply following the push reply");
+        }
+        b"true" => r.boolean(true),
+        b"false" => r.boolean(false),
+        b"verbatim" => r.verbatim(b"This is a verbatim\nstring"),
+        _ => r.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
     }
 }
 

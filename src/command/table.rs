@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use hashbrown::HashMap;
 
 use super::flags::*;
-use super::{connection, keys, server, string};
+use super::{bitmap, connection, keys, server, string};
 use super::{Args, ConnCmd, Cross, Ctx};
 
 /// A handler that runs on the shard owning the command's keys.
@@ -92,6 +92,7 @@ impl CommandSpec {
         }
         match self.group {
             "string" => v.push("@string"),
+            "bitmap" => v.push("@bitmap"),
             "generic" => v.push("@keyspace"),
             "connection" => v.push("@connection"),
             _ => {}
@@ -200,6 +201,9 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("substr", 4, READONLY, KEY1, "string", "1.0.0", "Returns a substring from a string value.", Shard(string::cmd_getrange), None, &[]),
     spec!("setrange", 4, WRITE | DENYOOM, KEY1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", Shard(string::cmd_setrange), None, &[]),
     spec!("lcs", -3, READONLY, (1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", Shard(string::cmd_lcs), Some(Cross::Gather), &[]),
+    // -- bitmap
+    spec!("setbit", 4, WRITE | DENYOOM, KEY1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", Shard(bitmap::cmd_setbit), None, &[]),
+    spec!("getbit", 3, READONLY | FAST, KEY1, "bitmap", "2.2.0", "Returns a bit value by offset.", Shard(bitmap::cmd_getbit), None, &[]),
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
     spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),

@@ -179,9 +179,10 @@ async fn shard_main(
     for _ in 0..3 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
+    let backlog = shard.config.borrow().tcp_backlog as i32;
     let mut listeners = Vec::new();
     for a in &addrs {
-        match TcpListener::bind(a.as_str()) {
+        match listen_socket(a, backlog) {
             Ok(l) => listeners.push(l),
             Err(e) => {
                 let _ = ready.send(Err(format!("Could not create server TCP listening socket {}: {}", a, e)));
@@ -198,6 +199,27 @@ async fn shard_main(
     for t in tasks {
         t.await;
     }
+}
+
+/// A listening socket with SO_REUSEPORT (every shard binds the address),
+/// SO_REUSEADDR (a restart need not wait for old connections in TIME_WAIT)
+/// and the configured backlog. glommio's own `bind` sets only the first.
+fn listen_socket(addr: &str, backlog: i32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let sa: std::net::SocketAddr =
+        addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+    let socket = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if sa.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&sa.into())?;
+    socket.listen(backlog.max(1))?;
+    // SAFETY: the fd is a freshly created, bound, listening TCP socket whose
+    // ownership moves into the listener.
+    Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
 }
 
 const DENIED: &str = "-DENIED Spindle is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Spindle you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Spindle from the same host the server is running, however MAKE SURE Spindle is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the Spindle configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
