@@ -109,6 +109,9 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = if shards > 1 { Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY)) } else { None };
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    // Every shard must be fully up (mesh joined, receivers running, warmed
+    // up) before any of them accepts a client whose commands may hop.
+    let all_up = std::sync::Arc::new(std::sync::Barrier::new(shards));
     let mut handles = Vec::new();
     for i in 0..shards {
         let placement = if cores.is_empty() { Placement::Unbound } else { Placement::Fixed(cores[i % cores.len()].id) };
@@ -117,10 +120,11 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
         let cfg = cfg.clone();
         let addrs = addrs.clone();
         let ready = ready_tx.clone();
+        let all_up = all_up.clone();
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("shard{}", i))
             .preempt_timer(Duration::from_millis(2))
-            .spawn(move || async move { shard_main(shards, cfg, mesh, addrs, ready).await })
+            .spawn(move || async move { shard_main(shards, cfg, mesh, addrs, ready, all_up).await })
             .map_err(|e| format!("can't start shard executor {}: {}", i, e))?;
         handles.push(handle);
     }
@@ -149,7 +153,12 @@ async fn shard_main(
     mesh: Option<MeshBuilder<Msg, glommio::channels::channel_mesh::Full>>,
     addrs: Vec<String>,
     ready: mpsc::Sender<Result<usize, String>>,
+    all_up: std::sync::Arc<std::sync::Barrier>,
 ) {
+    // A ticking timer from the very start: glommio 0.9 can park with work
+    // pending (or miss a wake-up while joining the mesh) until the next
+    // reactor event; the tick bounds such a stall to a few milliseconds.
+    let ticker = glommio::timer::TimerActionRepeat::repeat(|| async { Some(Duration::from_millis(5)) });
     let shard = match mesh {
         None => Shard::new(0, 1, cfg, None),
         Some(mesh) => {
@@ -174,11 +183,20 @@ async fn shard_main(
             shard
         }
     };
+    log::debug(&format!("shard {} joined the mesh", shard.id));
+    // The housekeeping timer below keeps ticking from here on.
+    ticker.destroy();
     start_housekeeping(&shard);
     // Warm the executor up: its first parks can stall for milliseconds.
     for _ in 0..3 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
+    // Wait for the other shards off the executor thread, so this one keeps
+    // serving its mesh channels meanwhile.
+    glommio::executor().spawn_blocking(move || {
+        all_up.wait();
+    })
+    .await;
     let backlog = shard.config.borrow().tcp_backlog as i32;
     let mut listeners = Vec::new();
     for a in &addrs {
@@ -190,6 +208,7 @@ async fn shard_main(
             }
         }
     }
+    log::debug(&format!("shard {} listening", shard.id));
     let _ = ready.send(Ok(shard.id));
     let mut tasks = Vec::new();
     for l in listeners {

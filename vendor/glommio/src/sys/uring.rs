@@ -905,13 +905,18 @@ impl SleepableRing {
         assert!(*IO_URING_RECENT_ENOUGH);
         Ok(SleepableRing {
             // Spindle: IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG
-            // (no IPI per completion); kernels before 5.19 get the default.
-            ring: iou::IoUring::new_with_flags(
-                size as _,
-                iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
-                iou::SetupFeatures::empty(),
-            )
-            .or_else(|_| iou::IoUring::new(size as _))?,
+            // (no IPI per completion) unless SPINDLE_COOP_TASKRUN=0; kernels
+            // before 5.19 get the default.
+            ring: if std::env::var("SPINDLE_COOP_TASKRUN").map_or(true, |v| v != "0") {
+                iou::IoUring::new_with_flags(
+                    size as _,
+                    iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
+                    iou::SetupFeatures::empty(),
+                )
+                .or_else(|_| iou::IoUring::new(size as _))?
+            } else {
+                iou::IoUring::new(size as _)?
+            },
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
