@@ -124,6 +124,10 @@ pub const PARAMS: &[Param] = &[
     Param { name: "client-query-buffer-limit", mutability: Mutability::Runtime },
     Param { name: "enable-debug-command", mutability: Mutability::StartupOnly },
     Param { name: "dir", mutability: Mutability::StartupOnly },
+    // No persistence exists yet: these report (and accept) only the
+    // disabled values, so tools that check them see the truth.
+    Param { name: "save", mutability: Mutability::Runtime },
+    Param { name: "appendonly", mutability: Mutability::Runtime },
 ];
 
 /// The encoding parameters as rows of the main parameter table.
@@ -210,6 +214,8 @@ impl Config {
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
+            "save" => String::new(),
+            "appendonly" => "no".into(),
             other => return encoding_param(other).map(|i| self.encoding[i].to_string()),
         })
     }
@@ -265,6 +271,9 @@ impl Config {
                 std::env::set_current_dir(v).map_err(|e| e.to_string())?;
                 self.dir = v.to_string();
             }
+            "save" if v.is_empty() || v == "\"\"" => {}
+            "appendonly" if v.eq_ignore_ascii_case("no") => {}
+            "save" | "appendonly" => return Err("persistence is not available yet".into()),
             other => {
                 let Some(i) = encoding_param(other) else {
                     return Err("Bad directive or wrong number of arguments".into());
@@ -338,8 +347,6 @@ impl Config {
             // Accepted for drop-in compatibility with redis.conf files and
             // benchmark scripts: Spindle has no persistence yet, so the only
             // values that are true are the disabled ones.
-            "save" if value.is_empty() || value == "\"\"" => Ok(()),
-            "appendonly" if value.eq_ignore_ascii_case("no") => Ok(()),
             "daemonize" if value.eq_ignore_ascii_case("no") => Ok(()),
             _ => {
                 if Config::param(&lname).is_none() {

@@ -70,6 +70,9 @@ fn counters() {
     assert_eq!(h.cmd("SET f 0.1"), "+OK\r\n");
     assert_eq!(h.cmd("INCRBYFLOAT f 0.2"), "$3\r\n0.3\r\n");
     assert_eq!(h.cmd("INCRBYFLOAT f 0x10"), "$4\r\n16.3\r\n");
+    assert_eq!(h.cmd("SET z 1"), "+OK\r\n");
+    assert_eq!(h.cmd("SETRANGE z 2 2"), ":3\r\n");
+    assert_eq!(h.cmd("INCRBYFLOAT z 1"), "-ERR value is not a valid float\r\n");
     assert_eq!(h.cmd("SET f 1e4932"), "+OK\r\n");
     assert_eq!(h.cmd("INCRBYFLOAT f 1e4932"), "-ERR increment would produce NaN or Infinity\r\n");
 }
