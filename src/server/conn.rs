@@ -78,8 +78,8 @@ struct RemoteBatch {
 type BatchReply = (Vec<u8>, Vec<u32>);
 
 fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool) -> BatchReply {
-    let t0 = Instant::now();
-    let now = now_ms();
+    let start_us = crate::util::now_us();
+    let now = start_us / 1000;
     let mut out = Vec::with_capacity(64 * b.cmds.len());
     let mut ends = Vec::with_capacity(b.cmds.len());
     let mut ran = Vec::with_capacity(b.cmds.len());
@@ -90,7 +90,7 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
         ends.push(out.len() as u32);
         ran.push(c.spec.index() as u16);
     }
-    command::charge_time(shard, &ran, t0.elapsed().as_micros() as u64);
+    command::charge_time(shard, &ran, crate::util::now_us().saturating_sub(start_us));
     (out, ends)
 }
 
@@ -422,11 +422,12 @@ impl Connection {
     async fn process(&mut self, hint: &mut usize) -> bool {
         *hint = 0;
         let Connection { rbuf, rstart, rend, ranges, scratch, state, .. } = self;
-        let t0 = Instant::now();
-        state.now_ms = now_ms();
+        // One clock read gives both the batch's time and its start.
+        let start_us = crate::util::now_us();
+        state.now_ms = start_us / 1000;
         let closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, state, hint).await;
         let shard = state.sess.shard.clone();
-        let spent = (t0.elapsed().as_micros() as u64).saturating_sub(state.excluded_us);
+        let spent = crate::util::now_us().saturating_sub(start_us).saturating_sub(state.excluded_us);
         command::charge_time(&shard, &state.ran, spent);
         state.ran.clear();
         state.excluded_us = 0;
