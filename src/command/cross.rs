@@ -11,6 +11,7 @@ use super::table::CommandSpec;
 use super::{keys, string, Args, Cross, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::coordinator::Tx;
+use crate::shard::key_id;
 use crate::shard::slot::key_shard;
 use crate::storage::{Entry, Keyspace};
 use crate::util::now_ms;
@@ -41,8 +42,9 @@ async fn mget(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut
     let mut tx = Tx::new(&sess.shard);
     for (shard, idx) in groups {
         let keys: Vec<Vec<u8>> = idx.iter().map(|&i| args.get(i).to_vec()).collect();
+        let ids = keys.iter().map(|k| key_id(db, k)).collect();
         let got = tx
-            .lock_run(shard, move |sh| {
+            .lock_keys_run(shard, ids, move |sh| {
                 let now = now_ms();
                 let r = string::op_mget(sh.ks.borrow_mut().db(db), &keys, now);
                 for v in &r {
@@ -78,7 +80,8 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let db = sess.db;
     let mut tx = Tx::new(&sess.shard);
     for (shard, pairs) in groups {
-        tx.lock_run(shard, move |sh| {
+        let ids = pairs.iter().map(|(k, _)| key_id(db, k)).collect();
+        tx.lock_keys_run(shard, ids, move |sh| {
             let clock = (now_ms() / 1000) as u32;
             let mut ks = sh.ks.borrow_mut();
             for (k, v) in &pairs {
@@ -110,8 +113,9 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
     let mut tx = Tx::new(&sess.shard);
     for (shard, idx) in groups {
         let keys: Vec<Vec<u8>> = idx.iter().map(|&i| args.get(i).to_vec()).collect();
+        let ids = keys.iter().map(|k| key_id(db, k)).collect();
         total += tx
-            .lock_run(shard, move |sh| {
+            .lock_keys_run(shard, ids, move |sh| {
                 let now = now_ms();
                 let mut ks = sh.ks.borrow_mut();
                 let it = keys.iter().map(|k| k.as_slice());
@@ -170,8 +174,9 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     let mut before: Vec<((usize, Vec<u8>), Option<Entry>)> = Vec::new();
     for (shard, items) in &by_shard {
         let items2 = items.clone();
+        let ids = items.iter().map(|(db, k)| key_id(*db, k)).collect();
         let got = tx
-            .lock_run(*shard, move |sh| {
+            .lock_keys_run(*shard, ids, move |sh| {
                 let now = now_ms();
                 let mut ks = sh.ks.borrow_mut();
                 items2.iter().map(|(db, k)| keys::op_clone_entry(ks.db(*db), k, now)).collect::<Vec<_>>()

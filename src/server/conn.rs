@@ -77,6 +77,23 @@ struct RemoteBatch {
 /// Replies of a batch: one buffer and the end offset of each reply.
 type BatchReply = (Vec<u8>, Vec<u32>);
 
+/// Whether a command's keys are locked by a cross-shard transaction.
+fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> bool {
+    shard.gate.has_key_locks() && spec.key_indices(args.len()).any(|i| shard.gate.key_locked(db, args.get(i)))
+}
+
+/// Whether any command of a batch must wait for a transaction's locks.
+fn batch_blocked(shard: &Shard, b: &RemoteBatch, db: usize) -> bool {
+    if shard.gate.is_open_for(0) && !shard.gate.has_key_locks() {
+        return false;
+    }
+    !shard.gate.is_open_for(0)
+        || b.cmds.iter().any(|c| {
+            let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
+            keys_locked(shard, c.spec, &Args::new(&b.data, ranges), db)
+        })
+}
+
 fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool) -> BatchReply {
     let start_us = crate::util::now_us();
     let now = start_us / 1000;
@@ -175,8 +192,22 @@ impl State {
         let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
         for s in 0..self.batches.len() {
             if let Some(batch) = self.batches[s].take() {
-                let p = coordinator::submit(&shard, s, 0, false, move |sh| run_batch(sh, batch, db, resp3, no_touch))
-                    .await;
+                let p = coordinator::submit_deferred(&shard, s, move |sh, reply| {
+                    if !batch_blocked(sh, &batch, db) {
+                        return reply.send(run_batch(sh, batch, db, resp3, no_touch));
+                    }
+                    // A transaction holds keys of this batch: run it whole,
+                    // in order, once they are free.
+                    let sh = sh.clone();
+                    glommio::spawn_local(async move {
+                        while batch_blocked(&sh, &batch, db) {
+                            sh.gate.changed().await;
+                        }
+                        reply.send(run_batch(&sh, batch, db, resp3, no_touch));
+                    })
+                    .detach();
+                })
+                .await;
                 pending.push((s, p));
             }
         }
@@ -221,11 +252,14 @@ impl State {
         match spec.handler {
             Handler::Shard(handler) => match route(spec, args, shard.count, shard.id) {
                 Route::Shard(target) if target == shard.id => {
-                    if !shard.gate.is_open_for(0) {
+                    let db = self.sess.db;
+                    if !shard.gate.is_open_for(0) || keys_locked(&shard, spec, args, db) {
                         self.flush_remote().await;
-                        shard.gate.wait_open(0).await;
+                        while !shard.gate.is_open_for(0) || keys_locked(&shard, spec, args, db) {
+                            shard.gate.changed().await;
+                        }
                     }
-                    let (db, no_touch) = (self.sess.db, self.sess.no_touch);
+                    let no_touch = self.sess.no_touch;
                     let now = self.now_ms;
                     self.reply_with(|buf, resp3| {
                         command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)

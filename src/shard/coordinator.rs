@@ -2,9 +2,9 @@
 //!
 //! - [`submit`] / [`run_on`]: run a closure on one shard and get its result
 //!   (inline when the shard is the caller's own; one message otherwise).
-//! - [`Tx`]: a cross-shard transaction. It locks shards in ascending order
-//!   (strict two-phase locking over the shard gates), runs per-shard parts,
-//!   and releases everything at the end. Ascending order makes deadlock
+//! - [`Tx`]: a cross-shard transaction. It locks, shard by shard in
+//!   ascending order, the keys it touches (or whole shards), runs per-shard
+//!   parts, and releases everything at the end (strict two-phase locking). Ascending order makes deadlock
 //!   impossible; holding every lock until the end makes the whole command
 //!   serializable. MULTI/EXEC and scripts reuse it.
 //! - [`broadcast`] / [`broadcast_locked`]: fan a closure out to every shard,
@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use futures_channel::oneshot;
 
-use super::{Job, Msg, Shard, TxId};
+use super::{Job, KeyId, Lock, Msg, Shard, TxId};
 
 /// A result that will arrive from another shard (or is already here).
 pub enum Pending<T> {
@@ -36,17 +36,18 @@ impl<T> Pending<T> {
 
 /// Sends `f` to shard `target` and returns a handle on its result without
 /// waiting, so that batches to several shards travel in parallel. On the
-/// caller's own shard `f` runs at once (after waiting for the gate).
-pub async fn submit<T, F>(origin: &Rc<Shard>, target: usize, tx: TxId, lock: bool, f: F) -> Pending<T>
+/// caller's own shard `f` runs at once (after taking `lock`, or waiting for
+/// the shard to be open).
+pub async fn submit<T, F>(origin: &Rc<Shard>, target: usize, tx: TxId, lock: Lock, f: F) -> Pending<T>
 where
     F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
     T: Send + 'static,
 {
     if target == origin.id {
-        if lock {
-            origin.gate.acquire(tx).await;
-        } else if !origin.gate.is_open_for(tx) {
-            origin.gate.wait_open(tx).await;
+        match &lock {
+            Lock::Shard => origin.gate.acquire(tx).await,
+            Lock::Keys(ids) => origin.gate.lock_keys(tx, ids).await,
+            Lock::None => origin.gate.wait_open(tx).await,
         }
         return Pending::Ready(f(origin));
     }
@@ -58,13 +59,41 @@ where
     Pending::Remote(r)
 }
 
+/// Where a deferred job delivers its result.
+pub struct Responder<T>(oneshot::Sender<T>);
+
+impl<T> Responder<T> {
+    pub fn send(self, v: T) {
+        let _ = self.0.send(v);
+    }
+}
+
+/// Like [`submit`] for ordinary work (no transaction), but `f` decides when
+/// to answer: it may wait on the target shard (for key locks to clear)
+/// before calling the responder.
+pub async fn submit_deferred<T, F>(origin: &Rc<Shard>, target: usize, f: F) -> Pending<T>
+where
+    F: FnOnce(&Rc<Shard>, Responder<T>) + Send + 'static,
+    T: Send + 'static,
+{
+    let (s, r) = oneshot::channel();
+    if target == origin.id {
+        origin.gate.wait_open(0).await;
+        f(origin, Responder(s));
+    } else {
+        let job: Job = Box::new(move |shard| f(shard, Responder(s)));
+        origin.send(target, Msg::Run { tx: 0, lock: Lock::None, job }).await;
+    }
+    Pending::Remote(r)
+}
+
 /// Runs `f` on shard `target` and waits for its result.
 pub async fn run_on<T, F>(origin: &Rc<Shard>, target: usize, f: F) -> T
 where
     F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
     T: Send + 'static,
 {
-    submit(origin, target, 0, false, f).await.wait().await
+    submit(origin, target, 0, Lock::None, f).await.wait().await
 }
 
 /// A cross-shard transaction: ordered locking, per-shard work, release.
@@ -83,24 +112,30 @@ impl Tx {
         self.id
     }
 
-    /// Locks `target` and runs `f` there. Shards must be locked in strictly
-    /// ascending order; running on an already locked shard is [`Tx::run`].
-    pub async fn lock_run<T, F>(&mut self, target: usize, f: F) -> T
+    /// Locks the keys `ids` on `target` and runs `f` there. Shards must be
+    /// locked in strictly ascending order; running again on a shard already
+    /// locked is [`Tx::run`].
+    pub async fn lock_keys_run<T, F>(&mut self, target: usize, ids: Vec<KeyId>, f: F) -> T
     where
         F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.note_lock(target);
+        submit(&self.origin, target, self.id, Lock::Keys(ids), f).await.wait().await
+    }
+
+    /// Locks the whole shard `target` (for keyspace-wide work).
+    pub async fn lock_shard(&mut self, target: usize) {
+        self.note_lock(target);
+        submit(&self.origin, target, self.id, Lock::Shard, |_| ()).await.wait().await
+    }
+
+    fn note_lock(&mut self, target: usize) {
         assert!(
             self.held.last().map_or(true, |&last| last < target),
             "shards must be locked in ascending order"
         );
         self.held.push(target);
-        submit(&self.origin, target, self.id, true, f).await.wait().await
-    }
-
-    /// Locks `target` without running anything there yet.
-    pub async fn lock(&mut self, target: usize) {
-        self.lock_run(target, |_| ()).await
     }
 
     /// Runs `f` on a shard this transaction already holds.
@@ -110,7 +145,7 @@ impl Tx {
         T: Send + 'static,
     {
         debug_assert!(self.held.contains(&target));
-        submit(&self.origin, target, self.id, false, f).await.wait().await
+        submit(&self.origin, target, self.id, Lock::None, f).await.wait().await
     }
 
     /// Releases every shard. Must be called on every path.
@@ -137,10 +172,10 @@ where
         if s == origin.id {
             continue;
         }
-        pending.push((s, submit(origin, s, 0, false, f.clone()).await));
+        pending.push((s, submit(origin, s, 0, Lock::None, f.clone()).await));
     }
     let mut out: Vec<Option<T>> = (0..origin.count).map(|_| None).collect();
-    out[origin.id] = Some(submit(origin, origin.id, 0, false, f).await.wait().await);
+    out[origin.id] = Some(submit(origin, origin.id, 0, Lock::None, f).await.wait().await);
     for (s, p) in pending {
         out[s] = Some(p.wait().await);
     }
@@ -157,16 +192,17 @@ where
     let mut tx = Tx::new(origin);
     let mut out = Vec::with_capacity(origin.count);
     if origin.count == 1 {
-        out.push(tx.lock_run(0, f).await);
+        tx.lock_shard(0).await;
+        out.push(tx.run(0, f).await);
     } else {
         // Lock all first, then run in parallel: one hop per shard for the
         // locks (they must be ordered), one parallel round for the work.
         for s in 0..origin.count {
-            tx.lock(s).await;
+            tx.lock_shard(s).await;
         }
         let mut pending = Vec::with_capacity(origin.count);
         for s in 0..origin.count {
-            pending.push(submit(origin, s, tx.id, false, f.clone()).await);
+            pending.push(submit(origin, s, tx.id, Lock::None, f.clone()).await);
         }
         for p in pending {
             out.push(p.wait().await);

@@ -1,29 +1,51 @@
-//! The shard gate: the lock a cross-shard transaction holds on a shard.
+//! The shard gate: the locks cross-shard transactions hold on a shard.
 //!
 //! A shard runs one task at a time, so every command that touches only its
-//! data is atomic by construction. A command spanning shards takes the gate
-//! of each shard it touches, in ascending shard order (so no cycle of waits
-//! can form), runs its per-shard parts, then releases them all. While a gate
-//! is held, other work on that shard (inline commands of local connections,
-//! batches from other shards) waits; the holder's own messages pass.
+//! data is atomic by construction. A command spanning shards locks, on each
+//! shard it touches and in ascending shard order, either the keys it uses
+//! (intent locks: commands on other keys go on) or, for keyspace-wide work
+//! (FLUSHALL, SWAPDB, KEYS...), the whole shard. It runs its per-shard
+//! parts and releases everything at the end (strict two-phase locking).
 //!
-//! The gate costs the single-shard path one `Cell` read.
+//! Work outside transactions waits while it would touch a locked key or the
+//! shard is locked whole. A whole-shard lock waits until no key is locked,
+//! and once one is waiting no new key locks are granted, so it cannot
+//! starve. The single-shard path pays a `Cell` read and an emptiness check.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
 
+use hashbrown::HashMap;
+
 /// Transaction ids: 0 means "no transaction".
 pub type TxId = u64;
 
+/// A lock identity for a key: its database and bytes.
+pub type KeyId = Vec<u8>;
+
+/// The lock identity of `key` in database `db`.
+pub fn key_id(db: usize, key: &[u8]) -> KeyId {
+    let mut id = Vec::with_capacity(key.len() + 4);
+    id.extend_from_slice(&(db as u32).to_le_bytes());
+    id.extend_from_slice(key);
+    id
+}
+
 #[derive(Default)]
 pub struct Gate {
+    /// Transaction holding the whole shard.
     holder: Cell<TxId>,
+    /// Whole-shard lock requests waiting for key locks to drain.
+    exclusive_waiting: Cell<u32>,
+    /// Locked keys and their transaction.
+    keys: RefCell<HashMap<KeyId, TxId>>,
     waiters: RefCell<Vec<Waker>>,
 }
 
 impl Gate {
-    /// Whether work outside transaction `tx` (0 for none) may run now.
+    /// Whether work outside transaction `tx` (0 for none) may run now,
+    /// as far as the whole-shard lock goes.
     #[inline]
     pub fn is_open_for(&self, tx: TxId) -> bool {
         let h = self.holder.get();
@@ -34,12 +56,26 @@ impl Gate {
         self.holder.get()
     }
 
-    /// Waits until the gate is open for `tx`.
-    pub async fn wait_open(&self, tx: TxId) {
+    /// Whether any key is locked at all (the fast check).
+    #[inline]
+    pub fn has_key_locks(&self) -> bool {
+        !self.keys.borrow().is_empty()
+    }
+
+    /// Whether `key` of `db` is locked by a transaction.
+    pub fn key_locked(&self, db: usize, key: &[u8]) -> bool {
+        let keys = self.keys.borrow();
+        !keys.is_empty() && keys.contains_key(&key_id(db, key))
+    }
+
+    /// Waits for the next release of any lock on this shard.
+    pub async fn changed(&self) {
+        let mut registered = false;
         poll_fn(|cx| {
-            if self.is_open_for(tx) {
+            if registered {
                 Poll::Ready(())
             } else {
+                registered = true;
                 self.waiters.borrow_mut().push(cx.waker().clone());
                 Poll::Pending
             }
@@ -47,43 +83,111 @@ impl Gate {
         .await
     }
 
-    /// Takes the gate for `tx` if it is free.
+    /// Waits until the whole-shard lock is open for `tx`.
+    pub async fn wait_open(&self, tx: TxId) {
+        while !self.is_open_for(tx) {
+            self.changed().await;
+        }
+    }
+
+    fn keys_available(&self, tx: TxId, ids: &[KeyId]) -> bool {
+        let keys = self.keys.borrow();
+        ids.iter().all(|id| keys.get(id).map_or(true, |&t| t == tx))
+    }
+
+    /// Locks `ids` for `tx` if none is held by another transaction and no
+    /// whole-shard lock is held or waited for.
+    pub fn try_lock_keys(&self, tx: TxId, ids: &[KeyId]) -> bool {
+        debug_assert!(tx != 0);
+        let h = self.holder.get();
+        if h == tx {
+            return true;
+        }
+        if h != 0 || self.exclusive_waiting.get() > 0 || !self.keys_available(tx, ids) {
+            return false;
+        }
+        let mut keys = self.keys.borrow_mut();
+        for id in ids {
+            keys.insert(id.clone(), tx);
+        }
+        true
+    }
+
+    /// Locks `ids` for `tx`, waiting as needed.
+    pub async fn lock_keys(&self, tx: TxId, ids: &[KeyId]) {
+        while !self.try_lock_keys(tx, ids) {
+            self.changed().await;
+        }
+    }
+
+    /// Takes the whole shard for `tx` if it is free and no key is locked by
+    /// another transaction.
     pub fn try_acquire(&self, tx: TxId) -> bool {
         debug_assert!(tx != 0);
-        if self.holder.get() == 0 {
-            self.holder.set(tx);
-            true
-        } else {
-            self.holder.get() == tx
+        let h = self.holder.get();
+        if h == tx {
+            return true;
         }
+        if h != 0 || self.keys.borrow().values().any(|&t| t != tx) {
+            return false;
+        }
+        self.holder.set(tx);
+        true
     }
 
-    /// Takes the gate for `tx`, waiting for the current holder to release.
+    /// Takes the whole shard for `tx`, waiting for the current holder and
+    /// for key locks of other transactions to be released.
     pub async fn acquire(&self, tx: TxId) {
-        loop {
-            if self.try_acquire(tx) {
-                return;
-            }
-            poll_fn(|cx| {
-                if self.holder.get() == 0 {
-                    Poll::Ready(())
-                } else {
-                    self.waiters.borrow_mut().push(cx.waker().clone());
-                    Poll::Pending
-                }
-            })
-            .await;
+        if self.try_acquire(tx) {
+            return;
         }
+        self.exclusive_waiting.set(self.exclusive_waiting.get() + 1);
+        while !self.try_acquire(tx) {
+            self.changed().await;
+        }
+        self.exclusive_waiting.set(self.exclusive_waiting.get() - 1);
     }
 
-    /// Releases the gate held by `tx` and wakes everyone waiting.
+    /// Releases every lock `tx` holds here and wakes everyone waiting.
     pub fn release(&self, tx: TxId) {
         if self.holder.get() == tx {
             self.holder.set(0);
-            let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-            for w in waiters {
-                w.wake();
+        }
+        {
+            let mut keys = self.keys.borrow_mut();
+            if !keys.is_empty() {
+                keys.retain(|_, t| *t != tx);
             }
         }
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for w in waiters {
+            w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_locks_and_whole_shard_lock_exclude_each_other() {
+        let g = Gate::default();
+        let a = vec![key_id(0, b"a")];
+        let b = vec![key_id(0, b"b")];
+        assert!(g.try_lock_keys(1, &a));
+        assert!(g.try_lock_keys(2, &b));
+        assert!(!g.try_lock_keys(2, &a));
+        assert!(g.key_locked(0, b"a"));
+        assert!(!g.key_locked(1, b"a"));
+        assert!(!g.try_acquire(3));
+        g.release(1);
+        assert!(!g.try_acquire(3));
+        g.release(2);
+        assert!(g.try_acquire(3));
+        assert!(!g.try_lock_keys(1, &a));
+        assert!(!g.is_open_for(0));
+        g.release(3);
+        assert!(g.is_open_for(0) && !g.has_key_locks());
     }
 }

@@ -19,18 +19,28 @@ use glommio::channels::channel_mesh::Senders;
 use crate::config::Config;
 use crate::storage::Keyspace;
 use crate::util::Rng;
-pub use gate::{Gate, TxId};
+pub use gate::{key_id, Gate, KeyId, TxId};
 
 /// Work sent to another shard: runs there with that shard's state.
 pub type Job = Box<dyn FnOnce(&Rc<Shard>) + Send>;
 
+/// What a transaction locks on a shard before its job runs there.
+pub enum Lock {
+    /// Nothing new: ordinary work (tx 0) or a shard the transaction holds.
+    None,
+    /// These keys (see [`gate::key_id`]).
+    Keys(Vec<gate::KeyId>),
+    /// The whole shard.
+    Shard,
+}
+
 /// A message between shards.
 pub enum Msg {
-    /// Run `job`. With `lock`, first take the gate for `tx` (ascending shard
-    /// order is the sender's duty). Without, run when the gate is open for
-    /// `tx` (0 = ordinary work).
-    Run { tx: TxId, lock: bool, job: Job },
-    /// Release the gate held by `tx`.
+    /// Run `job` after taking `lock` for `tx` (ascending shard order is the
+    /// sender's duty). Ordinary work (tx 0) runs when the shard is not
+    /// locked whole; it checks key locks itself.
+    Run { tx: TxId, lock: Lock, job: Job },
+    /// Release every lock held by `tx`.
     Release { tx: TxId },
 }
 
@@ -249,8 +259,8 @@ impl Shard {
     /// Handles a message from another shard.
     pub fn handle(self: &Rc<Self>, msg: Msg) {
         match msg {
-            Msg::Run { tx, lock, job } => {
-                if lock {
+            Msg::Run { tx, lock, job } => match lock {
+                Lock::Shard => {
                     if self.gate.try_acquire(tx) {
                         job(self);
                     } else {
@@ -261,17 +271,32 @@ impl Shard {
                         })
                         .detach();
                     }
-                } else if self.gate.is_open_for(tx) {
-                    job(self);
-                } else {
-                    let me = self.clone();
-                    glommio::spawn_local(async move {
-                        me.gate.wait_open(tx).await;
-                        job(&me);
-                    })
-                    .detach();
                 }
-            }
+                Lock::Keys(ids) => {
+                    if self.gate.try_lock_keys(tx, &ids) {
+                        job(self);
+                    } else {
+                        let me = self.clone();
+                        glommio::spawn_local(async move {
+                            me.gate.lock_keys(tx, &ids).await;
+                            job(&me);
+                        })
+                        .detach();
+                    }
+                }
+                Lock::None => {
+                    if self.gate.is_open_for(tx) {
+                        job(self);
+                    } else {
+                        let me = self.clone();
+                        glommio::spawn_local(async move {
+                            me.gate.wait_open(tx).await;
+                            job(&me);
+                        })
+                        .detach();
+                    }
+                }
+            },
             Msg::Release { tx } => self.gate.release(tx),
         }
     }
