@@ -121,9 +121,12 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
         let addrs = addrs.clone();
         let ready = ready_tx.clone();
         let all_up = all_up.clone();
+        let preempt_us: u64 = std::env::var("SPINDLE_PREEMPT_US").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+        let spin_us: u64 = std::env::var("SPINDLE_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
         let handle = LocalExecutorBuilder::new(placement)
+            .spin_before_park(Duration::from_micros(spin_us))
             .name(&format!("shard{}", i))
-            .preempt_timer(Duration::from_millis(2))
+            .preempt_timer(Duration::from_micros(preempt_us))
             .spawn(move || async move { shard_main(shards, cfg, mesh, addrs, ready, all_up).await })
             .map_err(|e| format!("can't start shard executor {}: {}", i, e))?;
         handles.push(handle);
@@ -155,6 +158,20 @@ async fn shard_main(
     ready: mpsc::Sender<Result<usize, String>>,
     all_up: std::sync::Arc<std::sync::Barrier>,
 ) {
+    // Connections and mesh receivers run in one latency-sensitive task
+    // queue: a wake-up from another shard (a cross-shard reply or request)
+    // then preempts this shard at its next task boundary instead of waiting
+    // for the current round of runnable connections to finish.
+    let latency_us: u64 = std::env::var("SPINDLE_LATENCY_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let tq = if latency_us > 0 {
+        glommio::executor().create_task_queue(
+            glommio::Shares::Static(1000),
+            glommio::Latency::Matters(Duration::from_micros(latency_us)),
+            "spindle",
+        )
+    } else {
+        glommio::executor().current_task_queue()
+    };
     // A ticking timer from the very start: glommio 0.9 can park with work
     // pending (or miss a wake-up while joining the mesh) until the next
     // reactor event; the tick bounds such a stall to a few milliseconds.
@@ -173,12 +190,12 @@ async fn shard_main(
             let shard = Shard::new(senders.peer_id(), count, cfg, Some(senders));
             for (_, rx) in receivers.streams() {
                 let shard = shard.clone();
-                glommio::spawn_local(async move {
+                let receiver = async move {
                     while let Some(msg) = rx.recv().await {
                         shard.handle(msg);
                     }
-                })
-                .detach();
+                };
+                glommio::spawn_local_into(receiver, tq).expect("spawn a mesh receiver").detach();
             }
             shard
         }
@@ -213,7 +230,8 @@ async fn shard_main(
     let mut tasks = Vec::new();
     for l in listeners {
         let shard = shard.clone();
-        tasks.push(glommio::spawn_local(accept_loop(shard, l)));
+        // Connection tasks inherit the accept loop's task queue.
+        tasks.push(glommio::spawn_local_into(accept_loop(shard, l), tq).expect("spawn an accept loop"));
     }
     for t in tasks {
         t.await;
