@@ -287,6 +287,13 @@ async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
             shard.stats.borrow_mut().rejected_connections += 1;
             continue;
         }
+        let keepalive = shard.config.borrow().tcp_keepalive;
+        if keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(keepalive))
+                .with_interval(Duration::from_secs((keepalive / 3).max(1)));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
         glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
     }
 }
