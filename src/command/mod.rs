@@ -13,6 +13,7 @@ pub mod args;
 pub mod bitmap;
 pub mod connection;
 pub mod cross;
+pub mod docs;
 pub mod session;
 pub mod errors;
 pub mod keys;

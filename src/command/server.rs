@@ -602,13 +602,18 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
 fn write_command_docs(r: &mut Reply, c: &CommandSpec) {
     r.bulk(c.name.as_bytes());
     let has_subs = !c.subcommands.is_empty();
-    r.map_len(if has_subs { 4 } else { 3 });
+    let has_args = super::docs::has_arguments(c.name);
+    r.map_len(3 + has_args as usize + has_subs as usize);
     r.bulk(b"summary");
     r.bulk(c.summary.as_bytes());
     r.bulk(b"since");
     r.bulk(c.since.as_bytes());
     r.bulk(b"group");
     r.bulk(c.group.as_bytes());
+    if has_args {
+        r.bulk(b"arguments");
+        super::docs::write_arguments(r, c.name);
+    }
     if has_subs {
         r.bulk(b"subcommands");
         r.map_len(c.subcommands.len());
