@@ -127,6 +127,9 @@ pub const PARAMS: &[Param] = &[
     // No persistence exists yet: these report (and accept) only the
     // disabled values, so tools that check them see the truth.
     Param { name: "save", mutability: Mutability::Runtime },
+    // No memory limit exists yet: only "no limit" is accepted.
+    Param { name: "maxmemory", mutability: Mutability::Runtime },
+    Param { name: "maxmemory-policy", mutability: Mutability::Runtime },
     Param { name: "appendonly", mutability: Mutability::Runtime },
 ];
 
@@ -215,6 +218,8 @@ impl Config {
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
             "save" => String::new(),
+            "maxmemory" => "0".into(),
+            "maxmemory-policy" => "noeviction".into(),
             "appendonly" => "no".into(),
             other => return encoding_param(other).map(|i| self.encoding[i].to_string()),
         })
@@ -274,6 +279,9 @@ impl Config {
             "save" if v.is_empty() || v == "\"\"" => {}
             "appendonly" if v.eq_ignore_ascii_case("no") => {}
             "save" | "appendonly" => return Err("persistence is not available yet".into()),
+            "maxmemory" if parse_memory(v) == Ok(0) => {}
+            "maxmemory-policy" if v.eq_ignore_ascii_case("noeviction") => {}
+            "maxmemory" | "maxmemory-policy" => return Err("memory limits are not available yet".into()),
             other => {
                 let Some(i) = encoding_param(other) else {
                     return Err("Bad directive or wrong number of arguments".into());

@@ -274,3 +274,28 @@ fn command_introspection() {
     let info = h.cmd("COMMAND INFO get");
     assert!(info.starts_with("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"), "{info}");
 }
+
+#[test]
+fn review_regressions() {
+    let mut h = h();
+    assert_eq!(h.cmd("DEBUG SLEEP inf"), "+OK\r\n");
+    assert_eq!(h.cmd("DEBUG SLEEP -5"), "+OK\r\n");
+    assert_eq!(h.cmd("DEBUG FOO"), "-ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP.\r\n");
+    assert_eq!(h.cmd("APPEND n 123"), ":3\r\n");
+    assert_eq!(h.cmd("OBJECT ENCODING n"), "$3\r\nint\r\n");
+    assert_eq!(h.cmd("APPEND s abc"), ":3\r\n");
+    assert_eq!(h.cmd("OBJECT ENCODING s"), "$6\r\nembstr\r\n");
+    assert_eq!(h.cmd("PEXPIREAT n 9223372036854775807"), ":1\r\n");
+    assert_eq!(h.cmd("EXPIRETIME n"), ":9223372036854776\r\n");
+    assert_eq!(h.cmd("SELECT 2147483648"), "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
+    assert_eq!(h.cmd("MOVE n 2147483648"), "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
+    assert_eq!(h.cmd("CLIENT KILL MAXAGE 0"), "-ERR maxage should be greater than 0\r\n");
+    assert_eq!(h.cmd("CLIENT KILL USER nosuch"), "-ERR No such user 'nosuch'\r\n");
+    assert_eq!(h.cmd("CLIENT LIST ID 0"), "$0\r\n\r\n");
+    assert_eq!(h.cmd("COMMAND INFO nosuch"), "*1\r\n$-1\r\n");
+    assert_eq!(h.cmd("CONFIG GET maxmemory"), "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+    let big = "a".repeat(12_000);
+    h.cmd(&format!("SET l1 {big}"));
+    h.cmd(&format!("SET l2 {big}"));
+    assert_eq!(h.cmd("LCS l1 l2 LEN"), "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n");
+}

@@ -356,3 +356,40 @@ fn quit_closes_after_reply() {
     assert_eq!(raw.reply_str(), "+OK\r\n");
     assert!(raw.closed());
 }
+
+/// A client that writes a whole large pipeline before reading any reply
+/// (as redis-py and Jedis pipelines do) must not deadlock: the server keeps
+/// reading while its replies wait for room in the socket.
+#[test]
+fn write_everything_then_read_pipeline_does_not_deadlock() {
+    let srv = Server::start(2);
+    let mut raw = srv.raw();
+    assert_eq!(raw.cmd(&["SET", "bp", &"x".repeat(400)]), "+OK\r\n");
+    let one = encode(&["GET", "bp"]);
+    let n = 200_000;
+    let mut req = Vec::with_capacity(one.len() * n);
+    for _ in 0..n {
+        req.extend_from_slice(&one);
+    }
+    let mut writer = raw.s.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        use std::io::Write;
+        writer.write_all(&req).unwrap();
+    });
+    let want = format!("$400\r\n{}\r\n", "x".repeat(400));
+    for _ in 0..n {
+        assert_eq!(raw.reply_str(), want);
+    }
+    sender.join().unwrap();
+}
+
+/// A NUL byte ends an inline command line (it must never hang the parser).
+#[test]
+fn nul_byte_in_inline_command() {
+    let srv = Server::start(1);
+    let mut raw = srv.raw();
+    raw.send(b"PING a\x00b\r\n");
+    assert_eq!(raw.reply_str(), "$1\r\na\r\n");
+    raw.send(b"\x00\r\nPING\r\n");
+    assert_eq!(raw.reply_str(), "+PONG\r\n");
+}

@@ -26,8 +26,10 @@ pub fn cmd_echo(ctx: &mut Ctx, args: &Args) {
 
 /// `SELECT index` → OK.
 pub fn cmd_select(sess: &mut Session, args: &Args, out: &mut Reply) {
-    let Some(id) = parse_i64(args.get(1)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64) else {
-        return out.error(err::NOT_INTEGER);
+    let id = match parse_i64(args.get(1)) {
+        None => return out.error(err::NOT_INTEGER),
+        Some(v) if v < i32::MIN as i64 || v > i32::MAX as i64 => return out.error(err::INT_RANGE),
+        Some(v) => v,
     };
     let dbs = sess.shard.config.borrow().databases as i64;
     if id < 0 || id >= dbs {
@@ -303,8 +305,9 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     let mut v = Vec::new();
                     j += 1;
                     while j < args.len() {
-                        match parse_i64(args.get(j)).filter(|x| *x > 0) {
-                            Some(id) => v.push(id as u64),
+                        match parse_i64(args.get(j)) {
+                            Some(id) if id > 0 => v.push(id as u64),
+                            Some(_) => {}
                             None => return Reply::new(out, resp3).error("ERR Invalid client ID"),
                         }
                         j += 1;
@@ -364,11 +367,16 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             } else if args.is(j, "laddr") {
                 f.laddr = Some(vs);
             } else if args.is(j, "user") {
+                if vs != "default" {
+                    let msg = err::with_arg("ERR No such user '", v, "'");
+                    return Reply::new(out, resp3).error_bytes(&msg);
+                }
                 f.user = Some(vs);
             } else if args.is(j, "maxage") {
-                match parse_i64(v).filter(|x| *x >= 0) {
+                match parse_i64(v) {
+                    None => return Reply::new(out, resp3).error("ERR maxage is not an integer or out of range"),
+                    Some(a) if a <= 0 => return Reply::new(out, resp3).error("ERR maxage should be greater than 0"),
                     Some(a) => f.maxage = Some(a as u64),
-                    None => return Reply::new(out, resp3).error(err::NOT_INTEGER),
                 }
             } else if args.is(j, "type") {
                 let t = vs.to_ascii_lowercase();

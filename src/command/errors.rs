@@ -9,6 +9,7 @@ pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const INCR_NAN_INF: &str = "ERR increment would produce NaN or Infinity";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
+pub const INT_RANGE: &str = "ERR value is out of range, value must between -2147483648 and 2147483647";
 pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";

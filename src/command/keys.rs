@@ -211,14 +211,14 @@ fn ttl_generic(ctx: &mut Ctx, args: &Args, ms: bool, absolute: bool) {
         if ms {
             at as i64
         } else {
-            (at as i64 + 500) / 1000
+            (at / 1000 + (at % 1000 >= 500) as u64) as i64
         }
     } else {
         let left = at.saturating_sub(now) as i64;
         if ms {
             left
         } else {
-            (left + 500) / 1000
+            left.saturating_add(500) / 1000
         }
     };
     ctx.out.int(v);
@@ -279,7 +279,10 @@ pub fn parse_copy_options(args: &Args, current_db: usize, databases: usize) -> R
             replace = true;
         } else if args.is(j, "db") && j + 1 < args.len() {
             let v = parse_i64(args.get(j + 1)).ok_or(err::NOT_INTEGER)?;
-            if v < 0 || v >= databases as i64 || v > i32::MAX as i64 {
+            if v < i32::MIN as i64 || v > i32::MAX as i64 {
+                return Err(err::INT_RANGE);
+            }
+            if v < 0 || v >= databases as i64 {
                 return Err(err::DB_INDEX);
             }
             db = v as usize;
@@ -312,8 +315,10 @@ pub fn cmd_copy(ctx: &mut Ctx, args: &Args) {
 
 /// `MOVE key db` → 1 if moved, 0 if absent here or present there.
 pub fn cmd_move(ctx: &mut Ctx, args: &Args) {
-    let Some(target) = parse_i64(args.get(2)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64) else {
-        return ctx.out.error(err::NOT_INTEGER);
+    let target = match parse_i64(args.get(2)) {
+        None => return ctx.out.error(err::NOT_INTEGER),
+        Some(v) if v < i32::MIN as i64 || v > i32::MAX as i64 => return ctx.out.error(err::INT_RANGE),
+        Some(v) => v,
     };
     if target < 0 || target as usize >= ctx.ks.dbs.len() {
         return ctx.out.error(err::DB_INDEX);
@@ -413,7 +418,8 @@ pub fn op_keys(db: &Db, pattern: &[u8], now: u64) -> Vec<Vec<u8>> {
 
 /// SCAN on one shard: walks whole slots from `slot` (which this shard must
 /// own) until `count` keys were visited or the shard's slots end. Returns the
-/// matching keys and the next slot (None when this shard is done).
+/// matching keys, the next slot (None when this shard is done) and how many
+/// keys were visited.
 pub fn op_scan(
     db: &Db,
     mut slot: usize,
@@ -423,7 +429,7 @@ pub fn op_scan(
     now: u64,
     shard: usize,
     shards: usize,
-) -> (Vec<Vec<u8>>, Option<usize>) {
+) -> (Vec<Vec<u8>>, Option<usize>, usize) {
     let mut out = Vec::new();
     let mut visited = 0;
     while slot < SLOTS && slot_shard(slot as u16, shards) == shard {
@@ -447,7 +453,7 @@ pub fn op_scan(
         }
     }
     let next = if slot < SLOTS && slot_shard(slot as u16, shards) == shard { Some(slot) } else { None };
-    (out, next)
+    (out, next, visited)
 }
 
 // ------------------------------------------- keyspace-wide (all shards)
@@ -504,17 +510,21 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let db = sess.db;
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut next: u64 = 0;
+    // Work per call is bounded by keys visited, not keys returned, so a
+    // rarely matching pattern gives short pages rather than a long call.
+    let mut visited = 0usize;
     if cursor < SLOTS as u64 {
         let mut slot = cursor as usize;
         loop {
             let shard = slot_shard(slot as u16, shards);
-            let want = count.saturating_sub(keys.len()).max(1);
+            let want = count.saturating_sub(visited).max(1);
             let (p, t) = (pattern.clone(), type_filter.clone());
-            let (found, resume) = coordinator::run_on(&sess.shard, shard, move |sh| {
+            let (found, resume, seen) = coordinator::run_on(&sess.shard, shard, move |sh| {
                 let ks = sh.ks.borrow();
                 op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now_ms(), shard, shards)
             })
             .await;
+            visited += seen;
             keys.extend(found);
             slot = match resume {
                 Some(s) => s,
@@ -523,7 +533,7 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     None => break,
                 },
             };
-            if keys.len() >= count {
+            if visited >= count {
                 next = slot as u64;
                 break;
             }
@@ -651,7 +661,7 @@ mod tests {
         for shard in 0..2 {
             let mut slot = (0..SLOTS).find(|s| slot_shard(*s as u16, 2) == shard).unwrap();
             loop {
-                let (keys, next) = op_scan(&db, slot, 10, None, None, 0, shard, 2);
+                let (keys, next, _) = op_scan(&db, slot, 10, None, None, 0, shard, 2);
                 seen.extend(keys);
                 match next {
                     Some(n) => slot = n,

@@ -421,14 +421,18 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     match (sub.as_slice(), args.len()) {
         (b"help", 2) => reply_help(&mut Reply::new(out, resp3), DEBUG_HELP),
         (b"sleep", 3) => {
-            let secs = super::args::parse_f64(args.get(2)).unwrap_or(0.0).max(0.0);
+            let secs = super::args::parse_f64(args.get(2)).unwrap_or(0.0);
             // Like Redis, DEBUG SLEEP blocks the server thread: here, this
-            // connection's shard.
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            // connection's shard. Non-finite or negative: no sleep.
+            if let Ok(d) = std::time::Duration::try_from_secs_f64(secs) {
+                std::thread::sleep(d);
+            }
             Reply::new(out, resp3).ok()
         }
         (b"set-active-expire", 3) => {
-            let on = args.get(2) != b"0";
+            // atoi semantics, as Redis: anything not starting with a
+            // non-zero number disables.
+            let on = super::args::parse_i64(args.get(2)).map_or(false, |v| v != 0);
             coordinator::broadcast(&sess.shard, move |sh| sh.config.borrow_mut().active_expire_enabled = on).await;
             Reply::new(out, resp3).ok()
         }
@@ -457,7 +461,10 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 None => r.error(err::NO_SUCH_KEY),
             }
         }
-        _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "debug")),
+        _ => {
+            let msg = err::with_arg(&format!("{} '", err::DEBUG_UNKNOWN), args.get(1), "'. Try DEBUG HELP.");
+            Reply::new(out, resp3).error_bytes(&msg)
+        }
     }
 }
 
@@ -676,7 +683,7 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
                 for a in args.iter().skip(2) {
                     match lookup(a) {
                         Some(c) => write_command_info(&mut r, c),
-                        None => r.null_array(),
+                        None => r.null(),
                     }
                 }
             }
@@ -719,6 +726,9 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
                 return r.error("ERR Invalid command specified");
             };
             let argc = args.len() - 2;
+            if c.first_key <= 0 {
+                return r.error("ERR The command has no key arguments");
+            }
             if !c.arity_ok(argc) {
                 return r.error("ERR Invalid number of arguments specified for command");
             }

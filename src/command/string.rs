@@ -122,7 +122,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
             if tail.len() > max {
                 return Err(OpError::TooLong);
             }
-            db.insert(key, Value::Str { data: tail.to_vec(), raw: true }, 0, clock);
+            db.insert(key, Value::from_bytes(tail), 0, clock);
             Ok(tail.len())
         }
         Some(e) => {
@@ -730,7 +730,7 @@ pub fn cmd_lcs(ctx: &mut Ctx, args: &Args) {
         return ctx.out.error(err::LCS_IDX_LEN);
     }
     let (alen, blen) = (a.len(), b.len());
-    if (alen as u64 + 1) * (blen as u64 + 1) > (u32::MAX as u64) / 4 {
+    if (alen as u64 + 1) * (blen as u64 + 1) * 4 > ctx.max_bulk_len as u64 {
         return ctx.out.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
     }
     // dp[i][j] = LCS length of a[..i] and b[..j].

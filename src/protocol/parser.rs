@@ -235,7 +235,8 @@ fn parse_inline(
 /// quote must be followed by a space or the end of the line.
 pub fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) -> Result<(), ()> {
     let mut i = 0;
-    let n = line.len();
+    // Redis reads the line as a C string: a NUL byte ends it.
+    let n = memchr(0, line).unwrap_or(line.len());
     loop {
         while i < n && line[i].is_ascii_whitespace() {
             i += 1;
@@ -425,6 +426,15 @@ mod tests {
         assert!(a.is_empty());
         let (_, a) = run(b"PING 'it\\'s'\n");
         assert_eq!(a, vec![b"PING".to_vec(), b"it's".to_vec()]);
+    }
+
+    #[test]
+    fn nul_ends_an_inline_line() {
+        let (p, a) = run(b"\0\n");
+        assert!(matches!(p, Ok(Parsed::Command { argc: 0, .. })));
+        assert!(a.is_empty());
+        let (_, a) = run(b"PING a\0b\r\n");
+        assert_eq!(a, vec![b"PING".to_vec(), b"a".to_vec()]);
     }
 
     #[test]

@@ -79,7 +79,15 @@ type BatchReply = (Vec<u8>, Vec<u32>);
 
 /// Whether a command's keys are locked by a cross-shard transaction.
 fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> bool {
-    shard.gate.has_key_locks() && spec.key_indices(args.len()).any(|i| shard.gate.key_locked(db, args.get(i)))
+    if !shard.gate.has_key_locks() {
+        return false;
+    }
+    // MOVE and COPY ... DB n also write a key of another database: they
+    // wait until no key of this shard is locked at all.
+    if spec.name == "move" || (spec.name == "copy" && args.len() > 3) {
+        return true;
+    }
+    spec.key_indices(args.len()).any(|i| shard.gate.key_locked(db, args.get(i)))
 }
 
 /// Whether any command of a batch must wait for a transaction's locks.
@@ -109,6 +117,29 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
     }
     command::charge_time(shard, &ran, crate::util::now_us().saturating_sub(start_us));
     (out, ends)
+}
+
+/// What woke a connection waiting on both directions.
+enum Io {
+    Wrote(std::io::Result<usize>),
+    Read(std::io::Result<usize>),
+}
+
+/// One non-blocking send(2); 0 when the socket buffer is full.
+fn try_send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    // SAFETY: `buf` is valid for `buf.len()` bytes; `fd` is the open socket.
+    let n = unsafe { libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    if n >= 0 {
+        return Ok(n as usize);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
+        _ => Err(e),
+    }
 }
 
 /// A reply's place in the pipeline while some replies are still remote.
@@ -239,11 +270,11 @@ impl State {
         if !spec.arity_ok(args.len()) {
             return self.reply_error(Some(spec), errors::arity(spec.name).as_bytes());
         }
-        if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
-            return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
-        }
         if let Some(msg) = subcommand_error(spec, args) {
             return self.reply_error(Some(spec), &msg);
+        }
+        if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
+            return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
         }
         let info = &self.sess.info;
         info.last_cmd.set(spec.name);
@@ -352,8 +383,21 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     shard.clients.borrow_mut().insert(info.id, info.clone());
     shard.stats.borrow_mut().total_connections += 1;
 
+    // SAFETY: dup returns a new descriptor for the same open socket, owned
+    // by the TcpStream built from it (closed on drop).
+    let writer_fd = unsafe { libc::dup(stream.as_raw_fd()) };
+    if writer_fd < 0 {
+        shard.clients.borrow_mut().remove(&info.id);
+        CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        return;
+    }
+    let writer = unsafe { <TcpStream as std::os::fd::FromRawFd>::from_raw_fd(writer_fd) };
+    let fd = stream.as_raw_fd();
     let mut conn = Connection {
         stream,
+        writer,
+        fd,
+        written: 0,
         rbuf: vec![0u8; INITIAL_READ_BUFFER],
         rstart: 0,
         rend: 0,
@@ -370,6 +414,12 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
 
 struct Connection {
     stream: TcpStream,
+    /// A second handle on the same socket (a dup'ed descriptor), so a write
+    /// can wait while a read waits too.
+    writer: TcpStream,
+    fd: i32,
+    /// Bytes of `state.out` already sent.
+    written: usize,
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
@@ -383,27 +433,54 @@ impl Connection {
         let mut hint = 0usize;
         loop {
             let closing = self.process(&mut hint).await;
-            if !self.state.out.is_empty() {
-                let n = self.state.out.len();
-                self.stream.write_all(&self.state.out).await?;
-                self.state.sess.shard.stats.borrow_mut().net_output += n as u64;
-                let info = &self.state.sess.info;
-                info.tot_net_out.set(info.tot_net_out.get() + n as u64);
+            if closing || self.state.sess.close_after_reply || self.state.sess.info.killed.get() {
+                if self.written < self.state.out.len() {
+                    let rest = self.state.out[self.written..].to_vec();
+                    self.writer.write_all(&rest).await?;
+                    self.count_output(rest.len());
+                }
+                return Ok(());
+            }
+            // Write what the socket takes now, without waiting.
+            if self.written < self.state.out.len() {
+                let n = try_send(self.fd, &self.state.out[self.written..])?;
+                self.written += n;
+                self.count_output(n);
+            }
+            if self.written == self.state.out.len() {
+                self.written = 0;
                 self.state.out.clear();
                 if self.state.out.capacity() > KEEP_BUFFER {
                     self.state.out.shrink_to(INITIAL_READ_BUFFER);
                 }
             }
-            if closing || self.state.sess.close_after_reply || self.state.sess.info.killed.get() {
-                return Ok(());
-            }
             self.make_room(hint)?;
             let timeout = self.state.sess.shard.config.borrow().timeout;
             let _ = self.stream.set_read_timeout(if timeout > 0 { Some(Duration::from_secs(timeout)) } else { None });
-            let n = match self.stream.read(&mut self.rbuf[self.rend..]).await {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
-                Err(e) => return Err(e),
+            // With replies still pending, wait for room to write or for more
+            // input, whichever comes first: a client that sends its whole
+            // pipeline before reading must not deadlock against us.
+            let event = if self.written < self.state.out.len() {
+                let Connection { stream, writer, rbuf, rend, state, written, .. } = self;
+                let pending = &state.out[*written..];
+                futures_lite::future::or(
+                    async { Io::Wrote(writer.write(pending).await) },
+                    async { Io::Read(stream.read(&mut rbuf[*rend..]).await) },
+                )
+                .await
+            } else {
+                Io::Read(self.stream.read(&mut self.rbuf[self.rend..]).await)
+            };
+            let n = match event {
+                Io::Wrote(r) => {
+                    let n = r?;
+                    self.written += n;
+                    self.count_output(n);
+                    continue;
+                }
+                Io::Read(Ok(n)) => n,
+                Io::Read(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
+                Io::Read(Err(e)) => return Err(e),
             };
             if n == 0 {
                 return Ok(());
@@ -415,6 +492,13 @@ impl Connection {
             info.last_interaction_ms.set(now_ms());
             self.state.sess.shard.stats.borrow_mut().net_input += n as u64;
         }
+    }
+
+    fn count_output(&mut self, n: usize) {
+        self.state.sess.shard.stats.borrow_mut().net_output += n as u64;
+        let info = &self.state.sess.info;
+        info.tot_net_out.set(info.tot_net_out.get() + n as u64);
+        info.obuf.set(self.state.out.len() - self.written.min(self.state.out.len()));
     }
 
     /// Ensures free space after `rend`: compacts, grows for a large frame
@@ -498,6 +582,11 @@ impl Connection {
                     };
                     let args = Args::new(buf, &ranges[..argc]);
                     state.dispatch(&args).await;
+                    if state.sess.info.killed.get() {
+                        // CLIENT KILL from another client: nothing more runs.
+                        state.flush_remote().await;
+                        return true;
+                    }
                     if state.sess.close_after_reply {
                         state.flush_remote().await;
                         return false;
