@@ -60,6 +60,23 @@ pub struct Limits {
     pub authenticated: bool,
 }
 
+/// Where an incomplete multibulk stopped, so the next call resumes there
+/// instead of re-reading every header (which would make a frame arriving in
+/// many small reads cost quadratic time).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Resume {
+    active: bool,
+    count: i64,
+    pos: usize,
+}
+
+impl Resume {
+    /// Whether a frame is half parsed (its ranges must be kept).
+    pub fn active(&self) -> bool {
+        self.active
+    }
+}
+
 /// Parses one command starting at `input[0]`.
 pub fn parse(
     input: &[u8],
@@ -67,11 +84,28 @@ pub fn parse(
     ranges: &mut Vec<(u32, u32)>,
     scratch: &mut Vec<u8>,
 ) -> Result<Parsed, ProtocolError> {
+    parse_from(input, limits, ranges, scratch, &mut Resume::default())
+}
+
+/// Like [`parse`], resuming a multibulk frame where the last call left it.
+/// `ranges` must hold what that call pushed (callers keep them while
+/// `resume.active()`), and `input` must start at the same frame.
+pub fn parse_from(
+    input: &[u8],
+    limits: Limits,
+    ranges: &mut Vec<(u32, u32)>,
+    scratch: &mut Vec<u8>,
+    resume: &mut Resume,
+) -> Result<Parsed, ProtocolError> {
     if input.is_empty() {
         return Ok(Parsed::Incomplete { hint: 0 });
     }
     if input[0] == b'*' {
-        parse_multibulk(input, limits, ranges)
+        let r = parse_multibulk(input, limits, ranges, resume);
+        if !matches!(r, Ok(Parsed::Incomplete { .. })) {
+            *resume = Resume::default();
+        }
+        r
     } else {
         parse_inline(input, ranges, scratch)
     }
@@ -94,9 +128,13 @@ fn parse_multibulk(
     input: &[u8],
     limits: Limits,
     ranges: &mut Vec<(u32, u32)>,
+    resume: &mut Resume,
 ) -> Result<Parsed, ProtocolError> {
-    let first = ranges.len();
-    let (count, mut pos) = match read_header(input, 0) {
+    if resume.active {
+        let (count, pos) = (resume.count, resume.pos);
+        return parse_bulks(input, limits, ranges, resume, count, pos);
+    }
+    let (count, pos) = match read_header(input, 0) {
         None => {
             if input.len() > INLINE_MAX_SIZE {
                 return Err(ProtocolError("too big mbulk count string"));
@@ -115,10 +153,30 @@ fn parse_multibulk(
     if count <= 0 {
         return Ok(Parsed::Command { consumed: pos, argc: 0, source: ArgSource::Input });
     }
-    for _ in 0..count {
+    parse_bulks(input, limits, ranges, resume, count, pos)
+}
+
+/// Reads the remaining `$<len>` elements of a multibulk of `count`, the
+/// first `ranges.len() - first` of which are already parsed; on running out
+/// of input records where to resume.
+fn parse_bulks(
+    input: &[u8],
+    limits: Limits,
+    ranges: &mut Vec<(u32, u32)>,
+    resume: &mut Resume,
+    count: i64,
+    mut pos: usize,
+) -> Result<Parsed, ProtocolError> {
+    let done_before = if resume.active { ranges.len() } else { 0 };
+    let first = ranges.len() - done_before;
+    let mut pause = |ranges: &mut Vec<(u32, u32)>, pos: usize, hint: usize| {
+        let _ = ranges;
+        *resume = Resume { active: true, count, pos };
+        Ok(Parsed::Incomplete { hint })
+    };
+    while ((ranges.len() - first) as i64) < count {
         if pos >= input.len() {
-            ranges.truncate(first);
-            return Ok(Parsed::Incomplete { hint: 0 });
+            return pause(ranges, pos, 0);
         }
         if input[pos] != b'$' {
             ranges.truncate(first);
@@ -126,11 +184,11 @@ fn parse_multibulk(
         }
         let (len, data) = match read_header(input, pos) {
             None => {
-                ranges.truncate(first);
                 if input.len() - pos > INLINE_MAX_SIZE {
+                    ranges.truncate(first);
                     return Err(ProtocolError("too big bulk count string"));
                 }
-                return Ok(Parsed::Incomplete { hint: 0 });
+                return pause(ranges, pos, 0);
             }
             Some(Err(())) => {
                 ranges.truncate(first);
@@ -149,8 +207,7 @@ fn parse_multibulk(
         let len = len as usize;
         let end = data + len;
         if end + 2 > input.len() {
-            ranges.truncate(first);
-            return Ok(Parsed::Incomplete { hint: end + 2 });
+            return pause(ranges, pos, end + 2);
         }
         // Redis does not verify the trailing CRLF of a bulk; it skips two bytes.
         ranges.push((data as u32, len as u32));
@@ -391,6 +448,22 @@ mod tests {
         for cut in 0..full.len() {
             let (p, _) = run(&full[..cut]);
             assert!(matches!(p, Ok(Parsed::Incomplete { .. })), "cut {cut}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn resumed_parse_matches_whole_parse() {
+        let full = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        for cut in 1..full.len() {
+            let mut r = Vec::new();
+            let mut s = Vec::new();
+            let mut resume = Resume::default();
+            let p = parse_from(&full[..cut], L, &mut r, &mut s, &mut resume).unwrap();
+            assert!(matches!(p, Parsed::Incomplete { .. }));
+            let p = parse_from(full, L, &mut r, &mut s, &mut resume).unwrap();
+            assert_eq!(p, Parsed::Command { consumed: full.len(), argc: 3, source: ArgSource::Input });
+            assert_eq!(r, vec![(8, 3), (17, 1), (24, 5)]);
+            assert!(!resume.active());
         }
     }
 

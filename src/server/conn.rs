@@ -403,6 +403,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         rend: 0,
         ranges: Vec::with_capacity(64),
         scratch: Vec::new(),
+        resume: Default::default(),
         state: State::new(&shard, info.clone(), is_local),
     };
     if let Err(e) = conn.run().await {
@@ -425,6 +426,8 @@ struct Connection {
     rend: usize,
     ranges: Vec<(u32, u32)>,
     scratch: Vec<u8>,
+    /// Progress through a multibulk that is not all here yet.
+    resume: protocol::parser::Resume,
     state: State,
 }
 
@@ -539,11 +542,11 @@ impl Connection {
     /// when the connection must close (protocol error).
     async fn process(&mut self, hint: &mut usize) -> bool {
         *hint = 0;
-        let Connection { rbuf, rstart, rend, ranges, scratch, state, .. } = self;
+        let Connection { rbuf, rstart, rend, ranges, scratch, resume, state, .. } = self;
         // One clock read gives both the batch's time and its start.
         let start_us = crate::util::now_us();
         state.now_ms = start_us / 1000;
-        let closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, state, hint).await;
+        let closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, resume, state, hint).await;
         let shard = state.sess.shard.clone();
         let spent = crate::util::now_us().saturating_sub(start_us).saturating_sub(state.excluded_us);
         command::charge_time(&shard, &state.ran, spent);
@@ -558,18 +561,21 @@ impl Connection {
         rend: &mut usize,
         ranges: &mut Vec<(u32, u32)>,
         scratch: &mut Vec<u8>,
+        resume: &mut protocol::parser::Resume,
         state: &mut State,
         hint: &mut usize,
     ) -> bool {
         loop {
-            ranges.clear();
+            if !resume.active() {
+                ranges.clear();
+            }
             scratch.clear();
             let limits = Limits {
                 max_bulk_len: state.sess.shard.config.borrow().proto_max_bulk_len as i64,
                 authenticated: state.sess.authenticated,
             };
             let input = &rbuf[*rstart..*rend];
-            match protocol::parse(input, limits, ranges, scratch) {
+            match protocol::parser::parse_from(input, limits, ranges, scratch, resume) {
                 Ok(Parsed::Command { consumed, argc, source }) => {
                     let base = *rstart;
                     *rstart += consumed;
