@@ -325,10 +325,7 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) 
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return Err(());
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i, n)?;
                     break;
                 } else {
                     out.push(c);
@@ -344,10 +341,7 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) 
                     i += 2;
                     continue;
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return Err(());
-                    }
-                    i += 1;
+                    i = after_closing_quote(line, i, n)?;
                     break;
                 } else {
                     out.push(c);
@@ -368,6 +362,15 @@ pub fn split_args(line: &[u8], ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u8>) 
         }
         ranges.push((start as u32, (out.len() - start) as u32));
     }
+}
+
+/// A closing quote at `i` must end the line or be followed by a space;
+/// returns the index after it.
+fn after_closing_quote(line: &[u8], i: usize, n: usize) -> Result<usize, ()> {
+    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+        return Err(());
+    }
+    Ok(i + 1)
 }
 
 fn is_hex(c: u8) -> bool {
