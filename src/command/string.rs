@@ -370,6 +370,11 @@ fn set_generic(
     let now = ctx.now_ms;
     let clock = ctx.clock;
     let db = &mut ctx.ks.dbs[ctx.db];
+    if !(nx || xx || get || keep_ttl) && (expire_at == 0 || expire_at > now) {
+        // Plain SET: one hash lookup, replacing whatever was there.
+        db.insert(key, Value::from_bytes(value), expire_at, clock);
+        return ctx.out.ok();
+    }
     let (exists, old) = match db.lookup(key, now) {
         None => (false, None),
         Some(e) => {
