@@ -112,7 +112,7 @@ pub fn cmd_hello(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
         sess.authenticated = true;
     }
     if !sess.authenticated {
-        return Reply::new(out, sess.resp3).error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Reply::new(out, sess.resp3).error(err::HELLO_NOAUTH);
     }
     if let Some(name) = setname {
         if !valid_name(name) {
@@ -308,7 +308,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                         match parse_i64(args.get(j)) {
                             Some(id) if id > 0 => v.push(id as u64),
                             Some(_) => {}
-                            None => return Reply::new(out, resp3).error("ERR Invalid client ID"),
+                            None => return Reply::new(out, resp3).error(err::INVALID_CLIENT_ID),
                         }
                         j += 1;
                     }
@@ -360,7 +360,7 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             if args.is(j, "id") {
                 match parse_i64(v).filter(|x| *x > 0) {
                     Some(id) => f.id = Some(id as u64),
-                    None => return Reply::new(out, resp3).error("ERR client-id should be greater than 0"),
+                    None => return Reply::new(out, resp3).error(err::CLIENT_ID_POSITIVE),
                 }
             } else if args.is(j, "addr") {
                 f.addr = Some(vs);
@@ -374,8 +374,8 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 f.user = Some(vs);
             } else if args.is(j, "maxage") {
                 match parse_i64(v) {
-                    None => return Reply::new(out, resp3).error("ERR maxage is not an integer or out of range"),
-                    Some(a) if a <= 0 => return Reply::new(out, resp3).error("ERR maxage should be greater than 0"),
+                    None => return Reply::new(out, resp3).error(err::MAXAGE_NOT_INTEGER),
+                    Some(a) if a <= 0 => return Reply::new(out, resp3).error(err::MAXAGE_POSITIVE),
                     Some(a) => f.maxage = Some(a as u64),
                 }
             } else if args.is(j, "type") {
@@ -384,8 +384,8 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     "normal" => f.type_normal_only = Some(true),
                     "master" | "replica" | "slave" | "pubsub" => f.type_normal_only = Some(false),
                     _ => {
-                        let msg = format!("ERR Unknown client type '{}'", vs);
-                        return Reply::new(out, resp3).error(&msg);
+                        let msg = err::with_arg("ERR Unknown client type '", v, "'");
+                        return Reply::new(out, resp3).error_bytes(&msg);
                     }
                 }
             } else if args.is(j, "skipme") {

@@ -624,8 +624,8 @@ pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
     let a = parse_i64(args.get(1)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
     let b = parse_i64(args.get(2)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
     let mut r = Reply::new(out, sess.resp3);
-    let Some(a) = a else { return r.error("ERR invalid first DB index") };
-    let Some(b) = b else { return r.error("ERR invalid second DB index") };
+    let Some(a) = a else { return r.error(err::INVALID_FIRST_DB) };
+    let Some(b) = b else { return r.error(err::INVALID_SECOND_DB) };
     if a < 0 || a >= dbs || b < 0 || b >= dbs {
         return r.error(err::DB_INDEX);
     }

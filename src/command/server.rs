@@ -347,15 +347,15 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     return Reply::new(out, resp3).error_bytes(&msg);
                 };
                 if changes.iter().any(|(n, _)| *n == name) {
-                    let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter", name);
+                    let msg = err::config_set_failed(&name, "duplicate parameter");
                     return Reply::new(out, resp3).error(&msg);
                 }
                 if param.mutability == Mutability::StartupOnly {
-                    let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config", name);
+                    let msg = err::config_set_failed(&name, "can't set immutable config");
                     return Reply::new(out, resp3).error(&msg);
                 }
                 if let Err(e) = test.set(param.name, &value) {
-                    let msg = format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name, e);
+                    let msg = err::config_set_failed(&name, &e);
                     return Reply::new(out, resp3).error(&msg);
                 }
                 changes.push((param.name.to_string(), value));
@@ -415,7 +415,7 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let resp3 = sess.resp3;
     let mode = sess.shard.config.borrow().enable_debug_command.clone();
     if mode == "no" || (mode == "local" && !sess.local) {
-        return Reply::new(out, resp3).error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+        return Reply::new(out, resp3).error(err::DEBUG_NOT_ALLOWED);
     }
     let sub = args.get(1).to_ascii_lowercase();
     match (sub.as_slice(), args.len()) {
@@ -512,7 +512,7 @@ fn debug_protocol(r: &mut Reply, kind: &[u8]) {
         }
         b"push" => {
             if !r.resp3 {
-                return r.error("ERR RESP2 is not supported by this command");
+                return r.error(err::RESP2_NOT_SUPPORTED);
             }
             r.push_len(2);
             r.bulk(b"server-cpu-usage");
@@ -522,7 +522,7 @@ fn debug_protocol(r: &mut Reply, kind: &[u8]) {
         b"true" => r.boolean(true),
         b"false" => r.boolean(false),
         b"verbatim" => r.verbatim(b"This is a verbatim\nstring"),
-        _ => r.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"),
+        _ => r.error(err::DEBUG_PROTOCOL_TYPE),
     }
 }
 
@@ -723,18 +723,18 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
         }
         b"getkeys" | b"getkeysandflags" if args.len() >= 3 => {
             let Some(c) = lookup(args.get(2)) else {
-                return r.error("ERR Invalid command specified");
+                return r.error(err::GETKEYS_INVALID_COMMAND);
             };
             let argc = args.len() - 2;
             if c.first_key <= 0 {
-                return r.error("ERR The command has no key arguments");
+                return r.error(err::GETKEYS_NO_KEYS);
             }
             if !c.arity_ok(argc) {
-                return r.error("ERR Invalid number of arguments specified for command");
+                return r.error(err::GETKEYS_ARITY);
             }
             let idx: Vec<usize> = c.key_indices(argc).collect();
             if idx.is_empty() {
-                return r.error("ERR The command has no key arguments");
+                return r.error(err::GETKEYS_NO_KEYS);
             }
             r.array_len(idx.len());
             for i in idx {
@@ -766,11 +766,11 @@ pub fn cmd_shutdown(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
         }
     }
     if abort {
-        return r.error("ERR No shutdown in progress.");
+        return r.error(err::NO_SHUTDOWN);
     }
     if save {
         // No persistence exists yet, so a save cannot be honoured.
-        return r.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return r.error(err::SHUTDOWN_FAILED);
     }
     crate::server::log::notice("User requested shutdown...");
     crate::server::log::notice("Spindle is now ready to exit, bye bye...");

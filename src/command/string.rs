@@ -591,7 +591,7 @@ pub fn cmd_incrby(ctx: &mut Ctx, args: &Args) {
 /// `DECRBY key decrement` → the new value.
 pub fn cmd_decrby(ctx: &mut Ctx, args: &Args) {
     match parse_i64(args.get(2)) {
-        Some(i64::MIN) => ctx.out.error("ERR decrement would overflow"),
+        Some(i64::MIN) => ctx.out.error(err::DECREMENT_OVERFLOW),
         Some(d) => incr_generic(ctx, args.get(1), -d),
         None => ctx.out.error(err::NOT_INTEGER),
     }
@@ -729,14 +729,14 @@ pub fn cmd_lcs(ctx: &mut Ctx, args: &Args) {
         }
     };
     let (Ok(a), Ok(b)) = (fetch(args.get(1)), fetch(args.get(2))) else {
-        return ctx.out.error("ERR The specified keys must contain string values");
+        return ctx.out.error(err::LCS_NOT_STRINGS);
     };
     if want_idx && want_len {
         return ctx.out.error(err::LCS_IDX_LEN);
     }
     let (alen, blen) = (a.len(), b.len());
     if (alen as u64 + 1) * (blen as u64 + 1) * 4 > ctx.max_bulk_len as u64 {
-        return ctx.out.error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return ctx.out.error(err::LCS_TOO_BIG);
     }
     // dp[i][j] = LCS length of a[..i] and b[..j].
     let w = blen + 1;

@@ -319,7 +319,7 @@ impl State {
                     match spec.cross {
                         Some(how) => command::cross::execute(&mut self.sess, spec, how, args, &mut self.out).await,
                         None => Reply::new(&mut self.out, self.sess.resp3)
-                            .error("CROSSSLOT Keys in request don't hash to the same slot"),
+                            .error(errors::CROSSSLOT),
                     }
                     let us = t0.elapsed().as_micros() as u64;
                     self.excluded_us += us;
@@ -605,7 +605,7 @@ impl Connection {
                 }
                 Err(e) => {
                     state.flush_remote().await;
-                    let msg = format!("ERR Protocol error: {}", e.message());
+                    let msg = errors::protocol_error(e.message());
                     Reply::new(&mut state.out, state.sess.resp3).error(&msg);
                     crate::server::log::verbose(&format!(
                         "Protocol error ({}) from client: {}",

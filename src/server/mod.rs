@@ -324,6 +324,10 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
     if !shard.config.borrow().active_expire_enabled {
         return;
     }
+    // Keys a transaction holds must not change under it: skip this tick.
+    if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() {
+        return;
+    }
     let budget = Duration::from_millis(1);
     let start = std::time::Instant::now();
     loop {
