@@ -331,6 +331,9 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
     let budget = Duration::from_millis(1);
     let start = std::time::Instant::now();
     loop {
+        if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() {
+            return;
+        }
         let (db, slot) = shard.expire_cursor.get();
         let now = crate::util::now_ms();
         let slice = {
