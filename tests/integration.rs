@@ -393,3 +393,52 @@ fn nul_byte_in_inline_command() {
     raw.send(b"\x00\r\nPING\r\n");
     assert_eq!(raw.reply_str(), "+PONG\r\n");
 }
+
+/// Whole-shard work (DBSIZE, KEYS, FLUSHDB) mixed with key-locking
+/// cross-shard commands from several pipelining clients: every pipeline must
+/// complete (no starvation or deadlock between the two kinds of locks).
+#[test]
+fn mixed_whole_shard_and_key_transactions_make_progress() {
+    let srv = Server::start(4);
+    let keys = Arc::new(keys_on_distinct_shards("mix:", 4));
+    let mut handles = Vec::new();
+    for w in 0..4u64 {
+        let mut raw = srv.raw();
+        let keys = keys.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut seed = w * 7919 + 1;
+            let mut next = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            for _ in 0..20 {
+                let mut req = Vec::new();
+                let n = 200;
+                for _ in 0..n {
+                    let k = |r: u64| keys[(r % 4) as usize].as_str();
+                    let (a, b) = (next(), next());
+                    let cmd: Vec<&str> = match next() % 10 {
+                        0 => vec!["DBSIZE"],
+                        1 => vec!["KEYS", "mix:*"],
+                        2 if a % 7 == 0 => vec!["FLUSHDB"],
+                        3 | 4 => vec!["MSET", k(a), "1", k(b), "2"],
+                        5 => vec!["RENAME", k(a), k(b)],
+                        6 => vec!["MGET", k(a), k(b)],
+                        7 => vec!["DEL", k(a), k(b)],
+                        _ => vec!["SET", k(a), "v"],
+                    };
+                    req.extend(encode(&cmd));
+                }
+                raw.send(&req);
+                for _ in 0..n {
+                    raw.reply();
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+}

@@ -8,9 +8,11 @@
 //! parts and releases everything at the end (strict two-phase locking).
 //!
 //! Work outside transactions waits while it would touch a locked key or the
-//! shard is locked whole. A whole-shard lock waits until no key is locked,
-//! and once one is waiting no new key locks are granted, so it cannot
-//! starve. The single-shard path pays a `Cell` read and an emptiness check.
+//! shard is locked whole. Lock requests are served in arrival order between
+//! the two kinds: every request draws a ticket; a whole-shard lock waits for
+//! the key locks granted before it, and key requests that arrive after a
+//! waiting whole-shard lock queue behind it. Neither kind can starve the
+//! other. The single-shard path pays a `Cell` read and an emptiness check.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -36,8 +38,10 @@ pub fn key_id(db: usize, key: &[u8]) -> KeyId {
 pub struct Gate {
     /// Transaction holding the whole shard.
     holder: Cell<TxId>,
-    /// Whole-shard lock requests waiting for key locks to drain.
-    exclusive_waiting: Cell<u32>,
+    /// Tickets of whole-shard lock requests still waiting.
+    exclusive_waiting: RefCell<Vec<u64>>,
+    /// Next ticket: the arrival order of lock requests.
+    next_ticket: Cell<u64>,
     /// Locked keys and their transaction.
     keys: RefCell<HashMap<KeyId, TxId>>,
     waiters: RefCell<Vec<Waker>>,
@@ -90,20 +94,32 @@ impl Gate {
         }
     }
 
+    /// A place in the arrival order of lock requests.
+    pub fn ticket(&self) -> u64 {
+        let t = self.next_ticket.get();
+        self.next_ticket.set(t + 1);
+        t
+    }
+
+    fn exclusive_before(&self, ticket: u64) -> bool {
+        self.exclusive_waiting.borrow().iter().any(|&t| t < ticket)
+    }
+
     fn keys_available(&self, tx: TxId, ids: &[KeyId]) -> bool {
         let keys = self.keys.borrow();
         ids.iter().all(|id| keys.get(id).map_or(true, |&t| t == tx))
     }
 
-    /// Locks `ids` for `tx` if none is held by another transaction and no
-    /// whole-shard lock is held or waited for.
-    pub fn try_lock_keys(&self, tx: TxId, ids: &[KeyId]) -> bool {
+    /// Locks `ids` for `tx` (a request that drew `ticket`) if none is held
+    /// by another transaction, the shard is not locked whole, and no
+    /// whole-shard request that arrived earlier is waiting.
+    pub fn try_lock_keys(&self, tx: TxId, ids: &[KeyId], ticket: u64) -> bool {
         debug_assert!(tx != 0);
         let h = self.holder.get();
         if h == tx {
             return true;
         }
-        if h != 0 || self.exclusive_waiting.get() > 0 || !self.keys_available(tx, ids) {
+        if h != 0 || self.exclusive_before(ticket) || !self.keys_available(tx, ids) {
             return false;
         }
         let mut keys = self.keys.borrow_mut();
@@ -115,7 +131,13 @@ impl Gate {
 
     /// Locks `ids` for `tx`, waiting as needed.
     pub async fn lock_keys(&self, tx: TxId, ids: &[KeyId]) {
-        while !self.try_lock_keys(tx, ids) {
+        let ticket = self.ticket();
+        self.lock_keys_with(tx, ids, ticket).await
+    }
+
+    /// [`Gate::lock_keys`] for a request that already drew its ticket.
+    pub async fn lock_keys_with(&self, tx: TxId, ids: &[KeyId], ticket: u64) {
+        while !self.try_lock_keys(tx, ids, ticket) {
             self.changed().await;
         }
     }
@@ -141,11 +163,14 @@ impl Gate {
         if self.try_acquire(tx) {
             return;
         }
-        self.exclusive_waiting.set(self.exclusive_waiting.get() + 1);
+        let ticket = self.ticket();
+        self.exclusive_waiting.borrow_mut().push(ticket);
         while !self.try_acquire(tx) {
             self.changed().await;
         }
-        self.exclusive_waiting.set(self.exclusive_waiting.get() - 1);
+        self.exclusive_waiting.borrow_mut().retain(|&t| t != ticket);
+        // Key requests queued behind this one may now compare against the
+        // next waiter; they are woken by this holder's release.
     }
 
     /// Releases every lock `tx` holds here and wakes everyone waiting.
@@ -175,9 +200,9 @@ mod tests {
         let g = Gate::default();
         let a = vec![key_id(0, b"a")];
         let b = vec![key_id(0, b"b")];
-        assert!(g.try_lock_keys(1, &a));
-        assert!(g.try_lock_keys(2, &b));
-        assert!(!g.try_lock_keys(2, &a));
+        assert!(g.try_lock_keys(1, &a, g.ticket()));
+        assert!(g.try_lock_keys(2, &b, g.ticket()));
+        assert!(!g.try_lock_keys(2, &a, g.ticket()));
         assert!(g.key_locked(0, b"a"));
         assert!(!g.key_locked(1, b"a"));
         assert!(!g.try_acquire(3));
@@ -185,7 +210,7 @@ mod tests {
         assert!(!g.try_acquire(3));
         g.release(2);
         assert!(g.try_acquire(3));
-        assert!(!g.try_lock_keys(1, &a));
+        assert!(!g.try_lock_keys(1, &a, g.ticket()));
         assert!(!g.is_open_for(0));
         g.release(3);
         assert!(g.is_open_for(0) && !g.has_key_locks());

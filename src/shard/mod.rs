@@ -273,12 +273,13 @@ impl Shard {
                     }
                 }
                 Lock::Keys(ids) => {
-                    if self.gate.try_lock_keys(tx, &ids) {
+                    let ticket = self.gate.ticket();
+                    if self.gate.try_lock_keys(tx, &ids, ticket) {
                         job(self);
                     } else {
                         let me = self.clone();
                         glommio::spawn_local(async move {
-                            me.gate.lock_keys(tx, &ids).await;
+                            me.gate.lock_keys_with(tx, &ids, ticket).await;
                             job(&me);
                         })
                         .detach();
