@@ -25,6 +25,7 @@ pub fn cmd_time(ctx: &mut Ctx, _args: &Args) {
 /// What each shard contributes to INFO.
 struct ShardReport {
     stats: Stats,
+    rates: [f64; 3],
     expired: u64,
     keyspace: Vec<(usize, usize, usize)>,
     clients: usize,
@@ -126,6 +127,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         let clients = sh.clients.borrow();
         ShardReport {
             stats: sh.stats.borrow().clone(),
+            rates: sh.rates.borrow().current(),
             expired: sh.expired_keys(),
             keyspace,
             clients: clients.len(),
@@ -152,6 +154,12 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         }
     }
     let connected: usize = reports.iter().map(|r| r.clients).sum();
+    let mut rates = [0.0f64; 3];
+    for r in &reports {
+        for k in 0..3 {
+            rates[k] += r.rates[k];
+        }
+    }
     let cfg = shard.config.borrow().clone();
     let info = SERVER_INFO.get();
     let now = now_ms();
@@ -224,11 +232,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "stats" => {
                 let _ = write!(
                     text,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\ntotal_error_replies:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\ntotal_error_replies:{}\r\n",
                     stats.total_connections,
                     stats.total_commands,
+                    rates[0].round() as u64,
                     stats.net_input,
                     stats.net_output,
+                    rates[1] / 1024.0,
+                    rates[2] / 1024.0,
                     stats.rejected_connections,
                     expired,
                     stats.keyspace_hits,

@@ -310,6 +310,12 @@ fn start_housekeeping(shard: &Rc<Shard>) {
     glommio::timer::TimerActionRepeat::repeat(move || {
         let shard = shard.clone();
         async move {
+            {
+                let st = shard.stats.borrow();
+                let (c, i, o) = (st.total_commands, st.net_input, st.net_output);
+                drop(st);
+                shard.rates.borrow_mut().sample(crate::util::now_ms(), c, i, o);
+            }
             active_expire_cycle(&shard).await;
             let hz = shard.config.borrow().hz.max(1);
             Some(Duration::from_millis((1000 / hz as u64).min(10)))

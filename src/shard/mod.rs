@@ -228,6 +228,52 @@ pub struct Shard {
     next_tx: Cell<u64>,
     /// Cursor of the active expiry cycle: (db, slot).
     pub expire_cursor: Cell<(usize, usize)>,
+    /// Samples for INFO's instantaneous_* rates.
+    pub rates: RefCell<Rates>,
+}
+
+/// Instantaneous rates as Redis computes them: the mean of the last 16
+/// samples taken every 100 ms of (commands, input bytes, output bytes) per
+/// second.
+#[derive(Default)]
+pub struct Rates {
+    last: Option<(u64, u64, u64, u64)>,
+    samples: [[f64; 3]; 16],
+    next: usize,
+}
+
+impl Rates {
+    /// Records a sample at `now_ms` of the running totals.
+    pub fn sample(&mut self, now_ms: u64, commands: u64, input: u64, output: u64) {
+        if let Some((t, c, i, o)) = self.last {
+            if now_ms < t + 100 {
+                return;
+            }
+            let dt = (now_ms - t) as f64 / 1000.0;
+            self.samples[self.next % 16] = [
+                commands.saturating_sub(c) as f64 / dt,
+                input.saturating_sub(i) as f64 / dt,
+                output.saturating_sub(o) as f64 / dt,
+            ];
+            self.next += 1;
+        }
+        self.last = Some((now_ms, commands, input, output));
+    }
+
+    /// (ops/s, input bytes/s, output bytes/s)
+    pub fn current(&self) -> [f64; 3] {
+        let n = self.next.min(16);
+        if n == 0 {
+            return [0.0; 3];
+        }
+        let mut sum = [0.0; 3];
+        for s in &self.samples[..n] {
+            for k in 0..3 {
+                sum[k] += s[k];
+            }
+        }
+        [sum[0] / n as f64, sum[1] / n as f64, sum[2] / n as f64]
+    }
 }
 
 impl Shard {
@@ -246,6 +292,7 @@ impl Shard {
             senders,
             next_tx: Cell::new(0),
             expire_cursor: Cell::new((0, 0)),
+            rates: RefCell::new(Rates::default()),
         })
     }
 
@@ -322,5 +369,23 @@ impl Shard {
     pub fn expired_keys(&self) -> u64 {
         let lazy = crate::storage::db::EXPIRED_LAZILY.with(|c| c.get());
         lazy + self.stats.borrow().expired_keys_active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rates;
+
+    #[test]
+    fn rates_average_recent_samples() {
+        let mut r = Rates::default();
+        r.sample(0, 0, 0, 0);
+        r.sample(100, 1000, 2048, 4096);
+        r.sample(150, 5000, 0, 0); // too soon: ignored
+        r.sample(200, 3000, 2048, 4096);
+        let [ops, inp, out] = r.current();
+        assert_eq!(ops, 15000.0);
+        assert_eq!(inp, 10240.0);
+        assert_eq!(out, 20480.0);
     }
 }
