@@ -123,7 +123,12 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
 enum Io {
     Wrote(std::io::Result<usize>),
     Read(std::io::Result<usize>),
+    /// Nothing happened within REPOLL_IO: look at the socket again.
+    Again,
 }
+
+/// How long a connection waits on its socket before looking again.
+const REPOLL_IO: Duration = Duration::from_millis(50);
 
 /// One non-blocking send(2); 0 when the socket buffer is full.
 fn try_send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
@@ -463,18 +468,34 @@ impl Connection {
             // With replies still pending, wait for room to write or for more
             // input, whichever comes first: a client that sends its whole
             // pipeline before reading must not deadlock against us.
-            let event = if self.written < self.state.out.len() {
-                let Connection { stream, writer, rbuf, rend, state, written, .. } = self;
-                let pending = &state.out[*written..];
-                futures_lite::future::or(
-                    async { Io::Wrote(writer.write(pending).await) },
-                    async { Io::Read(stream.read(&mut rbuf[*rend..]).await) },
-                )
-                .await
-            } else {
-                Io::Read(self.stream.read(&mut self.rbuf[self.rend..]).await)
+            // A socket wake-up lost by the executor must not park a client
+            // forever: look again every REPOLL_IO (glommio then retries the
+            // socket directly).
+            let event = loop {
+                let Connection { stream, writer, rbuf, rend, state, written, .. } = &mut *self;
+                let io = async {
+                    if *written < state.out.len() {
+                        let pending = &state.out[*written..];
+                        futures_lite::future::or(
+                            async { Io::Wrote(writer.write(pending).await) },
+                            async { Io::Read(stream.read(&mut rbuf[*rend..]).await) },
+                        )
+                        .await
+                    } else {
+                        Io::Read(stream.read(&mut rbuf[*rend..]).await)
+                    }
+                };
+                let timer = async {
+                    glommio::timer::sleep(REPOLL_IO).await;
+                    Io::Again
+                };
+                match futures_lite::future::or(io, timer).await {
+                    Io::Again => continue,
+                    other => break other,
+                }
             };
             let n = match event {
+                Io::Again => unreachable!("handled above"),
                 Io::Wrote(r) => {
                     let n = r?;
                     self.written += n;

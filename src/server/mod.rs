@@ -191,8 +191,19 @@ async fn shard_main(
             for (_, rx) in receivers.streams() {
                 let shard = shard.clone();
                 let receiver = async move {
-                    while let Some(msg) = rx.recv().await {
-                        shard.handle(msg);
+                    loop {
+                        // Look at the channel again after a while even
+                        // without a wake-up (see coordinator::REPOLL).
+                        let next = futures_lite::future::or(async { Some(rx.recv().await) }, async {
+                            glommio::timer::sleep(crate::shard::coordinator::REPOLL).await;
+                            None
+                        })
+                        .await;
+                        match next {
+                            Some(Some(msg)) => shard.handle(msg),
+                            Some(None) => break,
+                            None => continue,
+                        }
                     }
                 };
                 glommio::spawn_local_into(receiver, tq).expect("spawn a mesh receiver").detach();

@@ -25,11 +25,25 @@ pub enum Pending<T> {
     Remote(oneshot::Receiver<T>),
 }
 
+/// How long a cross-shard wait trusts its wake-up before looking again.
+/// glommio 0.9 can lose a wake-up sent from another thread; re-polling
+/// bounds such a loss to this interval instead of a hang.
+pub const REPOLL: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl<T> Pending<T> {
     pub async fn wait(self) -> T {
         match self {
             Pending::Ready(v) => v,
-            Pending::Remote(r) => r.await.expect("a shard dropped a reply: the peer executor stopped"),
+            Pending::Remote(mut r) => loop {
+                let got = futures_lite::future::or(async { Some((&mut r).await) }, async {
+                    glommio::timer::sleep(REPOLL).await;
+                    None
+                })
+                .await;
+                if let Some(v) = got {
+                    return v.expect("a shard dropped a reply: the peer executor stopped");
+                }
+            },
         }
     }
 }
