@@ -46,23 +46,97 @@ pub struct EncodingParam {
 /// The encoding thresholds Redis exposes, with its defaults and ranges.
 /// The collection families read them to pick compact encodings.
 pub const ENCODING_PARAMS: &[EncodingParam] = &[
-    EncodingParam { name: "hash-max-listpack-entries", alias: Some("hash-max-ziplist-entries"), default: 128, min: 0, max: i64::MAX },
-    EncodingParam { name: "hash-max-listpack-value", alias: Some("hash-max-ziplist-value"), default: 64, min: 0, max: i64::MAX },
-    EncodingParam { name: "list-max-listpack-size", alias: Some("list-max-ziplist-size"), default: -2, min: i32::MIN as i64, max: i32::MAX as i64 },
-    EncodingParam { name: "list-compress-depth", alias: None, default: 0, min: 0, max: i32::MAX as i64 },
-    EncodingParam { name: "set-max-intset-entries", alias: None, default: 512, min: 0, max: i64::MAX },
-    EncodingParam { name: "set-max-listpack-entries", alias: None, default: 128, min: 0, max: i64::MAX },
-    EncodingParam { name: "set-max-listpack-value", alias: None, default: 64, min: 0, max: i64::MAX },
-    EncodingParam { name: "zset-max-listpack-entries", alias: Some("zset-max-ziplist-entries"), default: 128, min: 0, max: i64::MAX },
-    EncodingParam { name: "zset-max-listpack-value", alias: Some("zset-max-ziplist-value"), default: 64, min: 0, max: i64::MAX },
-    EncodingParam { name: "hll-sparse-max-bytes", alias: None, default: 3000, min: 0, max: i64::MAX },
-    EncodingParam { name: "stream-node-max-bytes", alias: None, default: 4096, min: 0, max: i64::MAX },
-    EncodingParam { name: "stream-node-max-entries", alias: None, default: 100, min: 0, max: i64::MAX },
+    EncodingParam {
+        name: "hash-max-listpack-entries",
+        alias: Some("hash-max-ziplist-entries"),
+        default: 128,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "hash-max-listpack-value",
+        alias: Some("hash-max-ziplist-value"),
+        default: 64,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "list-max-listpack-size",
+        alias: Some("list-max-ziplist-size"),
+        default: -2,
+        min: i32::MIN as i64,
+        max: i32::MAX as i64,
+    },
+    EncodingParam {
+        name: "list-compress-depth",
+        alias: None,
+        default: 0,
+        min: 0,
+        max: i32::MAX as i64,
+    },
+    EncodingParam {
+        name: "set-max-intset-entries",
+        alias: None,
+        default: 512,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "set-max-listpack-entries",
+        alias: None,
+        default: 128,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "set-max-listpack-value",
+        alias: None,
+        default: 64,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "zset-max-listpack-entries",
+        alias: Some("zset-max-ziplist-entries"),
+        default: 128,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "zset-max-listpack-value",
+        alias: Some("zset-max-ziplist-value"),
+        default: 64,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "hll-sparse-max-bytes",
+        alias: None,
+        default: 3000,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "stream-node-max-bytes",
+        alias: None,
+        default: 4096,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingParam {
+        name: "stream-node-max-entries",
+        alias: None,
+        default: 100,
+        min: 0,
+        max: i64::MAX,
+    },
 ];
 
 /// Index of an encoding parameter by name or alias.
 pub fn encoding_param(name: &str) -> Option<usize> {
-    ENCODING_PARAMS.iter().position(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+    ENCODING_PARAMS
+        .iter()
+        .position(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
 }
 
 impl Default for Config {
@@ -86,7 +160,9 @@ impl Default for Config {
             active_expire_enabled: true,
             config_file: String::new(),
             enable_debug_command: "local".into(),
-            dir: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| "/".into()),
+            dir: std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "/".into()),
             encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
         }
     }
@@ -107,38 +183,109 @@ pub struct Param {
 
 /// Every parameter CONFIG GET lists, in a stable order.
 pub const PARAMS: &[Param] = &[
-    Param { name: "port", mutability: Mutability::StartupOnly },
-    Param { name: "bind", mutability: Mutability::StartupOnly },
-    Param { name: "protected-mode", mutability: Mutability::Runtime },
-    Param { name: "requirepass", mutability: Mutability::Runtime },
-    Param { name: "databases", mutability: Mutability::StartupOnly },
-    Param { name: "maxclients", mutability: Mutability::Runtime },
-    Param { name: "timeout", mutability: Mutability::Runtime },
-    Param { name: "tcp-keepalive", mutability: Mutability::Runtime },
-    Param { name: "tcp-backlog", mutability: Mutability::StartupOnly },
-    Param { name: "hz", mutability: Mutability::Runtime },
-    Param { name: "logfile", mutability: Mutability::StartupOnly },
-    Param { name: "loglevel", mutability: Mutability::Runtime },
-    Param { name: "shards", mutability: Mutability::StartupOnly },
-    Param { name: "proto-max-bulk-len", mutability: Mutability::Runtime },
-    Param { name: "client-query-buffer-limit", mutability: Mutability::Runtime },
-    Param { name: "enable-debug-command", mutability: Mutability::StartupOnly },
-    Param { name: "dir", mutability: Mutability::StartupOnly },
+    Param {
+        name: "port",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "bind",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "protected-mode",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "requirepass",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "databases",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "maxclients",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "timeout",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "tcp-keepalive",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "tcp-backlog",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "hz",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "logfile",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "loglevel",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "shards",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "enable-debug-command",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "dir",
+        mutability: Mutability::StartupOnly,
+    },
     // No persistence exists yet: these report (and accept) only the
     // disabled values, so tools that check them see the truth.
-    Param { name: "save", mutability: Mutability::Runtime },
+    Param {
+        name: "save",
+        mutability: Mutability::Runtime,
+    },
     // No memory limit exists yet: only "no limit" is accepted.
-    Param { name: "maxmemory", mutability: Mutability::Runtime },
-    Param { name: "maxmemory-policy", mutability: Mutability::Runtime },
-    Param { name: "appendonly", mutability: Mutability::Runtime },
+    Param {
+        name: "maxmemory",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "maxmemory-policy",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "appendonly",
+        mutability: Mutability::Runtime,
+    },
 ];
 
 /// The encoding parameters as rows of the main parameter table.
 const ENCODING_PARAM_ROWS: [Param; 12] = {
-    let mut rows = [const { Param { name: "", mutability: Mutability::Runtime } }; 12];
+    let mut rows = [const {
+        Param {
+            name: "",
+            mutability: Mutability::Runtime,
+        }
+    }; 12];
     let mut i = 0;
     while i < 12 {
-        rows[i] = Param { name: ENCODING_PARAMS[i].name, mutability: Mutability::Runtime };
+        rows[i] = Param {
+            name: ENCODING_PARAMS[i].name,
+            mutability: Mutability::Runtime,
+        };
         i += 1;
     }
     rows
@@ -173,28 +320,36 @@ pub fn parse_memory(v: &str) -> Result<u64, String> {
         (lower.as_str(), 1)
     };
     let n: u64 = num.parse().map_err(|_| "argument must be a memory value".to_string())?;
-    n.checked_mul(mul).ok_or_else(|| "argument must be a memory value".to_string())
+    n.checked_mul(mul)
+        .ok_or_else(|| "argument must be a memory value".to_string())
 }
 
 fn parse_int<T: std::str::FromStr>(v: &str, min: i64, max: i64) -> Result<T, String> {
-    let n: i64 = v.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    let n: i64 = v
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
     if n < min || n > max {
         return Err(format!("argument must be between {} and {} inclusive", min, max));
     }
-    v.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    v.parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
 impl Config {
     /// Looks a parameter up by name (or alias), case-insensitively.
     pub fn param(name: &str) -> Option<&'static Param> {
-        PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name)).or_else(|| {
-            encoding_param(name).map(|i| &ENCODING_PARAM_ROWS[i])
-        })
+        PARAMS
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .or_else(|| encoding_param(name).map(|i| &ENCODING_PARAM_ROWS[i]))
     }
 
     /// Every parameter name CONFIG GET can list, canonical names only.
     pub fn all_names() -> impl Iterator<Item = &'static str> {
-        PARAMS.iter().map(|p| p.name).chain(ENCODING_PARAMS.iter().map(|p| p.name))
+        PARAMS
+            .iter()
+            .map(|p| p.name)
+            .chain(ENCODING_PARAMS.iter().map(|p| p.name))
     }
 
     /// The value CONFIG GET reports.
@@ -246,7 +401,9 @@ impl Config {
             "loglevel" => {
                 let l = v.to_ascii_lowercase();
                 if !["debug", "verbose", "notice", "warning", "nothing"].contains(&l.as_str()) {
-                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                    return Err(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into(),
+                    );
                 }
                 self.loglevel = l;
             }
@@ -300,7 +457,8 @@ impl Config {
         let mut i = 0;
         if let Some(first) = args.first() {
             if !first.starts_with("--") {
-                let text = std::fs::read_to_string(first).map_err(|e| format!("can't open config file '{}': {}", first, e))?;
+                let text =
+                    std::fs::read_to_string(first).map_err(|e| format!("can't open config file '{}': {}", first, e))?;
                 cfg.apply_text(&text)?;
                 cfg.config_file = std::fs::canonicalize(first)
                     .map(|p| p.display().to_string())
@@ -321,7 +479,8 @@ impl Config {
             }
             // `--save ""` style empty values arrive as an empty string.
             let value = values.join(" ");
-            cfg.apply_option(name, &value).map_err(|e| format!("option '--{} {}': {}", name, value, e))?;
+            cfg.apply_option(name, &value)
+                .map_err(|e| format!("option '--{} {}': {}", name, value, e))?;
         }
         Ok(cfg)
     }
@@ -342,7 +501,9 @@ impl Config {
                 .iter()
                 .map(|&(o, l)| String::from_utf8_lossy(&buf[o as usize..(o + l) as usize]).into_owned())
                 .collect();
-            let Some((name, rest)) = words.split_first() else { continue };
+            let Some((name, rest)) = words.split_first() else {
+                continue;
+            };
             self.apply_option(name, &rest.join(" "))
                 .map_err(|e| format!("config file line {}: '{}': {}", n + 1, line, e))?;
         }
@@ -382,7 +543,8 @@ mod tests {
         assert!(Config::from_args(&["--port".into(), "x".into()]).is_err());
         assert!(Config::from_args(&["--nonsense".into(), "1".into()]).is_err());
         let mut c = Config::default();
-        c.apply_text("# comment\nport 6380\nbind 127.0.0.1 ::1\nrequirepass \"a b\"\n").unwrap();
+        c.apply_text("# comment\nport 6380\nbind 127.0.0.1 ::1\nrequirepass \"a b\"\n")
+            .unwrap();
         assert_eq!(c.port, 6380);
         assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
         assert_eq!(c.requirepass.as_deref(), Some("a b"));

@@ -8,7 +8,11 @@ static GLOBAL: MiMalloc = MiMalloc;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--version" || a == "-v") {
-        println!("Spindle server v={} (redis_version={})", env!("CARGO_PKG_VERSION"), spindle::command::connection::REDIS_VERSION);
+        println!(
+            "Spindle server v={} (redis_version={})",
+            env!("CARGO_PKG_VERSION"),
+            spindle::command::connection::REDIS_VERSION
+        );
         return;
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {

@@ -6,12 +6,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Unix time in milliseconds.
 #[inline]
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Unix time in microseconds.
 pub fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 /// A small xorshift generator; one per shard or connection, never shared.
@@ -38,7 +44,10 @@ impl Rng {
 pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
     // Redis gives up (no match) past 1000 nested stars; patterns that deep
     // exist only to attack the matcher.
-    let stars = pattern.windows(2).filter(|w| w[1] == b'*' && w[0] != b'*' && w[0] != b'\\').count()
+    let stars = pattern
+        .windows(2)
+        .filter(|w| w[1] == b'*' && w[0] != b'*' && w[0] != b'\\')
+        .count()
         + (pattern.first() == Some(&b'*')) as usize;
     if stars > 1000 {
         return false;

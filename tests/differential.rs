@@ -29,7 +29,16 @@ impl Drop for Redis {
 fn start_redis() -> Redis {
     let port = free_port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -63,14 +72,21 @@ fn encode(args: &[Vec<u8>]) -> Vec<u8> {
 fn split(line: &str) -> Vec<Vec<u8>> {
     let mut ranges = Vec::new();
     let mut buf = Vec::new();
-    spindle::protocol::parser::split_args(line.as_bytes(), &mut ranges, &mut buf).expect("balanced quotes in case file");
-    ranges.iter().map(|&(o, l)| buf[o as usize..(o + l) as usize].to_vec()).collect()
+    spindle::protocol::parser::split_args(line.as_bytes(), &mut ranges, &mut buf)
+        .expect("balanced quotes in case file");
+    ranges
+        .iter()
+        .map(|&(o, l)| buf[o as usize..(o + l) as usize].to_vec())
+        .collect()
 }
 
 #[test]
 fn replies_match_redis_byte_for_byte() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("tests/cases").map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/cases")
+        .map(|e| e.unwrap().path())
+        .collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
     files.sort();
     assert!(!files.is_empty(), "no case files in {}", dir.display());
@@ -98,10 +114,20 @@ fn replies_match_redis_byte_for_byte() {
             r.send(&req);
             s.send(&req);
             let where_ = format!("{}:{}: {}", file.display(), n + 1, line);
-            let want = r.try_reply().unwrap_or_else(|| panic!("redis-server gave no reply to {where_}"));
-            let got = s.try_reply().unwrap_or_else(|| panic!("spindle gave no reply to {where_}"));
+            let want = r
+                .try_reply()
+                .unwrap_or_else(|| panic!("redis-server gave no reply to {where_}"));
+            let got = s
+                .try_reply()
+                .unwrap_or_else(|| panic!("spindle gave no reply to {where_}"));
             if args[0].eq_ignore_ascii_case(b"hello") {
-                assert_eq!(want.first(), got.first(), "{}:{}: HELLO reply kind", file.display(), n + 1);
+                assert_eq!(
+                    want.first(),
+                    got.first(),
+                    "{}:{}: HELLO reply kind",
+                    file.display(),
+                    n + 1
+                );
                 continue;
             }
             compared += 1;
@@ -118,6 +144,12 @@ fn replies_match_redis_byte_for_byte() {
         }
     }
     assert!(compared > 0);
-    assert!(mismatches.is_empty(), "{} of {} replies differ:\n{}", mismatches.len(), compared, mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} replies differ:\n{}",
+        mismatches.len(),
+        compared,
+        mismatches.join("\n")
+    );
     println!("{compared} replies identical to redis-server");
 }

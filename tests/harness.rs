@@ -21,7 +21,10 @@ fn set_and_get_variants() {
     assert_eq!(h.cmd("SET k v KEEPTTL EX 1"), "-ERR syntax error\r\n");
     assert_eq!(h.cmd("SET k v EX 0"), "-ERR invalid expire time in 'set' command\r\n");
     assert_eq!(h.cmd("SET k v EX -1"), "-ERR invalid expire time in 'set' command\r\n");
-    assert_eq!(h.cmd("SET k v EX abc"), "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(
+        h.cmd("SET k v EX abc"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
     assert_eq!(h.cmd("SET k v EX"), "-ERR syntax error\r\n");
     assert_eq!(h.cmd("SET k v EX 100"), "+OK\r\n");
     assert_eq!(h.cmd("TTL k"), ":100\r\n");
@@ -56,7 +59,10 @@ fn counters() {
     assert_eq!(h.cmd("OBJECT ENCODING c"), "$3\r\nint\r\n");
     assert_eq!(h.cmd("SET big 9223372036854775807"), "+OK\r\n");
     assert_eq!(h.cmd("INCR big"), "-ERR increment or decrement would overflow\r\n");
-    assert_eq!(h.cmd("DECRBY c -9223372036854775808"), "-ERR decrement would overflow\r\n");
+    assert_eq!(
+        h.cmd("DECRBY c -9223372036854775808"),
+        "-ERR decrement would overflow\r\n"
+    );
     assert_eq!(h.cmd("INCRBY c x"), "-ERR value is not an integer or out of range\r\n");
     assert_eq!(h.cmd("SET s abc"), "+OK\r\n");
     assert_eq!(h.cmd("INCR s"), "-ERR value is not an integer or out of range\r\n");
@@ -74,7 +80,10 @@ fn counters() {
     assert_eq!(h.cmd("SETRANGE z 2 2"), ":3\r\n");
     assert_eq!(h.cmd("INCRBYFLOAT z 1"), "-ERR value is not a valid float\r\n");
     assert_eq!(h.cmd("SET f 1e4932"), "+OK\r\n");
-    assert_eq!(h.cmd("INCRBYFLOAT f 1e4932"), "-ERR increment would produce NaN or Infinity\r\n");
+    assert_eq!(
+        h.cmd("INCRBYFLOAT f 1e4932"),
+        "-ERR increment would produce NaN or Infinity\r\n"
+    );
 }
 
 #[test]
@@ -95,7 +104,10 @@ fn ranges_append_and_encodings() {
     assert_eq!(h.cmd("SETRANGE z 3 x"), ":4\r\n");
     assert_eq!(h.cmd("GET z"), "$4\r\n\u{0}\u{0}\u{0}x\r\n");
     assert_eq!(h.cmd("SETRANGE z -1 x"), "-ERR offset is out of range\r\n");
-    assert_eq!(h.cmd("SETRANGE z 536870911 xx"), "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    assert_eq!(
+        h.cmd("SETRANGE z 536870911 xx"),
+        "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+    );
     assert_eq!(h.cmd("OBJECT ENCODING a"), "$3\r\nraw\r\n");
     assert_eq!(h.cmd("SET e short"), "+OK\r\n");
     assert_eq!(h.cmd("OBJECT ENCODING e"), "$6\r\nembstr\r\n");
@@ -103,7 +115,10 @@ fn ranges_append_and_encodings() {
     assert_eq!(h.cmd("APPEND i 6"), ":6\r\n");
     assert_eq!(h.cmd("GET i"), "$6\r\n123456\r\n");
     assert_eq!(h.cmd("OBJECT ENCODING none"), "$-1\r\n");
-    assert_eq!(h.cmd("OBJECT FOO k"), "-ERR unknown subcommand 'FOO'. Try OBJECT HELP.\r\n");
+    assert_eq!(
+        h.cmd("OBJECT FOO k"),
+        "-ERR unknown subcommand 'FOO'. Try OBJECT HELP.\r\n"
+    );
 }
 
 #[test]
@@ -120,14 +135,20 @@ fn lcs() {
         h.cmd("LCS key1 key2 IDX"),
         "*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n"
     );
-    assert_eq!(h.cmd("LCS key1 key2 LEN IDX"), "-ERR If you want both the length and indexes, please just use IDX.\r\n");
+    assert_eq!(
+        h.cmd("LCS key1 key2 LEN IDX"),
+        "-ERR If you want both the length and indexes, please just use IDX.\r\n"
+    );
 }
 
 #[test]
 fn keys_and_expiry() {
     let mut h = h();
     assert_eq!(h.cmd("MSET a 1 b 2 c 3"), "+OK\r\n");
-    assert_eq!(h.cmd("MSET a 1 b"), "-ERR wrong number of arguments for 'mset' command\r\n");
+    assert_eq!(
+        h.cmd("MSET a 1 b"),
+        "-ERR wrong number of arguments for 'mset' command\r\n"
+    );
     assert_eq!(h.cmd("EXISTS a a x"), ":2\r\n");
     assert_eq!(h.cmd("DEL a x"), ":1\r\n");
     assert_eq!(h.cmd("TYPE b"), "+string\r\n");
@@ -137,10 +158,19 @@ fn keys_and_expiry() {
     assert_eq!(h.cmd("EXPIRE b 50 GT"), ":0\r\n");
     assert_eq!(h.cmd("EXPIRE b 50 LT"), ":1\r\n");
     assert_eq!(h.cmd("TTL b"), ":50\r\n");
-    assert_eq!(h.cmd("EXPIRE b 50 NX GT"), "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
-    assert_eq!(h.cmd("EXPIRE b 50 GT LT"), "-ERR GT and LT options at the same time are not compatible\r\n");
+    assert_eq!(
+        h.cmd("EXPIRE b 50 NX GT"),
+        "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"
+    );
+    assert_eq!(
+        h.cmd("EXPIRE b 50 GT LT"),
+        "-ERR GT and LT options at the same time are not compatible\r\n"
+    );
     assert_eq!(h.cmd("EXPIRE b 50 FOO"), "-ERR Unsupported option FOO\r\n");
-    assert_eq!(h.cmd("EXPIRE b 9223372036854775807"), "-ERR invalid expire time in 'expire' command\r\n");
+    assert_eq!(
+        h.cmd("EXPIRE b 9223372036854775807"),
+        "-ERR invalid expire time in 'expire' command\r\n"
+    );
     assert_eq!(h.cmd("EXPIREAT c 4102444800"), ":1\r\n");
     assert_eq!(h.cmd("EXPIRETIME c"), ":4102444800\r\n");
     assert_eq!(h.cmd("PEXPIRETIME c"), ":4102444800000\r\n");
@@ -167,11 +197,17 @@ fn rename_copy_move_swapdb() {
     assert_eq!(h.cmd("COPY b c"), ":0\r\n");
     assert_eq!(h.cmd("COPY b c REPLACE"), ":1\r\n");
     assert_eq!(h.cmd("GET c"), "$1\r\n1\r\n");
-    assert_eq!(h.cmd("COPY b b"), "-ERR source and destination objects are the same\r\n");
+    assert_eq!(
+        h.cmd("COPY b b"),
+        "-ERR source and destination objects are the same\r\n"
+    );
     assert_eq!(h.cmd("COPY b d DB 1"), ":1\r\n");
     assert_eq!(h.cmd("COPY b d DB 99"), "-ERR DB index is out of range\r\n");
     assert_eq!(h.cmd("MOVE c 1"), ":1\r\n");
-    assert_eq!(h.cmd("MOVE b 0"), "-ERR source and destination objects are the same\r\n");
+    assert_eq!(
+        h.cmd("MOVE b 0"),
+        "-ERR source and destination objects are the same\r\n"
+    );
     assert_eq!(h.cmd("SELECT 1"), "+OK\r\n");
     assert_eq!(h.cmd("DBSIZE"), ":2\r\n");
     assert_eq!(h.cmd("SELECT 16"), "-ERR DB index is out of range\r\n");
@@ -217,13 +253,25 @@ fn connection_commands() {
     let mut h = h();
     assert_eq!(h.cmd("PING"), "+PONG\r\n");
     assert_eq!(h.cmd("PING hi"), "$2\r\nhi\r\n");
-    assert_eq!(h.cmd("PING a b"), "-ERR wrong number of arguments for 'ping' command\r\n");
+    assert_eq!(
+        h.cmd("PING a b"),
+        "-ERR wrong number of arguments for 'ping' command\r\n"
+    );
     assert_eq!(h.cmd("ECHO x"), "$1\r\nx\r\n");
     assert_eq!(h.cmd("CLIENT SETNAME my-app"), "+OK\r\n");
     assert_eq!(h.cmd("CLIENT GETNAME"), "$6\r\nmy-app\r\n");
-    assert_eq!(h.cmd("CLIENT SETNAME \"a b\""), "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
-    assert_eq!(h.cmd("CLIENT ID x"), "-ERR wrong number of arguments for 'client|id' command\r\n");
-    assert_eq!(h.cmd("CLIENT FOO"), "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n");
+    assert_eq!(
+        h.cmd("CLIENT SETNAME \"a b\""),
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    assert_eq!(
+        h.cmd("CLIENT ID x"),
+        "-ERR wrong number of arguments for 'client|id' command\r\n"
+    );
+    assert_eq!(
+        h.cmd("CLIENT FOO"),
+        "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n"
+    );
     assert_eq!(h.cmd("HELLO 4"), "-NOPROTO unsupported protocol version\r\n");
     assert!(h.cmd("HELLO 3").starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"));
     assert_eq!(h.cmd("GET nothing"), "_\r\n");
@@ -238,7 +286,10 @@ fn connection_commands() {
 #[test]
 fn unknown_commands_and_errorstats() {
     let mut h = h();
-    assert_eq!(h.cmd("FOO a b"), "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n");
+    assert_eq!(
+        h.cmd("FOO a b"),
+        "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n"
+    );
     assert_eq!(h.cmd("GET"), "-ERR wrong number of arguments for 'get' command\r\n");
     let info = h.cmd("INFO errorstats");
     assert!(info.contains("errorstat_ERR:count=2"), "{info}");
@@ -253,7 +304,10 @@ fn auth_and_requirepass() {
     cfg.requirepass = Some("secret".into());
     let mut h = Harness::with_config(cfg);
     assert_eq!(h.cmd("GET k"), "-NOAUTH Authentication required.\r\n");
-    assert_eq!(h.cmd("AUTH wrong"), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    assert_eq!(
+        h.cmd("AUTH wrong"),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     assert_eq!(h.cmd("AUTH secret"), "+OK\r\n");
     assert_eq!(h.cmd("GET k"), "$-1\r\n");
     let mut h2 = Harness::new();
@@ -269,10 +323,16 @@ fn command_introspection() {
     let n = spindle::command::TABLE.len();
     assert_eq!(h.cmd("COMMAND COUNT"), format!(":{n}\r\n"));
     assert_eq!(h.cmd("COMMAND GETKEYS MSET a 1 b 2"), "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
-    assert_eq!(h.cmd("COMMAND GETKEYS PING"), "-ERR The command has no key arguments\r\n");
+    assert_eq!(
+        h.cmd("COMMAND GETKEYS PING"),
+        "-ERR The command has no key arguments\r\n"
+    );
     assert_eq!(h.cmd("COMMAND GETKEYS FOO x"), "-ERR Invalid command specified\r\n");
     let info = h.cmd("COMMAND INFO get");
-    assert!(info.starts_with("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"), "{info}");
+    assert!(
+        info.starts_with("*1\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"),
+        "{info}"
+    );
 }
 
 #[test]
@@ -280,16 +340,28 @@ fn review_regressions() {
     let mut h = h();
     assert_eq!(h.cmd("DEBUG SLEEP inf"), "+OK\r\n");
     assert_eq!(h.cmd("DEBUG SLEEP -5"), "+OK\r\n");
-    assert_eq!(h.cmd("DEBUG FOO"), "-ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP.\r\n");
+    assert_eq!(
+        h.cmd("DEBUG FOO"),
+        "-ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP.\r\n"
+    );
     assert_eq!(h.cmd("APPEND n 123"), ":3\r\n");
     assert_eq!(h.cmd("OBJECT ENCODING n"), "$3\r\nint\r\n");
     assert_eq!(h.cmd("APPEND s abc"), ":3\r\n");
     assert_eq!(h.cmd("OBJECT ENCODING s"), "$6\r\nembstr\r\n");
     assert_eq!(h.cmd("PEXPIREAT n 9223372036854775807"), ":1\r\n");
     assert_eq!(h.cmd("EXPIRETIME n"), ":9223372036854776\r\n");
-    assert_eq!(h.cmd("SELECT 2147483648"), "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
-    assert_eq!(h.cmd("MOVE n 2147483648"), "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n");
-    assert_eq!(h.cmd("CLIENT KILL MAXAGE 0"), "-ERR maxage should be greater than 0\r\n");
+    assert_eq!(
+        h.cmd("SELECT 2147483648"),
+        "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
+    );
+    assert_eq!(
+        h.cmd("MOVE n 2147483648"),
+        "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
+    );
+    assert_eq!(
+        h.cmd("CLIENT KILL MAXAGE 0"),
+        "-ERR maxage should be greater than 0\r\n"
+    );
     assert_eq!(h.cmd("CLIENT KILL USER nosuch"), "-ERR No such user 'nosuch'\r\n");
     assert_eq!(h.cmd("CLIENT LIST ID 0"), "$0\r\n\r\n");
     assert_eq!(h.cmd("COMMAND INFO nosuch"), "*1\r\n$-1\r\n");
@@ -297,5 +369,8 @@ fn review_regressions() {
     let big = "a".repeat(12_000);
     h.cmd(&format!("SET l1 {big}"));
     h.cmd(&format!("SET l2 {big}"));
-    assert_eq!(h.cmd("LCS l1 l2 LEN"), "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n");
+    assert_eq!(
+        h.cmd("LCS l1 l2 LEN"),
+        "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
+    );
 }

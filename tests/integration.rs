@@ -19,7 +19,15 @@ fn redis_crate_basics() {
     assert_eq!(v, "hello");
     let n: i64 = c.incr("counter", 5).unwrap();
     assert_eq!(n, 5);
-    let _: () = redis::cmd("MSET").arg("a").arg("1").arg("b").arg("2").arg("c").arg("3").query(&mut c).unwrap();
+    let _: () = redis::cmd("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .arg("c")
+        .arg("3")
+        .query(&mut c)
+        .unwrap();
     let vals: Vec<Option<String>> = c.get(&["a", "b", "c", "missing"]).unwrap();
     assert_eq!(vals, vec![Some("1".into()), Some("2".into()), Some("3".into()), None]);
     let ttl: i64 = {
@@ -98,7 +106,10 @@ fn protocol_errors_reply_then_close() {
         (b"*1\r\n$x\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
         (b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
         (b"*1\r\n+foo\r\n", "-ERR Protocol error: expected '$', got '+'\r\n"),
-        (b"SET k \"unbalanced\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            b"SET k \"unbalanced\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
         (b"*3000000000\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
         (b"*1\r\n$600000000\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
     ];
@@ -122,10 +133,16 @@ fn resp3_after_hello() {
     let srv = Server::start(2);
     let mut raw = srv.raw();
     let hello = raw.cmd(&["HELLO", "3"]);
-    assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n"), "{hello}");
+    assert!(
+        hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n"),
+        "{hello}"
+    );
     assert!(hello.contains("$5\r\nproto\r\n:3\r\n"));
     assert_eq!(raw.cmd(&["GET", "missing"]), "_\r\n");
-    assert_eq!(raw.cmd(&["CONFIG", "GET", "maxclients"]), "%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "maxclients"]),
+        "%1\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"
+    );
     // Remote-shard replies come back in RESP3 too.
     let keys = keys_on_distinct_shards("r3:", 2);
     for k in &keys {
@@ -159,10 +176,16 @@ fn multi_key_commands_count_across_shards() {
     assert_eq!(raw.cmd(&["DBSIZE"]), ":0\r\n");
     // MSETNX across shards is all or nothing.
     assert_eq!(raw.cmd(&["SET", &keys[3], "x"]), "+OK\r\n");
-    assert_eq!(raw.cmd(&["MSETNX", &keys[0], "1", &keys[1], "1", &keys[3], "1"]), ":0\r\n");
+    assert_eq!(
+        raw.cmd(&["MSETNX", &keys[0], "1", &keys[1], "1", &keys[3], "1"]),
+        ":0\r\n"
+    );
     assert_eq!(raw.cmd(&["EXISTS", &keys[0], &keys[1]]), ":0\r\n");
     assert_eq!(raw.cmd(&["MSETNX", &keys[0], "1", &keys[1], "1"]), ":1\r\n");
-    assert_eq!(raw.cmd(&["MGET", &keys[0], &keys[1], &keys[3]]), "*3\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\nx\r\n");
+    assert_eq!(
+        raw.cmd(&["MGET", &keys[0], &keys[1], &keys[3]]),
+        "*3\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\nx\r\n"
+    );
     // RENAME, COPY and LCS across shards.
     assert_eq!(raw.cmd(&["EXPIRE", &keys[3], "100"]), ":1\r\n");
     assert_eq!(raw.cmd(&["RENAME", &keys[3], &keys[2]]), "+OK\r\n");
@@ -327,8 +350,15 @@ fn second_server_on_same_port_refuses_to_start() {
 
 #[test]
 fn bad_options_exit_with_a_clear_error() {
-    for args in [&["--port", "notaport"][..], &["--nosuchoption", "1"][..], &["/nonexistent/spindle.conf"][..]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spindle")).args(args).output().unwrap();
+    for args in [
+        &["--port", "notaport"][..],
+        &["--nosuchoption", "1"][..],
+        &["/nonexistent/spindle.conf"][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spindle"))
+            .args(args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("spindle: ") && err.lines().count() <= 2, "{err}");
@@ -341,8 +371,13 @@ fn requirepass_and_hello_auth() {
     let mut raw = srv.raw();
     assert_eq!(raw.cmd(&["GET", "k"]), "-NOAUTH Authentication required.\r\n");
     assert!(raw.cmd(&["HELLO", "3"]).starts_with("-NOAUTH HELLO must be called"));
-    assert_eq!(raw.cmd(&["HELLO", "3", "AUTH", "default", "bad"]), "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
-    assert!(raw.cmd(&["HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "app"]).starts_with("%7\r\n"));
+    assert_eq!(
+        raw.cmd(&["HELLO", "3", "AUTH", "default", "bad"]),
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert!(raw
+        .cmd(&["HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "app"])
+        .starts_with("%7\r\n"));
     assert_eq!(raw.cmd(&["CLIENT", "GETNAME"]), "$3\r\napp\r\n");
     assert_eq!(raw.cmd(&["SET", "k", "v"]), "+OK\r\n");
 }

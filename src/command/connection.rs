@@ -320,8 +320,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             let now = crate::util::now_ms();
             let parts = coordinator::broadcast(&sess.shard, move |shard| {
                 let clients = shard.clients.borrow();
-                let mut v: Vec<(u64, String)> =
-                    clients.values().map(|c| (c.id, c.describe(now))).collect();
+                let mut v: Vec<(u64, String)> = clients.values().map(|c| (c.id, c.describe(now))).collect();
                 v.sort();
                 v
             })

@@ -75,7 +75,10 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let mut groups: BTreeMap<usize, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
     for i in (1..args.len()).step_by(2) {
         let shard = key_shard(args.get(i), sess.shard.count);
-        groups.entry(shard).or_default().push((args.get(i).to_vec(), args.get(i + 1).to_vec()));
+        groups
+            .entry(shard)
+            .or_default()
+            .push((args.get(i).to_vec(), args.get(i + 1).to_vec()));
     }
     let db = sess.db;
     let mut tx = Tx::new(&sess.shard);
@@ -133,7 +136,10 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
 
 /// The (db, key) pairs a gathered command may read or write.
 fn gather_targets(sess: &Session, spec: &CommandSpec, args: &Args) -> Vec<(usize, Vec<u8>)> {
-    let mut v: Vec<(usize, Vec<u8>)> = spec.key_indices(args.len()).map(|i| (sess.db, args.get(i).to_vec())).collect();
+    let mut v: Vec<(usize, Vec<u8>)> = spec
+        .key_indices(args.len())
+        .map(|i| (sess.db, args.get(i).to_vec()))
+        .collect();
     if spec.name == "copy" {
         let dbs = sess.shard.config.borrow().databases;
         if let Ok((dst_db, _)) = keys::parse_copy_options(args, sess.db, dbs) {
@@ -179,7 +185,10 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             .lock_keys_run(*shard, ids, move |sh| {
                 let now = now_ms();
                 let mut ks = sh.ks.borrow_mut();
-                items2.iter().map(|(db, k)| keys::op_clone_entry(ks.db(*db), k, now)).collect::<Vec<_>>()
+                items2
+                    .iter()
+                    .map(|(db, k)| keys::op_clone_entry(ks.db(*db), k, now))
+                    .collect::<Vec<_>>()
             })
             .await;
         before.extend(items.iter().cloned().zip(got));

@@ -23,11 +23,9 @@ pub const PROTOCOL_VERSION_NOT_INT: &str = "ERR Protocol version is not an integ
 pub const CLIENT_NAME_SPACES: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const CURSOR: &str = "ERR invalid cursor";
-pub const EXPIRE_NX_XX_GT_LT: &str =
-    "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_NX_XX_GT_LT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
 pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
-pub const LCS_IDX_LEN: &str =
-    "ERR If you want both the length and indexes, please just use IDX.";
+pub const LCS_IDX_LEN: &str = "ERR If you want both the length and indexes, please just use IDX.";
 pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const DEBUG_UNKNOWN: &str = "ERR unknown subcommand or wrong number of arguments for";
 
@@ -53,7 +51,10 @@ pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client alre
 
 /// `ERR CONFIG SET failed (possibly related to argument '<name>') - <why>`
 pub fn config_set_failed(name: &str, why: &str) -> String {
-    format!("ERR CONFIG SET failed (possibly related to argument '{}') - {}", name, why)
+    format!(
+        "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+        name, why
+    )
 }
 
 /// `ERR Protocol error: <what>` (the reply before closing on bad framing).

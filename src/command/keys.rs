@@ -8,8 +8,8 @@ use super::{Args, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::coordinator;
 use crate::shard::slot::{slot_shard, SLOTS};
-use crate::util::now_ms;
 use crate::storage::{Db, Entry};
+use crate::util::now_ms;
 
 // ---------------------------------------------------------------- ops
 
@@ -452,7 +452,11 @@ pub fn op_scan(
             break;
         }
     }
-    let next = if slot < SLOTS && slot_shard(slot as u16, shards) == shard { Some(slot) } else { None };
+    let next = if slot < SLOTS && slot_shard(slot as u16, shards) == shard {
+        Some(slot)
+    } else {
+        None
+    };
     (out, next, visited)
 }
 
@@ -479,7 +483,10 @@ pub async fn cmd_keys(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
 /// it names its shard and survives any rehashing.
 pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let resp3 = sess.resp3;
-    let Some(cursor) = std::str::from_utf8(args.get(1)).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         return Reply::new(out, resp3).error(err::CURSOR);
     };
     let mut count = 10usize;
@@ -521,7 +528,16 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             let (p, t) = (pattern.clone(), type_filter.clone());
             let (found, resume, seen) = coordinator::run_on(&sess.shard, shard, move |sh| {
                 let ks = sh.ks.borrow();
-                op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now_ms(), shard, shards)
+                op_scan(
+                    &ks.dbs[db],
+                    slot,
+                    want,
+                    p.as_deref(),
+                    t.as_deref(),
+                    now_ms(),
+                    shard,
+                    shards,
+                )
             })
             .await;
             visited += seen;
@@ -624,8 +640,12 @@ pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
     let a = parse_i64(args.get(1)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
     let b = parse_i64(args.get(2)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
     let mut r = Reply::new(out, sess.resp3);
-    let Some(a) = a else { return r.error(err::INVALID_FIRST_DB) };
-    let Some(b) = b else { return r.error(err::INVALID_SECOND_DB) };
+    let Some(a) = a else {
+        return r.error(err::INVALID_FIRST_DB);
+    };
+    let Some(b) = b else {
+        return r.error(err::INVALID_SECOND_DB);
+    };
     if a < 0 || a >= dbs || b < 0 || b >= dbs {
         return r.error(err::DB_INDEX);
     }

@@ -14,10 +14,10 @@ pub mod bitmap;
 pub mod connection;
 pub mod cross;
 pub mod docs;
-pub mod session;
 pub mod errors;
 pub mod keys;
 pub mod server;
+pub mod session;
 pub mod string;
 pub mod table;
 

@@ -33,11 +33,32 @@ struct ShardReport {
     max_obuf: usize,
 }
 
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 const ALL_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats",
-    "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 
 fn rusage() -> (f64, f64) {
@@ -123,7 +144,12 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let reports = coordinator::broadcast(&shard, |sh| {
         sh.drain_counters();
         let ks = sh.ks.borrow();
-        let keyspace = ks.dbs.iter().enumerate().map(|(i, d)| (i, d.len(), d.volatile())).collect();
+        let keyspace = ks
+            .dbs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i, d.len(), d.volatile()))
+            .collect();
         let clients = sh.clients.borrow();
         ShardReport {
             stats: sh.stats.borrow().clone(),
@@ -269,7 +295,11 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     if c.calls == 0 && c.failed == 0 && c.rejected == 0 {
                         continue;
                     }
-                    let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                    let per = if c.calls > 0 {
+                        c.usec as f64 / c.calls as f64
+                    } else {
+                        0.0
+                    };
                     let _ = write!(
                         text,
                         "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
@@ -329,10 +359,17 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     let hit = if is_glob {
                         glob_match(pat, name.as_bytes(), true)
                     } else {
-                        std::str::from_utf8(pat).ok().and_then(Config::param).is_some_and(|p| p.name == name)
+                        std::str::from_utf8(pat)
+                            .ok()
+                            .and_then(Config::param)
+                            .is_some_and(|p| p.name == name)
                     };
                     if hit && !pairs.iter().any(|(_, n)| *n == name) {
-                        let shown = if is_glob { name.as_bytes().to_vec() } else { pat.to_vec() };
+                        let shown = if is_glob {
+                            name.as_bytes().to_vec()
+                        } else {
+                            pat.to_vec()
+                        };
                         pairs.push((shown, name));
                     }
                 }
@@ -354,7 +391,11 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 let name = String::from_utf8_lossy(args.get(j)).to_ascii_lowercase();
                 let value = String::from_utf8_lossy(args.get(j + 1)).into_owned();
                 let Some(param) = Config::param(&name) else {
-                    let msg = err::with_arg("ERR Unknown option or number of arguments for CONFIG SET - '", args.get(j), "'");
+                    let msg = err::with_arg(
+                        "ERR Unknown option or number of arguments for CONFIG SET - '",
+                        args.get(j),
+                        "'",
+                    );
                     return Reply::new(out, resp3).error_bytes(&msg);
                 };
                 if changes.iter().any(|(n, _)| *n == name) {
@@ -386,7 +427,10 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 sh.drain_counters();
                 let n = sh.stats.borrow().commands.len();
                 let mut st = sh.stats.borrow_mut();
-                *st = Stats { commands: vec![Default::default(); n], ..Default::default() };
+                *st = Stats {
+                    commands: vec![Default::default(); n],
+                    ..Default::default()
+                };
                 crate::storage::db::EXPIRED_LAZILY.with(|c| c.set(0));
             })
             .await;
@@ -542,7 +586,11 @@ fn debug_protocol(r: &mut Reply, kind: &[u8]) {
 // ---------------------------------------------------------------- COMMAND
 
 fn write_flags(r: &mut Reply, f: u32) {
-    let names: Vec<&str> = flags::NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, n)| *n).collect();
+    let names: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
     r.set_len(names.len());
     for n in names {
         r.simple(n);
@@ -582,7 +630,7 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
         r.simple(cat);
     }
     r.set_len(0); // tips
-    // Key specs: one range spec per legacy triple.
+                  // Key specs: one range spec per legacy triple.
     if c.first_key > 0 {
         r.array_len(1);
         r.map_len(4);
@@ -603,7 +651,11 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
         r.bulk(b"spec");
         r.map_len(3);
         r.bulk(b"lastkey");
-        r.int(if c.last_key < 0 { c.last_key as i64 } else { (c.last_key - c.first_key) as i64 });
+        r.int(if c.last_key < 0 {
+            c.last_key as i64
+        } else {
+            (c.last_key - c.first_key) as i64
+        });
         r.bulk(b"keystep");
         r.int(c.step as i64);
         r.bulk(b"limit");

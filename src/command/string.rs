@@ -50,9 +50,7 @@ pub fn op_incr(db: &mut Db, key: &[u8], delta: i64, now: u64, clock: u32) -> Res
     if let Some(e) = db.lookup(key, now) {
         let cur = match &e.value {
             Value::Int(i) => *i,
-            Value::Str { data, .. } => {
-                crate::protocol::parser::parse_i64_strict(data).ok_or(OpError::NotInteger)?
-            }
+            Value::Str { data, .. } => crate::protocol::parser::parse_i64_strict(data).ok_or(OpError::NotInteger)?,
         };
         let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
         e.value = Value::Int(new);
@@ -89,7 +87,18 @@ pub fn incr_float_text(cur: Option<&Value>, incr: &[u8]) -> Result<Vec<u8>, OpEr
     // SAFETY: every pointer is valid for the length passed with it; the C
     // side copies inputs into its own buffers and writes at most out_cap
     // bytes into `out`.
-    let n = unsafe { spindle_incrbyfloat(ptr, len, is_int, int, incr.as_ptr(), incr.len(), out.as_mut_ptr(), out.len()) };
+    let n = unsafe {
+        spindle_incrbyfloat(
+            ptr,
+            len,
+            is_int,
+            int,
+            incr.as_ptr(),
+            incr.len(),
+            out.as_mut_ptr(),
+            out.len(),
+        )
+    };
     match n {
         -1 | -2 | -4 => Err(OpError::NotFloat),
         -3 => Err(OpError::NanOrInfinity),
@@ -106,12 +115,23 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
         None => incr_float_text(None, incr)?,
         Some(e) => {
             let t = incr_float_text(Some(&e.value), incr)?;
-            e.value = Value::Str { data: t.clone(), raw: false };
+            e.value = Value::Str {
+                data: t.clone(),
+                raw: false,
+            };
             e.access = clock;
             return Ok(t);
         }
     };
-    db.insert(key, Value::Str { data: text.clone(), raw: false }, 0, clock);
+    db.insert(
+        key,
+        Value::Str {
+            data: text.clone(),
+            raw: false,
+        },
+        0,
+        clock,
+    );
     Ok(text)
 }
 
@@ -239,13 +259,7 @@ pub enum ExpireUnit {
 
 /// Turns an expiry argument into an absolute time in ms, with Redis's
 /// checks: positive, no overflow. `absolute` for EXAT/PXAT.
-pub fn expire_arg(
-    arg: &[u8],
-    unit: ExpireUnit,
-    absolute: bool,
-    now: u64,
-    cmd: &str,
-) -> Result<u64, String> {
+pub fn expire_arg(arg: &[u8], unit: ExpireUnit, absolute: bool, now: u64, cmd: &str) -> Result<u64, String> {
     let v = parse_i64(arg).ok_or_else(|| err::NOT_INTEGER.to_string())?;
     if v <= 0 || (unit == ExpireUnit::Seconds && v > i64::MAX / 1000) {
         return Err(err::invalid_expire(cmd));
@@ -352,21 +366,21 @@ pub fn cmd_set(ctx: &mut Ctx, args: &Args) {
             Err(e) => return ctx.out.error(&e),
         },
     };
-    set_generic(ctx, args.get(1), args.get(2), expire_at, opts.keep_ttl, opts.nx, opts.xx, opts.get);
+    set_generic(
+        ctx,
+        args.get(1),
+        args.get(2),
+        expire_at,
+        opts.keep_ttl,
+        opts.nx,
+        opts.xx,
+        opts.get,
+    );
 }
 
 /// The body shared by SET, SETNX, SETEX, PSETEX and GETSET.
 #[allow(clippy::too_many_arguments)]
-fn set_generic(
-    ctx: &mut Ctx,
-    key: &[u8],
-    value: &[u8],
-    expire_at: u64,
-    keep_ttl: bool,
-    nx: bool,
-    xx: bool,
-    get: bool,
-) {
+fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64, keep_ttl: bool, nx: bool, xx: bool, get: bool) {
     let now = ctx.now_ms;
     let clock = ctx.clock;
     let db = &mut ctx.ks.dbs[ctx.db];
@@ -688,7 +702,15 @@ pub fn cmd_setrange(ctx: &mut Ctx, args: &Args) {
         return ctx.out.error(err::OFFSET_RANGE);
     }
     let (now, clock, max) = (ctx.now_ms, ctx.clock, ctx.max_bulk_len);
-    match op_setrange(&mut ctx.ks.dbs[ctx.db], args.get(1), offset as usize, args.get(3), max, now, clock) {
+    match op_setrange(
+        &mut ctx.ks.dbs[ctx.db],
+        args.get(1),
+        offset as usize,
+        args.get(3),
+        max,
+        now,
+        clock,
+    ) {
         Ok(n) => ctx.out.int(n as i64),
         Err(e) => ctx.out.error(e.message()),
     }
@@ -842,7 +864,13 @@ mod tests {
         assert_eq!(op_append(&mut db, b"k", b"3", 100, 0, 0), Ok(3));
         assert_eq!(op_setrange(&mut db, b"k", 5, b"x", 100, 0, 0), Ok(6));
         let v = db.lookup(b"k", 0).unwrap().value.clone();
-        assert_eq!(v, Value::Str { data: b"123\0\0x".to_vec(), raw: true });
+        assert_eq!(
+            v,
+            Value::Str {
+                data: b"123\0\0x".to_vec(),
+                raw: true
+            }
+        );
         assert_eq!(op_setrange(&mut db, b"missing", 3, b"", 100, 0, 0), Ok(0));
         assert!(db.lookup(b"missing", 0).is_none());
         assert_eq!(op_append(&mut db, b"k", &[0; 100], 100, 0, 0), Err(OpError::TooLong));
@@ -851,8 +879,14 @@ mod tests {
     #[test]
     fn expire_argument_checks() {
         assert_eq!(expire_arg(b"10", ExpireUnit::Seconds, false, 1000, "set"), Ok(11_000));
-        assert_eq!(expire_arg(b"0", ExpireUnit::Seconds, false, 1000, "set"), Err(err::invalid_expire("set")));
-        assert_eq!(expire_arg(b"x", ExpireUnit::Seconds, false, 1000, "set"), Err(err::NOT_INTEGER.to_string()));
+        assert_eq!(
+            expire_arg(b"0", ExpireUnit::Seconds, false, 1000, "set"),
+            Err(err::invalid_expire("set"))
+        );
+        assert_eq!(
+            expire_arg(b"x", ExpireUnit::Seconds, false, 1000, "set"),
+            Err(err::NOT_INTEGER.to_string())
+        );
         assert!(expire_arg(b"9223372036854775807", ExpireUnit::Millis, false, 1000, "set").is_err());
     }
 }

@@ -36,7 +36,11 @@ pub enum Parsed {
     /// A whole command: `consumed` bytes of input; its arguments were
     /// appended to the range vector (argc may be 0 for an empty line or
     /// `*0`, which callers skip).
-    Command { consumed: usize, argc: usize, source: ArgSource },
+    Command {
+        consumed: usize,
+        argc: usize,
+        source: ArgSource,
+    },
     /// More bytes are needed. `hint` is the buffer size that would hold the
     /// whole frame when known (a big bulk), so the caller can grow once.
     Incomplete { hint: usize },
@@ -151,7 +155,11 @@ fn parse_multibulk(
         return Err(ProtocolError("unauthenticated multibulk length"));
     }
     if count <= 0 {
-        return Ok(Parsed::Command { consumed: pos, argc: 0, source: ArgSource::Input });
+        return Ok(Parsed::Command {
+            consumed: pos,
+            argc: 0,
+            source: ArgSource::Input,
+        });
     }
     parse_bulks(input, limits, ranges, resume, count, pos)
 }
@@ -171,7 +179,11 @@ fn parse_bulks(
     let first = ranges.len() - done_before;
     let mut pause = |ranges: &mut Vec<(u32, u32)>, pos: usize, hint: usize| {
         let _ = ranges;
-        *resume = Resume { active: true, count, pos };
+        *resume = Resume {
+            active: true,
+            count,
+            pos,
+        };
         Ok(Parsed::Incomplete { hint })
     };
     while ((ranges.len() - first) as i64) < count {
@@ -213,7 +225,11 @@ fn parse_bulks(
         ranges.push((data as u32, len as u32));
         pos = end + 2;
     }
-    Ok(Parsed::Command { consumed: pos, argc: count as usize, source: ArgSource::Input })
+    Ok(Parsed::Command {
+        consumed: pos,
+        argc: count as usize,
+        source: ArgSource::Input,
+    })
 }
 
 /// Redis's message for a multibulk element that does not start with `$`.
@@ -221,38 +237,101 @@ fn expected_dollar_message(got: u8) -> &'static str {
     // The message embeds the offending character; keep a static table of the
     // printable ASCII ones and fall back to a generic text for the rest.
     const TABLE: [&str; 95] = [
-        "expected '$', got ' '", "expected '$', got '!'", "expected '$', got '\"'",
-        "expected '$', got '#'", "expected '$', got '$'", "expected '$', got '%'",
-        "expected '$', got '&'", "expected '$', got '''", "expected '$', got '('",
-        "expected '$', got ')'", "expected '$', got '*'", "expected '$', got '+'",
-        "expected '$', got ','", "expected '$', got '-'", "expected '$', got '.'",
-        "expected '$', got '/'", "expected '$', got '0'", "expected '$', got '1'",
-        "expected '$', got '2'", "expected '$', got '3'", "expected '$', got '4'",
-        "expected '$', got '5'", "expected '$', got '6'", "expected '$', got '7'",
-        "expected '$', got '8'", "expected '$', got '9'", "expected '$', got ':'",
-        "expected '$', got ';'", "expected '$', got '<'", "expected '$', got '='",
-        "expected '$', got '>'", "expected '$', got '?'", "expected '$', got '@'",
-        "expected '$', got 'A'", "expected '$', got 'B'", "expected '$', got 'C'",
-        "expected '$', got 'D'", "expected '$', got 'E'", "expected '$', got 'F'",
-        "expected '$', got 'G'", "expected '$', got 'H'", "expected '$', got 'I'",
-        "expected '$', got 'J'", "expected '$', got 'K'", "expected '$', got 'L'",
-        "expected '$', got 'M'", "expected '$', got 'N'", "expected '$', got 'O'",
-        "expected '$', got 'P'", "expected '$', got 'Q'", "expected '$', got 'R'",
-        "expected '$', got 'S'", "expected '$', got 'T'", "expected '$', got 'U'",
-        "expected '$', got 'V'", "expected '$', got 'W'", "expected '$', got 'X'",
-        "expected '$', got 'Y'", "expected '$', got 'Z'", "expected '$', got '['",
-        "expected '$', got '\\'", "expected '$', got ']'", "expected '$', got '^'",
-        "expected '$', got '_'", "expected '$', got '`'", "expected '$', got 'a'",
-        "expected '$', got 'b'", "expected '$', got 'c'", "expected '$', got 'd'",
-        "expected '$', got 'e'", "expected '$', got 'f'", "expected '$', got 'g'",
-        "expected '$', got 'h'", "expected '$', got 'i'", "expected '$', got 'j'",
-        "expected '$', got 'k'", "expected '$', got 'l'", "expected '$', got 'm'",
-        "expected '$', got 'n'", "expected '$', got 'o'", "expected '$', got 'p'",
-        "expected '$', got 'q'", "expected '$', got 'r'", "expected '$', got 's'",
-        "expected '$', got 't'", "expected '$', got 'u'", "expected '$', got 'v'",
-        "expected '$', got 'w'", "expected '$', got 'x'", "expected '$', got 'y'",
-        "expected '$', got 'z'", "expected '$', got '{'", "expected '$', got '|'",
-        "expected '$', got '}'", "expected '$', got '~'",
+        "expected '$', got ' '",
+        "expected '$', got '!'",
+        "expected '$', got '\"'",
+        "expected '$', got '#'",
+        "expected '$', got '$'",
+        "expected '$', got '%'",
+        "expected '$', got '&'",
+        "expected '$', got '''",
+        "expected '$', got '('",
+        "expected '$', got ')'",
+        "expected '$', got '*'",
+        "expected '$', got '+'",
+        "expected '$', got ','",
+        "expected '$', got '-'",
+        "expected '$', got '.'",
+        "expected '$', got '/'",
+        "expected '$', got '0'",
+        "expected '$', got '1'",
+        "expected '$', got '2'",
+        "expected '$', got '3'",
+        "expected '$', got '4'",
+        "expected '$', got '5'",
+        "expected '$', got '6'",
+        "expected '$', got '7'",
+        "expected '$', got '8'",
+        "expected '$', got '9'",
+        "expected '$', got ':'",
+        "expected '$', got ';'",
+        "expected '$', got '<'",
+        "expected '$', got '='",
+        "expected '$', got '>'",
+        "expected '$', got '?'",
+        "expected '$', got '@'",
+        "expected '$', got 'A'",
+        "expected '$', got 'B'",
+        "expected '$', got 'C'",
+        "expected '$', got 'D'",
+        "expected '$', got 'E'",
+        "expected '$', got 'F'",
+        "expected '$', got 'G'",
+        "expected '$', got 'H'",
+        "expected '$', got 'I'",
+        "expected '$', got 'J'",
+        "expected '$', got 'K'",
+        "expected '$', got 'L'",
+        "expected '$', got 'M'",
+        "expected '$', got 'N'",
+        "expected '$', got 'O'",
+        "expected '$', got 'P'",
+        "expected '$', got 'Q'",
+        "expected '$', got 'R'",
+        "expected '$', got 'S'",
+        "expected '$', got 'T'",
+        "expected '$', got 'U'",
+        "expected '$', got 'V'",
+        "expected '$', got 'W'",
+        "expected '$', got 'X'",
+        "expected '$', got 'Y'",
+        "expected '$', got 'Z'",
+        "expected '$', got '['",
+        "expected '$', got '\\'",
+        "expected '$', got ']'",
+        "expected '$', got '^'",
+        "expected '$', got '_'",
+        "expected '$', got '`'",
+        "expected '$', got 'a'",
+        "expected '$', got 'b'",
+        "expected '$', got 'c'",
+        "expected '$', got 'd'",
+        "expected '$', got 'e'",
+        "expected '$', got 'f'",
+        "expected '$', got 'g'",
+        "expected '$', got 'h'",
+        "expected '$', got 'i'",
+        "expected '$', got 'j'",
+        "expected '$', got 'k'",
+        "expected '$', got 'l'",
+        "expected '$', got 'm'",
+        "expected '$', got 'n'",
+        "expected '$', got 'o'",
+        "expected '$', got 'p'",
+        "expected '$', got 'q'",
+        "expected '$', got 'r'",
+        "expected '$', got 's'",
+        "expected '$', got 't'",
+        "expected '$', got 'u'",
+        "expected '$', got 'v'",
+        "expected '$', got 'w'",
+        "expected '$', got 'x'",
+        "expected '$', got 'y'",
+        "expected '$', got 'z'",
+        "expected '$', got '{'",
+        "expected '$', got '|'",
+        "expected '$', got '}'",
+        "expected '$', got '~'",
     ];
     if (b' '..=b'~').contains(&got) {
         TABLE[(got - b' ') as usize]
@@ -261,11 +340,7 @@ fn expected_dollar_message(got: u8) -> &'static str {
     }
 }
 
-fn parse_inline(
-    input: &[u8],
-    ranges: &mut Vec<(u32, u32)>,
-    scratch: &mut Vec<u8>,
-) -> Result<Parsed, ProtocolError> {
+fn parse_inline(input: &[u8], ranges: &mut Vec<(u32, u32)>, scratch: &mut Vec<u8>) -> Result<Parsed, ProtocolError> {
     let nl = match memchr(b'\n', input) {
         Some(n) => n,
         None => {
@@ -284,7 +359,11 @@ fn parse_inline(
         ranges.truncate(first);
         return Err(ProtocolError("unbalanced quotes in request"));
     }
-    Ok(Parsed::Command { consumed: nl + 1, argc: ranges.len() - first, source: ArgSource::Scratch })
+    Ok(Parsed::Command {
+        consumed: nl + 1,
+        argc: ranges.len() - first,
+        source: ArgSource::Scratch,
+    })
 }
 
 /// Splits a line into arguments with redis-cli's quoting rules: `"..."` with
@@ -422,7 +501,10 @@ pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
 mod tests {
     use super::*;
 
-    const L: Limits = Limits { max_bulk_len: 512 * 1024 * 1024, authenticated: true };
+    const L: Limits = Limits {
+        max_bulk_len: 512 * 1024 * 1024,
+        authenticated: true,
+    };
 
     fn run(input: &[u8]) -> (Result<Parsed, ProtocolError>, Vec<Vec<u8>>) {
         let mut r = Vec::new();
@@ -431,7 +513,9 @@ mod tests {
         let args = match &p {
             Ok(Parsed::Command { source, .. }) => {
                 let b = if *source == ArgSource::Input { input } else { &s[..] };
-                r.iter().map(|&(o, l)| b[o as usize..(o + l) as usize].to_vec()).collect()
+                r.iter()
+                    .map(|&(o, l)| b[o as usize..(o + l) as usize].to_vec())
+                    .collect()
             }
             _ => vec![],
         };
@@ -441,7 +525,14 @@ mod tests {
     #[test]
     fn multibulk_whole() {
         let (p, a) = run(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
-        assert_eq!(p, Ok(Parsed::Command { consumed: 20, argc: 2, source: ArgSource::Input }));
+        assert_eq!(
+            p,
+            Ok(Parsed::Command {
+                consumed: 20,
+                argc: 2,
+                source: ArgSource::Input
+            })
+        );
         assert_eq!(a, vec![b"GET".to_vec(), b"k".to_vec()]);
     }
 
@@ -464,7 +555,14 @@ mod tests {
             let p = parse_from(&full[..cut], L, &mut r, &mut s, &mut resume).unwrap();
             assert!(matches!(p, Parsed::Incomplete { .. }));
             let p = parse_from(full, L, &mut r, &mut s, &mut resume).unwrap();
-            assert_eq!(p, Parsed::Command { consumed: full.len(), argc: 3, source: ArgSource::Input });
+            assert_eq!(
+                p,
+                Parsed::Command {
+                    consumed: full.len(),
+                    argc: 3,
+                    source: ArgSource::Input
+                }
+            );
             assert_eq!(r, vec![(8, 3), (17, 1), (24, 5)]);
             assert!(!resume.active());
         }
@@ -482,7 +580,10 @@ mod tests {
         assert_eq!(run(b"*1\r\n+x\r\n").0, Err(ProtocolError("expected '$', got '+'")));
         assert_eq!(run(b"*1\r\n$-5\r\n").0, Err(ProtocolError("invalid bulk length")));
         assert_eq!(run(b"*1\r\n$x\r\n").0, Err(ProtocolError("invalid bulk length")));
-        let unauth = Limits { max_bulk_len: 1 << 29, authenticated: false };
+        let unauth = Limits {
+            max_bulk_len: 1 << 29,
+            authenticated: false,
+        };
         let mut r = Vec::new();
         let mut s = Vec::new();
         assert_eq!(
@@ -495,7 +596,14 @@ mod tests {
     #[test]
     fn inline_with_quotes() {
         let (p, a) = run(b"set k \"a\\x41 b\"\r\n");
-        assert!(matches!(p, Ok(Parsed::Command { consumed: 17, argc: 3, source: ArgSource::Scratch })));
+        assert!(matches!(
+            p,
+            Ok(Parsed::Command {
+                consumed: 17,
+                argc: 3,
+                source: ArgSource::Scratch
+            })
+        ));
         assert_eq!(a, vec![b"set".to_vec(), b"k".to_vec(), b"aA b".to_vec()]);
         let (p, a) = run(b"\n");
         assert!(matches!(p, Ok(Parsed::Command { argc: 0, .. })));

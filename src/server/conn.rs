@@ -87,7 +87,8 @@ fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> boo
     if spec.name == "move" || (spec.name == "copy" && args.len() > 3) {
         return true;
     }
-    spec.key_indices(args.len()).any(|i| shard.gate.key_locked(db, args.get(i)))
+    spec.key_indices(args.len())
+        .any(|i| shard.gate.key_locked(db, args.get(i)))
 }
 
 /// Whether any command of a batch must wait for a transaction's locks.
@@ -136,7 +137,14 @@ fn try_send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
         return Ok(0);
     }
     // SAFETY: `buf` is valid for `buf.len()` bytes; `fd` is the open socket.
-    let n = unsafe { libc::send(fd, buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
     if n >= 0 {
         return Ok(n as usize);
     }
@@ -201,7 +209,10 @@ impl State {
         if self.remote_pending {
             let start = self.local.len();
             f(&mut self.local, resp3);
-            self.segments.push(Segment::Local { start, end: self.local.len() });
+            self.segments.push(Segment::Local {
+                start,
+                end: self.local.len(),
+            });
         } else {
             f(&mut self.out, resp3);
         }
@@ -309,7 +320,12 @@ impl State {
                         batch.ranges.push((batch.data.len() as u32, a.len() as u32));
                         batch.data.extend_from_slice(a);
                     }
-                    batch.cmds.push(BatchCmd { spec, handler, arg_start, argc: args.len() as u32 });
+                    batch.cmds.push(BatchCmd {
+                        spec,
+                        handler,
+                        arg_start,
+                        argc: args.len() as u32,
+                    });
                     let index = batch.cmds.len() - 1;
                     self.segments.push(Segment::Remote { shard: target, index });
                     self.remote_pending = true;
@@ -323,8 +339,7 @@ impl State {
                     let start = self.out.len();
                     match spec.cross {
                         Some(how) => command::cross::execute(&mut self.sess, spec, how, args, &mut self.out).await,
-                        None => Reply::new(&mut self.out, self.sess.resp3)
-                            .error(errors::CROSSSLOT),
+                        None => Reply::new(&mut self.out, self.sess.resp3).error(errors::CROSSSLOT),
                     }
                     let us = t0.elapsed().as_micros() as u64;
                     self.excluded_us += us;
@@ -352,13 +367,18 @@ fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<Vec<u8>> {
     }
     let sub = args.get(1);
     let full_len = spec.name.len() + 1 + sub.len();
-    let found = spec.subcommands.iter().find(|s| {
-        s.name.len() == full_len && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub)
-    });
+    let found = spec
+        .subcommands
+        .iter()
+        .find(|s| s.name.len() == full_len && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub));
     match found {
         None => Some(errors::unknown_subcommand(sub, spec.name)),
         Some(s) => {
-            let ok = if s.arity >= 0 { args.len() == s.arity as usize } else { args.len() >= (-s.arity) as usize };
+            let ok = if s.arity >= 0 {
+                args.len() == s.arity as usize
+            } else {
+                args.len() >= (-s.arity) as usize
+            };
             if ok {
                 None
             } else {
@@ -464,7 +484,11 @@ impl Connection {
             }
             self.make_room(hint)?;
             let timeout = self.state.sess.shard.config.borrow().timeout;
-            let _ = self.stream.set_read_timeout(if timeout > 0 { Some(Duration::from_secs(timeout)) } else { None });
+            let _ = self.stream.set_read_timeout(if timeout > 0 {
+                Some(Duration::from_secs(timeout))
+            } else {
+                None
+            });
             // With replies still pending, wait for room to write or for more
             // input, whichever comes first: a client that sends its whole
             // pipeline before reading must not deadlock against us.
@@ -472,14 +496,21 @@ impl Connection {
             // forever: look again every REPOLL_IO (glommio then retries the
             // socket directly).
             let event = loop {
-                let Connection { stream, writer, rbuf, rend, state, written, .. } = &mut *self;
+                let Connection {
+                    stream,
+                    writer,
+                    rbuf,
+                    rend,
+                    state,
+                    written,
+                    ..
+                } = &mut *self;
                 let io = async {
                     if *written < state.out.len() {
                         let pending = &state.out[*written..];
-                        futures_lite::future::or(
-                            async { Io::Wrote(writer.write(pending).await) },
-                            async { Io::Read(stream.read(&mut rbuf[*rend..]).await) },
-                        )
+                        futures_lite::future::or(async { Io::Wrote(writer.write(pending).await) }, async {
+                            Io::Read(stream.read(&mut rbuf[*rend..]).await)
+                        })
                         .await
                     } else {
                         Io::Read(stream.read(&mut rbuf[*rend..]).await)
@@ -522,7 +553,8 @@ impl Connection {
         self.state.sess.shard.stats.borrow_mut().net_output += n as u64;
         let info = &self.state.sess.info;
         info.tot_net_out.set(info.tot_net_out.get() + n as u64);
-        info.obuf.set(self.state.out.len() - self.written.min(self.state.out.len()));
+        info.obuf
+            .set(self.state.out.len() - self.written.min(self.state.out.len()));
     }
 
     /// Ensures free space after `rend`: compacts, grows for a large frame
@@ -563,13 +595,24 @@ impl Connection {
     /// when the connection must close (protocol error).
     async fn process(&mut self, hint: &mut usize) -> bool {
         *hint = 0;
-        let Connection { rbuf, rstart, rend, ranges, scratch, resume, state, .. } = self;
+        let Connection {
+            rbuf,
+            rstart,
+            rend,
+            ranges,
+            scratch,
+            resume,
+            state,
+            ..
+        } = self;
         // One clock read gives both the batch's time and its start.
         let start_us = crate::util::now_us();
         state.now_ms = start_us / 1000;
         let closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, resume, state, hint).await;
         let shard = state.sess.shard.clone();
-        let spent = crate::util::now_us().saturating_sub(start_us).saturating_sub(state.excluded_us);
+        let spent = crate::util::now_us()
+            .saturating_sub(start_us)
+            .saturating_sub(state.excluded_us);
         command::charge_time(&shard, &state.ran, spent);
         state.ran.clear();
         state.excluded_us = 0;

@@ -40,7 +40,11 @@ impl Harness {
             .make()
             .expect("a local executor for the test harness");
         let shard = Shard::new(0, 1, cfg, None);
-        let info = Rc::new(ClientInfo { id: crate::shard::next_client_id(), addr: "127.0.0.1:1".into(), ..Default::default() });
+        let info = Rc::new(ClientInfo {
+            id: crate::shard::next_client_id(),
+            addr: "127.0.0.1:1".into(),
+            ..Default::default()
+        });
         info.resp.set(2);
         shard.clients.borrow_mut().insert(info.id, info.clone());
         let state = State::new(&shard, info, true);
@@ -71,7 +75,10 @@ impl Harness {
         let mut ranges = Vec::new();
         let mut buf = Vec::new();
         split_args(line.as_bytes(), &mut ranges, &mut buf).expect("balanced quotes in a harness command");
-        let argv: Vec<&[u8]> = ranges.iter().map(|&(o, l)| &buf[o as usize..(o + l) as usize]).collect();
+        let argv: Vec<&[u8]> = ranges
+            .iter()
+            .map(|&(o, l)| &buf[o as usize..(o + l) as usize])
+            .collect();
         String::from_utf8_lossy(&self.run(&argv)).into_owned()
     }
 

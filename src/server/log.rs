@@ -43,7 +43,10 @@ pub fn init(logfile: &str, loglevel: &str) -> Result<(), String> {
                 .map_err(|e| format!("can't open the log file '{}': {}", logfile, e))?,
         )
     };
-    let _ = SINK.set(Sink { file, level: level_of(loglevel) });
+    let _ = SINK.set(Sink {
+        file,
+        level: level_of(loglevel),
+    });
     Ok(())
 }
 
@@ -53,7 +56,9 @@ fn timestamp() -> String {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let (y, m, d) = civil_from_days(days);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
         d,

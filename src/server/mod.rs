@@ -77,7 +77,9 @@ fn online_cores() -> usize {
 
 fn random_run_id() -> String {
     let mut rng = crate::util::Rng::new(crate::util::now_us() ^ std::process::id() as u64);
-    (0..40).map(|_| char::from_digit((rng.next_u64() % 16) as u32, 16).unwrap_or('0')).collect()
+    (0..40)
+        .map(|_| char::from_digit((rng.next_u64() % 16) as u32, 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Starts every shard and serves until SHUTDOWN. Returns an error text for
@@ -87,7 +89,9 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     let shards = if cfg.shards == 0 { online_cores() } else { cfg.shards };
     cfg.shards = shards;
     let addrs = check_ports(&cfg)?;
-    let executable = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let _ = SERVER_INFO.set(ServerInfo {
         run_id: random_run_id(),
         start_ms: crate::util::now_ms(),
@@ -107,22 +111,36 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
         log::warning("Warning: no config file specified, using the default config.");
     }
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let mesh = if shards > 1 { Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY)) } else { None };
+    let mesh = if shards > 1 {
+        Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY))
+    } else {
+        None
+    };
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
     // Every shard must be fully up (mesh joined, receivers running, warmed
     // up) before any of them accepts a client whose commands may hop.
     let all_up = std::sync::Arc::new(std::sync::Barrier::new(shards));
     let mut handles = Vec::new();
     for i in 0..shards {
-        let placement = if cores.is_empty() { Placement::Unbound } else { Placement::Fixed(cores[i % cores.len()].id) };
+        let placement = if cores.is_empty() {
+            Placement::Unbound
+        } else {
+            Placement::Fixed(cores[i % cores.len()].id)
+        };
         // The mesh builder must be cloned on this thread, once per executor.
         let mesh = mesh.clone();
         let cfg = cfg.clone();
         let addrs = addrs.clone();
         let ready = ready_tx.clone();
         let all_up = all_up.clone();
-        let preempt_us: u64 = std::env::var("SPINDLE_PREEMPT_US").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-        let spin_us: u64 = std::env::var("SPINDLE_SPIN_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let preempt_us: u64 = std::env::var("SPINDLE_PREEMPT_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
+        let spin_us: u64 = std::env::var("SPINDLE_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let handle = LocalExecutorBuilder::new(placement)
             .spin_before_park(Duration::from_micros(spin_us))
             .name(&format!("shard{}", i))
@@ -162,7 +180,10 @@ async fn shard_main(
     // queue: a wake-up from another shard (a cross-shard reply or request)
     // then preempts this shard at its next task boundary instead of waiting
     // for the current round of runnable connections to finish.
-    let latency_us: u64 = std::env::var("SPINDLE_LATENCY_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let latency_us: u64 = std::env::var("SPINDLE_LATENCY_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let tq = if latency_us > 0 {
         glommio::executor().create_task_queue(
             glommio::Shares::Static(1000),
@@ -206,7 +227,9 @@ async fn shard_main(
                         }
                     }
                 };
-                glommio::spawn_local_into(receiver, tq).expect("spawn a mesh receiver").detach();
+                glommio::spawn_local_into(receiver, tq)
+                    .expect("spawn a mesh receiver")
+                    .detach();
             }
             shard
         }
@@ -221,17 +244,21 @@ async fn shard_main(
     }
     // Wait for the other shards off the executor thread, so this one keeps
     // serving its mesh channels meanwhile.
-    glommio::executor().spawn_blocking(move || {
-        all_up.wait();
-    })
-    .await;
+    glommio::executor()
+        .spawn_blocking(move || {
+            all_up.wait();
+        })
+        .await;
     let backlog = shard.config.borrow().tcp_backlog as i32;
     let mut listeners = Vec::new();
     for a in &addrs {
         match listen_socket(a, backlog) {
             Ok(l) => listeners.push(l),
             Err(e) => {
-                let _ = ready.send(Err(format!("Could not create server TCP listening socket {}: {}", a, e)));
+                let _ = ready.send(Err(format!(
+                    "Could not create server TCP listening socket {}: {}",
+                    a, e
+                )));
                 return;
             }
         }
@@ -255,8 +282,9 @@ async fn shard_main(
 fn listen_socket(addr: &str, backlog: i32) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
     use std::os::fd::{FromRawFd, IntoRawFd};
-    let sa: std::net::SocketAddr =
-        addr.parse().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+    let sa: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
     let socket = Socket::new(Domain::for_address(sa), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;

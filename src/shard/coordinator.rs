@@ -96,7 +96,16 @@ where
         f(origin, Responder(s));
     } else {
         let job: Job = Box::new(move |shard| f(shard, Responder(s)));
-        origin.send(target, Msg::Run { tx: 0, lock: Lock::None, job }).await;
+        origin
+            .send(
+                target,
+                Msg::Run {
+                    tx: 0,
+                    lock: Lock::None,
+                    job,
+                },
+            )
+            .await;
     }
     Pending::Remote(r)
 }
@@ -119,7 +128,11 @@ pub struct Tx {
 
 impl Tx {
     pub fn new(origin: &Rc<Shard>) -> Tx {
-        Tx { id: origin.new_tx_id(), origin: origin.clone(), held: Vec::new() }
+        Tx {
+            id: origin.new_tx_id(),
+            origin: origin.clone(),
+            held: Vec::new(),
+        }
     }
 
     pub fn id(&self) -> TxId {
@@ -135,13 +148,19 @@ impl Tx {
         T: Send + 'static,
     {
         self.note_lock(target);
-        submit(&self.origin, target, self.id, Lock::Keys(ids), f).await.wait().await
+        submit(&self.origin, target, self.id, Lock::Keys(ids), f)
+            .await
+            .wait()
+            .await
     }
 
     /// Locks the whole shard `target` (for keyspace-wide work).
     pub async fn lock_shard(&mut self, target: usize) {
         self.note_lock(target);
-        submit(&self.origin, target, self.id, Lock::Shard, |_| ()).await.wait().await
+        submit(&self.origin, target, self.id, Lock::Shard, |_| ())
+            .await
+            .wait()
+            .await
     }
 
     fn note_lock(&mut self, target: usize) {

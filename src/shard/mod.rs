@@ -284,7 +284,10 @@ impl Shard {
             id,
             count,
             ks: RefCell::new(Keyspace::new(databases)),
-            stats: RefCell::new(Stats { commands: vec![CmdStat::default(); ncmd], ..Default::default() }),
+            stats: RefCell::new(Stats {
+                commands: vec![CmdStat::default(); ncmd],
+                ..Default::default()
+            }),
             config: RefCell::new(config),
             clients: RefCell::new(HashMap::new()),
             gate: Gate::default(),
@@ -350,7 +353,10 @@ impl Shard {
     }
 
     pub(crate) async fn send(&self, target: usize, msg: Msg) {
-        let senders = self.senders.as_ref().expect("cross-shard send on a single-shard server");
+        let senders = self
+            .senders
+            .as_ref()
+            .expect("cross-shard send on a single-shard server");
         if senders.send_to(target, msg).await.is_err() {
             // The mesh only refuses when a peer is gone, i.e. during
             // shutdown; the reply channel then reports the loss to the caller.

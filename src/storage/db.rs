@@ -99,7 +99,11 @@ impl Db {
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
         self.ensure_slots();
         let slot = key_slot(key) as usize;
-        let entry = Entry { value, expire_at, access: clock };
+        let entry = Entry {
+            value,
+            expire_at,
+            access: clock,
+        };
         let table = &mut self.slots[slot];
         let old = match table.raw_entry_mut().from_key(key) {
             RawEntryMut::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),

@@ -16,7 +16,9 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
-        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect() }
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::new()).collect(),
+        }
     }
 
     #[inline]

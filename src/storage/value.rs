@@ -24,7 +24,10 @@ impl Value {
                 return Value::Int(v);
             }
         }
-        Value::Str { data: b.to_vec(), raw: false }
+        Value::Str {
+            data: b.to_vec(),
+            raw: false,
+        }
     }
 
     /// The name TYPE reports.
@@ -106,7 +109,14 @@ mod tests {
         assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
-        assert_eq!(Value::Str { data: b"a".to_vec(), raw: true }.encoding(), "raw");
+        assert_eq!(
+            Value::Str {
+                data: b"a".to_vec(),
+                raw: true
+            }
+            .encoding(),
+            "raw"
+        );
         assert_eq!(Value::from_bytes(b"-9223372036854775808"), Value::Int(i64::MIN));
     }
 }

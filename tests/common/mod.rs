@@ -28,10 +28,17 @@ impl Server {
         for _ in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_spindle"));
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--shards", &shards.to_string()])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--shards",
+                &shards.to_string(),
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
             let child = cmd.spawn().expect("start spindle");
             let mut s = Server { port, child };
             if s.wait_ready() {
@@ -122,7 +129,11 @@ impl Raw {
             if let Some(n) = reply_len(&self.buf, 0) {
                 return self.buf.drain(..n).collect();
             }
-            assert!(self.fill(), "connection closed before a whole reply; have {:?}", String::from_utf8_lossy(&self.buf));
+            assert!(
+                self.fill(),
+                "connection closed before a whole reply; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
         }
     }
 
