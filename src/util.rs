@@ -20,6 +20,16 @@ pub fn now_us() -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs `fut` for at most `d`: `Some(output)`, or `None` when `d` passed
+/// first (the future is dropped).
+pub async fn within<T>(d: std::time::Duration, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    futures_lite::future::or(async { Some(fut.await) }, async {
+        glommio::timer::sleep(d).await;
+        None
+    })
+    .await
+}
+
 /// A small xorshift generator; one per shard or connection, never shared.
 pub struct Rng(u64);
 

@@ -374,3 +374,15 @@ fn review_regressions() {
         "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
     );
 }
+
+#[test]
+fn keyspace_hits_and_misses() {
+    let mut h = h();
+    h.cmd("GET nothing");
+    h.cmd("SET k v");
+    h.cmd("GET k");
+    h.cmd("MGET k nothing");
+    let stats = h.cmd("INFO stats");
+    assert!(stats.contains("keyspace_hits:2\r\n"), "{stats}");
+    assert!(stats.contains("keyspace_misses:2\r\n"), "{stats}");
+}

@@ -40,10 +40,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             0
         }
         Some(e) => {
-            let mut data = match std::mem::replace(&mut e.value, Value::Int(0)) {
-                Value::Int(i) => with_str_bytes(&Value::Int(i), |b| b.to_vec()).unwrap_or_default(),
-                Value::Str { data, .. } => data,
-            };
+            let mut data = std::mem::replace(&mut e.value, Value::Int(0)).into_bytes();
             if data.len() <= byte {
                 data.resize(byte + 1, 0);
             }

@@ -46,11 +46,7 @@ async fn mget(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut
         let got = tx
             .lock_keys_run(shard, ids, move |sh| {
                 let now = now_ms();
-                let r = string::op_mget(sh.ks.borrow_mut().db(db), &keys, now);
-                for v in &r {
-                    crate::shard::count_lookup(v.is_some());
-                }
-                r
+                string::op_mget(sh.ks.borrow_mut().db(db), &keys, now)
             })
             .await;
         for (i, v) in idx.into_iter().zip(got) {

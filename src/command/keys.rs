@@ -9,7 +9,7 @@ use crate::protocol::Reply;
 use crate::shard::coordinator;
 use crate::shard::slot::{slot_shard, SLOTS};
 use crate::storage::{Db, Entry};
-use crate::util::now_ms;
+use crate::util::{glob_match, now_ms};
 
 // ---------------------------------------------------------------- ops
 
@@ -33,12 +33,6 @@ pub fn op_touch<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64,
         }
     }
     n
-}
-
-/// Takes a key out of `db` for a move elsewhere (RENAME/COPY across
-/// shards): the entry with its expiry, or None when absent.
-pub fn op_take(db: &mut Db, key: &[u8], now: u64) -> Option<Entry> {
-    db.remove_live(key, now)
 }
 
 /// Reads a key's entry for a copy elsewhere.
@@ -358,19 +352,11 @@ const OBJECT_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-/// Writes a HELP reply: an array of status lines.
-pub fn reply_help(ctx: &mut Ctx, lines: &[&str]) {
-    ctx.out.array_len(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-}
-
 /// `OBJECT ENCODING|IDLETIME|FREQ|REFCOUNT key` / `OBJECT HELP`.
 pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
     let sub = args.get(1);
     if sub.eq_ignore_ascii_case(b"help") && args.len() == 2 {
-        return reply_help(ctx, OBJECT_HELP);
+        return super::connection::reply_help(&mut ctx.out, OBJECT_HELP);
     }
     // Subcommand names and arities were checked at dispatch.
     let now = ctx.now_ms;
@@ -396,11 +382,6 @@ pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
 }
 
 // ------------------------------------------------- keyspace-wide shard parts
-
-/// Whether `key` matches a glob `pattern` (Redis's stringmatchlen rules).
-pub fn glob_match(pattern: &[u8], key: &[u8], nocase: bool) -> bool {
-    crate::util::glob_match(pattern, key, nocase)
-}
 
 /// KEYS on one shard: all live keys of `db` matching `pattern`.
 pub fn op_keys(db: &Db, pattern: &[u8], now: u64) -> Vec<Vec<u8>> {

@@ -85,6 +85,9 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     pub const NO_MULTI: u32 = 1 << 14;
     pub const DANGEROUS: u32 = 1 << 15;
+    /// Also writes a key of another database (MOVE, COPY ... DB), which
+    /// key positions do not name; not shown by COMMAND INFO.
+    pub const CROSS_DB: u32 = 1 << 16;
 
     /// Names as COMMAND INFO prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -178,14 +181,7 @@ pub fn execute(
         };
         handler(&mut ctx, args);
     }
-    let mut st = shard.stats.borrow_mut();
-    st.total_commands += 1;
-    let c = &mut st.commands[spec.index()];
-    c.calls += 1;
-    if out.get(start) == Some(&b'-') {
-        c.failed += 1;
-        st.count_error(&out[start..]);
-    }
+    record_call(shard, spec, 0, &out[start..]);
 }
 
 /// Spreads `usec` spent on a batch over the commands it ran (their table
@@ -232,9 +228,9 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
     }
 }
 
-/// Records a connection-level command (or a cross-shard one) in the
-/// connection shard's stats.
-pub fn record_conn_stats(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec: u64, reply: &[u8]) {
+/// Counts one call of `spec` (and its time, when measured on its own) in
+/// `shard`'s stats; `reply` tells whether it failed.
+pub fn record_call(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec: u64, reply: &[u8]) {
     let mut st = shard.stats.borrow_mut();
     st.total_commands += 1;
     let c = &mut st.commands[spec.index()];

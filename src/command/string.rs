@@ -6,6 +6,7 @@
 use super::args::parse_i64;
 use super::errors as err;
 use super::{Args, Ctx};
+use crate::shard::count_lookup;
 use crate::storage::value::with_str_bytes;
 use crate::storage::{Db, Value};
 
@@ -37,7 +38,9 @@ impl OpError {
 
 /// Reads a string key: `Ok(None)` when absent, WrongType for other types.
 pub fn op_get<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Value>, OpError> {
-    match db.lookup(key, now) {
+    let found = db.lookup(key, now);
+    count_lookup(found.is_some());
+    match found {
         None => Ok(None),
         Some(e) if e.value.is_string() => Ok(Some(&e.value)),
         Some(_) => Err(OpError::WrongType),
@@ -146,13 +149,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
             Ok(tail.len())
         }
         Some(e) => {
-            let mut data = match std::mem::replace(&mut e.value, Value::Int(0)) {
-                Value::Int(i) => {
-                    let mut tmp = [0u8; 20];
-                    crate::protocol::reply::fmt_i64(&mut tmp, i).to_vec()
-                }
-                Value::Str { data, .. } => data,
-            };
+            let mut data = std::mem::replace(&mut e.value, Value::Int(0)).into_bytes();
             if data.len() + tail.len() > max {
                 e.value = Value::from_bytes(&data);
                 return Err(OpError::TooLong);
@@ -202,13 +199,7 @@ pub fn op_setrange(
     if offset + value.len() > max {
         return Err(OpError::TooLong);
     }
-    let mut data = match std::mem::replace(&mut e.value, Value::Int(0)) {
-        Value::Int(i) => {
-            let mut tmp = [0u8; 20];
-            crate::protocol::reply::fmt_i64(&mut tmp, i).to_vec()
-        }
-        Value::Str { data, .. } => data,
-    };
+    let mut data = std::mem::replace(&mut e.value, Value::Int(0)).into_bytes();
     if data.len() < offset + value.len() {
         data.resize(offset + value.len(), 0);
     }
@@ -281,7 +272,9 @@ pub fn cmd_get(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let clock = ctx.clock;
     let touch = !ctx.no_touch;
-    match ctx.ks.dbs[ctx.db].lookup(args.get(1), now) {
+    let found = ctx.ks.dbs[ctx.db].lookup(args.get(1), now);
+    count_lookup(found.is_some());
+    match found {
         None => ctx.out.null(),
         Some(e) => {
             if touch {
@@ -517,7 +510,9 @@ pub fn cmd_mget(ctx: &mut Ctx, args: &Args) {
     ctx.out.array_len(args.len() - 1);
     for i in 1..args.len() {
         let now = ctx.now_ms;
-        match ctx.ks.dbs[ctx.db].lookup(args.get(i), now) {
+        let found = ctx.ks.dbs[ctx.db].lookup(args.get(i), now);
+        count_lookup(found.is_some());
+        match found {
             Some(e) => match &e.value {
                 Value::Int(v) => ctx.out.bulk_int(*v),
                 Value::Str { data, .. } => ctx.out.bulk(data),
@@ -530,9 +525,13 @@ pub fn cmd_mget(ctx: &mut Ctx, args: &Args) {
 /// Per-shard part of a cross-shard MGET: the values of `keys`, in order.
 pub fn op_mget(db: &mut Db, keys: &[Vec<u8>], now: u64) -> Vec<Option<Vec<u8>>> {
     keys.iter()
-        .map(|k| match db.lookup(k, now) {
-            Some(e) if e.value.is_string() => Some(value_bytes(&e.value)),
-            _ => None,
+        .map(|k| {
+            let found = db.lookup(k, now);
+            count_lookup(found.is_some());
+            match found {
+                Some(e) if e.value.is_string() => Some(value_bytes(&e.value)),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -573,11 +572,6 @@ pub fn cmd_msetnx(ctx: &mut Ctx, args: &Args) {
 fn incr_generic(ctx: &mut Ctx, key: &[u8], delta: i64) {
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let db = &mut ctx.ks.dbs[ctx.db];
-    if let Some(e) = db.lookup(key, now) {
-        if !e.value.is_string() {
-            return ctx.out.error(err::WRONGTYPE);
-        }
-    }
     match op_incr(db, key, delta, now, clock) {
         Ok(v) => ctx.out.int(v),
         Err(e) => ctx.out.error(e.message()),
@@ -616,11 +610,6 @@ pub fn cmd_incrbyfloat(ctx: &mut Ctx, args: &Args) {
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let key = args.get(1);
     let db = &mut ctx.ks.dbs[ctx.db];
-    if let Some(e) = db.lookup(key, now) {
-        if !e.value.is_string() {
-            return ctx.out.error(err::WRONGTYPE);
-        }
-    }
     match op_incr_float(db, key, args.get(2), now, clock) {
         Ok(s) => ctx.out.bulk(&s),
         Err(e) => ctx.out.error(e.message()),
@@ -631,11 +620,6 @@ pub fn cmd_incrbyfloat(ctx: &mut Ctx, args: &Args) {
 pub fn cmd_append(ctx: &mut Ctx, args: &Args) {
     let (now, clock, max) = (ctx.now_ms, ctx.clock, ctx.max_bulk_len);
     let db = &mut ctx.ks.dbs[ctx.db];
-    if let Some(e) = db.lookup(args.get(1), now) {
-        if !e.value.is_string() {
-            return ctx.out.error(err::WRONGTYPE);
-        }
-    }
     match op_append(db, args.get(1), args.get(2), max, now, clock) {
         Ok(n) => ctx.out.int(n as i64),
         Err(e) => ctx.out.error(e.message()),

@@ -82,9 +82,9 @@ fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> boo
     if !shard.gate.has_key_locks() {
         return false;
     }
-    // MOVE and COPY ... DB n also write a key of another database: they
-    // wait until no key of this shard is locked at all.
-    if spec.name == "move" || (spec.name == "copy" && args.len() > 3) {
+    // A command that also writes a key of another database waits until no
+    // key of this shard is locked at all.
+    if spec.flags & flags::CROSS_DB != 0 {
         return true;
     }
     spec.key_indices(args.len())
@@ -124,8 +124,6 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
 enum Io {
     Wrote(std::io::Result<usize>),
     Read(std::io::Result<usize>),
-    /// Nothing happened within REPOLL_IO: look at the socket again.
-    Again,
 }
 
 /// How long a connection waits on its socket before looking again.
@@ -343,7 +341,7 @@ impl State {
                     }
                     let us = t0.elapsed().as_micros() as u64;
                     self.excluded_us += us;
-                    command::record_conn_stats(&shard, spec, us, &self.out[start..]);
+                    command::record_call(&shard, spec, us, &self.out[start..]);
                 }
             },
             Handler::Conn(c) => {
@@ -353,7 +351,7 @@ impl State {
                 command::exec_conn(&mut self.sess, c, args, &mut self.out).await;
                 let us = t0.elapsed().as_micros() as u64;
                 self.excluded_us += us;
-                command::record_conn_stats(&shard, spec, us, &self.out[start..]);
+                command::record_call(&shard, spec, us, &self.out[start..]);
             }
         }
     }
@@ -516,17 +514,11 @@ impl Connection {
                         Io::Read(stream.read(&mut rbuf[*rend..]).await)
                     }
                 };
-                let timer = async {
-                    glommio::timer::sleep(REPOLL_IO).await;
-                    Io::Again
-                };
-                match futures_lite::future::or(io, timer).await {
-                    Io::Again => continue,
-                    other => break other,
+                if let Some(event) = crate::util::within(REPOLL_IO, io).await {
+                    break event;
                 }
             };
             let n = match event {
-                Io::Again => unreachable!("handled above"),
                 Io::Wrote(r) => {
                     let n = r?;
                     self.written += n;

@@ -215,12 +215,7 @@ async fn shard_main(
                     loop {
                         // Look at the channel again after a while even
                         // without a wake-up (see coordinator::REPOLL).
-                        let next = futures_lite::future::or(async { Some(rx.recv().await) }, async {
-                            glommio::timer::sleep(crate::shard::coordinator::REPOLL).await;
-                            None
-                        })
-                        .await;
-                        match next {
+                        match crate::util::within(crate::shard::coordinator::REPOLL, rx.recv()).await {
                             Some(Some(msg)) => shard.handle(msg),
                             Some(None) => break,
                             None => continue,

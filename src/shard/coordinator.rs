@@ -35,12 +35,7 @@ impl<T> Pending<T> {
         match self {
             Pending::Ready(v) => v,
             Pending::Remote(mut r) => loop {
-                let got = futures_lite::future::or(async { Some((&mut r).await) }, async {
-                    glommio::timer::sleep(REPOLL).await;
-                    None
-                })
-                .await;
-                if let Some(v) = got {
+                if let Some(v) = crate::util::within(REPOLL, &mut r).await {
                     return v.expect("a shard dropped a reply: the peer executor stopped");
                 }
             },
@@ -58,11 +53,7 @@ where
     T: Send + 'static,
 {
     if target == origin.id {
-        match &lock {
-            Lock::Shard => origin.gate.acquire(tx).await,
-            Lock::Keys(ids) => origin.gate.lock_keys(tx, ids).await,
-            Lock::None => origin.gate.wait_open(tx).await,
-        }
+        origin.gate.take(tx, &lock, origin.gate.ticket()).await;
         return Pending::Ready(f(origin));
     }
     let (s, r) = oneshot::channel();

@@ -20,6 +20,8 @@ use std::task::{Poll, Waker};
 
 use hashbrown::HashMap;
 
+use super::Lock;
+
 /// Transaction ids: 0 means "no transaction".
 pub type TxId = u64;
 
@@ -54,10 +56,6 @@ impl Gate {
     pub fn is_open_for(&self, tx: TxId) -> bool {
         let h = self.holder.get();
         h == 0 || h == tx
-    }
-
-    pub fn holder(&self) -> TxId {
-        self.holder.get()
     }
 
     /// Whether any key is locked at all (the fast check).
@@ -129,14 +127,27 @@ impl Gate {
         true
     }
 
-    /// Locks `ids` for `tx`, waiting as needed.
-    pub async fn lock_keys(&self, tx: TxId, ids: &[KeyId]) {
-        let ticket = self.ticket();
-        self.lock_keys_with(tx, ids, ticket).await
+    /// Takes `lock` for `tx` now if possible (a request that drew `ticket`);
+    /// `Lock::None` only checks that the shard is open for `tx`.
+    pub fn try_take(&self, tx: TxId, lock: &Lock, ticket: u64) -> bool {
+        match lock {
+            Lock::None => self.is_open_for(tx),
+            Lock::Keys(ids) => self.try_lock_keys(tx, ids, ticket),
+            Lock::Shard => self.try_acquire(tx),
+        }
     }
 
-    /// [`Gate::lock_keys`] for a request that already drew its ticket.
-    pub async fn lock_keys_with(&self, tx: TxId, ids: &[KeyId], ticket: u64) {
+    /// Takes `lock` for `tx`, waiting as needed.
+    pub async fn take(&self, tx: TxId, lock: &Lock, ticket: u64) {
+        match lock {
+            Lock::None => self.wait_open(tx).await,
+            Lock::Keys(ids) => self.lock_keys(tx, ids, ticket).await,
+            Lock::Shard => self.acquire(tx).await,
+        }
+    }
+
+    /// Locks `ids` for `tx` (a request that drew `ticket`), waiting as needed.
+    async fn lock_keys(&self, tx: TxId, ids: &[KeyId], ticket: u64) {
         while !self.try_lock_keys(tx, ids, ticket) {
             self.changed().await;
         }

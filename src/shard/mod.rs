@@ -309,45 +309,19 @@ impl Shard {
     /// Handles a message from another shard.
     pub fn handle(self: &Rc<Self>, msg: Msg) {
         match msg {
-            Msg::Run { tx, lock, job } => match lock {
-                Lock::Shard => {
-                    if self.gate.try_acquire(tx) {
-                        job(self);
-                    } else {
-                        let me = self.clone();
-                        glommio::spawn_local(async move {
-                            me.gate.acquire(tx).await;
-                            job(&me);
-                        })
-                        .detach();
-                    }
+            Msg::Run { tx, lock, job } => {
+                let ticket = self.gate.ticket();
+                if self.gate.try_take(tx, &lock, ticket) {
+                    job(self);
+                } else {
+                    let me = self.clone();
+                    glommio::spawn_local(async move {
+                        me.gate.take(tx, &lock, ticket).await;
+                        job(&me);
+                    })
+                    .detach();
                 }
-                Lock::Keys(ids) => {
-                    let ticket = self.gate.ticket();
-                    if self.gate.try_lock_keys(tx, &ids, ticket) {
-                        job(self);
-                    } else {
-                        let me = self.clone();
-                        glommio::spawn_local(async move {
-                            me.gate.lock_keys_with(tx, &ids, ticket).await;
-                            job(&me);
-                        })
-                        .detach();
-                    }
-                }
-                Lock::None => {
-                    if self.gate.is_open_for(tx) {
-                        job(self);
-                    } else {
-                        let me = self.clone();
-                        glommio::spawn_local(async move {
-                            me.gate.wait_open(tx).await;
-                            job(&me);
-                        })
-                        .detach();
-                    }
-                }
-            },
+            }
             Msg::Release { tx } => self.gate.release(tx),
         }
     }

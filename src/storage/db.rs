@@ -188,11 +188,6 @@ impl Db {
         self.volatile = 0;
     }
 
-    /// The keys table of one slot (empty when the database is unused).
-    pub fn slot_table(&self, slot: usize) -> Option<&Table> {
-        self.slots.get(slot)
-    }
-
     /// Calls `f` for every live key of `slot`.
     pub fn for_each_in_slot(&self, slot: usize, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) {
         if let Some(t) = self.slots.get(slot) {
@@ -202,11 +197,6 @@ impl Db {
                 }
             }
         }
-    }
-
-    /// Number of keys stored in `slot` (including not yet reclaimed ones).
-    pub fn slot_len(&self, slot: usize) -> usize {
-        self.slots.get(slot).map_or(0, |t| t.len())
     }
 
     /// One bounded slice of the active expiry cycle: walks slots from

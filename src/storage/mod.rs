@@ -36,8 +36,4 @@ impl Keyspace {
             db.clear();
         }
     }
-
-    pub fn total_keys(&self) -> usize {
-        self.dbs.iter().map(|d| d.len()).sum()
-    }
 }

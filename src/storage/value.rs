@@ -55,11 +55,14 @@ impl Value {
         matches!(self, Value::Int(_) | Value::Str { .. })
     }
 
-    /// Approximate heap bytes held, for INFO memory accounting.
-    pub fn heap_size(&self) -> usize {
+    /// The string bytes of an Int or Str value, taken by value.
+    pub fn into_bytes(self) -> Vec<u8> {
         match self {
-            Value::Int(_) => 0,
-            Value::Str { data, .. } => data.capacity(),
+            Value::Int(i) => {
+                let mut tmp = [0u8; 20];
+                crate::protocol::reply::fmt_i64(&mut tmp, i).to_vec()
+            }
+            Value::Str { data, .. } => data,
         }
     }
 }
