@@ -93,14 +93,16 @@ fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> boo
 
 /// Whether any command of a batch must wait for a transaction's locks.
 fn batch_blocked(shard: &Shard, b: &RemoteBatch, db: usize) -> bool {
-    if shard.gate.is_open_for(0) && !shard.gate.has_key_locks() {
-        return false;
-    }
-    !shard.gate.is_open_for(0)
-        || b.cmds.iter().any(|c| {
-            let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
-            keys_locked(shard, c.spec, &Args::new(&b.data, ranges), db)
-        })
+    b.cmds.iter().any(|c| {
+        let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
+        must_wait(shard, c.spec, &Args::new(&b.data, ranges), db)
+    })
+}
+
+/// Whether a command outside transactions must wait: the shard is locked
+/// whole, or a key it touches is locked.
+fn must_wait(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> bool {
+    !shard.gate.is_open_for(0) || keys_locked(shard, spec, args, db)
 }
 
 fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool) -> BatchReply {
@@ -298,9 +300,9 @@ impl State {
             Handler::Shard(handler) => match route(spec, args, shard.count, shard.id) {
                 Route::Shard(target) if target == shard.id => {
                     let db = self.sess.db;
-                    if !shard.gate.is_open_for(0) || keys_locked(&shard, spec, args, db) {
+                    if must_wait(&shard, spec, args, db) {
                         self.flush_remote().await;
-                        while !shard.gate.is_open_for(0) || keys_locked(&shard, spec, args, db) {
+                        while must_wait(&shard, spec, args, db) {
                             shard.gate.changed().await;
                         }
                     }
