@@ -31,6 +31,53 @@ pub struct Config {
     /// Encoding thresholds of the collection types (hash-max-listpack-entries
     /// ...), by index into [`ENCODING_PARAMS`].
     pub encoding: Vec<i64>,
+    /// The same thresholds, typed, as command handlers read them.
+    pub limits: Limits,
+}
+
+/// Encoding thresholds of the collection types, as handlers see them (a
+/// copy travels with every command's context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    /// Positive: entries per list node; negative: node size class (-1 = 4 KiB
+    /// ... -5 = 64 KiB), as Redis's list-max-listpack-size.
+    pub list_max_listpack_size: i64,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    pub hll_sparse_max_bytes: usize,
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
+}
+
+impl Limits {
+    fn from_params(v: &[i64]) -> Limits {
+        let at = |name: &str| v[encoding_param(name).expect("known parameter")];
+        let u = |name: &str| at(name).clamp(0, i64::MAX) as usize;
+        Limits {
+            hash_max_listpack_entries: u("hash-max-listpack-entries"),
+            hash_max_listpack_value: u("hash-max-listpack-value"),
+            list_max_listpack_size: at("list-max-listpack-size"),
+            set_max_intset_entries: u("set-max-intset-entries"),
+            set_max_listpack_entries: u("set-max-listpack-entries"),
+            set_max_listpack_value: u("set-max-listpack-value"),
+            zset_max_listpack_entries: u("zset-max-listpack-entries"),
+            zset_max_listpack_value: u("zset-max-listpack-value"),
+            hll_sparse_max_bytes: u("hll-sparse-max-bytes"),
+            stream_node_max_bytes: u("stream-node-max-bytes"),
+            stream_node_max_entries: u("stream-node-max-entries"),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::from_params(&ENCODING_PARAMS.iter().map(|p| p.default).collect::<Vec<_>>())
+    }
 }
 
 /// An integer parameter that tunes collection encodings: name, old
@@ -164,6 +211,7 @@ impl Default for Config {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "/".into()),
             encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
+            limits: Limits::default(),
         }
     }
 }
@@ -445,6 +493,7 @@ impl Config {
                 };
                 let p = &ENCODING_PARAMS[i];
                 self.encoding[i] = parse_int(v, p.min, p.max)?;
+                self.limits = Limits::from_params(&self.encoding);
             }
         }
         Ok(())

@@ -39,6 +39,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             db.insert(key, Value::Str { data, raw: true }, 0, clock);
             0
         }
+        Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => {
             let mut data = std::mem::replace(&mut e.value, Value::Int(0)).into_bytes();
             if data.len() <= byte {
@@ -66,6 +67,7 @@ pub fn cmd_getbit(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let bit = match ctx.ks.dbs[ctx.db].lookup(args.get(1), now) {
         None => 0,
+        Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => with_str_bytes(&e.value, |b| {
             let byte = (offset >> 3) as usize;
             b.get(byte).map_or(0, |v| (v >> (7 - (offset & 7))) & 1)

@@ -29,7 +29,7 @@ pub async fn execute(sess: &mut Session, spec: &'static CommandSpec, how: Cross,
 /// Key argument indices grouped by owning shard, shards ascending.
 fn group_by_shard(spec: &CommandSpec, args: &Args, shards: usize) -> BTreeMap<usize, Vec<usize>> {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for i in spec.key_indices(args.len()) {
+    for i in spec.key_indices(args) {
         groups.entry(key_shard(args.get(i), shards)).or_default().push(i);
     }
     groups
@@ -133,7 +133,7 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
 /// The (db, key) pairs a gathered command may read or write.
 fn gather_targets(sess: &Session, spec: &CommandSpec, args: &Args) -> Vec<(usize, Vec<u8>)> {
     let mut v: Vec<(usize, Vec<u8>)> = spec
-        .key_indices(args.len())
+        .key_indices(args)
         .map(|i| (sess.db, args.get(i).to_vec()))
         .collect();
     if spec.name == "copy" {
@@ -168,9 +168,9 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     for t in &targets {
         by_shard.entry(key_shard(&t.1, shards)).or_default().push(t.clone());
     }
-    let (databases, max_bulk_len) = {
+    let (databases, max_bulk_len, limits) = {
         let cfg = sess.shard.config.borrow();
-        (cfg.databases, cfg.proto_max_bulk_len)
+        (cfg.databases, cfg.proto_max_bulk_len, cfg.limits)
     };
     let mut tx = Tx::new(&sess.shard);
     let mut before: Vec<((usize, Vec<u8>), Option<Entry>)> = Vec::new();
@@ -207,6 +207,7 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             no_touch: sess.no_touch,
             shards,
             max_bulk_len,
+            limits,
         };
         handler(&mut ctx, args);
     }

@@ -66,6 +66,11 @@ const SPECS: &[(&str, &str)] = &[
     // bitmap
     ("setbit", "key offset value{type=integer}"),
     ("getbit", "key offset"),
+    // hash (end of hash)
+    // list (end of list)
+    // set (end of set)
+    // sorted set (end of sorted set)
+    // hyperloglog (end of hyperloglog)
     // generic
     ("del", "key [key ...]"),
     ("unlink", "key [key ...]"),

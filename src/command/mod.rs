@@ -15,11 +15,16 @@ pub mod connection;
 pub mod cross;
 pub mod docs;
 pub mod errors;
+pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod session;
+pub mod set;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 pub use args::Args;
 pub use session::Session;
@@ -44,6 +49,8 @@ pub struct Ctx<'a> {
     pub shards: usize,
     /// proto-max-bulk-len, the largest string a command may build.
     pub max_bulk_len: usize,
+    /// Collection encoding thresholds (hash-max-listpack-entries ...).
+    pub limits: crate::config::Limits,
 }
 
 impl<'a> Ctx<'a> {
@@ -167,7 +174,10 @@ pub fn execute(
 ) {
     let start = out.len();
     {
-        let max_bulk_len = shard.config.borrow().proto_max_bulk_len;
+        let (max_bulk_len, limits) = {
+            let cfg = shard.config.borrow();
+            (cfg.proto_max_bulk_len, cfg.limits)
+        };
         let mut ks = shard.ks.borrow_mut();
         let mut ctx = Ctx {
             ks: &mut ks,
@@ -178,6 +188,7 @@ pub fn execute(
             no_touch,
             shards: shard.count,
             max_bulk_len,
+            limits,
         };
         handler(&mut ctx, args);
     }

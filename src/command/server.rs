@@ -585,12 +585,15 @@ fn debug_protocol(r: &mut Reply, kind: &[u8]) {
 
 // ---------------------------------------------------------------- COMMAND
 
-fn write_flags(r: &mut Reply, f: u32) {
-    let names: Vec<&str> = flags::NAMES
+fn write_flags(r: &mut Reply, f: u32, movable: bool) {
+    let mut names: Vec<&str> = flags::NAMES
         .iter()
         .filter(|(b, _)| f & b != 0)
         .map(|(_, n)| *n)
         .collect();
+    if movable {
+        names.push("movablekeys");
+    }
     r.set_len(names.len());
     for n in names {
         r.simple(n);
@@ -601,7 +604,7 @@ fn write_sub_info(r: &mut Reply, s: &SubSpec, parent: &CommandSpec) {
     r.array_len(10);
     r.bulk(s.name.as_bytes());
     r.int(s.arity as i64);
-    write_flags(r, s.flags);
+    write_flags(r, s.flags, false);
     let has_key = parent.first_key > 0 && s.arity.unsigned_abs() as i32 > parent.first_key;
     r.int(if has_key { parent.first_key as i64 } else { 0 });
     r.int(if has_key { parent.last_key as i64 } else { 0 });
@@ -620,7 +623,7 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
     r.array_len(10);
     r.bulk(c.name.as_bytes());
     r.int(c.arity as i64);
-    write_flags(r, c.flags);
+    write_flags(r, c.flags, c.movable_keys());
     r.int(c.first_key as i64);
     r.int(c.last_key as i64);
     r.int(c.step as i64);
@@ -791,13 +794,13 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
                 return r.error(err::GETKEYS_INVALID_COMMAND);
             };
             let argc = args.len() - 2;
-            if c.first_key <= 0 {
+            if c.first_key <= 0 && !c.movable_keys() {
                 return r.error(err::GETKEYS_NO_KEYS);
             }
             if !c.arity_ok(argc) {
                 return r.error(err::GETKEYS_ARITY);
             }
-            let idx: Vec<usize> = c.key_indices(argc).collect();
+            let idx: Vec<usize> = c.key_indices(&Args::new(args.buf(), &args.ranges()[2..])).collect();
             if idx.is_empty() {
                 return r.error(err::GETKEYS_NO_KEYS);
             }

@@ -54,6 +54,7 @@ pub fn op_incr(db: &mut Db, key: &[u8], delta: i64, now: u64, clock: u32) -> Res
         let cur = match &e.value {
             Value::Int(i) => *i,
             Value::Str { data, .. } => crate::protocol::parser::parse_i64_strict(data).ok_or(OpError::NotInteger)?,
+            _ => return Err(OpError::WrongType),
         };
         let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
         e.value = Value::Int(new);
@@ -86,6 +87,7 @@ pub fn incr_float_text(cur: Option<&Value>, incr: &[u8]) -> Result<Vec<u8>, OpEr
         None => (std::ptr::null(), 0, 0, 0),
         Some(Value::Int(i)) => (std::ptr::null(), 0, 1, *i),
         Some(Value::Str { data, .. }) => (data.as_ptr(), data.len(), 0, 0),
+        Some(_) => return Err(OpError::WrongType),
     };
     // SAFETY: every pointer is valid for the length passed with it; the C
     // side copies inputs into its own buffers and writes at most out_cap
@@ -148,6 +150,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
             db.insert(key, Value::from_bytes(tail), 0, clock);
             Ok(tail.len())
         }
+        Some(e) if !e.value.is_string() => Err(OpError::WrongType),
         Some(e) => {
             let mut data = std::mem::replace(&mut e.value, Value::Int(0)).into_bytes();
             if data.len() + tail.len() > max {
@@ -234,6 +237,7 @@ pub fn reply_value(ctx: &mut Ctx, v: &Value) {
     match v {
         Value::Int(i) => ctx.out.bulk_int(*i),
         Value::Str { data, .. } => ctx.out.bulk(data),
+        _ => ctx.out.error(err::WRONGTYPE),
     }
 }
 
@@ -283,6 +287,7 @@ pub fn cmd_get(ctx: &mut Ctx, args: &Args) {
             match &e.value {
                 Value::Int(i) => ctx.out.bulk_int(*i),
                 Value::Str { data, .. } => ctx.out.bulk(data),
+                _ => ctx.out.error(err::WRONGTYPE),
             }
         }
     }
@@ -516,6 +521,7 @@ pub fn cmd_mget(ctx: &mut Ctx, args: &Args) {
             Some(e) => match &e.value {
                 Value::Int(v) => ctx.out.bulk_int(*v),
                 Value::Str { data, .. } => ctx.out.bulk(data),
+                _ => ctx.out.null(),
             },
             None => ctx.out.null(),
         }
@@ -654,6 +660,7 @@ pub fn cmd_getrange(ctx: &mut Ctx, args: &Args) {
     let s: &[u8] = match v {
         Value::Int(i) => crate::protocol::reply::fmt_i64(&mut tmp, *i),
         Value::Str { data, .. } => data,
+        _ => return ctx.out.error(err::WRONGTYPE),
     };
     let len = s.len() as i64;
     if start < 0 && end < 0 && start > end {

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use hashbrown::HashMap;
 
 use super::flags::*;
-use super::{bitmap, connection, keys, server, string};
+#[allow(unused_imports)]
+use super::{bitmap, connection, hash, hyperloglog, keys, list, server, set, string, zset};
 use super::{Args, ConnCmd, Cross, Ctx};
 
 /// A handler that runs on the shard owning the command's keys.
@@ -39,6 +40,9 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    /// Movable keys: index of a `numkeys` argument whose keys follow it
+    /// (ZUNION, LMPOP, SINTERCARD ...); 0 for none.
+    pub numkeys_at: usize,
     /// Redis's command group (COMMAND DOCS) and ACL category.
     pub group: &'static str,
     pub since: &'static str,
@@ -60,9 +64,32 @@ impl CommandSpec {
         }
     }
 
-    /// Indices of the key arguments for this argc (legacy first/last/step
-    /// triple, as Redis's COMMAND GETKEYS reports for these commands).
-    pub fn key_indices(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Indices of the key arguments of `args` (the legacy first/last/step
+    /// triple, then the keys counted by a `numkeys` argument), as Redis's
+    /// COMMAND GETKEYS reports them. A malformed `numkeys` names no keys;
+    /// the handler then reports the error.
+    pub fn key_indices(&self, args: &Args) -> impl Iterator<Item = usize> {
+        let argc = args.len();
+        let movable = if self.numkeys_at > 0 && self.numkeys_at < argc {
+            match super::args::parse_i64(args.get(self.numkeys_at)) {
+                Some(n) if n > 0 && (n as u64) < (argc - self.numkeys_at) as u64 => {
+                    self.numkeys_at + 1..self.numkeys_at + 1 + n as usize
+                }
+                _ => 0..0,
+            }
+        } else {
+            0..0
+        };
+        self.legacy_key_indices(argc).chain(movable)
+    }
+
+    /// Whether the key positions depend on the arguments (COMMAND INFO's
+    /// `movablekeys` flag).
+    pub fn movable_keys(&self) -> bool {
+        self.numkeys_at > 0
+    }
+
+    fn legacy_key_indices(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let first = self.first_key.max(0) as usize;
         let last = if self.first_key <= 0 {
             0
@@ -94,6 +121,11 @@ impl CommandSpec {
             "string" => v.push("@string"),
             "bitmap" => v.push("@bitmap"),
             "generic" => v.push("@keyspace"),
+            "hash" => v.push("@hash"),
+            "list" => v.push("@list"),
+            "set" => v.push("@set"),
+            "sorted-set" => v.push("@sortedset"),
+            "hyperloglog" => v.push("@hyperloglog"),
             "connection" => v.push("@connection"),
             _ => {}
         }
@@ -107,6 +139,9 @@ impl CommandSpec {
             v.push("@fast");
         } else {
             v.push("@slow");
+        }
+        if self.flags & BLOCKING != 0 {
+            v.push("@blocking");
         }
         v
     }
@@ -128,6 +163,15 @@ macro_rules! spec {
             handler: $handler,
             cross: $cross,
             subcommands: $subs,
+            numkeys_at: 0,
+        }
+    };
+    // Movable keys: `numkeys` at argument `$nk`, its keys right after it.
+    (movable $nk:literal, $name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal,
+     $summary:literal, $handler:expr, $cross:expr, $subs:expr) => {
+        CommandSpec {
+            numkeys_at: $nk,
+            ..spec!($name, $arity, $flags, $keys, $group, $since, $summary, $handler, $cross, $subs)
         }
     };
 }
@@ -330,6 +374,11 @@ pub static TABLE: &[CommandSpec] = &[
     // -- bitmap
     spec!("setbit", 4, WRITE | DENYOOM, KEY1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", Shard(bitmap::cmd_setbit), None, &[]),
     spec!("getbit", 3, READONLY | FAST, KEY1, "bitmap", "2.2.0", "Returns a bit value by offset.", Shard(bitmap::cmd_getbit), None, &[]),
+    // -- hash (end of hash)
+    // -- list (end of list)
+    // -- set (end of set)
+    // -- sorted set (end of sorted set)
+    // -- hyperloglog (end of hyperloglog)
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
     spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
@@ -407,13 +456,23 @@ mod tests {
     #[test]
     fn key_positions() {
         let mset = lookup(b"mset").unwrap();
-        assert_eq!(mset.key_indices(5).collect::<Vec<_>>(), vec![1, 3]);
+        let keys = |c: &CommandSpec, words: &[&str]| {
+            let buf: Vec<u8> = words.concat().into_bytes();
+            let mut ranges = Vec::new();
+            let mut at = 0u32;
+            for w in words {
+                ranges.push((at, w.len() as u32));
+                at += w.len() as u32;
+            }
+            c.key_indices(&Args::new(&buf, &ranges)).collect::<Vec<_>>()
+        };
+        assert_eq!(keys(mset, &["mset", "a", "1", "b", "2"]), vec![1, 3]);
         let del = lookup(b"del").unwrap();
-        assert_eq!(del.key_indices(4).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(keys(del, &["del", "a", "b", "c"]), vec![1, 2, 3]);
         let obj = lookup(b"object").unwrap();
-        assert_eq!(obj.key_indices(2).count(), 0);
-        assert_eq!(obj.key_indices(3).collect::<Vec<_>>(), vec![2]);
-        assert_eq!(lookup(b"ping").unwrap().key_indices(2).count(), 0);
+        assert!(keys(obj, &["object", "help"]).is_empty());
+        assert_eq!(keys(obj, &["object", "encoding", "k"]), vec![2]);
+        assert!(keys(lookup(b"ping").unwrap(), &["ping", "x"]).is_empty());
     }
 
     #[test]

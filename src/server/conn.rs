@@ -46,7 +46,7 @@ fn route(spec: &CommandSpec, args: &Args, shards: usize, me: usize) -> Route {
         return Route::Shard(0);
     }
     let mut target = None;
-    for i in spec.key_indices(args.len()) {
+    for i in spec.key_indices(args) {
         let s = key_shard(args.get(i), shards);
         match target {
             None => target = Some(s),
@@ -87,8 +87,7 @@ fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> boo
     if spec.flags & flags::CROSS_DB != 0 {
         return true;
     }
-    spec.key_indices(args.len())
-        .any(|i| shard.gate.key_locked(db, args.get(i)))
+    spec.key_indices(args).any(|i| shard.gate.key_locked(db, args.get(i)))
 }
 
 /// Whether any command of a batch must wait for a transaction's locks.

@@ -4,7 +4,11 @@
 //! thread alone; no type in this module is `Send` across shards by design.
 
 pub mod db;
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use db::Db;
 pub use value::{Entry, Value};

@@ -3,16 +3,24 @@
 /// Longest string Redis stores as `embstr` (reported by OBJECT ENCODING).
 pub const EMBSTR_MAX: usize = 44;
 
-/// A stored value. Later families (hash, list, set, zset, stream) add
-/// variants here; every command checks the variant and answers WRONGTYPE
-/// on a mismatch.
+/// A stored value. Every command checks the variant and answers WRONGTYPE
+/// on a mismatch. Collections are boxed so that a value stays two words
+/// plus a tag whatever its type; an empty collection is never stored (the
+/// command that empties it deletes the key).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string that holds a canonical decimal i64 ("int" encoding).
     Int(i64),
     /// Any other string. `raw` is set once the string was modified in place
     /// (APPEND, SETRANGE), which is when Redis switches to "raw".
-    Str { data: Vec<u8>, raw: bool },
+    Str {
+        data: Vec<u8>,
+        raw: bool,
+    },
+    List(Box<super::list::List>),
+    Hash(Box<super::hash::Hash>),
+    Set(Box<super::set::Set>),
+    ZSet(Box<super::zset::ZSet>),
 }
 
 impl Value {
@@ -34,6 +42,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str { .. } => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -48,6 +60,10 @@ impl Value {
                     "raw"
                 }
             }
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -55,7 +71,8 @@ impl Value {
         matches!(self, Value::Int(_) | Value::Str { .. })
     }
 
-    /// The string bytes of an Int or Str value, taken by value.
+    /// The string bytes of an Int or Str value, taken by value. Callers
+    /// check [`Value::is_string`] first; other types give nothing.
     pub fn into_bytes(self) -> Vec<u8> {
         match self {
             Value::Int(i) => {
@@ -63,6 +80,7 @@ impl Value {
                 crate::protocol::reply::fmt_i64(&mut tmp, i).to_vec()
             }
             Value::Str { data, .. } => data,
+            _ => Vec::new(),
         }
     }
 }
@@ -76,6 +94,7 @@ pub fn with_str_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
             Some(f(crate::protocol::reply::fmt_i64(&mut tmp, *i)))
         }
         Value::Str { data, .. } => Some(f(data)),
+        _ => None,
     }
 }
 

@@ -1,0 +1,1 @@
+//! The hash family's commands.

@@ -1,0 +1,1 @@
+//! The hyperloglog family's commands.
