@@ -69,7 +69,82 @@ const SPECS: &[(&str, &str)] = &[
     // hash (end of hash)
     // list (end of list)
     // set (end of set)
-    // sorted set (end of sorted set)
+    // sorted set
+    (
+        "zadd",
+        "key [NX | XX]{name=condition,since=3.0.2} [GT | LT]{name=comparison,since=6.2.0} \
+         [CH]{since=3.0.2} [INCR]{since=3.0.2} score{type=double} member [score{type=double} member ...]{name=data}",
+    ),
+    ("zincrby", "key increment member"),
+    ("zrem", "key member [member ...]"),
+    ("zcard", "key"),
+    ("zscore", "key member"),
+    ("zmscore", "key member [member ...]"),
+    ("zrank", "key member [WITHSCORE]{since=7.2.0}"),
+    ("zrevrank", "key member [WITHSCORE]{since=7.2.0}"),
+    (
+        "zrange",
+        "key start{type=string} stop{type=string} [BYSCORE | BYLEX]{name=sortby,since=6.2.0} [REV]{since=6.2.0} \
+         [LIMIT offset count]{since=6.2.0} [WITHSCORES]",
+    ),
+    (
+        "zrangestore",
+        "dst{type=key} src{type=key} min max [BYSCORE | BYLEX]{name=sortby} [REV] [LIMIT offset count]",
+    ),
+    ("zrevrange", "key start stop{type=integer} [WITHSCORES]"),
+    (
+        "zrangebyscore",
+        "key min{type=double} max{type=double} [WITHSCORES]{since=2.0.0} [LIMIT offset count]",
+    ),
+    (
+        "zrevrangebyscore",
+        "key max{type=double} min{type=double} [WITHSCORES] [LIMIT offset count]",
+    ),
+    ("zrangebylex", "key min max [LIMIT offset count]"),
+    ("zrevrangebylex", "key max min [LIMIT offset count]"),
+    ("zcount", "key min{type=double} max{type=double}"),
+    ("zlexcount", "key min max"),
+    ("zremrangebyrank", "key start stop{type=integer}"),
+    ("zremrangebyscore", "key min{type=double} max{type=double}"),
+    ("zremrangebylex", "key min max"),
+    ("zpopmin", "key [count]"),
+    ("zpopmax", "key [count]"),
+    (
+        "zmpop",
+        "numkeys{type=integer} key [key ...] <MIN | MAX>{name=where} [COUNT count]",
+    ),
+    ("zrandmember", "key [count [WITHSCORES]]{name=options}"),
+    (
+        "zunion",
+        "numkeys{type=integer} key [key ...] [WEIGHTS weight{type=integer} [weight{type=integer} ...]] \
+         [AGGREGATE SUM | MIN | MAX]{name=aggregate} [WITHSCORES]",
+    ),
+    (
+        "zinter",
+        "numkeys{type=integer} key [key ...] [WEIGHTS weight{type=integer} [weight{type=integer} ...]] \
+         [AGGREGATE SUM | MIN | MAX]{name=aggregate} [WITHSCORES]",
+    ),
+    ("zdiff", "numkeys{type=integer} key [key ...] [WITHSCORES]"),
+    (
+        "zunionstore",
+        "destination{type=key} numkeys{type=integer} key [key ...] \
+         [WEIGHTS weight{type=integer} [weight{type=integer} ...]] [AGGREGATE SUM | MIN | MAX]{name=aggregate}",
+    ),
+    (
+        "zinterstore",
+        "destination{type=key} numkeys{type=integer} key [key ...] \
+         [WEIGHTS weight{type=integer} [weight{type=integer} ...]] [AGGREGATE SUM | MIN | MAX]{name=aggregate}",
+    ),
+    (
+        "zdiffstore",
+        "destination{type=key} numkeys{type=integer} key [key ...]",
+    ),
+    (
+        "zintercard",
+        "numkeys{type=integer} key [key ...] [LIMIT limit{type=integer}]",
+    ),
+    ("zscan", "key cursor [MATCH pattern] [COUNT count]"),
+    // (end of sorted set)
     // hyperloglog (end of hyperloglog)
     // generic
     ("del", "key [key ...]"),

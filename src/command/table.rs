@@ -377,7 +377,40 @@ pub static TABLE: &[CommandSpec] = &[
     // -- hash (end of hash)
     // -- list (end of list)
     // -- set (end of set)
-    // -- sorted set (end of sorted set)
+    // -- sorted set
+    spec!("zadd", -4, WRITE | DENYOOM | FAST, KEY1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", Shard(zset::cmd_zadd), None, &[]),
+    spec!("zincrby", 4, WRITE | DENYOOM | FAST, KEY1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", Shard(zset::cmd_zincrby), None, &[]),
+    spec!("zrem", -3, WRITE | FAST, KEY1, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", Shard(zset::cmd_zrem), None, &[]),
+    spec!("zcard", 2, READONLY | FAST, KEY1, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", Shard(zset::cmd_zcard), None, &[]),
+    spec!("zscore", 3, READONLY | FAST, KEY1, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", Shard(zset::cmd_zscore), None, &[]),
+    spec!("zmscore", -3, READONLY | FAST, KEY1, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", Shard(zset::cmd_zmscore), None, &[]),
+    spec!("zrank", -3, READONLY | FAST, KEY1, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", Shard(zset::cmd_zrank), None, &[]),
+    spec!("zrevrank", -3, READONLY | FAST, KEY1, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", Shard(zset::cmd_zrevrank), None, &[]),
+    spec!("zrange", -4, READONLY, KEY1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", Shard(zset::cmd_zrange), None, &[]),
+    spec!("zrangestore", -5, WRITE | DENYOOM, (1, 2, 1), "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", Shard(zset::cmd_zrangestore), Some(Cross::Gather), &[]),
+    spec!("zrevrange", -4, READONLY, KEY1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", Shard(zset::cmd_zrevrange), None, &[]),
+    spec!("zrangebyscore", -4, READONLY, KEY1, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", Shard(zset::cmd_zrangebyscore), None, &[]),
+    spec!("zrevrangebyscore", -4, READONLY, KEY1, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", Shard(zset::cmd_zrevrangebyscore), None, &[]),
+    spec!("zrangebylex", -4, READONLY, KEY1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", Shard(zset::cmd_zrangebylex), None, &[]),
+    spec!("zrevrangebylex", -4, READONLY, KEY1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", Shard(zset::cmd_zrevrangebylex), None, &[]),
+    spec!("zcount", 4, READONLY | FAST, KEY1, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", Shard(zset::cmd_zcount), None, &[]),
+    spec!("zlexcount", 4, READONLY | FAST, KEY1, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", Shard(zset::cmd_zlexcount), None, &[]),
+    spec!("zremrangebyrank", 4, WRITE, KEY1, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", Shard(zset::cmd_zremrangebyrank), None, &[]),
+    spec!("zremrangebyscore", 4, WRITE, KEY1, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", Shard(zset::cmd_zremrangebyscore), None, &[]),
+    spec!("zremrangebylex", 4, WRITE, KEY1, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", Shard(zset::cmd_zremrangebylex), None, &[]),
+    spec!("zpopmin", -2, WRITE | FAST, KEY1, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", Shard(zset::cmd_zpopmin), None, &[]),
+    spec!("zpopmax", -2, WRITE | FAST, KEY1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", Shard(zset::cmd_zpopmax), None, &[]),
+    spec!(movable 1, "zmpop", -4, WRITE, NOKEYS, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", Shard(zset::cmd_zmpop), Some(Cross::Gather), &[]),
+    spec!("zrandmember", -2, READONLY, KEY1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", Shard(zset::cmd_zrandmember), None, &[]),
+    spec!(movable 1, "zunion", -3, READONLY, NOKEYS, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", Shard(zset::cmd_zunion), Some(Cross::Gather), &[]),
+    spec!(movable 1, "zinter", -3, READONLY, NOKEYS, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", Shard(zset::cmd_zinter), Some(Cross::Gather), &[]),
+    spec!(movable 1, "zdiff", -3, READONLY, NOKEYS, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", Shard(zset::cmd_zdiff), Some(Cross::Gather), &[]),
+    spec!(movable 2, "zunionstore", -4, WRITE | DENYOOM, KEY1, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", Shard(zset::cmd_zunionstore), Some(Cross::Gather), &[]),
+    spec!(movable 2, "zinterstore", -4, WRITE | DENYOOM, KEY1, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", Shard(zset::cmd_zinterstore), Some(Cross::Gather), &[]),
+    spec!(movable 2, "zdiffstore", -4, WRITE | DENYOOM, KEY1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", Shard(zset::cmd_zdiffstore), Some(Cross::Gather), &[]),
+    spec!(movable 1, "zintercard", -3, READONLY, NOKEYS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", Shard(zset::cmd_zintercard), Some(Cross::Gather), &[]),
+    spec!("zscan", -3, READONLY, KEY1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", Shard(zset::cmd_zscan), None, &[]),
+    // (end of sorted set)
     // -- hyperloglog (end of hyperloglog)
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),

@@ -265,6 +265,24 @@ impl ZSet {
         out
     }
 
+    /// Every (member, score) in ascending order, borrowed.
+    pub fn entries(&self) -> Vec<(&[u8], f64)> {
+        match &self.repr {
+            Repr::Pack(v) => v.iter().map(|(s, m)| (&m[..], *s)).collect(),
+            Repr::Tree(t) => {
+                let mut out = Vec::with_capacity(t.len);
+                if t.len > 0 {
+                    let mut it = t.iter_from(0, false);
+                    while let Some(i) = it.next(t) {
+                        let n = &t.nodes[i as usize];
+                        out.push((&n.member[..], n.score));
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// The member of ascending rank `rank`.
     pub fn get_by_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
         match &self.repr {
