@@ -20,6 +20,8 @@ pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
 pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_GT_ZERO: &str = "ERR count should be greater than 0";
 pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const RANK_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
 pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
 pub const INDEX_RANGE: &str = "ERR index out of range";
@@ -241,7 +243,8 @@ pub fn cmd_lpos(ctx: &mut Ctx, args: &Args) {
         if opt.eq_ignore_ascii_case(b"rank") {
             match parse_i64(v) {
                 Some(0) => return ctx.out.error(RANK_ZERO),
-                Some(i64::MIN) | None => return ctx.out.error(err::NOT_INTEGER),
+                Some(i64::MIN) => return ctx.out.error(RANK_RANGE),
+                None => return ctx.out.error(err::NOT_INTEGER),
                 Some(r) => rank = r,
             }
         } else if opt.eq_ignore_ascii_case(b"count") {
@@ -617,12 +620,27 @@ enum PopShape {
     KeyElements,
 }
 
+/// Serves an error (claimed first) when the command first runs; a waiting
+/// client is not woken by a key of another type.
+fn serve_error(c: &ServeCtx, resp3: bool, msg: &str) -> Outcome {
+    if !c.immediate {
+        return Outcome::NotReady;
+    }
+    if !c.waiter.claim() {
+        return Outcome::Lost;
+    }
+    let mut buf = Vec::new();
+    Reply::new(&mut buf, resp3).error(msg);
+    Outcome::Served(buf)
+}
+
 fn pop_serve(end: End, count: usize, shape: PopShape, resp3: bool) -> Arc<ServeFn> {
     Arc::new(move |c: &mut ServeCtx| {
         let db = c.ks.db(c.db);
         match get_list(db, c.key, c.now_ms) {
             Ok(Some(_)) => {}
-            _ => return Outcome::NotReady,
+            Ok(None) => return Outcome::NotReady,
+            Err(_) => return serve_error(c, resp3, err::WRONGTYPE),
         }
         if !c.waiter.claim() {
             return Outcome::Lost;
@@ -648,12 +666,13 @@ fn pop_serve(end: End, count: usize, shape: PopShape, resp3: bool) -> Arc<ServeF
     })
 }
 
-fn move_serve(dst: Vec<u8>, from: End, to: End) -> Arc<ServeFn> {
+fn move_serve(dst: Vec<u8>, from: End, to: End, resp3: bool) -> Arc<ServeFn> {
     Arc::new(move |c: &mut ServeCtx| {
         let db = c.ks.db(c.db);
         match get_list(db, c.key, c.now_ms) {
             Ok(Some(_)) => {}
-            _ => return Outcome::NotReady,
+            Ok(None) => return Outcome::NotReady,
+            Err(_) => return serve_error(c, resp3, err::WRONGTYPE),
         }
         if crate::shard::slot::key_shard(&dst, c.shards) != c.shard_id {
             // The destination lives elsewhere: the client moves it itself,
@@ -665,7 +684,13 @@ fn move_serve(dst: Vec<u8>, from: End, to: End) -> Arc<ServeFn> {
             };
         }
         if get_list(db, &dst, c.now_ms).is_err() {
-            return Outcome::Skip;
+            // Redis answers WRONGTYPE to this client and leaves the element.
+            if !c.waiter.claim() {
+                return Outcome::Lost;
+            }
+            let mut buf = Vec::new();
+            Reply::new(&mut buf, resp3).error(err::WRONGTYPE);
+            return Outcome::Served(buf);
         }
         if !c.waiter.claim() {
             return Outcome::Lost;
@@ -718,7 +743,7 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
                 (
                     vec![args.get(1).to_vec()],
                     deadline,
-                    move_serve(dst.clone(), from, to),
+                    move_serve(dst.clone(), from, to, resp3),
                     Some((dst, from, to)),
                 )
             }

@@ -81,6 +81,9 @@ pub struct ServeCtx<'a> {
     /// Number of shards (to tell whether another key lives here).
     pub shards: usize,
     pub shard_id: usize,
+    /// True while the command first runs (errors such as WRONGTYPE are
+    /// replied then); false when serving a client that was waiting.
+    pub immediate: bool,
     /// Claim through `waiter.claim()` (or [`ServeCtx::claim`]) before
     /// changing anything.
     pub waiter: &'a Waiter,
@@ -210,6 +213,7 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
                 limits,
                 shards: shard.count,
                 shard_id: shard.id,
+                immediate: false,
                 waiter: &waiter,
                 touched: Vec::new(),
             };
@@ -254,6 +258,20 @@ pub fn after_write<'k>(shard: &Shard, db: usize, keys: impl Iterator<Item = &'k 
     serve_ready(shard, now_ms);
 }
 
+/// Signals every waited-for key of databases `dbs` (SWAPDB) and serves.
+pub fn signal_databases(shard: &Shard, dbs: &[usize], now_ms: u64) {
+    {
+        let mut guard = shard.blocking.borrow_mut();
+        let reg = &mut *guard;
+        for k in reg.keys.keys() {
+            if dbs.contains(&split_reg_key(k).0) && !reg.ready.contains(k) {
+                reg.ready.push(k.clone());
+            }
+        }
+    }
+    serve_ready(shard, now_ms);
+}
+
 /// How a blocking call ended without being served.
 pub enum Unserved {
     TimedOut,
@@ -271,26 +289,17 @@ static NEXT_WAITER: AtomicU64 = AtomicU64::new(1);
 /// clock (and, like every cross-shard wait, re-polls its channel).
 const BLOCKED_TICK: Duration = Duration::from_millis(20);
 
-/// Whether the client's socket was closed by the peer (EOF or error).
+/// Whether the client's peer closed the connection (or it broke), even
+/// with unread input still queued (POLLRDHUP).
 fn peer_closed(fd: i32) -> bool {
-    let mut b = [0u8; 1];
-    // SAFETY: one byte of valid buffer; MSG_PEEK leaves the data queued.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            b.as_mut_ptr() as *mut libc::c_void,
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
     };
-    if n == 0 {
-        return true;
-    }
-    if n < 0 {
-        let e = std::io::Error::last_os_error().raw_os_error();
-        return !matches!(e, Some(libc::EAGAIN) | Some(libc::EINTR));
-    }
-    false
+    // SAFETY: one valid pollfd, zero timeout: a non-blocking check.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 /// Blocks the client `info` (of `shard`) on `keys` of database `db`, in
@@ -377,6 +386,7 @@ fn attempt(
                 limits,
                 shards: sh.count,
                 shard_id: sh.id,
+                immediate: true,
                 waiter,
                 touched: Vec::new(),
             };
