@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod bitmap;
+pub mod blocking;
 pub mod connection;
 pub mod cross;
 pub mod docs;
@@ -241,7 +242,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::FlushDb => keys::cmd_flushdb(sess, args, out).await,
         ConnCmd::FlushAll => keys::cmd_flushall(sess, args, out).await,
         ConnCmd::SwapDb => keys::cmd_swapdb(sess, args, out).await,
-        ConnCmd::Block => list::cmd_blocking(sess, args, out).await,
+        ConnCmd::Block => blocking::cmd_blocking(sess, args, out).await,
     }
 }
 
