@@ -194,6 +194,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Will not touch LRU/LFU stats when this mode is on.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -337,6 +339,22 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             Reply::new(out, resp3).verbatim(text.as_bytes())
         }
         b"kill" => client_kill(sess, args, out).await,
+        b"unblock" => {
+            let Some(id) = parse_i64(args.get(2)) else {
+                return Reply::new(out, resp3).error(err::NOT_INTEGER);
+            };
+            let error = match args.len() {
+                3 => false,
+                4 if args.is(3, "timeout") => false,
+                4 if args.is(3, "error") => true,
+                _ => return Reply::new(out, resp3).error(err::UNBLOCK_REASON),
+            };
+            let hits = coordinator::broadcast(&sess.shard, move |sh| {
+                id > 0 && crate::shard::blocking::unblock_client(sh, id as u64, error)
+            })
+            .await;
+            Reply::new(out, resp3).int(hits.into_iter().any(|h| h) as i64)
+        }
         b"help" if args.len() == 2 => reply_help(&mut Reply::new(out, resp3), CLIENT_HELP),
         _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "client")),
     }

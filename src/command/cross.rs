@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use super::table::CommandSpec;
 use super::{keys, string, Args, Cross, Ctx, Session};
 use crate::protocol::Reply;
+use crate::shard::blocking;
 use crate::shard::coordinator::Tx;
 use crate::shard::key_id;
 use crate::shard::slot::key_shard;
@@ -81,11 +82,14 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     for (shard, pairs) in groups {
         let ids = pairs.iter().map(|(k, _)| key_id(db, k)).collect();
         tx.lock_keys_run(shard, ids, move |sh| {
-            let clock = (now_ms() / 1000) as u32;
+            let now = now_ms();
+            let clock = (now / 1000) as u32;
             let mut ks = sh.ks.borrow_mut();
             for (k, v) in &pairs {
                 string::op_set(ks.db(db), k, v, 0, false, clock);
             }
+            drop(ks);
+            blocking::after_write(sh, db, pairs.iter().map(|(k, _)| k.as_slice()), now);
         })
         .await;
     }
@@ -222,16 +226,22 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     for (shard, w) in writes {
         tx.run(shard, move |sh| {
             let mut ks = sh.ks.borrow_mut();
-            for (db, k, e) in w {
+            for (db, k, e) in &w {
+                let (db, k, e) = (*db, k, e.clone());
                 match e {
                     Some(e) => {
                         let at = e.expire_at();
                         ks.db(db).insert(&k, e.value, at, e.access);
                     }
                     None => {
-                        ks.db(db).remove(&k);
+                        ks.db(db).remove(k);
                     }
                 }
+            }
+            drop(ks);
+            let now = now_ms();
+            for (db, k, _) in &w {
+                blocking::after_write(sh, *db, std::iter::once(k.as_slice()), now);
             }
         })
         .await;

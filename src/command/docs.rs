@@ -67,7 +67,42 @@ const SPECS: &[(&str, &str)] = &[
     ("setbit", "key offset value{type=integer}"),
     ("getbit", "key offset"),
     // hash (end of hash)
-    // list (end of list)
+    // list
+    ("lpush", "key element [element ...]"),
+    ("rpush", "key element [element ...]"),
+    ("lpushx", "key element [element ...]"),
+    ("rpushx", "key element [element ...]"),
+    ("lpop", "key [count]{since=6.2.0}"),
+    ("rpop", "key [count]{since=6.2.0}"),
+    ("llen", "key"),
+    ("lrange", "key start stop"),
+    ("lindex", "key index"),
+    ("lset", "key index element"),
+    ("linsert", "key <BEFORE | AFTER>{name=where} pivot element"),
+    ("lrem", "key count element"),
+    ("ltrim", "key start stop"),
+    ("lpos", "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    (
+        "lmove",
+        "source destination <LEFT | RIGHT>{name=wherefrom} <LEFT | RIGHT>{name=whereto}",
+    ),
+    ("rpoplpush", "source destination"),
+    (
+        "lmpop",
+        "numkeys key [key ...] <LEFT | RIGHT>{name=where} [COUNT count]",
+    ),
+    ("blpop", "key [key ...] timeout{type=double}"),
+    ("brpop", "key [key ...] timeout{type=double}"),
+    (
+        "blmove",
+        "source destination <LEFT | RIGHT>{name=wherefrom} <LEFT | RIGHT>{name=whereto} timeout{type=double}",
+    ),
+    ("brpoplpush", "source destination timeout{type=double}"),
+    (
+        "blmpop",
+        "timeout{type=double} numkeys key [key ...] <LEFT | RIGHT>{name=where} [COUNT count]",
+    ),
+    // (end of list)
     // set (end of set)
     // sorted set
     (

@@ -631,7 +631,12 @@ pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         return r.error(err::DB_INDEX);
     }
     let (a, b) = (a as usize, b as usize);
-    coordinator::broadcast_locked(&sess.shard, move |sh| sh.ks.borrow_mut().swap(a, b)).await;
+    coordinator::broadcast_locked(&sess.shard, move |sh| {
+        sh.ks.borrow_mut().swap(a, b);
+        // Clients blocked on keys of either database may now be served.
+        crate::shard::blocking::signal_databases(sh, &[a, b], crate::util::now_ms());
+    })
+    .await;
     Reply::new(out, sess.resp3).ok();
 }
 

@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod bitmap;
+pub mod blocking;
 pub mod connection;
 pub mod cross;
 pub mod docs;
@@ -137,6 +138,8 @@ pub enum ConnCmd {
     FlushAll,
     SwapDb,
     Shutdown,
+    /// Blocking list and sorted-set commands (BLPOP, BZPOPMIN ...).
+    Block,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -192,6 +195,9 @@ pub fn execute(
         };
         handler(&mut ctx, args);
     }
+    if spec.flags & flags::WRITE != 0 {
+        crate::shard::blocking::after_write(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
+    }
     record_call(shard, spec, 0, &out[start..]);
 }
 
@@ -236,6 +242,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::FlushDb => keys::cmd_flushdb(sess, args, out).await,
         ConnCmd::FlushAll => keys::cmd_flushall(sess, args, out).await,
         ConnCmd::SwapDb => keys::cmd_swapdb(sess, args, out).await,
+        ConnCmd::Block => blocking::cmd_blocking(sess, args, out).await,
     }
 }
 

@@ -31,6 +31,8 @@ struct ShardReport {
     clients: usize,
     max_qbuf: usize,
     max_obuf: usize,
+    blocked: usize,
+    blocking_keys: usize,
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -159,6 +161,8 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             clients: clients.len(),
             max_qbuf: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
             max_obuf: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
+            blocked: sh.blocking.borrow().blocked_clients,
+            blocking_keys: sh.blocking.borrow().blocking_keys(),
         }
     })
     .await;
@@ -226,11 +230,13 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "clients" => {
                 let _ = write!(
                     text,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\npubsub_clients:0\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:0\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\npubsub_clients:0\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                     connected.max(CONNECTED_CLIENTS.load(std::sync::atomic::Ordering::Relaxed) as usize),
                     cfg.maxclients,
                     max_qbuf,
                     max_obuf,
+                    reports.iter().map(|r| r.blocked).sum::<usize>(),
+                    reports.iter().map(|r| r.blocking_keys).sum::<usize>(),
                 );
             }
             "memory" => {

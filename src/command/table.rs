@@ -225,6 +225,12 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Sets information specific to the client or connection.",
     },
     SubSpec {
+        name: "client|unblock",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Unblocks a client blocked by a blocking command from a different connection.",
+    },
+    SubSpec {
         name: "client|no-evict",
         arity: 3,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
@@ -375,7 +381,30 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("setbit", 4, WRITE | DENYOOM, KEY1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", Shard(bitmap::cmd_setbit), None, &[]),
     spec!("getbit", 3, READONLY | FAST, KEY1, "bitmap", "2.2.0", "Returns a bit value by offset.", Shard(bitmap::cmd_getbit), None, &[]),
     // -- hash (end of hash)
-    // -- list (end of list)
+    // -- list
+    spec!("lpush", -3, WRITE | DENYOOM | FAST, KEY1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", Shard(list::cmd_lpush), None, &[]),
+    spec!("rpush", -3, WRITE | DENYOOM | FAST, KEY1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", Shard(list::cmd_rpush), None, &[]),
+    spec!("lpushx", -3, WRITE | DENYOOM | FAST, KEY1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", Shard(list::cmd_lpushx), None, &[]),
+    spec!("rpushx", -3, WRITE | DENYOOM | FAST, KEY1, "list", "2.2.0", "Appends an element to a list only when the list exists.", Shard(list::cmd_rpushx), None, &[]),
+    spec!("lpop", -2, WRITE | FAST, KEY1, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", Shard(list::cmd_lpop), None, &[]),
+    spec!("rpop", -2, WRITE | FAST, KEY1, "list", "1.0.0", "Returns and removes the last elements of the list. Deletes the list if the last element was popped.", Shard(list::cmd_rpop), None, &[]),
+    spec!("llen", 2, READONLY | FAST, KEY1, "list", "1.0.0", "Returns the length of a list.", Shard(list::cmd_llen), None, &[]),
+    spec!("lrange", 4, READONLY, KEY1, "list", "1.0.0", "Returns a range of elements from a list.", Shard(list::cmd_lrange), None, &[]),
+    spec!("lindex", 3, READONLY, KEY1, "list", "1.0.0", "Returns an element from a list by its index.", Shard(list::cmd_lindex), None, &[]),
+    spec!("lset", 4, WRITE | DENYOOM, KEY1, "list", "1.0.0", "Sets the value of an element in a list by its index.", Shard(list::cmd_lset), None, &[]),
+    spec!("linsert", 5, WRITE | DENYOOM, KEY1, "list", "2.2.0", "Inserts an element before or after another element in a list.", Shard(list::cmd_linsert), None, &[]),
+    spec!("lrem", 4, WRITE, KEY1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", Shard(list::cmd_lrem), None, &[]),
+    spec!("ltrim", 4, WRITE, KEY1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", Shard(list::cmd_ltrim), None, &[]),
+    spec!("lpos", -3, READONLY, KEY1, "list", "6.0.6", "Returns the index of matching elements in a list.", Shard(list::cmd_lpos), None, &[]),
+    spec!("lmove", 5, WRITE | DENYOOM, (1, 2, 1), "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", Shard(list::cmd_lmove), Some(Cross::Gather), &[]),
+    spec!("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", Shard(list::cmd_rpoplpush), Some(Cross::Gather), &[]),
+    spec!(movable 1, "lmpop", -4, WRITE, NOKEYS, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", Shard(list::cmd_lmpop), Some(Cross::Gather), &[]),
+    spec!("blpop", -3, WRITE | BLOCKING, (1, -2, 1), "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
+    spec!("brpop", -3, WRITE | BLOCKING, (1, -2, 1), "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
+    spec!("blmove", 6, WRITE | DENYOOM | BLOCKING, (1, 2, 1), "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", Conn(ConnCmd::Block), None, &[]),
+    spec!("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
+    spec!(movable 2, "blmpop", -5, WRITE | BLOCKING, NOKEYS, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
+    // (end of list)
     // -- set (end of set)
     // -- sorted set
     spec!("zadd", -4, WRITE | DENYOOM | FAST, KEY1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", Shard(zset::cmd_zadd), None, &[]),

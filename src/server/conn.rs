@@ -176,10 +176,15 @@ pub(crate) struct State {
     /// Time of this batch spent outside inline commands (waiting for other
     /// shards, connection commands that charge themselves).
     excluded_us: u64,
+    /// The socket (for the flush before a command blocks).
+    fd: i32,
+    /// Bytes of `out` already sent.
+    written: usize,
 }
 
 impl State {
     pub(crate) fn new(shard: &Rc<Shard>, info: Rc<ClientInfo>, is_local: bool) -> State {
+        let fd = info.fd;
         State {
             sess: Session::new(shard.clone(), info, is_local),
             out: Vec::with_capacity(INITIAL_READ_BUFFER),
@@ -190,6 +195,8 @@ impl State {
             now_ms: 0,
             ran: Vec::with_capacity(64),
             excluded_us: 0,
+            fd,
+            written: 0,
         }
     }
 
@@ -276,6 +283,22 @@ impl State {
         self.excluded_us += t0.elapsed().as_micros() as u64;
     }
 
+    /// Sends every reply written so far, waiting for socket room.
+    async fn write_out(&mut self) {
+        while self.written < self.out.len() {
+            match try_send(self.fd, &self.out[self.written..]) {
+                Ok(0) => glommio::timer::sleep(Duration::from_millis(1)).await,
+                Ok(n) => {
+                    self.written += n;
+                    self.sess.shard.stats.borrow_mut().net_output += n as u64;
+                    let info = &self.sess.info;
+                    info.tot_net_out.set(info.tot_net_out.get() + n as u64);
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Dispatches one parsed command.
     pub(crate) async fn dispatch(&mut self, args: &Args<'_>) {
         let Some(spec) = command::lookup(args.get(0)) else {
@@ -347,6 +370,12 @@ impl State {
             },
             Handler::Conn(c) => {
                 self.flush_remote().await;
+                if spec.flags & flags::BLOCKING != 0 {
+                    // Replies before a blocking command reach the client
+                    // before it waits (a pipelined push's reply must not
+                    // wait for the pop after it).
+                    self.write_out().await;
+                }
                 let t0 = Instant::now();
                 let start = self.out.len();
                 command::exec_conn(&mut self.sess, c, args, &mut self.out).await;
@@ -421,7 +450,6 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         stream,
         writer,
         fd,
-        written: 0,
         rbuf: vec![0u8; INITIAL_READ_BUFFER],
         rstart: 0,
         rend: 0,
@@ -443,8 +471,6 @@ struct Connection {
     /// can wait while a read waits too.
     writer: TcpStream,
     fd: i32,
-    /// Bytes of `state.out` already sent.
-    written: usize,
     rbuf: Vec<u8>,
     rstart: usize,
     rend: usize,
@@ -461,21 +487,21 @@ impl Connection {
         loop {
             let closing = self.process(&mut hint).await;
             if closing || self.state.sess.close_after_reply || self.state.sess.info.killed.get() {
-                if self.written < self.state.out.len() {
-                    let rest = self.state.out[self.written..].to_vec();
+                if self.state.written < self.state.out.len() {
+                    let rest = self.state.out[self.state.written..].to_vec();
                     self.writer.write_all(&rest).await?;
                     self.count_output(rest.len());
                 }
                 return Ok(());
             }
             // Write what the socket takes now, without waiting.
-            if self.written < self.state.out.len() {
-                let n = try_send(self.fd, &self.state.out[self.written..])?;
-                self.written += n;
+            if self.state.written < self.state.out.len() {
+                let n = try_send(self.fd, &self.state.out[self.state.written..])?;
+                self.state.written += n;
                 self.count_output(n);
             }
-            if self.written == self.state.out.len() {
-                self.written = 0;
+            if self.state.written == self.state.out.len() {
+                self.state.written = 0;
                 self.state.out.clear();
                 if self.state.out.capacity() > KEEP_BUFFER {
                     self.state.out.shrink_to(INITIAL_READ_BUFFER);
@@ -501,9 +527,9 @@ impl Connection {
                     rbuf,
                     rend,
                     state,
-                    written,
                     ..
                 } = &mut *self;
+                let written = &mut state.written;
                 let io = async {
                     if *written < state.out.len() {
                         let pending = &state.out[*written..];
@@ -522,7 +548,7 @@ impl Connection {
             let n = match event {
                 Io::Wrote(r) => {
                     let n = r?;
-                    self.written += n;
+                    self.state.written += n;
                     self.count_output(n);
                     continue;
                 }
@@ -547,7 +573,7 @@ impl Connection {
         let info = &self.state.sess.info;
         info.tot_net_out.set(info.tot_net_out.get() + n as u64);
         info.obuf
-            .set(self.state.out.len() - self.written.min(self.state.out.len()));
+            .set(self.state.out.len() - self.state.written.min(self.state.out.len()));
     }
 
     /// Ensures free space after `rend`: compacts, grows for a large frame

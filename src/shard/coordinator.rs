@@ -235,3 +235,37 @@ where
     tx.finish().await;
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use glommio::channels::shared_channel;
+
+    /// Cross-shard waits re-poll their receivers (see [`REPOLL`]); an idle
+    /// receiver polled tens of thousands of times must not pile up wakers
+    /// until glommio's task reference count overflows (vendor/glommio
+    /// SPINDLE-PATCH.md, third change).
+    #[test]
+    fn idle_shards_survive_many_repolls() {
+        let (tx, rx) = shared_channel::new_bounded::<u32>(4);
+        let receiver = glommio::LocalExecutorBuilder::default()
+            .spawn(move || async move {
+                let rx = rx.connect().await;
+                for _ in 0..40_000 {
+                    assert!(futures_lite::future::poll_once(rx.recv()).await.is_none());
+                }
+                rx.recv().await
+            })
+            .expect("receiver executor");
+        let sender = glommio::LocalExecutorBuilder::default()
+            .spawn(move || async move {
+                let tx = tx.connect().await;
+                glommio::timer::sleep(Duration::from_millis(300)).await;
+                tx.send(7).await.expect("send");
+            })
+            .expect("sender executor");
+        assert_eq!(receiver.join().expect("receiver"), Some(7));
+        sender.join().expect("sender");
+    }
+}

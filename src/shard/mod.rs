@@ -4,6 +4,7 @@
 //! A `Shard` is created on its executor's thread and never leaves it; other
 //! shards reach it only through [`Msg`]s on the channel mesh.
 
+pub mod blocking;
 pub mod coordinator;
 pub mod gate;
 pub mod slot;
@@ -147,6 +148,9 @@ pub struct ClientInfo {
     pub tot_net_in: Cell<u64>,
     pub tot_net_out: Cell<u64>,
     pub tot_cmds: Cell<u64>,
+    /// Set while the client is blocked (BLPOP ...): wakes it for CLIENT
+    /// UNBLOCK.
+    pub unblock: RefCell<Option<futures_channel::mpsc::UnboundedSender<blocking::Wake>>>,
 }
 
 impl ClientInfo {
@@ -154,7 +158,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -162,6 +166,7 @@ impl ClientInfo {
             self.name.borrow(),
             now_ms.saturating_sub(self.created_ms) / 1000,
             now_ms.saturating_sub(self.last_interaction_ms.get()) / 1000,
+            if self.unblock.borrow().is_some() { "b" } else { "N" },
             self.db.get(),
             self.qbuf.get(),
             16384usize.saturating_sub(self.qbuf.get()),
@@ -230,6 +235,8 @@ pub struct Shard {
     pub expire_cursor: Cell<(usize, usize)>,
     /// Samples for INFO's instantaneous_* rates.
     pub rates: RefCell<Rates>,
+    /// Clients blocked on this shard's keys.
+    pub blocking: RefCell<blocking::Registry>,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -296,6 +303,7 @@ impl Shard {
             next_tx: Cell::new(0),
             expire_cursor: Cell::new((0, 0)),
             rates: RefCell::new(Rates::default()),
+            blocking: RefCell::new(blocking::Registry::default()),
         })
     }
 

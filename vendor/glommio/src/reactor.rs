@@ -303,7 +303,10 @@ impl Reactor {
 
     pub(crate) fn add_shared_channel_connection_waker(&self, waker: Waker) {
         let mut channels = self.shared_channels.borrow_mut();
-        channels.connection_wakers.push(waker);
+        // SPINDLE-PATCH: one entry per task (see SPINDLE-PATCH.md).
+        if !channels.connection_wakers.iter().any(|w| w.will_wake(&waker)) {
+            channels.connection_wakers.push(waker);
+        }
     }
 
     pub(crate) fn add_shared_channel_waker(&self, id: u64, waker: Waker) {
@@ -313,7 +316,11 @@ impl Reactor {
             .entry(id)
             .or_insert_with(|| (SmallVec::new(), None));
 
-        map.0.push(waker);
+        // SPINDLE-PATCH: a receiver polled again before a message arrived
+        // (a re-poll after a timeout) must not add a second waker.
+        if !map.0.iter().any(|w| w.will_wake(&waker)) {
+            map.0.push(waker);
+        }
     }
 
     pub(crate) fn alloc_dma_buffer(&self, size: usize) -> DmaBuffer {

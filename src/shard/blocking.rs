@@ -1,0 +1,513 @@
+//! Blocked clients: BLPOP and friends, and later XREAD BLOCK.
+//!
+//! A blocked client registers a *waiter* on every key it waits for, on the
+//! shard that owns that key, in FIFO order per key. A waiter carries a
+//! serve function that knows what the client wants (pop one element from
+//! the left, move it to another list, pop the lowest member ...).
+//!
+//! Serving happens on the key's shard, right after the command (or the
+//! transaction's write-back) that made the key ready, before that shard runs
+//! anything else: this is when Redis serves blocked clients too, so a client
+//! that pushes and then reads the list sees the element already gone.
+//!
+//! Exactly once across shards: a client blocked on keys of several shards
+//! has one [`Waiter`] shared by its registrations. Whoever serves it first
+//! must *claim* it (one compare-and-swap on an atomic flag, the only state
+//! shared between shards here: it is written at most once per blocking
+//! call, so it costs nothing on the data path) before taking anything from
+//! the key; the client's timeout, CLIENT UNBLOCK and disconnection claim it
+//! the same way. A claim that fails means someone else won, and nothing is
+//! popped. The element therefore leaves the key only for a client that is
+//! still waiting, and reaches it exactly once.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_channel::mpsc;
+use futures_lite::StreamExt;
+use hashbrown::HashMap;
+
+use super::coordinator::{self, Tx};
+use super::{key_id, ClientInfo, Shard};
+use crate::config::Limits;
+use crate::storage::Keyspace;
+
+/// What a blocked client is told.
+pub enum Wake {
+    /// Its reply, already encoded.
+    Served(Vec<u8>),
+    /// A key became ready but serving needs more than the key's shard (a
+    /// move to a list of another shard): claimed; the client runs the
+    /// command again itself.
+    Retry,
+    /// CLIENT UNBLOCK: with `error`, reply -UNBLOCKED instead of a timeout.
+    Unblock { error: bool },
+}
+
+/// The shared part of one blocking call.
+pub struct Waiter {
+    claimed: AtomicBool,
+    tx: mpsc::UnboundedSender<Wake>,
+}
+
+impl Waiter {
+    /// Takes the right to answer this client. True exactly once.
+    pub fn claim(&self) -> bool {
+        self.claimed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn is_claimed(&self) -> bool {
+        self.claimed.load(Ordering::Acquire)
+    }
+
+    fn send(&self, w: Wake) {
+        let _ = self.tx.unbounded_send(w);
+    }
+}
+
+/// What a serve function sees: the key's shard data and the right to claim.
+pub struct ServeCtx<'a> {
+    pub ks: &'a mut Keyspace,
+    pub db: usize,
+    pub key: &'a [u8],
+    pub now_ms: u64,
+    pub clock: u32,
+    pub limits: Limits,
+    /// Number of shards (to tell whether another key lives here).
+    pub shards: usize,
+    pub shard_id: usize,
+    /// True while the command first runs (errors such as WRONGTYPE are
+    /// replied then); false when serving a client that was waiting.
+    pub immediate: bool,
+    /// Claim through `waiter.claim()` (or [`ServeCtx::claim`]) before
+    /// changing anything.
+    pub waiter: &'a Waiter,
+    /// Keys of this shard the serve function wrote (a move's destination):
+    /// they may wake other clients in turn.
+    pub touched: Vec<Vec<u8>>,
+}
+
+impl ServeCtx<'_> {
+    /// Must be called, and return true, before the serve function changes
+    /// anything.
+    pub fn claim(&self) -> bool {
+        self.waiter.claim()
+    }
+}
+
+/// Result of one serve attempt.
+pub enum Outcome {
+    /// The key cannot serve anyone now (absent, empty, another type).
+    NotReady,
+    /// This client cannot be served but the next one may be.
+    Skip,
+    /// Claimed by someone else meanwhile: drop this registration.
+    Lost,
+    /// Claimed and served: the reply.
+    Served(Vec<u8>),
+    /// Claimed; the client must run the command again (see [`Wake::Retry`]).
+    Retry,
+}
+
+pub type ServeFn = dyn Fn(&mut ServeCtx) -> Outcome + Send + Sync;
+
+struct Registration {
+    id: u64,
+    waiter: Arc<Waiter>,
+    serve: Arc<ServeFn>,
+}
+
+/// A shard's blocked-client registry.
+#[derive(Default)]
+pub struct Registry {
+    /// Waiters per (db, key), FIFO.
+    keys: HashMap<Vec<u8>, VecDeque<Registration>>,
+    /// Keys with waiters written since the last serve pass.
+    ready: Vec<Vec<u8>>,
+    /// Clients of this shard blocked right now (INFO blocked_clients).
+    pub blocked_clients: usize,
+}
+
+/// The registry key: database number then key bytes.
+fn reg_key(db: usize, key: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4 + key.len());
+    v.extend_from_slice(&(db as u32).to_le_bytes());
+    v.extend_from_slice(key);
+    v
+}
+
+fn split_reg_key(k: &[u8]) -> (usize, &[u8]) {
+    let db = u32::from_le_bytes(k[..4].try_into().expect("4 bytes")) as usize;
+    (db, &k[4..])
+}
+
+impl Registry {
+    /// Whether no client waits on this shard's keys (the common case: then
+    /// commands skip every blocking check).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Keys with at least one waiter (INFO total_blocking_keys).
+    pub fn blocking_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Notes that `key` was written; waiters on it are served at the next
+    /// [`serve_ready`].
+    pub fn signal(&mut self, db: usize, key: &[u8]) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let k = reg_key(db, key);
+        if self.keys.contains_key(&k) && !self.ready.contains(&k) {
+            self.ready.push(k);
+        }
+    }
+
+    fn remove(&mut self, k: &[u8], id: u64) {
+        if let Some(q) = self.keys.get_mut(k) {
+            q.retain(|r| r.id != id);
+            if q.is_empty() {
+                self.keys.remove(k);
+            }
+        }
+    }
+}
+
+/// Serves waiters of every key signalled since the last pass, in FIFO order
+/// per key, as long as keys can serve them. Called after each command.
+pub fn serve_ready(shard: &Shard, now_ms: u64) {
+    loop {
+        let Some(k) = shard.blocking.borrow_mut().ready.pop() else {
+            return;
+        };
+        let (db, key) = split_reg_key(&k);
+        let mut i = 0;
+        loop {
+            let (id, waiter, serve) = {
+                let reg = shard.blocking.borrow();
+                match reg.keys.get(&k).and_then(|q| q.get(i)) {
+                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone()),
+                    None => break,
+                }
+            };
+            if waiter.is_claimed() {
+                shard.blocking.borrow_mut().remove(&k, id);
+                continue;
+            }
+            let limits = shard.config.borrow().limits;
+            let mut ks = shard.ks.borrow_mut();
+            let mut ctx = ServeCtx {
+                ks: &mut ks,
+                db,
+                key,
+                now_ms,
+                clock: (now_ms / 1000) as u32,
+                limits,
+                shards: shard.count,
+                shard_id: shard.id,
+                immediate: false,
+                waiter: &waiter,
+                touched: Vec::new(),
+            };
+            let outcome = serve(&mut ctx);
+            let touched = std::mem::take(&mut ctx.touched);
+            drop(ks);
+            match outcome {
+                Outcome::NotReady => break,
+                Outcome::Skip => i += 1,
+                Outcome::Lost => shard.blocking.borrow_mut().remove(&k, id),
+                Outcome::Served(reply) => {
+                    let mut reg = shard.blocking.borrow_mut();
+                    reg.remove(&k, id);
+                    for t in touched {
+                        reg.signal(db, &t);
+                    }
+                    drop(reg);
+                    waiter.send(Wake::Served(reply));
+                }
+                Outcome::Retry => {
+                    shard.blocking.borrow_mut().remove(&k, id);
+                    waiter.send(Wake::Retry);
+                }
+            }
+        }
+    }
+}
+
+/// Signals the keys a command wrote and serves their waiters. Cheap when
+/// nobody is blocked on this shard.
+#[inline]
+pub fn after_write<'k>(shard: &Shard, db: usize, keys: impl Iterator<Item = &'k [u8]>, now_ms: u64) {
+    if shard.blocking.borrow().is_empty() {
+        return;
+    }
+    {
+        let mut reg = shard.blocking.borrow_mut();
+        for k in keys {
+            reg.signal(db, k);
+        }
+    }
+    serve_ready(shard, now_ms);
+}
+
+/// Signals every waited-for key of databases `dbs` (SWAPDB) and serves.
+pub fn signal_databases(shard: &Shard, dbs: &[usize], now_ms: u64) {
+    {
+        let mut guard = shard.blocking.borrow_mut();
+        let reg = &mut *guard;
+        for k in reg.keys.keys() {
+            if dbs.contains(&split_reg_key(k).0) && !reg.ready.contains(k) {
+                reg.ready.push(k.clone());
+            }
+        }
+    }
+    serve_ready(shard, now_ms);
+}
+
+/// How a blocking call ended without being served.
+pub enum Unserved {
+    TimedOut,
+    /// CLIENT UNBLOCK ... ERROR.
+    Unblocked,
+    /// The command must run again (see [`Wake::Retry`]).
+    Retry,
+    /// The client went away (disconnected or killed).
+    Gone,
+}
+
+static NEXT_WAITER: AtomicU64 = AtomicU64::new(1);
+
+/// How often a blocked client looks at its socket, its kill flag and the
+/// clock (and, like every cross-shard wait, re-polls its channel).
+const BLOCKED_TICK: Duration = Duration::from_millis(20);
+
+/// Whether the client's peer closed the connection (or it broke), even
+/// with unread input still queued (POLLRDHUP).
+fn peer_closed(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout: a non-blocking check.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Blocks the client `info` (of `shard`) on `keys` of database `db`, in
+/// argument order, until `serve` serves it on one of them, `deadline_ms`
+/// (unix ms, 0 = never) passes, or it is unblocked. Keys are first tried in
+/// order (the first that can serve wins at once, as Redis's immediate
+/// path); registration happens in the same step per shard, so no push can
+/// slip between the check and the registration.
+pub async fn block_on_keys(
+    shard: &Rc<Shard>,
+    info: &Rc<ClientInfo>,
+    db: usize,
+    keys: &[Vec<u8>],
+    serve: Arc<ServeFn>,
+    deadline_ms: u64,
+    nowait: bool,
+) -> Result<Vec<u8>, Unserved> {
+    let (tx, mut rx) = mpsc::unbounded();
+    let waiter = Arc::new(Waiter {
+        claimed: AtomicBool::new(false),
+        tx: tx.clone(),
+    });
+    let id = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
+    // Consecutive keys of one shard go in one hop.
+    let mut hops: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
+    for k in keys {
+        let s = super::slot::key_shard(k, shard.count);
+        match hops.last_mut() {
+            Some((last, ks)) if *last == s => ks.push(k.clone()),
+            _ => hops.push((s, vec![k.clone()])),
+        }
+    }
+    let mut registered: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
+    let mut early: Option<Outcome> = None;
+    for (s, hop_keys) in hops {
+        let (w, sv, ks2) = (waiter.clone(), serve.clone(), hop_keys.clone());
+        let ids = hop_keys.iter().map(|k| key_id(db, k)).collect();
+        let mut t = Tx::new(shard);
+        let outcome = t
+            .lock_keys_run(s, ids, move |sh| attempt(sh, db, &ks2, id, &w, &sv, nowait))
+            .await;
+        t.finish().await;
+        if !nowait {
+            registered.push((s, hop_keys));
+        }
+        if let Some(o) = outcome {
+            early = Some(o);
+            break;
+        }
+    }
+    let result = match early {
+        Some(Outcome::Served(reply)) => Ok(reply),
+        Some(Outcome::Retry) => Err(Unserved::Retry),
+        _ if nowait => Err(Unserved::TimedOut),
+        // Lost: another shard claimed us meanwhile; its reply is on the way.
+        _ => wait(shard, info, &waiter, &mut rx, tx, deadline_ms).await,
+    };
+    deregister(shard, db, id, registered).await;
+    result
+}
+
+/// Tries `keys` in order on this shard and registers the waiter on each
+/// that cannot serve. Returns the outcome that ended the attempt early.
+fn attempt(
+    sh: &Rc<Shard>,
+    db: usize,
+    keys: &[Vec<u8>],
+    id: u64,
+    waiter: &Arc<Waiter>,
+    serve: &Arc<ServeFn>,
+    nowait: bool,
+) -> Option<Outcome> {
+    let now = crate::util::now_ms();
+    let limits = sh.config.borrow().limits;
+    for key in keys {
+        let outcome = {
+            let mut ks = sh.ks.borrow_mut();
+            let mut ctx = ServeCtx {
+                ks: &mut ks,
+                db,
+                key,
+                now_ms: now,
+                clock: (now / 1000) as u32,
+                limits,
+                shards: sh.count,
+                shard_id: sh.id,
+                immediate: true,
+                waiter,
+                touched: Vec::new(),
+            };
+            let o = serve(&mut ctx);
+            (o, ctx.touched)
+        };
+        match outcome {
+            (o @ (Outcome::Served(_) | Outcome::Retry | Outcome::Lost), touched) => {
+                if !touched.is_empty() {
+                    let mut reg = sh.blocking.borrow_mut();
+                    for t in &touched {
+                        reg.signal(db, t);
+                    }
+                    drop(reg);
+                    serve_ready(sh, now);
+                }
+                return Some(o);
+            }
+            _ if nowait => {}
+            _ => {
+                sh.blocking
+                    .borrow_mut()
+                    .keys
+                    .entry(reg_key(db, key))
+                    .or_default()
+                    .push_back(Registration {
+                        id,
+                        waiter: waiter.clone(),
+                        serve: serve.clone(),
+                    });
+            }
+        }
+    }
+    None
+}
+
+/// Waits for the waiter's fate. Any claim this side makes (timeout,
+/// unblock, disconnect) succeeds only if no shard served the client first;
+/// if one did, its reply is already on the way and is waited for.
+async fn wait(
+    shard: &Rc<Shard>,
+    info: &Rc<ClientInfo>,
+    waiter: &Waiter,
+    rx: &mut mpsc::UnboundedReceiver<Wake>,
+    tx: mpsc::UnboundedSender<Wake>,
+    deadline_ms: u64,
+) -> Result<Vec<u8>, Unserved> {
+    shard.blocking.borrow_mut().blocked_clients += 1;
+    *info.unblock.borrow_mut() = Some(tx);
+    let mut gone = false;
+    let result = loop {
+        let now = crate::util::now_ms();
+        let tick = if deadline_ms == 0 {
+            BLOCKED_TICK
+        } else {
+            Duration::from_millis(
+                deadline_ms
+                    .saturating_sub(now)
+                    .clamp(1, BLOCKED_TICK.as_millis() as u64),
+            )
+        };
+        match crate::util::within(tick, rx.next()).await {
+            Some(Some(Wake::Served(reply))) => {
+                if gone {
+                    break Err(Unserved::Gone);
+                }
+                break Ok(reply);
+            }
+            Some(Some(Wake::Retry)) => break Err(Unserved::Retry),
+            Some(Some(Wake::Unblock { error })) => {
+                if waiter.claim() {
+                    break Err(if error { Unserved::Unblocked } else { Unserved::TimedOut });
+                }
+            }
+            Some(None) => unreachable!("the client holds a sender"),
+            None => {
+                if !gone && (info.killed.get() || peer_closed(info.fd)) {
+                    if waiter.claim() {
+                        break Err(Unserved::Gone);
+                    }
+                    gone = true;
+                }
+                if deadline_ms != 0 && crate::util::now_ms() >= deadline_ms && waiter.claim() {
+                    break Err(Unserved::TimedOut);
+                }
+            }
+        }
+    };
+    *info.unblock.borrow_mut() = None;
+    shard.blocking.borrow_mut().blocked_clients -= 1;
+    result
+}
+
+/// Removes waiter `id` from every key it registered on.
+async fn deregister(shard: &Rc<Shard>, db: usize, id: u64, registered: Vec<(usize, Vec<Vec<u8>>)>) {
+    let mut pending = Vec::with_capacity(registered.len());
+    for (s, keys) in registered {
+        pending.push(
+            coordinator::submit(shard, s, 0, super::Lock::None, move |sh| {
+                let mut reg = sh.blocking.borrow_mut();
+                for k in &keys {
+                    reg.remove(&reg_key(db, k), id);
+                }
+            })
+            .await,
+        );
+    }
+    for p in pending {
+        p.wait().await;
+    }
+}
+
+/// CLIENT UNBLOCK on this shard: wakes client `id` if it is blocked.
+pub fn unblock_client(shard: &Shard, id: u64, error: bool) -> bool {
+    let clients = shard.clients.borrow();
+    let Some(c) = clients.get(&id) else {
+        return false;
+    };
+    let tx = c.unblock.borrow();
+    match tx.as_ref() {
+        Some(tx) => tx.unbounded_send(Wake::Unblock { error }).is_ok(),
+        None => false,
+    }
+}
