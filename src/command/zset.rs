@@ -1050,9 +1050,16 @@ pub fn cmd_zrandmember(ctx: &mut Ctx, args: &Args) {
         return out.array_len(0);
     }
     let len = z.len();
-    let ranks: Vec<usize> = if l < 0 {
-        (0..l.unsigned_abs()).map(|_| random_below(len)).collect()
-    } else if l as u64 >= len as u64 {
+    if l < 0 {
+        // Repeats allowed: stream picks rather than collect them.
+        let n = l.unsigned_abs() as usize;
+        return reply_entries(
+            out,
+            withscores,
+            (0..n).map(|_| z.get_by_rank(random_below(len)).expect("rank below len")),
+        );
+    }
+    let ranks: Vec<usize> = if l as u64 >= len as u64 {
         (0..len).collect()
     } else {
         let count = l as usize;
@@ -1067,14 +1074,14 @@ pub fn cmd_zrandmember(ctx: &mut Ctx, args: &Args) {
             all
         } else {
             let mut seen = hashbrown::HashSet::with_capacity(count);
-            let mut out = Vec::with_capacity(count);
-            while out.len() < count {
+            let mut picked = Vec::with_capacity(count);
+            while picked.len() < count {
                 let r = random_below(len);
                 if seen.insert(r) {
-                    out.push(r);
+                    picked.push(r);
                 }
             }
-            out
+            picked
         }
     };
     reply_entries(
@@ -1125,7 +1132,7 @@ fn aggregate(acc: &mut f64, v: f64, how: Aggregate) {
 /// An input of the set algebra: a zset, or a set whose members score 1.
 enum Input<'a> {
     Z(&'a ZSet),
-    Set(Vec<Vec<u8>>),
+    Set(hashbrown::HashSet<Vec<u8>>),
 }
 
 impl<'a> Input<'a> {
@@ -1139,7 +1146,7 @@ impl<'a> Input<'a> {
     fn score(&self, m: &[u8]) -> Option<f64> {
         match self {
             Input::Z(z) => z.score(m),
-            Input::Set(v) => v.iter().any(|x| &x[..] == m).then_some(1.0),
+            Input::Set(v) => v.contains(m).then_some(1.0),
         }
     }
 
@@ -1151,12 +1158,13 @@ impl<'a> Input<'a> {
     }
 }
 
-/// The members of a set value, for set algebra inputs.
+/// The members of a set value, for set algebra inputs (score 1 each).
 ///
-/// The set type is written by another family; until it exposes its members
-/// this yields none, so a set input counts as empty.
-fn set_members(_s: &crate::storage::set::Set) -> Vec<Vec<u8>> {
-    Vec::new()
+/// The set type is written by another family (branch fam-set); until it is
+/// merged this yields none, so a set input counts as empty. With it:
+/// `s.iter().map(|e| e.to_vec()).collect()`.
+fn set_members(_s: &crate::storage::set::Set) -> hashbrown::HashSet<Vec<u8>> {
+    hashbrown::HashSet::new()
 }
 
 /// The values of a set-algebra command's keys, taken out of the database
