@@ -78,7 +78,10 @@ impl std::fmt::Debug for ZSet {
 
 impl PartialEq for ZSet {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.to_vec() == other.to_vec()
+        // Same encoding, members and scores (the encoding counts: a gathered
+        // command that only re-encodes a value must still write it back);
+        // compares borrowed entries, copying no member.
+        self.len() == other.len() && self.encoding() == other.encoding() && self.entries() == other.entries()
     }
 }
 
