@@ -68,8 +68,8 @@ fn strtod(b: &[u8], lenient: bool) -> Option<f64> {
         f64::INFINITY
     } else if lower.starts_with("nan") {
         return None;
-    } else if lower.starts_with("0x") {
-        parse_hex_float(&lower[2..])?
+    } else if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(hex)?
     } else {
         if !body.bytes().next().is_some_and(|c| c.is_ascii_digit() || c == b'.') || lower.contains("inf") {
             return None;
@@ -267,9 +267,16 @@ fn rank_span(start: i64, end: i64, len: usize) -> (usize, usize) {
 
 // ---------------------------------------------------------------- lookups
 
+/// The key holds a value of another type (WRONGTYPE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
+/// Popped members with their scores, in pop order.
+pub type Popped = Vec<(Vec<u8>, f64)>;
+
 /// Finds the zset at `key`: `Ok(None)` when absent, `Err` on another type.
 /// Counts a keyspace hit or miss when `read`.
-pub fn lookup<'d>(db: &'d mut Db, key: &[u8], now: u64, read: bool) -> Result<Option<&'d mut ZSet>, ()> {
+pub fn lookup<'d>(db: &'d mut Db, key: &[u8], now: u64, read: bool) -> Result<Option<&'d mut ZSet>, WrongType> {
     let found = db.lookup(key, now);
     if read {
         count_lookup(found.is_some());
@@ -278,14 +285,18 @@ pub fn lookup<'d>(db: &'d mut Db, key: &[u8], now: u64, read: bool) -> Result<Op
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::ZSet(z) => Ok(Some(&mut **z)),
-            _ => Err(()),
+            _ => Err(WrongType),
         },
     }
 }
 
 /// [`lookup`] on the context's database, refreshing the access time, with
 /// the reply encoder borrowed alongside.
-fn open<'c, 'a>(ctx: &'c mut Ctx<'a>, key: &[u8], read: bool) -> (Result<Option<&'c mut ZSet>, ()>, &'c mut Reply<'a>) {
+fn open<'c, 'a>(
+    ctx: &'c mut Ctx<'a>,
+    key: &[u8],
+    read: bool,
+) -> (Result<Option<&'c mut ZSet>, WrongType>, &'c mut Reply<'a>) {
     let (now, clock, touch) = (ctx.now_ms, ctx.clock, !ctx.no_touch);
     let db = &mut ctx.ks.dbs[ctx.db];
     if touch {
@@ -427,7 +438,7 @@ pub fn op_zadd(
     let maxlen = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
     let mut created = None;
     let z = match lookup(db, key, now, false) {
-        Err(()) => return Err(err::WRONGTYPE),
+        Err(WrongType) => return Err(err::WRONGTYPE),
         Ok(None) if f.xx => return Ok(AddOutcome::default()),
         Ok(None) => created.insert(ZSet::with_hint(pairs.len(), maxlen, lim)),
         Ok(Some(z)) => {
@@ -516,7 +527,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, incr: bool) {
     if f.nx && f.xx {
         return ctx.out.error(XX_NX);
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx.out.error(GT_LT_NX);
     }
     if f.incr && elements > 2 {
@@ -548,7 +559,7 @@ pub fn cmd_zrem(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let (z, out) = open(ctx, key, false);
     let removed = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(None) => return out.int(0),
         Ok(Some(z)) => (2..args.len()).filter(|&i| z.remove(args.get(i))).count(),
     };
@@ -560,7 +571,7 @@ pub fn cmd_zrem(ctx: &mut Ctx, args: &Args) {
 pub fn cmd_zcard(ctx: &mut Ctx, args: &Args) {
     let (z, out) = open(ctx, args.get(1), true);
     match z {
-        Err(()) => out.error(err::WRONGTYPE),
+        Err(WrongType) => out.error(err::WRONGTYPE),
         Ok(None) => out.int(0),
         Ok(Some(z)) => out.int(z.len() as i64),
     }
@@ -570,7 +581,7 @@ pub fn cmd_zcard(ctx: &mut Ctx, args: &Args) {
 pub fn cmd_zscore(ctx: &mut Ctx, args: &Args) {
     let (z, out) = open(ctx, args.get(1), true);
     match z {
-        Err(()) => out.error(err::WRONGTYPE),
+        Err(WrongType) => out.error(err::WRONGTYPE),
         Ok(z) => match z.and_then(|z| z.score(args.get(2))) {
             Some(s) => out.double(s),
             None => out.null(),
@@ -582,7 +593,7 @@ pub fn cmd_zscore(ctx: &mut Ctx, args: &Args) {
 pub fn cmd_zmscore(ctx: &mut Ctx, args: &Args) {
     let (z, out) = open(ctx, args.get(1), true);
     let z = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(z) => z,
     };
     out.array_len(args.len() - 2);
@@ -611,7 +622,7 @@ fn zrank_generic(ctx: &mut Ctx, args: &Args, rev: bool) {
     let withscore = args.len() == 4;
     let (z, out) = open(ctx, args.get(1), true);
     let found = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(z) => z.and_then(|z| {
             z.rank(args.get(2))
                 .map(|(r, s)| if rev { (z.len() - 1 - r, s) } else { (r, s) })
@@ -639,7 +650,7 @@ pub fn cmd_zcount(ctx: &mut Ctx, args: &Args) {
     };
     let (z, out) = open(ctx, args.get(1), true);
     match z {
-        Err(()) => out.error(err::WRONGTYPE),
+        Err(WrongType) => out.error(err::WRONGTYPE),
         Ok(None) => out.int(0),
         Ok(Some(z)) => {
             let (a, b) = range.ranks(z);
@@ -655,7 +666,7 @@ pub fn cmd_zlexcount(ctx: &mut Ctx, args: &Args) {
     };
     let (z, out) = open(ctx, args.get(1), true);
     match z {
-        Err(()) => out.error(err::WRONGTYPE),
+        Err(WrongType) => out.error(err::WRONGTYPE),
         Ok(None) => out.int(0),
         Ok(Some(z)) => {
             let (a, b) = range.ranks(z);
@@ -780,7 +791,7 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
     let lim = limits(ctx);
     let (z, out) = open(ctx, src, !store);
     let z: Option<&ZSet> = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(z) => z.map(|z| &*z),
     };
     // Ascending ranks a..b to emit, in order (descending when rev).
@@ -871,7 +882,7 @@ pub fn cmd_zremrangebylex(ctx: &mut Ctx, args: &Args) {
 fn zrem_range(ctx: &mut Ctx, key: &[u8], span: impl Fn(&ZSet) -> (usize, usize)) {
     let (z, out) = open(ctx, key, false);
     let n = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(None) => 0,
         Ok(Some(z)) => {
             let (a, b) = span(z);
@@ -887,7 +898,7 @@ fn zrem_range(ctx: &mut Ctx, key: &[u8], span: impl Fn(&ZSet) -> (usize, usize))
 /// Pops up to `count` members from the zset at `key` (lowest first, or
 /// highest when `max`), deleting the key when it empties. `Ok(None)` when
 /// the key does not exist.
-pub fn op_pop(db: &mut Db, key: &[u8], max: bool, count: usize, now: u64) -> Result<Option<Vec<(Vec<u8>, f64)>>, ()> {
+pub fn op_pop(db: &mut Db, key: &[u8], max: bool, count: usize, now: u64) -> Result<Option<Popped>, WrongType> {
     let got = match lookup(db, key, now, false)? {
         None => return Ok(None),
         Some(z) => {
@@ -937,7 +948,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &Args, max: bool) {
     let key = args.get(1);
     let now = ctx.now_ms;
     match lookup(ctx.db(), key, now, false) {
-        Err(()) => return ctx.out.error(err::WRONGTYPE),
+        Err(WrongType) => return ctx.out.error(err::WRONGTYPE),
         Ok(None) => return ctx.out.array_len(0),
         Ok(Some(_)) if count == 0 => return ctx.out.array_len(0),
         Ok(Some(_)) => {}
@@ -995,7 +1006,7 @@ pub fn cmd_zmpop(ctx: &mut Ctx, args: &Args) {
     for i in keys {
         let key = args.get(i);
         match op_pop(ctx.db(), key, max, count, now) {
-            Err(()) => return ctx.out.error(err::WRONGTYPE),
+            Err(WrongType) => return ctx.out.error(err::WRONGTYPE),
             Ok(None) => continue,
             Ok(Some(items)) => return reply_popped(&mut ctx.out, key, &items, PopShape::KeyNested),
         }
@@ -1020,7 +1031,7 @@ pub fn cmd_zrandmember(ctx: &mut Ctx, args: &Args) {
     if args.len() == 2 {
         let (z, out) = open(ctx, args.get(1), true);
         return match z {
-            Err(()) => out.error(err::WRONGTYPE),
+            Err(WrongType) => out.error(err::WRONGTYPE),
             Ok(None) => out.null(),
             Ok(Some(z)) => {
                 let (m, _) = z.get_by_rank(random_below(z.len())).expect("rank below len");
@@ -1042,7 +1053,7 @@ pub fn cmd_zrandmember(ctx: &mut Ctx, args: &Args) {
     }
     let (z, out) = open(ctx, args.get(1), true);
     let z = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(None) => return out.array_len(0),
         Ok(Some(z)) => z,
     };
@@ -1180,7 +1191,7 @@ struct Taken<'k> {
 impl<'k> Taken<'k> {
     /// Takes the zset or set values of `keys`; Err (nothing taken) when one
     /// holds another type.
-    fn take(db: &mut Db, keys: &[&'k [u8]], now: u64, read: bool) -> Result<Taken<'k>, ()> {
+    fn take(db: &mut Db, keys: &[&'k [u8]], now: u64, read: bool) -> Result<Taken<'k>, WrongType> {
         let mut t = Taken {
             keys: Vec::new(),
             values: Vec::new(),
@@ -1205,7 +1216,7 @@ impl<'k> Taken<'k> {
                 }
                 Some(_) => {
                     t.restore(db, now);
-                    return Err(());
+                    return Err(WrongType);
                 }
             };
             seen.insert(k, slot);
@@ -1357,7 +1368,7 @@ fn zsetop_generic(ctx: &mut Ctx, args: &Args, store: bool, op: SetOp, name: &str
     let now = ctx.now_ms;
     let taken = match Taken::take(ctx.db(), &keys, now, !store) {
         Ok(t) => t,
-        Err(()) => return ctx.out.error(err::WRONGTYPE),
+        Err(WrongType) => return ctx.out.error(err::WRONGTYPE),
     };
     let (parsed, result) = {
         let inputs = taken.inputs();
@@ -1442,7 +1453,7 @@ pub fn cmd_zintercard(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let taken = match Taken::take(ctx.db(), &keys, now, true) {
         Ok(t) => t,
-        Err(()) => return ctx.out.error(err::WRONGTYPE),
+        Err(WrongType) => return ctx.out.error(err::WRONGTYPE),
     };
     let fail = |ctx: &mut Ctx, taken: Taken, e: &str| {
         taken.restore(ctx.db(), now);
@@ -1496,7 +1507,7 @@ pub fn cmd_zscan(ctx: &mut Ctx, args: &Args) {
     };
     let (z, out) = open(ctx, args.get(1), true);
     let z = match z {
-        Err(()) => return out.error(err::WRONGTYPE),
+        Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(None) => {
             out.array_len(2);
             out.bulk(b"0");
@@ -1524,7 +1535,7 @@ pub fn cmd_zscan(ctx: &mut Ctx, args: &Args) {
     }
     let mut items: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, count, |m, s| {
-        if pattern.map_or(true, |p| crate::util::glob_match(p, m, false)) {
+        if pattern.is_none_or(|p| crate::util::glob_match(p, m, false)) {
             items.push((m.to_vec(), s));
         }
     });

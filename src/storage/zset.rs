@@ -141,11 +141,11 @@ impl ZSet {
     /// or a member of `len_hint` bytes would not fit it (zsetTypeMaybeConvert).
     pub fn maybe_convert(&mut self, size_hint: usize, len_hint: usize, lim: PackLimits) {
         if matches!(self.repr, Repr::Pack(_)) && (size_hint > lim.entries || len_hint > lim.value) {
-            self.to_tree();
+            self.convert_to_tree();
         }
     }
 
-    fn to_tree(&mut self) {
+    fn convert_to_tree(&mut self) {
         if let Repr::Pack(v) = &mut self.repr {
             let v = std::mem::take(v);
             let mut t = Tree::with_capacity(v.len());
@@ -182,7 +182,7 @@ impl ZSet {
                 v.insert(at, (score, member.into()));
                 return true;
             }
-            self.to_tree();
+            self.convert_to_tree();
         }
         match &mut self.repr {
             Repr::Tree(t) => t.insert(member, score),
