@@ -346,9 +346,14 @@ fn encodings_follow_the_limits() {
     assert_eq!(h.cmd("OBJECT ENCODING big"), "$8\r\nskiplist\r\n");
     assert_eq!(h.cmd("ZRANGESTORE d big 0 127"), ":128\r\n");
     assert_eq!(h.cmd("OBJECT ENCODING d"), "$8\r\nlistpack\r\n");
+    assert_eq!(h.cmd("ZADD lp -0 a"), ":1\r\n");
+    assert_eq!(h.cmd("ZSCORE lp a"), "$1\r\n0\r\n");
     assert_eq!(h.cmd("CONFIG SET zset-max-ziplist-entries 0"), "+OK\r\n");
     h.cmd("ZADD n 1 a");
     assert_eq!(h.cmd("OBJECT ENCODING n"), "$8\r\nskiplist\r\n");
+    // A skiplist keeps a negative zero, as Redis's does.
+    assert_eq!(h.cmd("ZADD n -0 z"), ":1\r\n");
+    assert_eq!(h.cmd("ZSCORE n z"), "$2\r\n-0\r\n");
 }
 
 #[test]

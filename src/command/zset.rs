@@ -1294,8 +1294,10 @@ fn combine(inputs: &[Option<Input>], weights: &[f64], op: SetOp, how: Aggregate)
             'members: for (m, s) in first.entries() {
                 let mut score = weighted(s, w0);
                 for &(x, w) in &srcs[1..] {
+                    // Redis aggregates the raw product here: a NaN (0 * inf)
+                    // zeroes a SUM and leaves MIN/MAX unchanged.
                     match x.score(m) {
-                        Some(v) => aggregate(&mut score, weighted(v, w), how),
+                        Some(v) => aggregate(&mut score, v * w, how),
                         None => continue 'members,
                     }
                 }

@@ -106,6 +106,8 @@ impl ZSet {
     pub fn from_sorted(entries: Vec<(f64, Box<[u8]>)>, lim: PackLimits) -> ZSet {
         let maxlen = entries.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
         if entries.len() <= lim.entries && maxlen <= lim.value {
+            let mut entries = entries;
+            entries.iter_mut().for_each(|e| e.0 = pack_score(e.0));
             ZSet {
                 repr: Repr::Pack(entries),
             }
@@ -168,6 +170,7 @@ impl ZSet {
     pub fn insert(&mut self, member: &[u8], score: f64, lim: PackLimits) -> bool {
         debug_assert!(!score.is_nan());
         if let Repr::Pack(v) = &mut self.repr {
+            let score = pack_score(score);
             if let Some(i) = v.iter().position(|(_, m)| &m[..] == member) {
                 if v[i].0 == score {
                     return false;
@@ -379,6 +382,17 @@ impl ZSet {
                     + t.nodes.iter().map(|n| n.member.len()).sum::<usize>()
             }
         }
+    }
+}
+
+/// A score as a listpack keeps it: Redis stores integral scores as
+/// integers there, so -0 comes back as 0 (a skiplist keeps -0).
+#[inline]
+fn pack_score(s: f64) -> f64 {
+    if s == 0.0 {
+        0.0
+    } else {
+        s
     }
 }
 
