@@ -832,18 +832,20 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
         }
     };
     if store {
-        let mut entries: Vec<(f64, Box<[u8]>)> = Vec::with_capacity(b - a);
-        if let Some(z) = z {
-            z.for_range(a, b, false, |m, s| entries.push((s, m.into())));
-        }
-        let n = entries.len();
+        let n = b - a;
+        let stored = match z {
+            Some(z) if n > 0 => Some(range_to_store(z, a, b, rev, matches!(spec, Spec::Rank(..)), lim)),
+            _ => None,
+        };
         let dst = args.get(1);
         let clock = ctx.clock;
-        if n == 0 {
-            ctx.db().remove(dst);
-        } else {
-            let v = Value::ZSet(Box::new(ZSet::from_sorted(entries, lim)));
-            ctx.db().insert(dst, v, 0, clock);
+        match stored {
+            None => {
+                ctx.db().remove(dst);
+            }
+            Some(v) => {
+                ctx.db().insert(dst, Value::ZSet(Box::new(v)), 0, clock);
+            }
         }
         return ctx.out.int(n as i64);
     }
@@ -851,6 +853,31 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
         None => out.array_len(0),
         Some(z) => reply_range(out, z, a, b, rev, withscores),
     }
+}
+
+/// The zset ZRANGESTORE stores for ranks `a..b` of `z`. Redis creates it
+/// in the encoding fitting the result size when it is known up front (rank
+/// ranges) and as a listpack otherwise (score and lex ranges), then adds
+/// the members in emission order, converting to a skiplist on the first
+/// member that does not fit. A listpack keeps -0 as 0 and a skiplist keeps
+/// it, so that order is observable and is followed here.
+fn range_to_store(z: &ZSet, a: usize, b: usize, rev: bool, by_rank: bool, lim: PackLimits) -> ZSet {
+    let mut entries: Vec<(f64, Box<[u8]>)> = Vec::with_capacity(b - a);
+    z.for_range(a, b, false, |m, s| entries.push((s, m.into())));
+    let hint = if by_rank { entries.len() } else { 0 };
+    if hint > lim.entries {
+        return ZSet::from_sorted(entries, lim);
+    }
+    let mut out = ZSet::with_hint(hint, 0, lim);
+    let mut add = |(s, m): &(f64, Box<[u8]>)| {
+        out.insert(m, *s, lim);
+    };
+    if rev {
+        entries.iter().rev().for_each(&mut add);
+    } else {
+        entries.iter().for_each(&mut add);
+    }
+    out
 }
 
 // ---------------------------------------------------------------- range removal

@@ -78,10 +78,17 @@ impl std::fmt::Debug for ZSet {
 
 impl PartialEq for ZSet {
     fn eq(&self, other: &Self) -> bool {
-        // Same encoding, members and scores (the encoding counts: a gathered
-        // command that only re-encodes a value must still write it back);
-        // compares borrowed entries, copying no member.
-        self.len() == other.len() && self.encoding() == other.encoding() && self.entries() == other.entries()
+        // Same encoding, members and score bits (the encoding and the sign
+        // of a zero count: a gathered command that only re-encodes a value
+        // or turns -0 into 0 must still write it back); compares borrowed
+        // entries, copying no member.
+        self.len() == other.len()
+            && self.encoding() == other.encoding()
+            && self
+                .entries()
+                .iter()
+                .zip(other.entries().iter())
+                .all(|((m1, s1), (m2, s2))| m1 == m2 && s1.to_bits() == s2.to_bits())
     }
 }
 
