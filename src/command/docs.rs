@@ -66,6 +66,19 @@ const SPECS: &[(&str, &str)] = &[
     // bitmap
     ("setbit", "key offset value{type=integer}"),
     ("getbit", "key offset"),
+    ("bitcount", "key [start end [BYTE | BIT]{name=unit,since=7.0.0}]{name=range}"),
+    (
+        "bitpos",
+        "key bit{type=integer} [start [end [BYTE | BIT]{name=unit,since=7.0.0}]{name=end-unit-block}]{name=range}",
+    ),
+    ("bitop", "<AND | OR | XOR | NOT>{name=operation} destkey{type=key} key [key ...]"),
+    (
+        "bitfield",
+        "key [GET encoding offset{name=get-block} | <[OVERFLOW <WRAP | SAT | FAIL>{name=overflow-type}]{name=overflow-block} \
+         <SET encoding offset value{type=integer} | INCRBY encoding offset increment>{name=write-operation}>{name=write}]{name=operation}",
+    ),
+    ("bitfield_ro", "key [GET encoding offset [GET encoding offset ...]]"),
+    // (end of bitmap)
     // hash (end of hash)
     // list
     ("lpush", "key element [element ...]"),
@@ -105,7 +118,13 @@ const SPECS: &[(&str, &str)] = &[
     // (end of list)
     // set (end of set)
     // sorted set (end of sorted set)
-    // hyperloglog (end of hyperloglog)
+    // hyperloglog
+    ("pfadd", "key [element [element ...]]"),
+    ("pfcount", "key [key ...]"),
+    ("pfmerge", "destkey{type=key} [sourcekey{type=key} [sourcekey ...]]"),
+    ("pfdebug", "subcommand key"),
+    ("pfselftest", ""),
+    // (end of hyperloglog)
     // generic
     ("del", "key [key ...]"),
     ("unlink", "key [key ...]"),

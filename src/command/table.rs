@@ -380,6 +380,12 @@ pub static TABLE: &[CommandSpec] = &[
     // -- bitmap
     spec!("setbit", 4, WRITE | DENYOOM, KEY1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", Shard(bitmap::cmd_setbit), None, &[]),
     spec!("getbit", 3, READONLY | FAST, KEY1, "bitmap", "2.2.0", "Returns a bit value by offset.", Shard(bitmap::cmd_getbit), None, &[]),
+    spec!("bitcount", -2, READONLY, KEY1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", Shard(bitmap::cmd_bitcount), None, &[]),
+    spec!("bitpos", -3, READONLY, KEY1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", Shard(bitmap::cmd_bitpos), None, &[]),
+    spec!("bitop", -4, WRITE | DENYOOM, (2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", Shard(bitmap::cmd_bitop), Some(Cross::Gather), &[]),
+    spec!("bitfield", -2, WRITE | DENYOOM, KEY1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", Shard(bitmap::cmd_bitfield), None, &[]),
+    spec!("bitfield_ro", -2, READONLY | FAST, KEY1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", Shard(bitmap::cmd_bitfield_ro), None, &[]),
+    // (end of bitmap)
     // -- hash (end of hash)
     // -- list
     spec!("lpush", -3, WRITE | DENYOOM | FAST, KEY1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", Shard(list::cmd_lpush), None, &[]),
@@ -407,7 +413,13 @@ pub static TABLE: &[CommandSpec] = &[
     // (end of list)
     // -- set (end of set)
     // -- sorted set (end of sorted set)
-    // -- hyperloglog (end of hyperloglog)
+    // -- hyperloglog
+    spec!("pfadd", -2, WRITE | DENYOOM | FAST, KEY1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", Shard(hyperloglog::cmd_pfadd), None, &[]),
+    spec!("pfcount", -2, READONLY | MAY_REPLICATE, (1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", Shard(hyperloglog::cmd_pfcount), Some(Cross::Gather), &[]),
+    spec!("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", Shard(hyperloglog::cmd_pfmerge), Some(Cross::Gather), &[]),
+    spec!("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", Shard(hyperloglog::cmd_pfdebug), None, &[]),
+    spec!("pfselftest", 1, ADMIN, NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", Shard(hyperloglog::cmd_pfselftest), None, &[]),
+    // (end of hyperloglog)
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
     spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
