@@ -102,14 +102,14 @@ pub fn popcount(b: &[u8]) -> u64 {
     n + chunks.remainder().iter().map(|x| x.count_ones() as u64).sum::<u64>()
 }
 
-/// The string bytes of a key for a read: `Ok(None)` when absent,
-/// WRONGTYPE for other types.
-fn read_string(db: &mut Db, key: &[u8], now: u64) -> Result<Option<Vec<u8>>, &'static str> {
+/// Calls `f` with the string bytes of a key, without copying them:
+/// `Ok(None)` when the key is absent, WRONGTYPE for other types.
+fn with_string<R>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, &'static str> {
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
     match found {
         None => Ok(None),
-        Some(e) => with_str_bytes(&e.value, |b| b.to_vec()).map(Some).ok_or(err::WRONGTYPE),
+        Some(e) => with_str_bytes(&e.value, f).map(Some).ok_or(err::WRONGTYPE),
     }
 }
 
@@ -201,17 +201,15 @@ pub fn cmd_bitcount(ctx: &mut Ctx, args: &Args) {
         }
         _ => return ctx.out.error(err::SYNTAX),
     };
-    let data = match read_string(ctx.db(), args.get(1), now) {
-        Ok(Some(d)) => d,
-        Ok(None) => return ctx.out.int(0),
-        Err(e) => return ctx.out.error(e),
-    };
-    let n = match range {
-        None => popcount(&data),
+    let counted = with_string(ctx.db(), args.get(1), now, |data| match range {
+        None => popcount(data),
         Some((start, end, _)) if start < 0 && end < 0 && start > end => 0,
-        Some((start, end, bits)) => count_in(&data, resolve_range(start, end, data.len(), bits)),
-    };
-    ctx.out.int(n as i64);
+        Some((start, end, bits)) => count_in(data, resolve_range(start, end, data.len(), bits)),
+    });
+    match counted {
+        Ok(n) => ctx.out.int(n.unwrap_or(0) as i64),
+        Err(e) => ctx.out.error(e),
+    }
 }
 
 // ---------------------------------------------------------------- BITPOS
@@ -293,11 +291,18 @@ pub fn cmd_bitpos(ctx: &mut Ctx, args: &Args) {
         }
         _ => return ctx.out.error(err::SYNTAX),
     }
-    let data = match read_string(ctx.db(), args.get(1), now) {
-        Ok(Some(d)) => d,
-        Ok(None) => return ctx.out.int(if bit { -1 } else { 0 }),
-        Err(e) => return ctx.out.error(e),
-    };
+    let found = with_string(ctx.db(), args.get(1), now, |data| {
+        bitpos_in(data, argc, start, end, bits, bit)
+    });
+    match found {
+        Ok(Some(pos)) => ctx.out.int(pos),
+        Ok(None) => ctx.out.int(if bit { -1 } else { 0 }),
+        Err(e) => ctx.out.error(e),
+    }
+}
+
+/// BITPOS on the bytes of an existing string (arguments already parsed).
+fn bitpos_in(data: &[u8], argc: usize, start: i64, end: Option<i64>, bits: bool, bit: bool) -> i64 {
     let r = if argc == 3 {
         ByteRange {
             start: 0,
@@ -309,15 +314,14 @@ pub fn cmd_bitpos(ctx: &mut Ctx, args: &Args) {
         resolve_range(start, end.unwrap_or(data.len() as i64 - 1), data.len(), bits)
     };
     if r.start > r.end {
-        return ctx.out.int(-1);
+        return -1;
     }
-    let pos = match find_bit(&data, r, bit) {
+    match find_bit(data, r, bit) {
         Some(p) => p,
         None if bit || end.is_some() => -1,
         // Clear bits continue past the end of the string.
         None => (r.end + 1) * 8,
-    };
-    ctx.out.int(pos);
+    }
 }
 
 // ---------------------------------------------------------------- BITOP
@@ -330,30 +334,34 @@ pub enum BitOp {
     Not,
 }
 
+/// Folds source `s` (missing bytes are zeros) into `res`; the first
+/// source is copied (and inverted for NOT).
+fn bitop_fold(op: BitOp, res: &mut [u8], s: &[u8], first: bool) {
+    let n = s.len();
+    if first {
+        res[..n].copy_from_slice(s);
+        if op == BitOp::Not {
+            res.iter_mut().for_each(|b| *b = !*b);
+        }
+        return;
+    }
+    match op {
+        BitOp::And => {
+            res[..n].iter_mut().zip(s).for_each(|(r, b)| *r &= b);
+            res[n..].fill(0);
+        }
+        BitOp::Or => res[..n].iter_mut().zip(s).for_each(|(r, b)| *r |= b),
+        BitOp::Xor => res[..n].iter_mut().zip(s).for_each(|(r, b)| *r ^= b),
+        BitOp::Not => unreachable!("NOT has one source"),
+    }
+}
+
 /// Combines `sources` (missing bytes are zeros) into a string as long as
 /// the longest one.
-pub fn bitop(op: BitOp, sources: &[Vec<u8>]) -> Vec<u8> {
-    let maxlen = sources.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut res = vec![0u8; maxlen];
-    let Some((first, rest)) = sources.split_first() else {
-        return res;
-    };
-    res[..first.len()].copy_from_slice(first);
-    if op == BitOp::Not {
-        res.iter_mut().for_each(|b| *b = !*b);
-        return res;
-    }
-    for s in rest {
-        let n = s.len();
-        match op {
-            BitOp::And => {
-                res[..n].iter_mut().zip(s).for_each(|(r, b)| *r &= b);
-                res[n..].fill(0);
-            }
-            BitOp::Or => res[..n].iter_mut().zip(s).for_each(|(r, b)| *r |= b),
-            BitOp::Xor => res[..n].iter_mut().zip(s).for_each(|(r, b)| *r ^= b),
-            BitOp::Not => unreachable!("handled above"),
-        }
+pub fn bitop(op: BitOp, sources: &[&[u8]]) -> Vec<u8> {
+    let mut res = vec![0u8; sources.iter().map(|s| s.len()).max().unwrap_or(0)];
+    for (i, s) in sources.iter().enumerate() {
+        bitop_fold(op, &mut res, s, i == 0);
     }
     res
 }
@@ -368,11 +376,20 @@ pub fn op_bitop<'a>(
     now: u64,
     clock: u32,
 ) -> Result<usize, &'static str> {
-    let mut sources = Vec::new();
-    for k in keys {
-        sources.push(read_string(db, k, now)?.unwrap_or_default());
+    // Two passes over the sources, reading them in place: types and the
+    // longest length first, then the fold.
+    let keys: Vec<&[u8]> = keys.collect();
+    let mut maxlen = 0;
+    for k in &keys {
+        maxlen = maxlen.max(with_string(db, k, now, |b| b.len())?.unwrap_or(0));
     }
-    let res = bitop(op, &sources);
+    let mut res = vec![0u8; maxlen];
+    for (i, k) in keys.iter().enumerate() {
+        let folded = with_string(db, k, now, |b| bitop_fold(op, &mut res, b, i == 0))?;
+        if folded.is_none() {
+            bitop_fold(op, &mut res, &[], i == 0);
+        }
+    }
     let len = res.len();
     if len == 0 {
         db.remove(dest);
@@ -676,13 +693,18 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     let key = args.get(1);
     let writes = fields.iter().any(|f| f.op != FieldOp::Get);
     if !writes {
-        let data = match read_string(ctx.db(), key, now) {
-            Ok(d) => d.unwrap_or_default(),
-            Err(e) => return ctx.out.error(e),
-        };
-        ctx.out.array_len(fields.len());
-        for f in &fields {
-            ctx.out.int(read_field(&data, f));
+        let values = with_string(ctx.db(), key, now, |data| {
+            fields.iter().map(|f| read_field(data, f)).collect::<Vec<_>>()
+        });
+        match values {
+            Ok(v) => {
+                let v = v.unwrap_or_else(|| fields.iter().map(|f| read_field(&[], f)).collect());
+                ctx.out.array_len(v.len());
+                for x in v {
+                    ctx.out.int(x);
+                }
+            }
+            Err(e) => ctx.out.error(e),
         }
         return;
     }
@@ -790,11 +812,12 @@ mod tests {
 
     #[test]
     fn bitop_pads_with_zeros() {
-        let a = vec![0xffu8, 0x0f];
-        let b = vec![0x0fu8];
-        assert_eq!(bitop(BitOp::And, &[a.clone(), b.clone()]), vec![0x0f, 0x00]);
-        assert_eq!(bitop(BitOp::Or, &[b.clone(), a.clone()]), vec![0xff, 0x0f]);
-        assert_eq!(bitop(BitOp::Xor, &[a.clone(), b]), vec![0xf0, 0x0f]);
+        let a: &[u8] = &[0xff, 0x0f];
+        let b: &[u8] = &[0x0f];
+        assert_eq!(bitop(BitOp::And, &[a, b]), vec![0x0f, 0x00]);
+        assert_eq!(bitop(BitOp::And, &[a, &[], b]), vec![0x00, 0x00]);
+        assert_eq!(bitop(BitOp::Or, &[b, a]), vec![0xff, 0x0f]);
+        assert_eq!(bitop(BitOp::Xor, &[a, b]), vec![0xf0, 0x0f]);
         assert_eq!(bitop(BitOp::Not, &[a]), vec![0x00, 0xf0]);
     }
 }

@@ -141,6 +141,19 @@ pub fn dense_set(regs: &mut [u8], i: usize, val: u8) {
     }
 }
 
+/// Calls `f(i, value)` for every register of a dense register array, four
+/// registers (three bytes) at a time.
+#[inline]
+fn for_each_dense(regs: &[u8], mut f: impl FnMut(usize, u8)) {
+    for (k, c) in regs.chunks_exact(3).enumerate() {
+        let (b0, b1, b2) = (c[0], c[1], c[2]);
+        f(4 * k, b0 & 63);
+        f(4 * k + 1, (b0 >> 6 | b1 << 2) & 63);
+        f(4 * k + 2, (b1 >> 4 | b2 << 4) & 63);
+        f(4 * k + 3, b2 >> 2);
+    }
+}
+
 /// Raises register `i` to `count`; whether it changed.
 fn dense_raise(regs: &mut [u8], i: usize, count: u8) -> bool {
     if count > dense_get(regs, i) {
@@ -290,7 +303,6 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
     if span == 0 || p >= end {
         return Err(OpError::Corrupt);
     }
-    let next = (p + op.width() < end).then_some(p + op.width());
 
     // Step 2: the trivial in-place cases.
     let last = first + span - 1;
@@ -329,12 +341,15 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
     if seq.len() > old_len && new_len > max_bytes {
         return promote_and_set(s, index, count);
     }
-    let tail: Vec<u8> = next.map(|n| s[n..].to_vec()).unwrap_or_default();
-    s.truncate(p);
-    s.extend_from_slice(&seq);
-    s.extend_from_slice(&tail);
-    // A truncated XZERO at the very end loses its missing byte, as in Redis.
-    s.truncate(new_len);
+    if p + old_len <= end {
+        s.splice(p..p + old_len, seq);
+    } else {
+        // A truncated XZERO at the very end: Redis writes the new sequence
+        // over it but grows the string by the nominal difference only.
+        s.truncate(p);
+        s.extend_from_slice(&seq);
+        s.truncate(new_len);
+    }
 
     // Step 4: merge adjacent VAL opcodes of equal value.
     merge_neighbours(s, prev.unwrap_or(HDR));
@@ -404,10 +419,7 @@ pub fn hll_add(s: &mut Vec<u8>, ele: &[u8], max_bytes: usize) -> Result<bool, Op
 fn histogram(s: &[u8]) -> Result<[u32; 64], OpError> {
     let mut h = [0u32; 64];
     if s[4] == DENSE {
-        let regs = &s[HDR..];
-        for i in 0..REGISTERS {
-            h[dense_get(regs, i) as usize] += 1;
-        }
+        for_each_dense(&s[HDR..], |_, r| h[r as usize] += 1);
         return Ok(h);
     }
     let mut idx = 0usize;
@@ -488,10 +500,7 @@ pub fn estimate(h: &[u32; 64]) -> u64 {
 /// Raises `max[i]` to the registers of the HLL `s`.
 fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), OpError> {
     if s[4] == DENSE {
-        let regs = &s[HDR..];
-        for (i, m) in max.iter_mut().enumerate() {
-            *m = (*m).max(dense_get(regs, i));
-        }
+        for_each_dense(&s[HDR..], |i, r| max[i] = max[i].max(r));
         return Ok(());
     }
     let mut i = 0usize;
@@ -556,37 +565,40 @@ pub fn op_pfadd<'a>(
     now: u64,
     clock: u32,
 ) -> Result<bool, OpError> {
-    let (mut s, mut updated) = match db.lookup(key, now) {
-        None => (new_hll(), true),
-        Some(e) => {
-            check(&e.value)?;
-            (take_hll(&mut e.value), false)
-        }
-    };
-    let mut result = Ok(());
-    for ele in elements {
-        match hll_add(&mut s, ele, max_bytes) {
-            Ok(changed) => updated |= changed,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
-    if updated && result.is_ok() {
-        s[15] |= 0x80;
-    }
-    let value = Value::Str { data: s, raw: true };
     match db.lookup(key, now) {
         Some(e) => {
-            e.value = value;
+            check(&e.value)?;
             e.access = clock;
+            match &mut e.value {
+                Value::Str { data, raw } => {
+                    *raw = true;
+                    add_all(data, elements, max_bytes)
+                }
+                _ => unreachable!("checked to be a string"),
+            }
         }
         None => {
-            db.insert(key, value, 0, clock);
+            let mut s = new_hll();
+            add_all(&mut s, elements, max_bytes)?;
+            s[15] |= 0x80;
+            db.insert(key, Value::Str { data: s, raw: true }, 0, clock);
+            Ok(true)
         }
     }
-    result.map(|_| updated)
+}
+
+/// Adds `elements` to the HLL `s`, invalidating its cached cardinality
+/// when a register changed. On a corrupted HLL, what was done stays done,
+/// as in Redis.
+fn add_all<'a>(s: &mut Vec<u8>, elements: impl Iterator<Item = &'a [u8]>, max_bytes: usize) -> Result<bool, OpError> {
+    let mut updated = false;
+    for ele in elements {
+        updated |= hll_add(s, ele, max_bytes)?;
+    }
+    if updated {
+        s[15] |= 0x80;
+    }
+    Ok(updated)
 }
 
 /// PFCOUNT of one key: the cached cardinality, or a fresh estimate that is
