@@ -74,10 +74,10 @@ const SPECS: &[(&str, &str)] = &[
     ("bitop", "<AND | OR | XOR | NOT>{name=operation} destkey{type=key} key [key ...]"),
     (
         "bitfield",
-        "key [GET encoding offset{name=get-block} | <[OVERFLOW <WRAP | SAT | FAIL>{name=overflow-type}]{name=overflow-block} \
+        "key [<GET encoding offset>{name=get-block} | <[OVERFLOW <WRAP | SAT | FAIL>{name=overflow-type}]{name=overflow-block} \
          <SET encoding offset value{type=integer} | INCRBY encoding offset increment>{name=write-operation}>{name=write}]{name=operation}",
     ),
-    ("bitfield_ro", "key [GET encoding offset [GET encoding offset ...]]"),
+    ("bitfield_ro", "key [GET encoding offset [GET encoding offset ...]]{name=get-block}"),
     // (end of bitmap)
     // hash (end of hash)
     // list
