@@ -370,3 +370,36 @@ fn hll_errors_and_debug() {
     assert_eq!(h.cmd("PFSELFTEST"), "+OK\r\n");
     assert_eq!(h.cmd("PFADD"), "-ERR wrong number of arguments for 'pfadd' command\r\n");
 }
+
+/// keyspace_hits / keyspace_misses of INFO stats.
+fn hits_misses(h: &mut Harness) -> (u64, u64) {
+    let info = h.cmd("INFO stats");
+    let field = |name: &str| -> u64 {
+        let at = info.find(name).unwrap() + name.len() + 1;
+        info[at..].split("\r\n").next().unwrap().parse().unwrap()
+    };
+    (field("keyspace_hits"), field("keyspace_misses"))
+}
+
+#[test]
+fn reads_count_keyspace_hits_and_misses_like_redis() {
+    let mut h = h();
+    h.cmd("SET s x");
+    h.cmd("PFADD hll x");
+    let (hits, misses) = hits_misses(&mut h);
+    for c in [
+        "BITOP AND d s nosuch",  // reads: 1 hit, 1 miss
+        "BITCOUNT s",            // 1 hit
+        "BITPOS nosuch 1",       // 1 miss
+        "BITFIELD s GET u8 0",   // 1 hit
+        "BITFIELD s SET u8 0 1", // a write: none
+        "GETBIT nosuch 1",       // 1 miss
+        "SETBIT s 1 1",          // a write: none
+        "PFCOUNT hll nosuch",    // 1 hit, 1 miss
+        "PFMERGE m hll",         // m read as a source (miss), hll (hit)
+        "PFADD hll y",           // a write: none
+    ] {
+        h.cmd(c);
+    }
+    assert_eq!(hits_misses(&mut h), (hits + 5, misses + 5));
+}

@@ -78,7 +78,9 @@ pub fn cmd_getbit(ctx: &mut Ctx, args: &Args) {
         return ctx.out.error(err::BIT_OFFSET);
     };
     let now = ctx.now_ms;
-    let bit = match ctx.ks.dbs[ctx.db].lookup(args.get(1), now) {
+    let found = ctx.ks.dbs[ctx.db].lookup(args.get(1), now);
+    count_lookup(found.is_some());
+    let bit = match found {
         None => 0,
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => with_str_bytes(&e.value, |b| {
@@ -385,8 +387,11 @@ pub fn op_bitop<'a>(
     }
     let mut res = vec![0u8; maxlen];
     for (i, k) in keys.iter().enumerate() {
-        let folded = with_string(db, k, now, |b| bitop_fold(op, &mut res, b, i == 0))?;
-        if folded.is_none() {
+        // Types were checked (and the lookups counted) by the first pass.
+        let found = db
+            .lookup(k, now)
+            .and_then(|e| with_str_bytes(&e.value, |b| bitop_fold(op, &mut res, b, i == 0)));
+        if found.is_none() {
             bitop_fold(op, &mut res, &[], i == 0);
         }
     }
