@@ -403,3 +403,56 @@ fn reads_count_keyspace_hits_and_misses_like_redis() {
     }
     assert_eq!(hits_misses(&mut h), (hits + 5, misses + 5));
 }
+
+#[test]
+fn corrupted_hlls_never_crash() {
+    // Like the Tcl suite's fuzzer: corrupt random bytes of sparse and dense
+    // HLLs; every command must answer a value or one of the two errors.
+    let mut h = h();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..150 {
+        h.cmd("DEL hll");
+        let n = [0, 5, 50, 500, 3000][round % 5];
+        let items: Vec<String> = (0..n).map(|i| format!("{round}-{i}")).collect();
+        let mut argv: Vec<&[u8]> = vec![b"PFADD", b"hll"];
+        argv.extend(items.iter().map(|s| s.as_bytes()));
+        h.run(&argv);
+        let len: u64 = h.cmd("STRLEN hll")[1..].trim().parse().unwrap();
+        for _ in 0..=rand(4) {
+            let pos = if len > 16 && rand(2) == 0 {
+                16 + rand(len - 16)
+            } else {
+                rand(len)
+            };
+            let byte = [rand(256) as u8];
+            h.run(&[b"SETRANGE", b"hll", pos.to_string().as_bytes(), &byte]);
+        }
+        for c in [
+            "PFCOUNT hll",
+            "PFADD hll a b c d e f",
+            "PFCOUNT hll nosuch",
+            "PFMERGE dest hll",
+            "PFDEBUG DECODE hll",
+            "PFDEBUG GETREG hll",
+            "PFCOUNT hll",
+        ] {
+            let r = h.cmd(c);
+            assert!(
+                r.starts_with(':')
+                    || r.starts_with('+')
+                    || r.starts_with('$')
+                    || r.starts_with('*')
+                    || r == INVALID_HLL
+                    || r == NOT_HLL
+                    || r == "-ERR HLL encoding is not sparse\r\n",
+                "{c}: {r}"
+            );
+        }
+    }
+}
