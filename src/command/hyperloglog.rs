@@ -304,7 +304,8 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Res
         return Err(OpError::Corrupt);
     }
 
-    // Step 2: the trivial in-place cases.
+    // Step 2: nothing to do, a one-register opcode rewritten in place, or
+    // the opcode split into up to three (runs before, VAL:count,1, after).
     let last = first + span - 1;
     let mut seq: Vec<u8> = Vec::with_capacity(5);
     match op {
