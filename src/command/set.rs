@@ -475,9 +475,8 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
         return ctx.out.bulk(&popped);
     }
     let count = match parse_i64(args.get(2)) {
-        None => return ctx.out.error(err::NOT_INTEGER),
-        Some(c) if c < 0 => return ctx.out.error(MUST_BE_POSITIVE),
-        Some(c) => c as u64,
+        Some(c) if c >= 0 => c as u64,
+        _ => return ctx.out.error(MUST_BE_POSITIVE),
     };
     let db = ctx.db();
     let s = match lookup_set(db, key, now) {
