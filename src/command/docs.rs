@@ -79,7 +79,10 @@ const SPECS: &[(&str, &str)] = &[
     ("srandmember", "key [count]{since=2.6.0}"),
     ("smove", "source{type=key} destination{type=key} member"),
     ("sinter", "key [key ...]"),
-    ("sintercard", "numkeys key [key ...] [LIMIT limit]"),
+    (
+        "sintercard",
+        "numkeys{type=integer} key [key ...] [LIMIT limit{type=integer}]",
+    ),
     ("sinterstore", "destination{type=key} key [key ...]"),
     ("sunion", "key [key ...]"),
     ("sunionstore", "destination{type=key} key [key ...]"),

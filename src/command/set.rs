@@ -52,14 +52,18 @@ fn rand_below(n: usize) -> usize {
 
 // ---------------------------------------------------------------- lookups
 
-/// The set at `key`: `Ok(None)` when absent, WrongType for other types.
-fn lookup_set<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d mut Set>, OpError> {
+/// The set at `key` for a write: `Ok(None)` when absent, WrongType for
+/// other types. Refreshes the access time to `clock`.
+fn lookup_set<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: u32) -> Result<Option<&'d mut Set>, OpError> {
     match db.lookup(key, now) {
         None => Ok(None),
-        Some(e) => match &mut e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(OpError::WrongType),
-        },
+        Some(e) => {
+            e.access = clock;
+            match &mut e.value {
+                Value::Set(s) => Ok(Some(s)),
+                _ => Err(OpError::WrongType),
+            }
+        }
     }
 }
 
@@ -106,11 +110,13 @@ impl<'k> Sources<'k> {
             read_set(db, k, now, touch)?;
         }
         let mut taken: Vec<(&[u8], Entry)> = Vec::new();
+        let mut seen: hashbrown::HashMap<&[u8], usize> = hashbrown::HashMap::new();
         let mut slot = Vec::with_capacity(keys.len());
         for &k in keys {
-            if let Some(i) = taken.iter().position(|(t, _)| *t == k) {
+            if let Some(&i) = seen.get(k) {
                 slot.push(Some(i));
             } else if let Some(e) = db.remove(k) {
+                seen.insert(k, taken.len());
                 taken.push((k, e));
                 slot.push(Some(taken.len() - 1));
             } else {
@@ -154,7 +160,7 @@ pub fn op_sadd(
     clock: u32,
 ) -> Result<usize, OpError> {
     let hint = members.len();
-    if let Some(s) = lookup_set(db, key, now)? {
+    if let Some(s) = lookup_set(db, key, now, clock)? {
         s.reserve_for(hint, limits);
         return Ok(members.iter().filter(|m| s.add(m, limits)).count());
     }
@@ -166,8 +172,8 @@ pub fn op_sadd(
 
 /// SREM: removes `members`, deleting the key once empty. Returns how many
 /// were removed.
-pub fn op_srem(db: &mut Db, key: &[u8], members: &[&[u8]], now: u64) -> Result<usize, OpError> {
-    let Some(s) = lookup_set(db, key, now)? else {
+pub fn op_srem(db: &mut Db, key: &[u8], members: &[&[u8]], now: u64, clock: u32) -> Result<usize, OpError> {
+    let Some(s) = lookup_set(db, key, now, clock)? else {
         return Ok(0);
     };
     let mut removed = 0;
@@ -197,11 +203,11 @@ pub fn op_smove(
     clock: u32,
 ) -> Result<bool, OpError> {
     // A missing source answers 0 before the destination's type is checked.
-    if lookup_set(db, src, now)?.is_none() {
+    if lookup_set(db, src, now, clock)?.is_none() {
         return Ok(false);
     }
-    let dst_exists = lookup_set(db, dst, now)?.is_some();
-    let s = lookup_set(db, src, now)?.expect("source looked up above");
+    let dst_exists = lookup_set(db, dst, now, clock)?.is_some();
+    let s = lookup_set(db, src, now, clock)?.expect("source looked up above");
     if src == dst {
         return Ok(s.contains(member));
     }
@@ -212,7 +218,7 @@ pub fn op_smove(
         db.remove(src);
     }
     if dst_exists {
-        let d = lookup_set(db, dst, now)?.expect("destination looked up above");
+        let d = lookup_set(db, dst, now, clock)?.expect("destination looked up above");
         d.add(member, limits);
     } else {
         let mut d = Set::for_first(member, 1, limits);
@@ -400,8 +406,8 @@ pub fn cmd_sadd(ctx: &mut Ctx, args: &Args) {
 /// `SREM key member [member ...]` → number of members removed.
 pub fn cmd_srem(ctx: &mut Ctx, args: &Args) {
     let members: Vec<&[u8]> = (2..args.len()).map(|i| args.get(i)).collect();
-    let now = ctx.now_ms;
-    match op_srem(ctx.db(), args.get(1), &members, now) {
+    let (now, clock) = (ctx.now_ms, ctx.clock);
+    match op_srem(ctx.db(), args.get(1), &members, now, clock) {
         Ok(n) => ctx.out.int(n as i64),
         Err(e) => ctx.out.error(e.message()),
     }
@@ -458,10 +464,10 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
         return ctx.out.error(err::SYNTAX);
     }
     let key = args.get(1);
-    let (now, limits) = (ctx.now_ms, ctx.limits);
+    let (now, clock, limits) = (ctx.now_ms, ctx.clock, ctx.limits);
     if args.len() == 2 {
         let db = ctx.db();
-        let popped = match lookup_set(db, key, now) {
+        let popped = match lookup_set(db, key, now, clock) {
             Err(e) => return ctx.out.error(e.message()),
             Ok(None) => return ctx.out.null(),
             Ok(Some(s)) => {
@@ -479,7 +485,7 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
         _ => return ctx.out.error(MUST_BE_POSITIVE),
     };
     let db = ctx.db();
-    let s = match lookup_set(db, key, now) {
+    let s = match lookup_set(db, key, now, clock) {
         Err(e) => return ctx.out.error(e.message()),
         Ok(None) => return ctx.out.set_len(0),
         Ok(Some(s)) => s,
@@ -793,10 +799,10 @@ mod tests {
         let mut db = Db::new();
         assert_eq!(op_sadd(&mut db, b"s", &[b"1", b"2", b"2"], &l, 0, 0), Ok(2));
         assert_eq!(op_sadd(&mut db, b"s", &[b"a"], &l, 0, 0), Ok(1));
-        assert_eq!(op_srem(&mut db, b"s", &[b"1", b"x"], 0), Ok(1));
+        assert_eq!(op_srem(&mut db, b"s", &[b"1", b"x"], 0, 0), Ok(1));
         assert_eq!(op_smove(&mut db, b"s", b"t", b"2", &l, 0, 0), Ok(true));
         assert_eq!(op_smove(&mut db, b"s", b"t", b"2", &l, 0, 0), Ok(false));
-        assert_eq!(op_srem(&mut db, b"s", &[b"a"], 0), Ok(1));
+        assert_eq!(op_srem(&mut db, b"s", &[b"a"], 0, 0), Ok(1));
         assert!(db.lookup(b"s", 0).is_none());
         db.insert(b"str", Value::Int(1), 0, 0);
         assert_eq!(op_sadd(&mut db, b"str", &[b"1"], &l, 0, 0), Err(OpError::WrongType));
