@@ -116,7 +116,28 @@ const SPECS: &[(&str, &str)] = &[
         "timeout{type=double} numkeys key [key ...] <LEFT | RIGHT>{name=where} [COUNT count]",
     ),
     // (end of list)
-    // set (end of set)
+    // set
+    ("sadd", "key member [member ...]"),
+    ("srem", "key member [member ...]"),
+    ("smembers", "key"),
+    ("sismember", "key member"),
+    ("smismember", "key member [member ...]"),
+    ("scard", "key"),
+    ("spop", "key [count]{since=3.2.0}"),
+    ("srandmember", "key [count]{since=2.6.0}"),
+    ("smove", "source{type=key} destination{type=key} member"),
+    ("sinter", "key [key ...]"),
+    (
+        "sintercard",
+        "numkeys{type=integer} key [key ...] [LIMIT limit{type=integer}]",
+    ),
+    ("sinterstore", "destination{type=key} key [key ...]"),
+    ("sunion", "key [key ...]"),
+    ("sunionstore", "destination{type=key} key [key ...]"),
+    ("sdiff", "key [key ...]"),
+    ("sdiffstore", "destination{type=key} key [key ...]"),
+    ("sscan", "key cursor [MATCH pattern] [COUNT count]"),
+    // (end of set)
     // sorted set (end of sorted set)
     // hyperloglog
     ("pfadd", "key [element [element ...]]"),

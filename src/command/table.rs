@@ -411,7 +411,25 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     spec!(movable 2, "blmpop", -5, WRITE | BLOCKING, NOKEYS, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     // (end of list)
-    // -- set (end of set)
+    // -- set
+    spec!("sadd", -3, WRITE | DENYOOM | FAST, KEY1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", Shard(set::cmd_sadd), None, &[]),
+    spec!("srem", -3, WRITE | FAST, KEY1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", Shard(set::cmd_srem), None, &[]),
+    spec!("smembers", 2, READONLY, KEY1, "set", "1.0.0", "Returns all members of a set.", Shard(set::cmd_smembers), None, &[]),
+    spec!("sismember", 3, READONLY | FAST, KEY1, "set", "1.0.0", "Determines whether a member belongs to a set.", Shard(set::cmd_sismember), None, &[]),
+    spec!("smismember", -3, READONLY | FAST, KEY1, "set", "6.2.0", "Determines whether multiple members belong to a set.", Shard(set::cmd_smismember), None, &[]),
+    spec!("scard", 2, READONLY | FAST, KEY1, "set", "1.0.0", "Returns the number of members in a set.", Shard(set::cmd_scard), None, &[]),
+    spec!("spop", -2, WRITE | FAST, KEY1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", Shard(set::cmd_spop), None, &[]),
+    spec!("srandmember", -2, READONLY, KEY1, "set", "1.0.0", "Get one or multiple random members from a set", Shard(set::cmd_srandmember), None, &[]),
+    spec!("smove", 4, WRITE | FAST, (1, 2, 1), "set", "1.0.0", "Moves a member from one set to another.", Shard(set::cmd_smove), Some(Cross::Gather), &[]),
+    spec!("sinter", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Returns the intersect of multiple sets.", Shard(set::cmd_sinter), Some(Cross::Gather), &[]),
+    spec!(movable 1, "sintercard", -3, READONLY, NOKEYS, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", Shard(set::cmd_sintercard), Some(Cross::Gather), &[]),
+    spec!("sinterstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Stores the intersect of multiple sets in a key.", Shard(set::cmd_sinterstore), Some(Cross::Gather), &[]),
+    spec!("sunion", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Returns the union of multiple sets.", Shard(set::cmd_sunion), Some(Cross::Gather), &[]),
+    spec!("sunionstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Stores the union of multiple sets in a key.", Shard(set::cmd_sunionstore), Some(Cross::Gather), &[]),
+    spec!("sdiff", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Returns the difference of multiple sets.", Shard(set::cmd_sdiff), Some(Cross::Gather), &[]),
+    spec!("sdiffstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", Shard(set::cmd_sdiffstore), Some(Cross::Gather), &[]),
+    spec!("sscan", -3, READONLY, KEY1, "set", "2.8.0", "Iterates over members of a set.", Shard(set::cmd_sscan), None, &[]),
+    // (end of set)
     // -- sorted set (end of sorted set)
     // -- hyperloglog
     spec!("pfadd", -2, WRITE | DENYOOM | FAST, KEY1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", Shard(hyperloglog::cmd_pfadd), None, &[]),
