@@ -159,7 +159,9 @@ fn timeouts_disconnects_and_unblock_leave_no_trace() {
     let t0 = Instant::now();
     raw.send(b"BLPOP nothing:a nothing:b 0.2\r\n");
     assert_eq!(raw.reply(), b"*-1\r\n");
-    assert!(t0.elapsed() >= Duration::from_millis(200));
+    // Deadlines have millisecond resolution, as in Redis: allow for the
+    // truncation of the start time.
+    assert!(t0.elapsed() >= Duration::from_millis(195));
     // RESP3: null.
     raw.send(b"HELLO 3\r\n");
     raw.reply();

@@ -66,6 +66,19 @@ const SPECS: &[(&str, &str)] = &[
     // bitmap
     ("setbit", "key offset value{type=integer}"),
     ("getbit", "key offset"),
+    ("bitcount", "key [start end [BYTE | BIT]{name=unit,since=7.0.0}]{name=range}"),
+    (
+        "bitpos",
+        "key bit{type=integer} [start [end [BYTE | BIT]{name=unit,since=7.0.0}]{name=end-unit-block}]{name=range}",
+    ),
+    ("bitop", "<AND | OR | XOR | NOT>{name=operation} destkey{type=key} key [key ...]"),
+    (
+        "bitfield",
+        "key [<GET encoding offset>{name=get-block} | <[OVERFLOW <WRAP | SAT | FAIL>{name=overflow-type}]{name=overflow-block} \
+         <SET encoding offset value{type=integer} | INCRBY encoding offset increment>{name=write-operation}>{name=write}]{name=operation}",
+    ),
+    ("bitfield_ro", "key [GET encoding offset [GET encoding offset ...]]{name=get-block}"),
+    // (end of bitmap)
     // hash (end of hash)
     // list
     ("lpush", "key element [element ...]"),
@@ -103,7 +116,28 @@ const SPECS: &[(&str, &str)] = &[
         "timeout{type=double} numkeys key [key ...] <LEFT | RIGHT>{name=where} [COUNT count]",
     ),
     // (end of list)
-    // set (end of set)
+    // set
+    ("sadd", "key member [member ...]"),
+    ("srem", "key member [member ...]"),
+    ("smembers", "key"),
+    ("sismember", "key member"),
+    ("smismember", "key member [member ...]"),
+    ("scard", "key"),
+    ("spop", "key [count]{since=3.2.0}"),
+    ("srandmember", "key [count]{since=2.6.0}"),
+    ("smove", "source{type=key} destination{type=key} member"),
+    ("sinter", "key [key ...]"),
+    (
+        "sintercard",
+        "numkeys{type=integer} key [key ...] [LIMIT limit{type=integer}]",
+    ),
+    ("sinterstore", "destination{type=key} key [key ...]"),
+    ("sunion", "key [key ...]"),
+    ("sunionstore", "destination{type=key} key [key ...]"),
+    ("sdiff", "key [key ...]"),
+    ("sdiffstore", "destination{type=key} key [key ...]"),
+    ("sscan", "key cursor [MATCH pattern] [COUNT count]"),
+    // (end of set)
     // sorted set
     (
         "zadd",
@@ -180,7 +214,13 @@ const SPECS: &[(&str, &str)] = &[
     ),
     ("zscan", "key cursor [MATCH pattern] [COUNT count]"),
     // (end of sorted set)
-    // hyperloglog (end of hyperloglog)
+    // hyperloglog
+    ("pfadd", "key [element [element ...]]"),
+    ("pfcount", "key [key ...]"),
+    ("pfmerge", "destkey{type=key} [sourcekey{type=key} [sourcekey ...]]"),
+    ("pfdebug", "subcommand key"),
+    ("pfselftest", ""),
+    // (end of hyperloglog)
     // generic
     ("del", "key [key ...]"),
     ("unlink", "key [key ...]"),

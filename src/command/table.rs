@@ -380,6 +380,12 @@ pub static TABLE: &[CommandSpec] = &[
     // -- bitmap
     spec!("setbit", 4, WRITE | DENYOOM, KEY1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", Shard(bitmap::cmd_setbit), None, &[]),
     spec!("getbit", 3, READONLY | FAST, KEY1, "bitmap", "2.2.0", "Returns a bit value by offset.", Shard(bitmap::cmd_getbit), None, &[]),
+    spec!("bitcount", -2, READONLY, KEY1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", Shard(bitmap::cmd_bitcount), None, &[]),
+    spec!("bitpos", -3, READONLY, KEY1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", Shard(bitmap::cmd_bitpos), None, &[]),
+    spec!("bitop", -4, WRITE | DENYOOM, (2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", Shard(bitmap::cmd_bitop), Some(Cross::Gather), &[]),
+    spec!("bitfield", -2, WRITE | DENYOOM, KEY1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", Shard(bitmap::cmd_bitfield), None, &[]),
+    spec!("bitfield_ro", -2, READONLY | FAST, KEY1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", Shard(bitmap::cmd_bitfield_ro), None, &[]),
+    // (end of bitmap)
     // -- hash (end of hash)
     // -- list
     spec!("lpush", -3, WRITE | DENYOOM | FAST, KEY1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", Shard(list::cmd_lpush), None, &[]),
@@ -405,7 +411,25 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, (1, 2, 1), "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     spec!(movable 2, "blmpop", -5, WRITE | BLOCKING, NOKEYS, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     // (end of list)
-    // -- set (end of set)
+    // -- set
+    spec!("sadd", -3, WRITE | DENYOOM | FAST, KEY1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", Shard(set::cmd_sadd), None, &[]),
+    spec!("srem", -3, WRITE | FAST, KEY1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", Shard(set::cmd_srem), None, &[]),
+    spec!("smembers", 2, READONLY, KEY1, "set", "1.0.0", "Returns all members of a set.", Shard(set::cmd_smembers), None, &[]),
+    spec!("sismember", 3, READONLY | FAST, KEY1, "set", "1.0.0", "Determines whether a member belongs to a set.", Shard(set::cmd_sismember), None, &[]),
+    spec!("smismember", -3, READONLY | FAST, KEY1, "set", "6.2.0", "Determines whether multiple members belong to a set.", Shard(set::cmd_smismember), None, &[]),
+    spec!("scard", 2, READONLY | FAST, KEY1, "set", "1.0.0", "Returns the number of members in a set.", Shard(set::cmd_scard), None, &[]),
+    spec!("spop", -2, WRITE | FAST, KEY1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", Shard(set::cmd_spop), None, &[]),
+    spec!("srandmember", -2, READONLY, KEY1, "set", "1.0.0", "Get one or multiple random members from a set", Shard(set::cmd_srandmember), None, &[]),
+    spec!("smove", 4, WRITE | FAST, (1, 2, 1), "set", "1.0.0", "Moves a member from one set to another.", Shard(set::cmd_smove), Some(Cross::Gather), &[]),
+    spec!("sinter", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Returns the intersect of multiple sets.", Shard(set::cmd_sinter), Some(Cross::Gather), &[]),
+    spec!(movable 1, "sintercard", -3, READONLY, NOKEYS, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", Shard(set::cmd_sintercard), Some(Cross::Gather), &[]),
+    spec!("sinterstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Stores the intersect of multiple sets in a key.", Shard(set::cmd_sinterstore), Some(Cross::Gather), &[]),
+    spec!("sunion", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Returns the union of multiple sets.", Shard(set::cmd_sunion), Some(Cross::Gather), &[]),
+    spec!("sunionstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Stores the union of multiple sets in a key.", Shard(set::cmd_sunionstore), Some(Cross::Gather), &[]),
+    spec!("sdiff", -2, READONLY, (1, -1, 1), "set", "1.0.0", "Returns the difference of multiple sets.", Shard(set::cmd_sdiff), Some(Cross::Gather), &[]),
+    spec!("sdiffstore", -3, WRITE | DENYOOM, (1, -1, 1), "set", "1.0.0", "Stores the difference of multiple sets in a key.", Shard(set::cmd_sdiffstore), Some(Cross::Gather), &[]),
+    spec!("sscan", -3, READONLY, KEY1, "set", "2.8.0", "Iterates over members of a set.", Shard(set::cmd_sscan), None, &[]),
+    // (end of set)
     // -- sorted set
     spec!("zadd", -4, WRITE | DENYOOM | FAST, KEY1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", Shard(zset::cmd_zadd), None, &[]),
     spec!("zincrby", 4, WRITE | DENYOOM | FAST, KEY1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", Shard(zset::cmd_zincrby), None, &[]),
@@ -440,7 +464,13 @@ pub static TABLE: &[CommandSpec] = &[
     spec!(movable 1, "zintercard", -3, READONLY, NOKEYS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", Shard(zset::cmd_zintercard), Some(Cross::Gather), &[]),
     spec!("zscan", -3, READONLY, KEY1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", Shard(zset::cmd_zscan), None, &[]),
     // (end of sorted set)
-    // -- hyperloglog (end of hyperloglog)
+    // -- hyperloglog
+    spec!("pfadd", -2, WRITE | DENYOOM | FAST, KEY1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", Shard(hyperloglog::cmd_pfadd), None, &[]),
+    spec!("pfcount", -2, READONLY | MAY_REPLICATE, (1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", Shard(hyperloglog::cmd_pfcount), Some(Cross::Gather), &[]),
+    spec!("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", Shard(hyperloglog::cmd_pfmerge), Some(Cross::Gather), &[]),
+    spec!("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", Shard(hyperloglog::cmd_pfdebug), None, &[]),
+    spec!("pfselftest", 1, ADMIN, NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", Shard(hyperloglog::cmd_pfselftest), None, &[]),
+    // (end of hyperloglog)
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
     spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),

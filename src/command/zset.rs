@@ -1197,12 +1197,8 @@ impl<'a> Input<'a> {
 }
 
 /// The members of a set value, for set algebra inputs (score 1 each).
-///
-/// The set type is written by another family (branch fam-set); until it is
-/// merged this yields none, so a set input counts as empty. With it:
-/// `s.iter().map(|e| e.to_vec()).collect()`.
-fn set_members(_s: &crate::storage::set::Set) -> hashbrown::HashSet<Vec<u8>> {
-    hashbrown::HashSet::new()
+fn set_members(s: &crate::storage::set::Set) -> hashbrown::HashSet<Vec<u8>> {
+    s.iter().map(|e| e.to_vec()).collect()
 }
 
 /// The values of a set-algebra command's keys, taken out of the database
