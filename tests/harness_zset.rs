@@ -346,6 +346,18 @@ fn encodings_follow_the_limits() {
     assert_eq!(h.cmd("OBJECT ENCODING big"), "$8\r\nskiplist\r\n");
     assert_eq!(h.cmd("ZRANGESTORE d big 0 127"), ":128\r\n");
     assert_eq!(h.cmd("OBJECT ENCODING d"), "$8\r\nlistpack\r\n");
+    // Redis 7.2+: a ZADD of more pairs than a listpack holds converts an
+    // existing listpack first (zsetTypeMaybeConvert), even with XX.
+    assert_eq!(h.cmd("CONFIG SET zset-max-listpack-entries 4"), "+OK\r\n");
+    h.cmd("ZADD few 1 a");
+    assert_eq!(h.cmd("ZADD few XX 1 a 2 a 3 a 4 a 5 a"), ":0\r\n");
+    assert_eq!(h.cmd("OBJECT ENCODING few"), "$8\r\nskiplist\r\n");
+    // A new zset is sized by its first member: -0 before a long member went
+    // through the listpack (stored as 0), -0 after it stays.
+    assert_eq!(h.cmd(&format!("ZADD mixed -0 a -0 {long} -0 z")), ":3\r\n");
+    assert_eq!(h.cmd("ZSCORE mixed a"), "$1\r\n0\r\n");
+    assert_eq!(h.cmd("ZSCORE mixed z"), "$2\r\n-0\r\n");
+    assert_eq!(h.cmd("CONFIG SET zset-max-listpack-entries 128"), "+OK\r\n");
     assert_eq!(h.cmd("ZADD lp -0 a"), ":1\r\n");
     assert_eq!(h.cmd("ZSCORE lp a"), "$1\r\n0\r\n");
     assert_eq!(h.cmd("CONFIG SET zset-max-ziplist-entries 0"), "+OK\r\n");

@@ -435,14 +435,17 @@ pub fn op_zadd(
     now: u64,
     clock: u32,
 ) -> Result<AddOutcome, &'static str> {
-    let maxlen = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    // Redis sizes a new zset by the pair count and the first member only
+    // (later members convert it when they do not fit, which decides whether
+    // an earlier -0 was stored as 0 by the listpack).
+    let first_len = pairs.first().map_or(0, |(_, m)| m.len());
     let mut created = None;
     let z = match lookup(db, key, now, false) {
         Err(WrongType) => return Err(err::WRONGTYPE),
         Ok(None) if f.xx => return Ok(AddOutcome::default()),
-        Ok(None) => created.insert(ZSet::with_hint(pairs.len(), maxlen, lim)),
+        Ok(None) => created.insert(ZSet::with_hint(pairs.len(), first_len, lim)),
         Ok(Some(z)) => {
-            z.maybe_convert(pairs.len(), maxlen, lim);
+            z.maybe_convert(pairs.len(), lim);
             z
         }
     };

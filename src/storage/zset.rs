@@ -147,9 +147,9 @@ impl ZSet {
     }
 
     /// Converts a listpack to the skiplist encoding when `size_hint` members
-    /// or a member of `len_hint` bytes would not fit it (zsetTypeMaybeConvert).
-    pub fn maybe_convert(&mut self, size_hint: usize, len_hint: usize, lim: PackLimits) {
-        if matches!(self.repr, Repr::Pack(_)) && (size_hint > lim.entries || len_hint > lim.value) {
+    /// would not fit it (zsetTypeMaybeConvert, which looks at the count only).
+    pub fn maybe_convert(&mut self, size_hint: usize, lim: PackLimits) {
+        if matches!(self.repr, Repr::Pack(_)) && size_hint > lim.entries {
             self.convert_to_tree();
         }
     }
