@@ -241,3 +241,43 @@ fn blmove_to_a_list_of_another_shard() {
     assert_eq!(raw.reply(), b"*2\r\n$2\r\npp\r\n$1\r\n1\r\n");
     assert_eq!(raw.reply(), b"*-1\r\n");
 }
+
+#[test]
+fn sorted_set_pops_wake_on_zadd_across_shards() {
+    let srv = Server::start(4);
+    let mut admin = srv.client();
+    let keys = common::keys_on_distinct_shards("zq", 4);
+    let mut c = srv.client();
+    let k2 = keys.clone();
+    let t = std::thread::spawn(move || {
+        let r: (String, String, f64) = redis::cmd("BZPOPMIN").arg(&k2).arg(0).query(&mut c).unwrap();
+        let m: (String, Vec<Vec<String>>) = redis::cmd("BZMPOP")
+            .arg(0)
+            .arg(k2.len())
+            .arg(&k2)
+            .arg("MAX")
+            .arg("COUNT")
+            .arg(10)
+            .query(&mut c)
+            .unwrap();
+        (r, m)
+    });
+    wait_blocked(&mut admin, 1);
+    let _: i64 = admin.zadd(&keys[2], "low", 1.5).unwrap();
+    wait_blocked(&mut admin, 1);
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&keys[3])
+        .arg(1)
+        .arg("x")
+        .arg(2)
+        .arg("y")
+        .query(&mut admin)
+        .unwrap();
+    let ((k, m, s), (k3, pairs)) = t.join().unwrap();
+    assert_eq!((k.as_str(), m.as_str(), s), (keys[2].as_str(), "low", 1.5));
+    assert_eq!(k3, keys[3]);
+    assert_eq!(pairs, vec![vec!["y", "2"], vec!["x", "1"]]);
+    let n: i64 = admin.exists(&keys[3]).unwrap();
+    assert_eq!(n, 0);
+    wait_blocked(&mut admin, 0);
+}

@@ -213,6 +213,9 @@ const SPECS: &[(&str, &str)] = &[
         "numkeys{type=integer} key [key ...] [LIMIT limit{type=integer}]",
     ),
     ("zscan", "key cursor [MATCH pattern] [COUNT count]"),
+    ("bzpopmin", "key [key ...] timeout{type=double}"),
+    ("bzpopmax", "key [key ...] timeout{type=double}"),
+    ("bzmpop", "timeout{type=double} numkeys key [key ...] <MIN | MAX>{name=where} [COUNT count]"),
     // (end of sorted set)
     // hyperloglog
     ("pfadd", "key [element [element ...]]"),

@@ -463,6 +463,9 @@ pub static TABLE: &[CommandSpec] = &[
     spec!(movable 2, "zdiffstore", -4, WRITE | DENYOOM, KEY1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", Shard(zset::cmd_zdiffstore), Some(Cross::Gather), &[]),
     spec!(movable 1, "zintercard", -3, READONLY, NOKEYS, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", Shard(zset::cmd_zintercard), Some(Cross::Gather), &[]),
     spec!("zscan", -3, READONLY, KEY1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", Shard(zset::cmd_zscan), None, &[]),
+    spec!("bzpopmin", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
+    spec!("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
+    spec!(movable 2, "bzmpop", -5, WRITE | BLOCKING, NOKEYS, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     // (end of sorted set)
     // -- hyperloglog
     spec!("pfadd", -2, WRITE | DENYOOM | FAST, KEY1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", Shard(hyperloglog::cmd_pfadd), None, &[]),
