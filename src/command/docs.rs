@@ -66,7 +66,62 @@ const SPECS: &[(&str, &str)] = &[
     // bitmap
     ("setbit", "key offset value{type=integer}"),
     ("getbit", "key offset"),
-    // hash (end of hash)
+    // hash
+    ("hset", "key field value [field value ...]{name=data}"),
+    ("hsetnx", "key field value"),
+    ("hmset", "key field value [field value ...]{name=data}"),
+    ("hget", "key field"),
+    ("hmget", "key field [field ...]"),
+    ("hgetall", "key"),
+    ("hdel", "key field [field ...]"),
+    ("hexists", "key field"),
+    ("hlen", "key"),
+    ("hkeys", "key"),
+    ("hvals", "key"),
+    ("hincrby", "key field increment"),
+    ("hincrbyfloat", "key field increment{type=double}"),
+    ("hstrlen", "key field"),
+    ("hrandfield", "key [count [WITHVALUES]]{name=options}"),
+    (
+        "hscan",
+        "key cursor [MATCH pattern] [COUNT count] [NOVALUES]{since=7.4.0}",
+    ),
+    (
+        "hexpire",
+        "key seconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields field [field ...]>{name=fields}",
+    ),
+    (
+        "hpexpire",
+        "key milliseconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields field [field ...]>{name=fields}",
+    ),
+    (
+        "hexpireat",
+        "key unix-time-seconds [NX | XX | GT | LT]{name=condition} \
+         <FIELDS numfields field [field ...]>{name=fields}",
+    ),
+    (
+        "hpexpireat",
+        "key unix-time-milliseconds [NX | XX | GT | LT]{name=condition} \
+         <FIELDS numfields field [field ...]>{name=fields}",
+    ),
+    ("httl", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    ("hpttl", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    ("hexpiretime", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    ("hpexpiretime", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    ("hpersist", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    ("hgetdel", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    (
+        "hgetex",
+        "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | \
+         PXAT unix-time-milliseconds | PERSIST]{name=expiration} <FIELDS numfields field [field ...]>{name=fields}",
+    ),
+    (
+        "hsetex",
+        "key [FNX | FXX]{name=condition} [EX seconds | PX milliseconds | EXAT unix-time-seconds | \
+         PXAT unix-time-milliseconds | KEEPTTL]{name=expiration} \
+         <FIELDS numfields field value [field value ...]{name=data}>{name=fields}",
+    ),
+    // (end of hash)
     // list (end of list)
     // set (end of set)
     // sorted set (end of sorted set)

@@ -21,6 +21,20 @@ pub struct Db {
     slot_volatile: Vec<u32>,
     keys: usize,
     volatile: usize,
+    /// Hashes with field TTLs, by their earliest field expiry (see
+    /// [`Db::expire_hash_fields_slice`]).
+    hash_ttls: HashTtlRegistry,
+}
+
+/// Keys whose hash value has field TTLs, ordered by a lower bound of their
+/// earliest field expiry. Entries may be stale (key deleted, overwritten,
+/// field persisted): the reclamation slice checks the key and drops or
+/// re-files them. The one rule: a hash with field TTLs is filed at or
+/// before its earliest field expiry.
+#[derive(Default)]
+struct HashTtlRegistry {
+    by_time: std::collections::BTreeSet<(u64, Box<[u8]>)>,
+    by_key: HashMap<Box<[u8]>, u64>,
 }
 
 /// Outcome of one slice of the active expiry cycle.
@@ -125,7 +139,67 @@ impl Db {
             self.volatile += 1;
             self.slot_volatile[slot] += 1;
         }
+        // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
+        // brings its field TTLs along.
+        let hash_min = match &self.slots[slot].get(key).map(|e| &e.value) {
+            Some(Value::Hash(h)) => h.min_expire(),
+            _ => None,
+        };
+        if let Some(at) = hash_min {
+            self.note_hash_ttl(key, at);
+        }
         old
+    }
+
+    /// Files `key` (a hash with field TTLs) for active reclamation at `at`,
+    /// its earliest field expiry, unless it is filed earlier already.
+    pub fn note_hash_ttl(&mut self, key: &[u8], at: u64) {
+        let r = &mut self.hash_ttls;
+        if let Some(&cur) = r.by_key.get(key) {
+            if cur <= at {
+                return;
+            }
+            r.by_time.remove(&(cur, Box::from(key)));
+        }
+        r.by_key.insert(key.into(), at);
+        r.by_time.insert((at, key.into()));
+    }
+
+    /// Number of keys filed as hashes with field TTLs (an upper bound).
+    pub fn hash_ttl_keys(&self) -> usize {
+        self.hash_ttls.by_key.len()
+    }
+
+    /// One bounded slice of active field expiry: for hashes filed with an
+    /// earliest expiry before `now`, deletes their expired fields (a hash
+    /// left empty is deleted), at most `budget` fields in all. Returns the
+    /// number of fields removed.
+    pub fn expire_hash_fields_slice(&mut self, now: u64, budget: usize) -> usize {
+        let mut removed = 0;
+        while removed < budget {
+            let key = match self.hash_ttls.by_time.first() {
+                Some((at, k)) if *at < now => k.clone(),
+                _ => break,
+            };
+            let at = self.hash_ttls.by_key.remove(&key).unwrap_or(0);
+            self.hash_ttls.by_time.remove(&(at, key.clone()));
+            let (gone, empty, next) = match self.lookup(&key, now) {
+                Some(Entry {
+                    value: Value::Hash(h), ..
+                }) => {
+                    let n = h.expire_due(now, budget - removed);
+                    (n, h.is_empty(), h.min_expire())
+                }
+                _ => continue,
+            };
+            removed += gone;
+            if empty {
+                self.remove(&key);
+            } else if let Some(at) = next {
+                self.note_hash_ttl(&key, at);
+            }
+        }
+        removed
     }
 
     /// Removes a key, live or expired. Returns the removed entry.
@@ -186,6 +260,7 @@ impl Db {
         self.slot_volatile = Vec::new();
         self.keys = 0;
         self.volatile = 0;
+        self.hash_ttls = HashTtlRegistry::default();
     }
 
     /// Calls `f` for every live key of `slot`.
