@@ -156,6 +156,7 @@ fn drop_if_empty(db: &mut Db, key: &[u8]) {
 fn live_value<'h>(h: &'h mut Hash, field: &[u8], now: u64) -> Option<&'h [u8]> {
     if h.is_expired_at(field, now) {
         h.remove(field);
+        crate::storage::hash::count_expired_fields(1);
         return None;
     }
     h.get(field)
@@ -245,6 +246,7 @@ fn set_field_expiry(h: &mut Hash, field: &[u8], at: u64, cond: Cond, now: u64) -
     }
     if at <= now {
         h.remove(field);
+        crate::storage::hash::count_expired_fields(1);
         return SETEX_DELETED;
     }
     h.set_ttl(field, at);

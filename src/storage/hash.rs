@@ -28,6 +28,18 @@ use std::sync::OnceLock;
 
 use hashbrown::HashTable;
 
+thread_local! {
+    /// Hash fields deleted because they expired (lazily, actively, or by a
+    /// TTL set in the past), for INFO's expired_subkeys. A thread is a
+    /// shard, so this is shard-local state.
+    pub static EXPIRED_FIELDS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` hash fields deleted on expiry.
+pub fn count_expired_fields(n: usize) {
+    EXPIRED_FIELDS.with(|c| c.set(c.get() + n as u64));
+}
+
 /// One field/value pair in a single allocation.
 type Pair = Box<[u8]>;
 
@@ -370,6 +382,7 @@ impl Hash {
             self.remove(&due);
             n += 1;
         }
+        count_expired_fields(n);
         n
     }
 
