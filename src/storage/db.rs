@@ -113,6 +113,12 @@ impl Db {
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
         self.ensure_slots();
         let slot = key_slot(key) as usize;
+        // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
+        // brings its field TTLs along.
+        let hash_min = match &value {
+            Value::Hash(h) => h.min_expire(),
+            _ => None,
+        };
         let entry = Entry {
             value,
             expire_at,
@@ -139,12 +145,6 @@ impl Db {
             self.volatile += 1;
             self.slot_volatile[slot] += 1;
         }
-        // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
-        // brings its field TTLs along.
-        let hash_min = match &self.slots[slot].get(key).map(|e| &e.value) {
-            Some(Value::Hash(h)) => h.min_expire(),
-            _ => None,
-        };
         if let Some(at) = hash_min {
             self.note_hash_ttl(key, at);
         }
