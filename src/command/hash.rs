@@ -778,13 +778,12 @@ pub fn cmd_hscan(ctx: &mut Ctx, args: &Args) {
     }
     let check = h.has_ttls();
     let keep = |f: &[u8]| -> bool {
-        !(check && h.is_expired_at(f, now)) && pattern.map_or(true, |p| crate::util::glob_match(p, f, false))
+        !(check && h.is_expired_at(f, now)) && pattern.is_none_or(|p| crate::util::glob_match(p, f, false))
     };
     let mut picked: Vec<usize> = Vec::new();
-    let next;
-    if h.is_compact() {
+    let next = if h.is_compact() {
         picked.extend((0..h.len()).filter(|&i| keep(h.at(i).0)));
-        next = 0;
+        0
     } else {
         let start = if cursor == 0 {
             h.len()
@@ -793,8 +792,8 @@ pub fn cmd_hscan(ctx: &mut Ctx, args: &Args) {
         };
         let stop = start.saturating_sub(count);
         picked.extend((stop..start).rev().filter(|&i| keep(h.at(i).0)));
-        next = stop;
-    }
+        stop
+    };
     ctx.out.array_len(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out
@@ -1082,7 +1081,7 @@ pub fn cmd_hsetex(ctx: &mut Ctx, args: &Args) {
                 _ => return ctx.out.error(HSETEX_NUMFIELDS),
             };
             let remaining = args.len() - i - 2;
-            if remaining % 2 != 0 || n != remaining / 2 {
+            if !remaining.is_multiple_of(2) || n != remaining / 2 {
                 return ctx.out.error(&err::arity("hsetex"));
             }
             first = i + 2;

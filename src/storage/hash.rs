@@ -7,9 +7,10 @@
 //! - small hashes with no index at all, searched linearly and kept in
 //!   insertion order, as Redis's listpack (OBJECT ENCODING "listpack", or
 //!   "listpackex" once a field TTL was set);
-//! - large hashes ("hashtable") at one pair allocation + 16 bytes of vector
-//!   + ~5-10 bytes of index per field, with O(1) lookups, O(1) uniform random
-//!   picks (a random position) for HRANDFIELD, and positional SCAN cursors.
+//! - large hashes ("hashtable") at one pair allocation, 16 bytes of vector
+//!   and ~5-10 bytes of index per field, with O(1) lookups, O(1) uniform
+//!   random picks (a random position) for HRANDFIELD, and positional SCAN
+//!   cursors.
 //!
 //! Indexed hashes delete by swapping the last pair into the hole. SCAN walks
 //! positions from the last one down, so a swap only ever moves an element
