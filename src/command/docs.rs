@@ -88,38 +88,38 @@ const SPECS: &[(&str, &str)] = &[
     ),
     (
         "hexpire",
-        "key seconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields field [field ...]>{name=fields}",
+        "key seconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
     ),
     (
         "hpexpire",
-        "key milliseconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields field [field ...]>{name=fields}",
+        "key milliseconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
     ),
     (
         "hexpireat",
         "key unix-time-seconds [NX | XX | GT | LT]{name=condition} \
-         <FIELDS numfields field [field ...]>{name=fields}",
+         <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
     ),
     (
         "hpexpireat",
         "key unix-time-milliseconds [NX | XX | GT | LT]{name=condition} \
-         <FIELDS numfields field [field ...]>{name=fields}",
+         <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
     ),
-    ("httl", "key <FIELDS numfields field [field ...]>{name=fields}"),
-    ("hpttl", "key <FIELDS numfields field [field ...]>{name=fields}"),
-    ("hexpiretime", "key <FIELDS numfields field [field ...]>{name=fields}"),
-    ("hpexpiretime", "key <FIELDS numfields field [field ...]>{name=fields}"),
-    ("hpersist", "key <FIELDS numfields field [field ...]>{name=fields}"),
-    ("hgetdel", "key <FIELDS numfields field [field ...]>{name=fields}"),
+    ("httl", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hpttl", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hexpiretime", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hpexpiretime", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hpersist", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hgetdel", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
     (
         "hgetex",
         "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | \
-         PXAT unix-time-milliseconds | PERSIST]{name=expiration} <FIELDS numfields field [field ...]>{name=fields}",
+         PXAT unix-time-milliseconds | PERSIST]{name=expiration} <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
     ),
     (
         "hsetex",
         "key [FNX | FXX]{name=condition} [EX seconds | PX milliseconds | EXAT unix-time-seconds | \
          PXAT unix-time-milliseconds | KEEPTTL]{name=expiration} \
-         <FIELDS numfields field value [field value ...]{name=data}>{name=fields}",
+         <FIELDS numfields{type=integer} field value [field value ...]{name=data}>{name=fields}",
     ),
     // (end of hash)
     // list (end of list)
