@@ -1,16 +1,16 @@
 //! The hash type's storage.
 //!
-//! A hash is a vector of field/value pairs, each pair one allocation
-//! (`[field length: u32 LE][field][value]`), plus, once it outgrows the
-//! compact thresholds, an index: a hashbrown `HashTable<u32>` of positions
-//! into the vector, found by a hash of the field. That gives:
-//! - small hashes with no index at all, searched linearly and kept in
-//!   insertion order, as Redis's listpack (OBJECT ENCODING "listpack", or
-//!   "listpackex" once a field TTL was set);
-//! - large hashes ("hashtable") at one pair allocation, 16 bytes of vector
-//!   and ~5-10 bytes of index per field, with O(1) lookups, O(1) uniform
-//!   random picks (a random position) for HRANDFIELD, and positional SCAN
-//!   cursors.
+//! Two forms, as Redis has:
+//! - compact ("listpack", or "listpackex" once a field TTL was set): all
+//!   pairs in one buffer, `[len][field][len][value]` with LEB128 lengths, in
+//!   insertion order, searched linearly; used while the hash is within
+//!   hash-max-listpack-entries / hash-max-listpack-value;
+//! - indexed ("hashtable"): a vector of pairs, each pair one allocation
+//!   (`[field length: u32 LE][field][value]`), plus a hashbrown
+//!   `HashTable<u32>` of positions found by a hash of the field. That costs
+//!   one pair allocation, 16 bytes of vector and ~5-10 bytes of index per
+//!   field, and gives O(1) lookups, O(1) uniform random picks (a random
+//!   position) for HRANDFIELD, and positional SCAN cursors.
 //!
 //! Indexed hashes delete by swapping the last pair into the hole. SCAN walks
 //! positions from the last one down, so a swap only ever moves an element
@@ -83,12 +83,146 @@ struct Ttls {
     by_time: BTreeSet<(u64, Box<[u8]>)>,
 }
 
+/// Appends `v` as LEB128.
+fn put_varint(buf: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// Reads a LEB128 number at `*at`, advancing it.
+#[inline]
+fn get_varint(buf: &[u8], at: &mut usize) -> usize {
+    let mut v = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[*at];
+        *at += 1;
+        v |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+fn varint_len(mut v: usize) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// The compact form: every pair in one buffer, `[len][field][len][value]`
+/// with LEB128 lengths, in order (Redis's listpack, in spirit).
+#[derive(Debug, Clone, Default)]
+struct Compact {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+/// One entry of a compact buffer: its byte range and its parts.
+struct Slot {
+    start: usize,
+    end: usize,
+    field: (usize, usize),
+    value: (usize, usize),
+}
+
+impl Compact {
+    #[inline]
+    fn slot_at(&self, start: usize) -> Slot {
+        let mut at = start;
+        let fl = get_varint(&self.buf, &mut at);
+        let field = (at, at + fl);
+        at += fl;
+        let vl = get_varint(&self.buf, &mut at);
+        let value = (at, at + vl);
+        Slot {
+            start,
+            end: at + vl,
+            field,
+            value,
+        }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= self.buf.len() {
+                return None;
+            }
+            let s = self.slot_at(at);
+            at = s.end;
+            Some(s)
+        })
+    }
+
+    fn find(&self, field: &[u8]) -> Option<(usize, Slot)> {
+        self.slots()
+            .enumerate()
+            .find(|(_, s)| &self.buf[s.field.0..s.field.1] == field)
+    }
+
+    fn nth(&self, i: usize) -> Slot {
+        self.slots().nth(i).expect("position below len")
+    }
+
+    fn parts(&self, s: &Slot) -> (&[u8], &[u8]) {
+        (&self.buf[s.field.0..s.field.1], &self.buf[s.value.0..s.value.1])
+    }
+
+    fn encode(field: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut e = Vec::with_capacity(varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len());
+        put_varint(&mut e, field.len());
+        e.extend_from_slice(field);
+        put_varint(&mut e, value.len());
+        e.extend_from_slice(value);
+        e
+    }
+
+    /// Replaces bytes `start..end` with `with`, growing the buffer by no
+    /// more than needed (a compact hash is small; exact sizes save memory).
+    fn splice(&mut self, start: usize, end: usize, with: &[u8]) {
+        let grow = with.len().saturating_sub(end - start);
+        if grow > 0 {
+            self.buf.reserve_exact(grow);
+        }
+        self.buf.splice(start..end, with.iter().copied());
+        if self.buf.capacity() > self.buf.len() * 2 + 64 {
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+/// The indexed form ("hashtable").
+#[derive(Debug, Clone, Default)]
+struct Indexed {
+    pairs: Vec<Pair>,
+    /// Positions into `pairs`, found by the hash of the field.
+    index: HashTable<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Compact(Compact),
+    Indexed(Box<Indexed>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Compact(Compact::default())
+    }
+}
+
 /// A hash value. Never empty while stored.
 #[derive(Debug, Clone, Default)]
 pub struct Hash {
-    pairs: Vec<Pair>,
-    /// Positions into `pairs`; `None` while the hash is compact.
-    index: Option<HashTable<u32>>,
+    repr: Repr,
     ttls: Option<Box<Ttls>>,
     /// A compact hash that had a field TTL set reports "listpackex" (Redis
     /// converts listpack to listpackex then and never back).
@@ -103,6 +237,34 @@ impl PartialEq for Hash {
     }
 }
 
+/// Iterator over a hash's pairs in position order.
+pub struct Iter<'a> {
+    hash: &'a Hash,
+    at: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &self.hash.repr {
+            Repr::Compact(c) => {
+                if self.at >= c.buf.len() {
+                    return None;
+                }
+                let s = c.slot_at(self.at);
+                self.at = s.end;
+                Some(c.parts(&s))
+            }
+            Repr::Indexed(ix) => {
+                let p = ix.pairs.get(self.at)?;
+                self.at += 1;
+                Some((pair_field(p), pair_value(p)))
+            }
+        }
+    }
+}
+
 impl Hash {
     pub fn new() -> Hash {
         Hash::default()
@@ -111,36 +273,38 @@ impl Hash {
     /// Number of stored fields, expired ones not yet reclaimed included (as
     /// Redis's HLEN).
     pub fn len(&self) -> usize {
-        self.pairs.len()
+        match &self.repr {
+            Repr::Compact(c) => c.len,
+            Repr::Indexed(ix) => ix.pairs.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+        self.len() == 0
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
-        if self.index.is_some() {
-            "hashtable"
-        } else if self.ex {
-            "listpackex"
-        } else {
-            "listpack"
+        match &self.repr {
+            Repr::Indexed(_) => "hashtable",
+            Repr::Compact(_) if self.ex => "listpackex",
+            Repr::Compact(_) => "listpack",
         }
     }
 
     /// Whether the hash is in its compact form.
     pub fn is_compact(&self) -> bool {
-        self.index.is_none()
+        matches!(self.repr, Repr::Compact(_))
     }
 
     /// Position of `field`.
     pub fn position(&self, field: &[u8]) -> Option<usize> {
-        match &self.index {
-            None => self.pairs.iter().position(|p| pair_field(p) == field),
-            Some(t) => {
-                let pairs = &self.pairs;
-                t.find(hash_of(field), |&i| pair_field(&pairs[i as usize]) == field)
+        match &self.repr {
+            Repr::Compact(c) => c.find(field).map(|(i, _)| i),
+            Repr::Indexed(ix) => {
+                let pairs = &ix.pairs;
+                ix.index
+                    .find(hash_of(field), |&i| pair_field(&pairs[i as usize]) == field)
                     .map(|&i| i as usize)
             }
         }
@@ -148,18 +312,30 @@ impl Hash {
 
     /// The value of `field`, expired or not.
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.position(field).map(|i| pair_value(&self.pairs[i]))
+        match &self.repr {
+            Repr::Compact(c) => c.find(field).map(|(_, s)| &c.buf[s.value.0..s.value.1]),
+            Repr::Indexed(ix) => self.position(field).map(|i| pair_value(&ix.pairs[i])),
+        }
     }
 
-    /// The field and value at position `i` (< len).
+    /// The field and value at position `i` (< len). O(i) in the compact
+    /// form, O(1) in the indexed one.
     pub fn at(&self, i: usize) -> (&[u8], &[u8]) {
-        let p = &self.pairs[i];
-        (pair_field(p), pair_value(p))
+        match &self.repr {
+            Repr::Compact(c) => {
+                let s = c.nth(i);
+                c.parts(&s)
+            }
+            Repr::Indexed(ix) => {
+                let p = &ix.pairs[i];
+                (pair_field(p), pair_value(p))
+            }
+        }
     }
 
     /// All pairs in position order, expired ones included.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.pairs.iter().map(|p| (pair_field(p), pair_value(p)))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { hash: self, at: 0 }
     }
 
     /// Whether any field has a TTL.
@@ -192,10 +368,10 @@ impl Hash {
     /// Number of live (not expired) fields.
     pub fn live_len(&self, now: u64) -> usize {
         match &self.ttls {
-            None => self.pairs.len(),
+            None => self.len(),
             Some(t) => {
                 let expired = t.by_time.iter().take_while(|(at, _)| *at < now).count();
-                self.pairs.len() - expired
+                self.len() - expired
             }
         }
     }
@@ -209,103 +385,140 @@ impl Hash {
         lens: impl Iterator<Item = usize>,
         limits: &crate::config::Limits,
     ) {
-        if self.index.is_some() {
+        if !self.is_compact() {
             return;
         }
         if new_fields > limits.hash_max_listpack_entries {
-            self.convert(self.pairs.len() + new_fields);
+            self.convert(self.len() + new_fields);
             return;
         }
         for l in lens {
             if l > limits.hash_max_listpack_value {
-                self.convert(self.pairs.len() + new_fields);
+                self.convert(self.len() + new_fields);
                 return;
             }
         }
     }
 
-    /// Builds the index (the "hashtable" encoding).
+    /// Builds the index (the "hashtable" encoding), keeping positions.
     pub fn convert(&mut self, capacity: usize) {
-        if self.index.is_some() {
+        let Repr::Compact(c) = &self.repr else {
             return;
+        };
+        let mut ix = Indexed {
+            pairs: Vec::with_capacity(capacity.max(c.len)),
+            index: HashTable::with_capacity(capacity.max(c.len)),
+        };
+        for s in c.slots() {
+            let (f, v) = c.parts(&s);
+            ix.pairs.push(pair_new(f, v));
         }
-        let mut t = HashTable::with_capacity(capacity.max(self.pairs.len()));
-        let pairs = &self.pairs;
+        let pairs = &ix.pairs;
         for (i, p) in pairs.iter().enumerate() {
-            t.insert_unique(hash_of(pair_field(p)), i as u32, |&j| {
+            ix.index.insert_unique(hash_of(pair_field(p)), i as u32, |&j| {
                 hash_of(pair_field(&pairs[j as usize]))
             });
         }
-        self.index = Some(t);
+        self.repr = Repr::Indexed(Box::new(ix));
     }
 
     /// Sets `field` to `value`. Returns true when the field is new. A field
     /// that existed loses its TTL unless `keep_ttl`. Converts to the indexed
     /// form when the compact limits are exceeded.
     pub fn set(&mut self, field: &[u8], value: &[u8], keep_ttl: bool, limits: &crate::config::Limits) -> bool {
-        if self.index.is_none()
+        if self.is_compact()
             && (field.len() > limits.hash_max_listpack_value || value.len() > limits.hash_max_listpack_value)
         {
-            self.convert(self.pairs.len() + 1);
+            self.convert(self.len() + 1);
         }
-        if let Some(i) = self.position(field) {
-            self.pairs[i] = pair_new(field, value);
-            if !keep_ttl && self.ttl_of(field) != 0 {
-                self.set_ttl_at(i, 0);
+        let had_ttl = self.ttl_of(field) != 0;
+        let existed = match &mut self.repr {
+            Repr::Compact(c) => match c.find(field) {
+                Some((_, s)) => {
+                    let vstart = s.value.0 - varint_len(s.value.1 - s.value.0);
+                    let mut e = Vec::with_capacity(varint_len(value.len()) + value.len());
+                    put_varint(&mut e, value.len());
+                    e.extend_from_slice(value);
+                    c.splice(vstart, s.end, &e);
+                    true
+                }
+                None => {
+                    let e = Compact::encode(field, value);
+                    let end = c.buf.len();
+                    c.splice(end, end, &e);
+                    c.len += 1;
+                    false
+                }
+            },
+            Repr::Indexed(ix) => {
+                let pairs = &ix.pairs;
+                let h = hash_of(field);
+                match ix.index.find(h, |&i| pair_field(&pairs[i as usize]) == field) {
+                    Some(&i) => {
+                        ix.pairs[i as usize] = pair_new(field, value);
+                        true
+                    }
+                    None => {
+                        let pos = ix.pairs.len();
+                        ix.pairs.push(pair_new(field, value));
+                        let pairs = &ix.pairs;
+                        ix.index
+                            .insert_unique(h, pos as u32, |&j| hash_of(pair_field(&pairs[j as usize])));
+                        false
+                    }
+                }
             }
-            return false;
+        };
+        if existed {
+            if !keep_ttl && had_ttl {
+                self.set_ttl(field, 0);
+            }
+        } else if self.is_compact() && self.len() > limits.hash_max_listpack_entries {
+            self.convert(self.len());
         }
-        let pos = self.pairs.len();
-        self.pairs.push(pair_new(field, value));
-        if let Some(t) = &mut self.index {
-            let pairs = &self.pairs;
-            t.insert_unique(hash_of(field), pos as u32, |&j| hash_of(pair_field(&pairs[j as usize])));
-        } else if self.pairs.len() > limits.hash_max_listpack_entries {
-            self.convert(self.pairs.len());
-        }
-        true
+        !existed
     }
 
     /// Removes `field` (expired or not). Returns whether it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        let Some(pos) = self.position(field) else {
-            return false;
-        };
-        self.remove_at(pos);
-        true
-    }
-
-    /// Removes the pair at `pos` and its TTL.
-    fn remove_at(&mut self, pos: usize) {
         if let Some(ttls) = &mut self.ttls {
-            let field = pair_field(&self.pairs[pos]);
             if let Some(at) = ttls.by_field.remove(field) {
                 ttls.by_time.remove(&(at, Box::from(field)));
             }
         }
-        match &mut self.index {
-            None => {
-                self.pairs.remove(pos);
-            }
-            Some(t) => {
-                let last = self.pairs.len() - 1;
-                let h = hash_of(pair_field(&self.pairs[pos]));
-                if let Ok(e) = t.find_entry(h, |&i| i as usize == pos) {
-                    e.remove();
+        match &mut self.repr {
+            Repr::Compact(c) => match c.find(field) {
+                None => false,
+                Some((_, s)) => {
+                    c.splice(s.start, s.end, &[]);
+                    c.len -= 1;
+                    true
                 }
-                self.pairs.swap_remove(pos);
+            },
+            Repr::Indexed(ix) => {
+                let pairs = &ix.pairs;
+                let h = hash_of(field);
+                let Ok(e) = ix.index.find_entry(h, |&i| pair_field(&pairs[i as usize]) == field) else {
+                    return false;
+                };
+                let (pos, _) = e.remove();
+                let pos = pos as usize;
+                let last = ix.pairs.len() - 1;
+                ix.pairs.swap_remove(pos);
                 if pos != last {
-                    let h = hash_of(pair_field(&self.pairs[pos]));
-                    if let Some(slot) = t.find_mut(h, |&i| i as usize == last) {
+                    let h = hash_of(pair_field(&ix.pairs[pos]));
+                    if let Some(slot) = ix.index.find_mut(h, |&i| i as usize == last) {
                         *slot = pos as u32;
                     }
                 }
                 // Give memory back when a big hash shrank a lot.
-                if self.pairs.capacity() > 64 && self.pairs.len() < self.pairs.capacity() / 4 {
-                    self.pairs.shrink_to(self.pairs.len() * 2);
-                    let pairs = &self.pairs;
-                    t.shrink_to(pairs.len(), |&j| hash_of(pair_field(&pairs[j as usize])));
+                if ix.pairs.capacity() > 64 && ix.pairs.len() < ix.pairs.capacity() / 4 {
+                    ix.pairs.shrink_to(ix.pairs.len() * 2);
+                    let pairs = &ix.pairs;
+                    ix.index
+                        .shrink_to(pairs.len(), |&j| hash_of(pair_field(&pairs[j as usize])));
                 }
+                true
             }
         }
     }
@@ -313,52 +526,53 @@ impl Hash {
     /// Sets (`at` > 0) or clears (`at` = 0) the TTL of an existing field.
     /// Returns false when the field does not exist.
     pub fn set_ttl(&mut self, field: &[u8], at: u64) -> bool {
-        match self.position(field) {
-            None => false,
-            Some(i) => {
-                self.set_ttl_at(i, at);
-                true
-            }
+        if self.position(field).is_none() {
+            return false;
         }
-    }
-
-    fn set_ttl_at(&mut self, pos: usize, at: u64) {
-        let field: Box<[u8]> = pair_field(&self.pairs[pos]).into();
+        let key: Box<[u8]> = field.into();
         let ttls = self.ttls.get_or_insert_with(Default::default);
-        if let Some(old) = ttls.by_field.remove(&field) {
-            ttls.by_time.remove(&(old, field.clone()));
+        if let Some(old) = ttls.by_field.remove(&key) {
+            ttls.by_time.remove(&(old, key.clone()));
         }
         if at != 0 {
-            ttls.by_field.insert(field.clone(), at);
-            ttls.by_time.insert((at, field));
+            ttls.by_field.insert(key.clone(), at);
+            ttls.by_time.insert((at, key));
         }
         if ttls.by_field.is_empty() {
             self.ttls = None;
         }
-        if self.index.is_none() {
+        if self.is_compact() {
             // listpackex keeps fields with a TTL first, ordered by expiry,
-            // then the others in insertion order.
+            // then the others in insertion order: move the entry.
             self.ex = true;
-            let p = self.pairs.remove(pos);
-            let at_pos = if at == 0 {
-                self.pairs.len()
+            let Repr::Compact(c) = &self.repr else { unreachable!() };
+            let (_, s) = c.find(field).expect("field found above");
+            let entry = c.buf[s.start..s.end].to_vec();
+            let mut c = std::mem::take(match &mut self.repr {
+                Repr::Compact(c) => c,
+                Repr::Indexed(_) => unreachable!(),
+            });
+            c.buf.drain(s.start..s.end);
+            let dest = if at == 0 {
+                c.buf.len()
             } else {
-                self.pairs
-                    .iter()
-                    .position(|q| {
-                        let t = self.ttl_of(pair_field(q));
+                c.slots()
+                    .find(|q| {
+                        let t = self.ttl_of(&c.buf[q.field.0..q.field.1]);
                         t == 0 || t >= at
                     })
-                    .unwrap_or(self.pairs.len())
+                    .map_or(c.buf.len(), |q| q.start)
             };
-            self.pairs.insert(at_pos, p);
+            c.buf.splice(dest..dest, entry);
+            self.repr = Repr::Compact(c);
         }
+        true
     }
 
     /// Marks a compact hash as "listpackex" (Redis converts on the first
     /// field-expiry command against it, even one that changes nothing).
     pub fn mark_ex(&mut self) {
-        if self.index.is_none() {
+        if self.is_compact() {
             self.ex = true;
         }
     }
@@ -389,10 +603,13 @@ impl Hash {
 
     /// Approximate heap bytes used, for MEMORY USAGE style estimates.
     pub fn heap_bytes(&self) -> usize {
-        let pairs: usize = self.pairs.iter().map(|p| p.len().next_multiple_of(8)).sum();
-        let vec = self.pairs.capacity() * std::mem::size_of::<Pair>();
-        let index = self.index.as_ref().map_or(0, |t| t.capacity() * 5);
-        pairs + vec + index
+        match &self.repr {
+            Repr::Compact(c) => c.buf.capacity(),
+            Repr::Indexed(ix) => {
+                let pairs: usize = ix.pairs.iter().map(|p| p.len().next_multiple_of(8)).sum();
+                pairs + ix.pairs.capacity() * std::mem::size_of::<Pair>() + ix.index.capacity() * 5
+            }
+        }
     }
 }
 
