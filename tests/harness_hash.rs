@@ -454,3 +454,38 @@ fn hgetdel_hgetex_hsetex() {
     assert_eq!(h.cmd("HSETEX h EXAT 1 FIELDS 1 a 1"), ":1\r\n");
     assert_eq!(h.cmd("HEXISTS h a"), ":0\r\n");
 }
+
+#[test]
+fn hscan_returns_every_field_present_throughout_despite_writes() {
+    let mut h = h();
+    for i in 0..1000 {
+        h.cmd(&format!("HSET s f{i} v"));
+    }
+    let mut cursor = "0".to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut step = 0;
+    loop {
+        let r = h.run(&[b"HSCAN", b"s", cursor.as_bytes(), b"COUNT", b"10", b"NOVALUES"]);
+        let text = String::from_utf8(r).unwrap();
+        let mut lines = text.split("\r\n");
+        lines.next();
+        lines.next();
+        cursor = lines.next().unwrap().to_string();
+        let n: usize = lines.next().unwrap()[1..].parse().unwrap();
+        for _ in 0..n {
+            lines.next();
+            seen.insert(lines.next().unwrap().to_string());
+        }
+        // Between calls: delete fields from the upper half (some already
+        // returned, some not), add new ones.
+        step += 1;
+        h.cmd(&format!("HDEL s f{}", 500 + (step * 7) % 500));
+        h.cmd(&format!("HSET s new{step} v"));
+        if cursor == "0" {
+            break;
+        }
+    }
+    for i in 0..500 {
+        assert!(seen.contains(&format!("f{i}")), "f{i} missed");
+    }
+}

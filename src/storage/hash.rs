@@ -655,6 +655,37 @@ mod tests {
     }
 
     #[test]
+    fn compact_buffer_handles_long_values_and_overwrites() {
+        let l = Limits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 100_000,
+            ..Limits::default()
+        };
+        let mut h = Hash::new();
+        let long = vec![b'x'; 300];
+        let longer = vec![b'y'; 20_000];
+        assert!(h.set(b"a", &long, false, &l));
+        assert!(h.set(&long, b"short", false, &l));
+        assert!(h.set(b"c", b"", false, &l));
+        assert!(!h.set(b"a", &longer, false, &l));
+        assert!(!h.set(b"c", b"now-longer", false, &l));
+        assert_eq!(h.encoding(), "listpack");
+        assert_eq!(h.get(b"a"), Some(&longer[..]));
+        assert_eq!(h.get(&long), Some(&b"short"[..]));
+        assert_eq!(h.get(b"c"), Some(&b"now-longer"[..]));
+        let order: Vec<&[u8]> = h.iter().map(|(f, _)| f).collect();
+        assert_eq!(order, vec![&b"a"[..], &long[..], b"c"]);
+        assert_eq!(h.at(1).1, b"short");
+        assert!(h.remove(&long));
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.at(1), (&b"c"[..], &b"now-longer"[..]));
+        h.convert(0);
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.get(b"a"), Some(&longer[..]));
+        assert_eq!(h.get(b"c"), Some(&b"now-longer"[..]));
+    }
+
+    #[test]
     fn many_fields_and_deletes_keep_index_consistent() {
         let l = Limits::default();
         let mut h = Hash::new();
