@@ -1233,6 +1233,16 @@ mod tests {
         assert_eq!(db.expire_hash_fields_slice(6000, 100), 1);
         assert!(db.lookup(b"h", 6000).is_none());
         assert_eq!(db.hash_ttl_keys(), 0);
+        // Deleting or overwriting a key forgets its filing.
+        op_hset(&mut db, b"d", &[(b"a", b"1")], &l, 1000, 0).unwrap();
+        op_hexpire(&mut db, b"d", 9000, Cond::None, &[b"a"], 1000, 0).unwrap();
+        assert_eq!(db.hash_ttl_keys(), 1);
+        db.remove(b"d");
+        assert_eq!(db.hash_ttl_keys(), 0);
+        op_hset(&mut db, b"d", &[(b"a", b"1")], &l, 1000, 0).unwrap();
+        op_hexpire(&mut db, b"d", 9000, Cond::None, &[b"a"], 1000, 0).unwrap();
+        db.insert(b"d", Value::Int(1), 0, 0);
+        assert_eq!(db.hash_ttl_keys(), 0);
         // A time in the past deletes the field at once.
         op_hset(&mut db, b"h", &[(b"a", b"1")], &l, 1000, 0).unwrap();
         assert_eq!(

@@ -27,14 +27,29 @@ pub struct Db {
 }
 
 /// Keys whose hash value has field TTLs, ordered by a lower bound of their
-/// earliest field expiry. Entries may be stale (key deleted, overwritten,
-/// field persisted): the reclamation slice checks the key and drops or
-/// re-files them. The one rule: a hash with field TTLs is filed at or
+/// earliest field expiry. A key leaves when it is deleted, expires or is
+/// overwritten; a filing may still be early (fields persisted, deleted or
+/// reclaimed by a command): the reclamation slice checks the key and drops
+/// or re-files it. The one rule: a hash with field TTLs is filed at or
 /// before its earliest field expiry.
 #[derive(Default)]
 struct HashTtlRegistry {
     by_time: std::collections::BTreeSet<(u64, Box<[u8]>)>,
     by_key: HashMap<Box<[u8]>, u64>,
+}
+
+impl HashTtlRegistry {
+    /// Forgets `key` (deleted, or no longer a hash with field TTLs). Costs
+    /// one emptiness check while no hash has field TTLs.
+    #[inline]
+    fn unfile(&mut self, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(at) = self.by_key.remove(key) {
+            self.by_time.remove(&(at, Box::from(key)));
+        }
+    }
 }
 
 /// Outcome of one slice of the active expiry cycle.
@@ -91,6 +106,7 @@ impl Db {
             RawEntryMut::Occupied(o) => {
                 if o.get().is_expired(now_ms) {
                     o.remove();
+                    self.hash_ttls.unfile(key);
                     self.keys -= 1;
                     self.volatile -= 1;
                     self.slot_volatile[slot] -= 1;
@@ -145,8 +161,9 @@ impl Db {
             self.volatile += 1;
             self.slot_volatile[slot] += 1;
         }
-        if let Some(at) = hash_min {
-            self.note_hash_ttl(key, at);
+        match hash_min {
+            Some(at) => self.note_hash_ttl(key, at),
+            None => self.hash_ttls.unfile(key),
         }
         old
     }
@@ -209,6 +226,7 @@ impl Db {
         }
         let slot = key_slot(key) as usize;
         let old = self.slots[slot].remove(key)?;
+        self.hash_ttls.unfile(key);
         self.keys -= 1;
         if old.expire_at != 0 {
             self.volatile -= 1;
@@ -289,7 +307,14 @@ impl Db {
                 let table = &mut self.slots[slot];
                 out.examined += table.len();
                 let before = table.len();
-                table.retain(|_, e| !e.is_expired(now_ms));
+                let filed = &mut self.hash_ttls;
+                table.retain(|k, e| {
+                    let keep = !e.is_expired(now_ms);
+                    if !keep {
+                        filed.unfile(k);
+                    }
+                    keep
+                });
                 let gone = before - table.len();
                 if gone > 0 {
                     out.expired += gone;
