@@ -688,6 +688,10 @@ pub fn cmd_hrandfield(ctx: &mut Ctx, args: &Args) {
     }
     let resp3 = ctx.out.resp3;
     let out = &mut ctx.out;
+    // The compact form has no O(1) access by position: list it once.
+    let h: &Hash = h;
+    let listed: Vec<(&[u8], &[u8])> = if h.is_compact() { h.iter().collect() } else { Vec::new() };
+    let pick = |i: usize| if h.is_compact() { listed[i] } else { h.at(i) };
     let n = c.unsigned_abs() as usize;
     let unique = c > 0 && c != 1;
     let n = if unique { n.min(size) } else { n };
@@ -703,7 +707,7 @@ pub fn cmd_hrandfield(ctx: &mut Ctx, args: &Args) {
     };
     if !unique {
         for _ in 0..n {
-            put(h.at(random_below(size)));
+            put(pick(random_below(size)));
         }
         return;
     }
@@ -722,14 +726,14 @@ pub fn cmd_hrandfield(ctx: &mut Ctx, args: &Args) {
             }
         }
         for i in keep {
-            put(h.at(i));
+            put(pick(i));
         }
     } else {
         let mut seen = hashbrown::HashSet::with_capacity(n);
         while seen.len() < n {
             let i = random_below(size);
             if seen.insert(i) {
-                put(h.at(i));
+                put(pick(i));
             }
         }
     }
@@ -780,9 +784,9 @@ pub fn cmd_hscan(ctx: &mut Ctx, args: &Args) {
     let keep = |f: &[u8]| -> bool {
         !(check && h.is_expired_at(f, now)) && pattern.is_none_or(|p| crate::util::glob_match(p, f, false))
     };
-    let mut picked: Vec<usize> = Vec::new();
+    let mut picked: Vec<(&[u8], &[u8])> = Vec::new();
     let next = if h.is_compact() {
-        picked.extend((0..h.len()).filter(|&i| keep(h.at(i).0)));
+        picked.extend(h.iter().filter(|(f, _)| keep(f)));
         0
     } else {
         let start = if cursor == 0 {
@@ -791,15 +795,14 @@ pub fn cmd_hscan(ctx: &mut Ctx, args: &Args) {
             (cursor.min(h.len() as u64)) as usize
         };
         let stop = start.saturating_sub(count);
-        picked.extend((stop..start).rev().filter(|&i| keep(h.at(i).0)));
+        picked.extend((stop..start).rev().map(|i| h.at(i)).filter(|(f, _)| keep(f)));
         stop
     };
     ctx.out.array_len(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out
         .array_len(if no_values { picked.len() } else { picked.len() * 2 });
-    for i in picked {
-        let (f, v) = h.at(i);
+    for (f, v) in picked {
         ctx.out.bulk(f);
         if !no_values {
             ctx.out.bulk(v);
