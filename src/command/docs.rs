@@ -79,7 +79,6 @@ const SPECS: &[(&str, &str)] = &[
     ),
     ("bitfield_ro", "key [GET encoding offset [GET encoding offset ...]]{name=get-block}"),
     // (end of bitmap)
-    // hash (end of hash)
     // list
     ("lpush", "key element [element ...]"),
     ("rpush", "key element [element ...]"),
@@ -224,6 +223,66 @@ const SPECS: &[(&str, &str)] = &[
     ("pfdebug", "subcommand key"),
     ("pfselftest", ""),
     // (end of hyperloglog)
+    // hash
+    ("hset", "key field value [field value ...]{name=data}"),
+    ("hsetnx", "key field value"),
+    ("hmset", "key field value [field value ...]{name=data}"),
+    ("hget", "key field"),
+    ("hmget", "key field [field ...]"),
+    ("hgetall", "key"),
+    ("hdel", "key field [field ...]"),
+    ("hexists", "key field"),
+    ("hlen", "key"),
+    ("hkeys", "key"),
+    ("hvals", "key"),
+    ("hincrby", "key field increment"),
+    ("hincrbyfloat", "key field increment{type=double}"),
+    ("hstrlen", "key field"),
+    ("hrandfield", "key [count [WITHVALUES]]{name=options}"),
+    (
+        "hscan",
+        "key cursor [MATCH pattern] [COUNT count] [NOVALUES]{since=7.4.0}",
+    ),
+    (
+        "hexpire",
+        "key seconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
+    ),
+    (
+        "hpexpire",
+        "key milliseconds [NX | XX | GT | LT]{name=condition} <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
+    ),
+    (
+        "hexpireat",
+        "key unix-time-seconds [NX | XX | GT | LT]{name=condition} \
+         <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
+    ),
+    (
+        "hpexpireat",
+        "key unix-time-milliseconds [NX | XX | GT | LT]{name=condition} \
+         <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
+    ),
+    ("httl", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hpttl", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hexpiretime", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hpexpiretime", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hpersist", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    ("hgetdel", "key <FIELDS numfields{type=integer} field [field ...]>{name=fields}"),
+    (
+        "hgetex",
+        "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | \
+         PXAT unix-time-milliseconds | PERSIST]{name=expiration} <FIELDS numfields{type=integer} field [field ...]>{name=fields}",
+    ),
+    (
+        "hsetex",
+        "key [FNX | FXX]{name=condition} [EX seconds | PX milliseconds | EXAT unix-time-seconds | \
+         PXAT unix-time-milliseconds | KEEPTTL]{name=expiration} \
+         <FIELDS numfields{type=integer} field value [field value ...]{name=data}>{name=fields}",
+    ),
+    // (end of hash)
+    // list (end of list)
+    // set (end of set)
+    // sorted set (end of sorted set)
+    // hyperloglog (end of hyperloglog)
     // generic
     ("del", "key [key ...]"),
     ("unlink", "key [key ...]"),

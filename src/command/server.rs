@@ -27,7 +27,10 @@ struct ShardReport {
     stats: Stats,
     rates: [f64; 3],
     expired: u64,
-    keyspace: Vec<(usize, usize, usize)>,
+    /// Hash fields expired (lazily or actively).
+    expired_fields: u64,
+    /// (db, keys, volatile keys, hashes with field TTLs)
+    keyspace: Vec<(usize, usize, usize, usize)>,
     clients: usize,
     max_qbuf: usize,
     max_obuf: usize,
@@ -150,13 +153,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             .dbs
             .iter()
             .enumerate()
-            .map(|(i, d)| (i, d.len(), d.volatile()))
+            .map(|(i, d)| (i, d.len(), d.volatile(), d.hash_ttl_keys()))
             .collect();
         let clients = sh.clients.borrow();
         ShardReport {
             stats: sh.stats.borrow().clone(),
             rates: sh.rates.borrow().current(),
             expired: sh.expired_keys(),
+            expired_fields: crate::storage::hash::EXPIRED_FIELDS.with(|c| c.get()),
             keyspace,
             clients: clients.len(),
             max_qbuf: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
@@ -168,19 +172,22 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     .await;
     let mut stats = Stats::default();
     let mut expired = 0;
-    let mut keyspace: Vec<(usize, usize)> = Vec::new();
+    let mut expired_fields = 0;
+    let mut keyspace: Vec<(usize, usize, usize)> = Vec::new();
     let (mut max_qbuf, mut max_obuf) = (0, 0);
     for r in &reports {
         stats.merge(&r.stats);
         expired += r.expired;
+        expired_fields += r.expired_fields;
         max_qbuf = max_qbuf.max(r.max_qbuf);
         max_obuf = max_obuf.max(r.max_obuf);
-        for &(db, keys, vol) in &r.keyspace {
+        for &(db, keys, vol, sub) in &r.keyspace {
             if keyspace.len() <= db {
-                keyspace.resize(db + 1, (0, 0));
+                keyspace.resize(db + 1, (0, 0, 0));
             }
             keyspace[db].0 += keys;
             keyspace[db].1 += vol;
+            keyspace[db].2 += sub;
         }
     }
     let connected: usize = reports.iter().map(|r| r.clients).sum();
@@ -264,7 +271,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "stats" => {
                 let _ = write!(
                     text,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\ntotal_error_replies:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\ntotal_error_replies:{}\r\n",
                     stats.total_connections,
                     stats.total_commands,
                     rates[0].round() as u64,
@@ -274,6 +281,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     rates[2] / 1024.0,
                     stats.rejected_connections,
                     expired,
+                    expired_fields,
                     stats.keyspace_hits,
                     stats.keyspace_misses,
                     stats.error_replies,
@@ -324,9 +332,13 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => {
                 text.push_str("# Keyspace\r\n");
-                for (db, &(keys, vol)) in keyspace.iter().enumerate() {
+                for (db, &(keys, vol, sub)) in keyspace.iter().enumerate() {
                     if keys > 0 {
-                        let _ = write!(text, "db{}:keys={},expires={},avg_ttl=0,subexpiry=0\r\n", db, keys, vol);
+                        let _ = write!(
+                            text,
+                            "db{}:keys={},expires={},avg_ttl=0,subexpiry={}\r\n",
+                            db, keys, vol, sub
+                        );
                     }
                 }
             }
@@ -438,6 +450,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     ..Default::default()
                 };
                 crate::storage::db::EXPIRED_LAZILY.with(|c| c.set(0));
+                crate::storage::hash::EXPIRED_FIELDS.with(|c| c.set(0));
             })
             .await;
             Reply::new(out, resp3).ok()

@@ -386,7 +386,6 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("bitfield", -2, WRITE | DENYOOM, KEY1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", Shard(bitmap::cmd_bitfield), None, &[]),
     spec!("bitfield_ro", -2, READONLY | FAST, KEY1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", Shard(bitmap::cmd_bitfield_ro), None, &[]),
     // (end of bitmap)
-    // -- hash (end of hash)
     // -- list
     spec!("lpush", -3, WRITE | DENYOOM | FAST, KEY1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", Shard(list::cmd_lpush), None, &[]),
     spec!("rpush", -3, WRITE | DENYOOM | FAST, KEY1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", Shard(list::cmd_rpush), None, &[]),
@@ -474,6 +473,40 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", Shard(hyperloglog::cmd_pfdebug), None, &[]),
     spec!("pfselftest", 1, ADMIN, NOKEYS, "hyperloglog", "2.8.9", "An internal command for testing HyperLogLog values.", Shard(hyperloglog::cmd_pfselftest), None, &[]),
     // (end of hyperloglog)
+    // -- hash
+    spec!("hset", -4, WRITE | DENYOOM | FAST, KEY1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", Shard(hash::cmd_hset), None, &[]),
+    spec!("hsetnx", 4, WRITE | DENYOOM | FAST, KEY1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", Shard(hash::cmd_hsetnx), None, &[]),
+    spec!("hmset", -4, WRITE | DENYOOM | FAST, KEY1, "hash", "2.0.0", "Sets the values of multiple fields.", Shard(hash::cmd_hmset), None, &[]),
+    spec!("hget", 3, READONLY | FAST, KEY1, "hash", "2.0.0", "Returns the value of a field in a hash.", Shard(hash::cmd_hget), None, &[]),
+    spec!("hmget", -3, READONLY | FAST, KEY1, "hash", "2.0.0", "Returns the values of all fields in a hash.", Shard(hash::cmd_hmget), None, &[]),
+    spec!("hgetall", 2, READONLY, KEY1, "hash", "2.0.0", "Returns all fields and values in a hash.", Shard(hash::cmd_hgetall), None, &[]),
+    spec!("hdel", -3, WRITE | FAST, KEY1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", Shard(hash::cmd_hdel), None, &[]),
+    spec!("hexists", 3, READONLY | FAST, KEY1, "hash", "2.0.0", "Determines whether a field exists in a hash.", Shard(hash::cmd_hexists), None, &[]),
+    spec!("hlen", 2, READONLY | FAST, KEY1, "hash", "2.0.0", "Returns the number of fields in a hash.", Shard(hash::cmd_hlen), None, &[]),
+    spec!("hkeys", 2, READONLY, KEY1, "hash", "2.0.0", "Returns all fields in a hash.", Shard(hash::cmd_hkeys), None, &[]),
+    spec!("hvals", 2, READONLY, KEY1, "hash", "2.0.0", "Returns all values in a hash.", Shard(hash::cmd_hvals), None, &[]),
+    spec!("hincrby", 4, WRITE | DENYOOM | FAST, KEY1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", Shard(hash::cmd_hincrby), None, &[]),
+    spec!("hincrbyfloat", 4, WRITE | DENYOOM | FAST, KEY1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", Shard(hash::cmd_hincrbyfloat), None, &[]),
+    spec!("hstrlen", 3, READONLY | FAST, KEY1, "hash", "3.2.0", "Returns the length of the value of a field.", Shard(hash::cmd_hstrlen), None, &[]),
+    spec!("hrandfield", -2, READONLY, KEY1, "hash", "6.2.0", "Returns one or more random fields from a hash.", Shard(hash::cmd_hrandfield), None, &[]),
+    spec!("hscan", -3, READONLY, KEY1, "hash", "2.8.0", "Iterates over fields and values of a hash.", Shard(hash::cmd_hscan), None, &[]),
+    spec!("hexpire", -6, WRITE | FAST, KEY1, "hash", "7.4.0", "Set expiry for hash field using relative time to expire (seconds)", Shard(hash::cmd_hexpire), None, &[]),
+    spec!("hpexpire", -6, WRITE | FAST, KEY1, "hash", "7.4.0", "Set expiry for hash field using relative time to expire (milliseconds)", Shard(hash::cmd_hpexpire), None, &[]),
+    spec!("hexpireat", -6, WRITE | FAST, KEY1, "hash", "7.4.0", "Set expiry for hash field using an absolute Unix timestamp (seconds)", Shard(hash::cmd_hexpireat), None, &[]),
+    spec!("hpexpireat", -6, WRITE | FAST, KEY1, "hash", "7.4.0", "Set expiry for hash field using an absolute Unix timestamp (milliseconds)", Shard(hash::cmd_hpexpireat), None, &[]),
+    spec!("httl", -5, READONLY | FAST, KEY1, "hash", "7.4.0", "Returns the TTL in seconds of a hash field.", Shard(hash::cmd_httl), None, &[]),
+    spec!("hpttl", -5, READONLY | FAST, KEY1, "hash", "7.4.0", "Returns the TTL in milliseconds of a hash field.", Shard(hash::cmd_hpttl), None, &[]),
+    spec!("hexpiretime", -5, READONLY | FAST, KEY1, "hash", "7.4.0", "Returns the expiration time of a hash field as a Unix timestamp, in seconds.", Shard(hash::cmd_hexpiretime), None, &[]),
+    spec!("hpexpiretime", -5, READONLY | FAST, KEY1, "hash", "7.4.0", "Returns the expiration time of a hash field as a Unix timestamp, in msec.", Shard(hash::cmd_hpexpiretime), None, &[]),
+    spec!("hpersist", -5, WRITE | FAST, KEY1, "hash", "7.4.0", "Removes the expiration time for each specified field", Shard(hash::cmd_hpersist), None, &[]),
+    spec!("hgetdel", -5, WRITE | FAST, KEY1, "hash", "8.0.0", "Returns the value of a field and deletes it from the hash.", Shard(hash::cmd_hgetdel), None, &[]),
+    spec!("hgetex", -5, WRITE | FAST, KEY1, "hash", "8.0.0", "Get the value of one or more fields of a given hash key, and optionally set their expiration.", Shard(hash::cmd_hgetex), None, &[]),
+    spec!("hsetex", -6, WRITE | DENYOOM | FAST, KEY1, "hash", "8.0.0", "Set the value of one or more fields of a given hash key, and optionally set their expiration.", Shard(hash::cmd_hsetex), None, &[]),
+    // (end of hash)
+    // -- list (end of list)
+    // -- set (end of set)
+    // -- sorted set (end of sorted set)
+    // -- hyperloglog (end of hyperloglog)
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
     spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),

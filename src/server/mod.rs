@@ -351,10 +351,29 @@ fn start_housekeeping(shard: &Rc<Shard>) {
                 shard.rates.borrow_mut().sample(crate::util::now_ms(), c, i, o);
             }
             active_expire_cycle(&shard).await;
+            active_expire_hash_fields(&shard);
             let hz = shard.config.borrow().hz.max(1);
             Some(Duration::from_millis((1000 / hz as u64).min(10)))
         }
     });
+}
+
+/// Reclaims expired hash fields nobody touches: a bounded number of fields
+/// per database per tick, earliest expiries first.
+fn active_expire_hash_fields(shard: &Rc<Shard>) {
+    if !shard.config.borrow().active_expire_enabled {
+        return;
+    }
+    if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() {
+        return;
+    }
+    let now = crate::util::now_ms();
+    let mut ks = shard.ks.borrow_mut();
+    for db in ks.dbs.iter_mut() {
+        if db.hash_ttl_keys() > 0 {
+            db.expire_hash_fields_slice(now, 1000);
+        }
+    }
 }
 
 /// Reclaims expired keys nobody touches: each tick walks the slots holding

@@ -21,6 +21,35 @@ pub struct Db {
     slot_volatile: Vec<u32>,
     keys: usize,
     volatile: usize,
+    /// Hashes with field TTLs, by their earliest field expiry (see
+    /// [`Db::expire_hash_fields_slice`]).
+    hash_ttls: HashTtlRegistry,
+}
+
+/// Keys whose hash value has field TTLs, ordered by a lower bound of their
+/// earliest field expiry. A key leaves when it is deleted, expires or is
+/// overwritten; a filing may still be early (fields persisted, deleted or
+/// reclaimed by a command): the reclamation slice checks the key and drops
+/// or re-files it. The one rule: a hash with field TTLs is filed at or
+/// before its earliest field expiry.
+#[derive(Default)]
+struct HashTtlRegistry {
+    by_time: std::collections::BTreeSet<(u64, Box<[u8]>)>,
+    by_key: HashMap<Box<[u8]>, u64>,
+}
+
+impl HashTtlRegistry {
+    /// Forgets `key` (deleted, or no longer a hash with field TTLs). Costs
+    /// one emptiness check while no hash has field TTLs.
+    #[inline]
+    fn unfile(&mut self, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(at) = self.by_key.remove(key) {
+            self.by_time.remove(&(at, Box::from(key)));
+        }
+    }
 }
 
 /// Outcome of one slice of the active expiry cycle.
@@ -77,6 +106,7 @@ impl Db {
             RawEntryMut::Occupied(o) => {
                 if o.get().is_expired(now_ms) {
                     o.remove();
+                    self.hash_ttls.unfile(key);
                     self.keys -= 1;
                     self.volatile -= 1;
                     self.slot_volatile[slot] -= 1;
@@ -99,6 +129,12 @@ impl Db {
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
         self.ensure_slots();
         let slot = key_slot(key) as usize;
+        // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
+        // brings its field TTLs along.
+        let hash_min = match &value {
+            Value::Hash(h) => h.min_expire(),
+            _ => None,
+        };
         let entry = Entry {
             value,
             expire_at,
@@ -125,7 +161,62 @@ impl Db {
             self.volatile += 1;
             self.slot_volatile[slot] += 1;
         }
+        match hash_min {
+            Some(at) => self.note_hash_ttl(key, at),
+            None => self.hash_ttls.unfile(key),
+        }
         old
+    }
+
+    /// Files `key` (a hash with field TTLs) for active reclamation at `at`,
+    /// its earliest field expiry, unless it is filed earlier already.
+    pub fn note_hash_ttl(&mut self, key: &[u8], at: u64) {
+        let r = &mut self.hash_ttls;
+        if let Some(&cur) = r.by_key.get(key) {
+            if cur <= at {
+                return;
+            }
+            r.by_time.remove(&(cur, Box::from(key)));
+        }
+        r.by_key.insert(key.into(), at);
+        r.by_time.insert((at, key.into()));
+    }
+
+    /// Number of keys filed as hashes with field TTLs (an upper bound).
+    pub fn hash_ttl_keys(&self) -> usize {
+        self.hash_ttls.by_key.len()
+    }
+
+    /// One bounded slice of active field expiry: for hashes filed with an
+    /// earliest expiry before `now`, deletes their expired fields (a hash
+    /// left empty is deleted), at most `budget` fields in all. Returns the
+    /// number of fields removed.
+    pub fn expire_hash_fields_slice(&mut self, now: u64, budget: usize) -> usize {
+        let mut removed = 0;
+        while removed < budget {
+            let key = match self.hash_ttls.by_time.first() {
+                Some((at, k)) if *at < now => k.clone(),
+                _ => break,
+            };
+            let at = self.hash_ttls.by_key.remove(&key).unwrap_or(0);
+            self.hash_ttls.by_time.remove(&(at, key.clone()));
+            let (gone, empty, next) = match self.lookup(&key, now) {
+                Some(Entry {
+                    value: Value::Hash(h), ..
+                }) => {
+                    let n = h.expire_due(now, budget - removed);
+                    (n, h.is_empty(), h.min_expire())
+                }
+                _ => continue,
+            };
+            removed += gone;
+            if empty {
+                self.remove(&key);
+            } else if let Some(at) = next {
+                self.note_hash_ttl(&key, at);
+            }
+        }
+        removed
     }
 
     /// Removes a key, live or expired. Returns the removed entry.
@@ -135,6 +226,7 @@ impl Db {
         }
         let slot = key_slot(key) as usize;
         let old = self.slots[slot].remove(key)?;
+        self.hash_ttls.unfile(key);
         self.keys -= 1;
         if old.expire_at != 0 {
             self.volatile -= 1;
@@ -186,6 +278,7 @@ impl Db {
         self.slot_volatile = Vec::new();
         self.keys = 0;
         self.volatile = 0;
+        self.hash_ttls = HashTtlRegistry::default();
     }
 
     /// Calls `f` for every live key of `slot`.
@@ -214,7 +307,14 @@ impl Db {
                 let table = &mut self.slots[slot];
                 out.examined += table.len();
                 let before = table.len();
-                table.retain(|_, e| !e.is_expired(now_ms));
+                let filed = &mut self.hash_ttls;
+                table.retain(|k, e| {
+                    let keep = !e.is_expired(now_ms);
+                    if !keep {
+                        filed.unfile(k);
+                    }
+                    keep
+                });
                 let gone = before - table.len();
                 if gone > 0 {
                     out.expired += gone;
