@@ -315,6 +315,7 @@ const SPECS: &[(&str, &str)] = &[
     ),
     ("move", "key db"),
     ("object", ""),
+    ("memory", ""),
     ("keys", "pattern"),
     ("scan", "cursor [MATCH pattern] [COUNT count] [TYPE type]{since=6.0.0}"),
     ("randomkey", ""),

@@ -65,6 +65,11 @@ impl List {
         self.items.is_empty()
     }
 
+    /// Approximate heap bytes used (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        self.items.iter().map(|e| e.len().next_multiple_of(8)).sum::<usize>() + self.items.capacity() * 16
+    }
+
     pub fn encoding(&self) -> &'static str {
         if self.quick {
             "quicklist"

@@ -219,6 +219,19 @@ fn intset_max(limits: &Limits) -> usize {
 }
 
 impl Set {
+    /// Approximate heap bytes used (MEMORY USAGE).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Intset(v) => v.capacity() * 8,
+            Repr::Listpack(v) => v.iter().map(|m| m.len().next_multiple_of(8)).sum::<usize>() + v.capacity() * 16,
+            Repr::Hashtable(m) => {
+                m.items.iter().map(|x| x.len().next_multiple_of(8)).sum::<usize>()
+                    + m.items.capacity() * 16
+                    + m.index.capacity() * 5
+            }
+        }
+    }
+
     pub fn new_intset() -> Set {
         Set {
             repr: Repr::Intset(Vec::new()),

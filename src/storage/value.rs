@@ -67,6 +67,20 @@ impl Value {
         }
     }
 
+    /// Approximate bytes the value occupies, its header included (MEMORY
+    /// USAGE).
+    pub fn memory_usage(&self) -> usize {
+        let own = std::mem::size_of::<Value>();
+        own + match self {
+            Value::Int(_) => 0,
+            Value::Str { data, .. } => data.capacity(),
+            Value::List(l) => std::mem::size_of::<super::list::List>() + l.heap_bytes(),
+            Value::Hash(h) => std::mem::size_of::<super::hash::Hash>() + h.heap_bytes(),
+            Value::Set(s) => std::mem::size_of::<super::set::Set>() + s.heap_bytes(),
+            Value::ZSet(z) => std::mem::size_of::<super::zset::ZSet>() + z.heap_bytes(),
+        }
+    }
+
     pub fn is_string(&self) -> bool {
         matches!(self, Value::Int(_) | Value::Str { .. })
     }
