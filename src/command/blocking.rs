@@ -238,6 +238,10 @@ fn parse_zmpop(args: &Args, at: usize) -> Result<(Vec<Vec<u8>>, bool, usize), &'
     Ok((keys, max, count.unwrap_or(1)))
 }
 
+/// A parsed blocking command: keys, deadline, serve function, and for a
+/// move its destination and ends.
+type Parsed = (Vec<Vec<u8>>, u64, Arc<ServeFn>, Option<(Vec<u8>, End, End)>);
+
 /// Runs a blocking list command (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) on
 /// the connection's task.
 pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
@@ -246,77 +250,75 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     let now = crate::util::now_ms();
     let mut r = Reply::new(out, resp3);
     // Parse: keys, deadline, how to serve, and the reply on timeout.
-    let (keys, deadline, serve, mv): (Vec<Vec<u8>>, u64, Arc<ServeFn>, Option<(Vec<u8>, End, End)>) =
-        match name.as_slice() {
-            b"blpop" | b"brpop" => {
-                let end = if name == b"blpop" { End::Left } else { End::Right };
-                let deadline = match parse_timeout(args.get(args.len() - 1), now) {
-                    Ok(d) => d,
-                    Err(e) => return r.error(e),
-                };
-                let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
-                (keys, deadline, pop_serve(end, 1, PopShape::KeyElement, resp3), None)
-            }
-            b"blmove" | b"brpoplpush" => {
-                let (from, to, t) = if name == b"blmove" {
-                    match (End::parse(args.get(3)), End::parse(args.get(4))) {
-                        (Some(f), Some(t)) => (f, t, 5),
-                        _ => return r.error(err::SYNTAX),
-                    }
-                } else {
-                    (End::Right, End::Left, 3)
-                };
-                let deadline = match parse_timeout(args.get(t), now) {
-                    Ok(d) => d,
-                    Err(e) => return r.error(e),
-                };
-                let dst = args.get(2).to_vec();
-                (
-                    vec![args.get(1).to_vec()],
-                    deadline,
-                    move_serve(dst.clone(), from, to, resp3),
-                    Some((dst, from, to)),
-                )
-            }
-            b"bzpopmin" | b"bzpopmax" => {
-                let deadline = match parse_timeout(args.get(args.len() - 1), now) {
-                    Ok(d) => d,
-                    Err(e) => return r.error(e),
-                };
-                let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
-                let max = name == b"bzpopmax";
-                (keys, deadline, zpop_serve(max, 1, ZShape::KeyMemberScore, resp3), None)
-            }
-            b"bzmpop" => {
-                let deadline = match parse_timeout(args.get(1), now) {
-                    Ok(d) => d,
-                    Err(e) => return r.error(e),
-                };
-                let (keys, max, count) = match parse_zmpop(args, 2) {
-                    Ok(m) => m,
-                    Err(e) => return r.error(e),
-                };
-                (keys, deadline, zpop_serve(max, count, ZShape::KeyPairs, resp3), None)
-            }
-            _ => {
-                // BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
-                let deadline = match parse_timeout(args.get(1), now) {
-                    Ok(d) => d,
-                    Err(e) => return r.error(e),
-                };
-                let m = match parse_mpop(args, 2) {
-                    Ok(m) => m,
-                    Err(e) => return r.error(e),
-                };
-                (
-                    m.keys,
-                    deadline,
-                    pop_serve(m.end, m.count, PopShape::KeyElements, resp3),
-                    None,
-                )
-            }
-        };
-    drop(r);
+    let (keys, deadline, serve, mv): Parsed = match name.as_slice() {
+        b"blpop" | b"brpop" => {
+            let end = if name == b"blpop" { End::Left } else { End::Right };
+            let deadline = match parse_timeout(args.get(args.len() - 1), now) {
+                Ok(d) => d,
+                Err(e) => return r.error(e),
+            };
+            let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
+            (keys, deadline, pop_serve(end, 1, PopShape::KeyElement, resp3), None)
+        }
+        b"blmove" | b"brpoplpush" => {
+            let (from, to, t) = if name == b"blmove" {
+                match (End::parse(args.get(3)), End::parse(args.get(4))) {
+                    (Some(f), Some(t)) => (f, t, 5),
+                    _ => return r.error(err::SYNTAX),
+                }
+            } else {
+                (End::Right, End::Left, 3)
+            };
+            let deadline = match parse_timeout(args.get(t), now) {
+                Ok(d) => d,
+                Err(e) => return r.error(e),
+            };
+            let dst = args.get(2).to_vec();
+            (
+                vec![args.get(1).to_vec()],
+                deadline,
+                move_serve(dst.clone(), from, to, resp3),
+                Some((dst, from, to)),
+            )
+        }
+        b"bzpopmin" | b"bzpopmax" => {
+            let deadline = match parse_timeout(args.get(args.len() - 1), now) {
+                Ok(d) => d,
+                Err(e) => return r.error(e),
+            };
+            let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
+            let max = name == b"bzpopmax";
+            (keys, deadline, zpop_serve(max, 1, ZShape::KeyMemberScore, resp3), None)
+        }
+        b"bzmpop" => {
+            let deadline = match parse_timeout(args.get(1), now) {
+                Ok(d) => d,
+                Err(e) => return r.error(e),
+            };
+            let (keys, max, count) = match parse_zmpop(args, 2) {
+                Ok(m) => m,
+                Err(e) => return r.error(e),
+            };
+            (keys, deadline, zpop_serve(max, count, ZShape::KeyPairs, resp3), None)
+        }
+        _ => {
+            // BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
+            let deadline = match parse_timeout(args.get(1), now) {
+                Ok(d) => d,
+                Err(e) => return r.error(e),
+            };
+            let m = match parse_mpop(args, 2) {
+                Ok(m) => m,
+                Err(e) => return r.error(e),
+            };
+            (
+                m.keys,
+                deadline,
+                pop_serve(m.end, m.count, PopShape::KeyElements, resp3),
+                None,
+            )
+        }
+    };
     let shard = sess.shard.clone();
     let info = sess.info.clone();
     loop {

@@ -424,6 +424,7 @@ pub fn cmd_ltrim(ctx: &mut Ctx, args: &Args) {
 
 // ---------------------------------------------------------------- moves
 
+#[allow(clippy::too_many_arguments)]
 /// Moves one element from `src`'s `from` end to `dst`'s `to` end (checking
 /// both types first). `Ok(None)` when `src` is absent.
 pub fn op_move(
