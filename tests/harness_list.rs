@@ -58,3 +58,24 @@ fn collections_survive_rename_copy_and_move() {
     assert_eq!(h.cmd("SCAN 0 TYPE list"), "*2\r\n$1\r\n0\r\n*1\r\n$2\r\nl2\r\n");
     assert_eq!(h.cmd("SCAN 0 TYPE string"), "*2\r\n$1\r\n0\r\n*0\r\n");
 }
+
+#[test]
+fn lpos_non_integer_count_and_maxlen_use_their_own_errors() {
+    let mut h = Harness::new();
+    h.cmd("RPUSH l a b a");
+    assert_eq!(h.cmd("LPOS l a COUNT abc"), "-ERR COUNT can't be negative\r\n");
+    assert_eq!(h.cmd("LPOS l a COUNT 1.5"), "-ERR COUNT can't be negative\r\n");
+    assert_eq!(h.cmd("LPOS l a MAXLEN abc"), "-ERR MAXLEN can't be negative\r\n");
+    assert_eq!(
+        h.cmd("LPOS l a MAXLEN 99999999999999999999"),
+        "-ERR MAXLEN can't be negative\r\n"
+    );
+    assert_eq!(
+        h.cmd("LPOS l a RANK abc"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        h.cmd("LPOS l a RANK -9223372036854775807 COUNT 9223372036854775807 MAXLEN 9223372036854775807"),
+        "*0\r\n"
+    );
+}

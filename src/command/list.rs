@@ -241,14 +241,13 @@ pub fn cmd_lpos(ctx: &mut Ctx, args: &Args) {
         } else if opt.eq_ignore_ascii_case(b"count") {
             match parse_i64(v) {
                 Some(c) if c >= 0 => count = Some(c),
-                Some(_) => return ctx.out.error(LPOS_COUNT_NEGATIVE),
-                None => return ctx.out.error(err::NOT_INTEGER),
+                // Redis answers its own message for a non-integer too.
+                Some(_) | None => return ctx.out.error(LPOS_COUNT_NEGATIVE),
             }
         } else if opt.eq_ignore_ascii_case(b"maxlen") {
             match parse_i64(v) {
                 Some(m) if m >= 0 => maxlen = m,
-                Some(_) => return ctx.out.error(MAXLEN_NEGATIVE),
-                None => return ctx.out.error(err::NOT_INTEGER),
+                Some(_) | None => return ctx.out.error(MAXLEN_NEGATIVE),
             }
         } else {
             return ctx.out.error(err::SYNTAX);
