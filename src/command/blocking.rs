@@ -10,11 +10,10 @@ use std::sync::Arc;
 use super::args::parse_f64;
 use super::errors as err;
 use super::list::{get_list, op_move, op_pop, parse_mpop, reply_key_elements};
-use super::{Args, Session};
+use super::{zset, Args, Session};
 use crate::protocol::Reply;
 use crate::shard::blocking::{self, Outcome, ServeCtx, ServeFn, Unserved};
 use crate::storage::list::End;
-use crate::storage::Value;
 
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
 pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
@@ -153,89 +152,28 @@ fn move_serve(dst: Vec<u8>, from: End, to: End, resp3: bool) -> Arc<ServeFn> {
     })
 }
 
-/// Which end of a sorted set a pop takes from.
-#[derive(Clone, Copy)]
-enum ZShape {
-    /// BZPOPMIN/BZPOPMAX: `[key, member, score]`.
-    KeyMemberScore,
-    /// BZMPOP: `[key, [[member, score] ...]]`.
-    KeyPairs,
-}
-
-fn zpop_serve(max: bool, count: usize, shape: ZShape, resp3: bool) -> Arc<ServeFn> {
+/// Pops from a sorted set for a blocked client and replies in `shape`
+/// (BZPOPMIN/BZPOPMAX: `[key, member, score]`; BZMPOP: `[key, [[member,
+/// score] ...]]`).
+fn zpop_serve(max: bool, count: usize, shape: zset::PopShape, resp3: bool) -> Arc<ServeFn> {
     Arc::new(move |c: &mut ServeCtx| {
         let db = c.ks.db(c.db);
-        let popped = match db.lookup(c.key, c.now_ms) {
-            None => return Outcome::NotReady,
-            Some(e) => match &mut e.value {
-                Value::ZSet(z) => {
-                    if !c.waiter.claim() {
-                        return Outcome::Lost;
-                    }
-                    z.pop(max, count)
-                }
-                _ => return serve_error(c, resp3, err::WRONGTYPE),
-            },
-        };
-        if matches!(db.lookup(c.key, c.now_ms), Some(e) if matches!(&e.value, Value::ZSet(z) if z.is_empty())) {
-            db.remove(c.key);
+        match zset::lookup(db, c.key, c.now_ms, false) {
+            Ok(Some(_)) => {}
+            Ok(None) => return Outcome::NotReady,
+            Err(_) => return serve_error(c, resp3, err::WRONGTYPE),
         }
+        if !c.waiter.claim() {
+            return Outcome::Lost;
+        }
+        let popped = zset::op_pop(db, c.key, max, count, c.now_ms)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let mut buf = Vec::new();
-        let mut r = Reply::new(&mut buf, resp3);
-        match shape {
-            ZShape::KeyMemberScore => {
-                r.array_len(3);
-                r.bulk(c.key);
-                r.bulk(&popped[0].0);
-                r.double(popped[0].1);
-            }
-            ZShape::KeyPairs => {
-                r.array_len(2);
-                r.bulk(c.key);
-                r.array_len(popped.len());
-                for (m, s) in &popped {
-                    r.array_len(2);
-                    r.bulk(m);
-                    r.double(*s);
-                }
-            }
-        }
+        zset::reply_popped(&mut Reply::new(&mut buf, resp3), c.key, &popped, shape);
         Outcome::Served(buf)
     })
-}
-
-/// Parses `numkeys key [key ...] <MIN | MAX> [COUNT count]` (BZMPOP).
-fn parse_zmpop(args: &Args, at: usize) -> Result<(Vec<Vec<u8>>, bool, usize), &'static str> {
-    let numkeys = match super::args::parse_i64(args.get(at)) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Err(super::list::NUMKEYS_POSITIVE),
-    };
-    let where_at = at + 1 + numkeys;
-    if numkeys > args.len() - at - 1 || where_at >= args.len() {
-        return Err(err::SYNTAX);
-    }
-    let keys = (at + 1..where_at).map(|i| args.get(i).to_vec()).collect();
-    let max = if args.is(where_at, "max") {
-        true
-    } else if args.is(where_at, "min") {
-        false
-    } else {
-        return Err(err::SYNTAX);
-    };
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < args.len() {
-        if args.is(i, "count") && i + 1 < args.len() && count.is_none() {
-            match super::args::parse_i64(args.get(i + 1)) {
-                Some(c) if c > 0 => count = Some(c as usize),
-                _ => return Err(super::list::COUNT_GT_ZERO),
-            }
-            i += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    Ok((keys, max, count.unwrap_or(1)))
 }
 
 /// A parsed blocking command: keys, deadline, serve function, and for a
@@ -288,18 +226,24 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
             };
             let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
             let max = name == b"bzpopmax";
-            (keys, deadline, zpop_serve(max, 1, ZShape::KeyMemberScore, resp3), None)
+            (keys, deadline, zpop_serve(max, 1, zset::PopShape::KeyFlat, resp3), None)
         }
         b"bzmpop" => {
             let deadline = match parse_timeout(args.get(1), now) {
                 Ok(d) => d,
                 Err(e) => return r.error(e),
             };
-            let (keys, max, count) = match parse_zmpop(args, 2) {
+            let (keys, max, count) = match zset::parse_mpop(args, 2) {
                 Ok(m) => m,
                 Err(e) => return r.error(e),
             };
-            (keys, deadline, zpop_serve(max, count, ZShape::KeyPairs, resp3), None)
+            let keys = keys.map(|i| args.get(i).to_vec()).collect();
+            (
+                keys,
+                deadline,
+                zpop_serve(max, count, zset::PopShape::KeyNested, resp3),
+                None,
+            )
         }
         _ => {
             // BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
