@@ -90,13 +90,10 @@ fn pop_serve(end: End, count: usize, shape: PopShape, resp3: bool) -> Arc<ServeF
         if !c.waiter.claim() {
             return Outcome::Lost;
         }
-        let popped = op_pop(db, c.key, end, count, c.now_ms)
+        let popped = op_pop(db, c.key, end, count, c.now_ms, &c.limits)
             .ok()
             .flatten()
             .unwrap_or_default();
-        if let Ok(Some(l)) = get_list(db, c.key, c.now_ms) {
-            l.update_encoding(&c.limits);
-        }
         let mut buf = Vec::new();
         let mut r = Reply::new(&mut buf, resp3);
         match shape {

@@ -104,9 +104,16 @@ pub fn cmd_rpushx(ctx: &mut Ctx, args: &Args) {
     push_generic(ctx, args, End::Right, true)
 }
 
-/// Pops up to `count` elements from `end`; deletes the key when emptied.
-/// `Ok(None)` when the key is absent.
-pub fn op_pop(db: &mut Db, key: &[u8], end: End, count: usize, now: u64) -> Result<Option<Vec<Box<[u8]>>>, OpError> {
+/// Pops up to `count` elements from `end`; deletes the key when emptied,
+/// otherwise re-evaluates its encoding. `Ok(None)` when the key is absent.
+pub fn op_pop(
+    db: &mut Db,
+    key: &[u8],
+    end: End,
+    count: usize,
+    now: u64,
+    limits: &crate::config::Limits,
+) -> Result<Option<Vec<Box<[u8]>>>, OpError> {
     let Some(l) = get_list(db, key, now)? else {
         return Ok(None);
     };
@@ -114,6 +121,8 @@ pub fn op_pop(db: &mut Db, key: &[u8], end: End, count: usize, now: u64) -> Resu
     let popped: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(end)).collect();
     if l.is_empty() {
         db.remove(key);
+    } else {
+        l.update_encoding(limits);
     }
     Ok(Some(popped))
 }
@@ -134,10 +143,7 @@ fn pop_generic(ctx: &mut Ctx, args: &Args, end: End) {
     };
     let now = ctx.now_ms;
     let limits = ctx.limits;
-    let res = op_pop(ctx.db(), args.get(1), end, count.unwrap_or(1), now);
-    if let Ok(Some(l)) = get_list(ctx.db(), args.get(1), now) {
-        l.update_encoding(&limits);
-    }
+    let res = op_pop(ctx.db(), args.get(1), end, count.unwrap_or(1), now, &limits);
     match (res, count) {
         (Err(_), _) => ctx.out.error(err::WRONGTYPE),
         (Ok(None), None) => ctx.out.null(),
@@ -550,15 +556,10 @@ pub fn cmd_lmpop(ctx: &mut Ctx, args: &Args) {
     };
     let (now, limits) = (ctx.now_ms, ctx.limits);
     for k in &m.keys {
-        match op_pop(ctx.db(), k, m.end, m.count, now) {
+        match op_pop(ctx.db(), k, m.end, m.count, now, &limits) {
             Err(_) => return ctx.out.error(err::WRONGTYPE),
             Ok(None) => continue,
-            Ok(Some(v)) => {
-                if let Ok(Some(l)) = get_list(ctx.db(), k, now) {
-                    l.update_encoding(&limits);
-                }
-                return reply_key_elements(&mut ctx.out, k, &v);
-            }
+            Ok(Some(v)) => return reply_key_elements(&mut ctx.out, k, &v),
         }
     }
     ctx.out.null_array()

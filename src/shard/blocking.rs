@@ -202,24 +202,7 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
                 shard.blocking.borrow_mut().remove(&k, id);
                 continue;
             }
-            let limits = shard.config.borrow().limits;
-            let mut ks = shard.ks.borrow_mut();
-            let mut ctx = ServeCtx {
-                ks: &mut ks,
-                db,
-                key,
-                now_ms,
-                clock: (now_ms / 1000) as u32,
-                limits,
-                shards: shard.count,
-                shard_id: shard.id,
-                immediate: false,
-                waiter: &waiter,
-                touched: Vec::new(),
-            };
-            let outcome = serve(&mut ctx);
-            let touched = std::mem::take(&mut ctx.touched);
-            drop(ks);
+            let (outcome, touched) = run_serve(shard, db, key, now_ms, &waiter, &*serve, false);
             match outcome {
                 Outcome::NotReady => break,
                 Outcome::Skip => i += 1,
@@ -240,6 +223,36 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
             }
         }
     }
+}
+
+/// Runs one serve function on `key` of this shard; returns its outcome and
+/// the keys it wrote besides `key`.
+fn run_serve(
+    shard: &Shard,
+    db: usize,
+    key: &[u8],
+    now_ms: u64,
+    waiter: &Waiter,
+    serve: &ServeFn,
+    immediate: bool,
+) -> (Outcome, Vec<Vec<u8>>) {
+    let limits = shard.config.borrow().limits;
+    let mut ks = shard.ks.borrow_mut();
+    let mut ctx = ServeCtx {
+        ks: &mut ks,
+        db,
+        key,
+        now_ms,
+        clock: (now_ms / 1000) as u32,
+        limits,
+        shards: shard.count,
+        shard_id: shard.id,
+        immediate,
+        waiter,
+        touched: Vec::new(),
+    };
+    let outcome = serve(&mut ctx);
+    (outcome, ctx.touched)
 }
 
 /// Signals the keys a command wrote and serves their waiters. Cheap when
@@ -373,36 +386,10 @@ fn attempt(
     nowait: bool,
 ) -> Option<Outcome> {
     let now = crate::util::now_ms();
-    let limits = sh.config.borrow().limits;
     for key in keys {
-        let outcome = {
-            let mut ks = sh.ks.borrow_mut();
-            let mut ctx = ServeCtx {
-                ks: &mut ks,
-                db,
-                key,
-                now_ms: now,
-                clock: (now / 1000) as u32,
-                limits,
-                shards: sh.count,
-                shard_id: sh.id,
-                immediate: true,
-                waiter,
-                touched: Vec::new(),
-            };
-            let o = serve(&mut ctx);
-            (o, ctx.touched)
-        };
-        match outcome {
+        match run_serve(sh, db, key, now, waiter, &**serve, true) {
             (o @ (Outcome::Served(_) | Outcome::Retry | Outcome::Lost), touched) => {
-                if !touched.is_empty() {
-                    let mut reg = sh.blocking.borrow_mut();
-                    for t in &touched {
-                        reg.signal(db, t);
-                    }
-                    drop(reg);
-                    serve_ready(sh, now);
-                }
+                after_write(sh, db, touched.iter().map(|t| t.as_slice()), now);
                 return Some(o);
             }
             _ if nowait => {}
