@@ -9,55 +9,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{free_port, Raw, Server};
-
-struct Redis {
-    port: u16,
-    child: Child,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Redis {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (apt-get install redis-server); .ci/run installs it");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Redis { port, child };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start");
-}
-
-fn connect(port: u16) -> Raw {
-    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    common::Raw::from_stream(s)
-}
+use common::{connect, Redis, Server};
 
 fn encode(args: &[Vec<u8>]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", args.len()).into_bytes();
@@ -90,7 +42,7 @@ fn replies_match_redis_byte_for_byte() {
     files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
     files.sort();
     assert!(!files.is_empty(), "no case files in {}", dir.display());
-    let redis = start_redis();
+    let redis = Redis::start();
     let spindle = Server::start(4);
     let mut mismatches = Vec::new();
     let mut compared = 0;

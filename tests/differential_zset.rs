@@ -6,58 +6,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{encode, free_port, Raw, Server};
-
-struct Redis {
-    port: u16,
-    child: Child,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Redis {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (apt-get install redis-server)");
-    // Owned from here, so that every path kills and reaps it.
-    let redis = Redis { port, child };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return redis;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(redis);
-    panic!("redis-server did not start");
-}
-
-fn connect(port: u16) -> Raw {
-    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    Raw::from_stream(s)
-}
+use common::{connect, encode, Raw, Redis, Server};
 
 struct Rng(u64);
 
@@ -283,7 +232,7 @@ fn command(r: &mut Rng) -> Vec<String> {
 
 #[test]
 fn random_operations_match_redis() {
-    let redis = start_redis();
+    let redis = Redis::start();
     let spindle = Server::start(2);
     let mut a = connect(redis.port);
     let mut b = connect(spindle.port);

@@ -290,13 +290,19 @@ impl State {
                 Ok(0) => glommio::timer::sleep(Duration::from_millis(1)).await,
                 Ok(n) => {
                     self.written += n;
-                    self.sess.shard.stats.borrow_mut().net_output += n as u64;
-                    let info = &self.sess.info;
-                    info.tot_net_out.set(info.tot_net_out.get() + n as u64);
+                    self.count_output(n);
                 }
                 Err(_) => return,
             }
         }
+    }
+
+    /// Counts `n` bytes sent (stats, CLIENT LIST) after `written` moved.
+    fn count_output(&mut self, n: usize) {
+        self.sess.shard.stats.borrow_mut().net_output += n as u64;
+        let info = &self.sess.info;
+        info.tot_net_out.set(info.tot_net_out.get() + n as u64);
+        info.obuf.set(self.out.len() - self.written.min(self.out.len()));
     }
 
     /// Dispatches one parsed command.
@@ -490,7 +496,7 @@ impl Connection {
                 if self.state.written < self.state.out.len() {
                     let rest = self.state.out[self.state.written..].to_vec();
                     self.writer.write_all(&rest).await?;
-                    self.count_output(rest.len());
+                    self.state.count_output(rest.len());
                 }
                 return Ok(());
             }
@@ -498,7 +504,7 @@ impl Connection {
             if self.state.written < self.state.out.len() {
                 let n = try_send(self.fd, &self.state.out[self.state.written..])?;
                 self.state.written += n;
-                self.count_output(n);
+                self.state.count_output(n);
             }
             if self.state.written == self.state.out.len() {
                 self.state.written = 0;
@@ -549,7 +555,7 @@ impl Connection {
                 Io::Wrote(r) => {
                     let n = r?;
                     self.state.written += n;
-                    self.count_output(n);
+                    self.state.count_output(n);
                     continue;
                 }
                 Io::Read(Ok(n)) => n,
@@ -566,14 +572,6 @@ impl Connection {
             info.last_interaction_ms.set(now_ms());
             self.state.sess.shard.stats.borrow_mut().net_input += n as u64;
         }
-    }
-
-    fn count_output(&mut self, n: usize) {
-        self.state.sess.shard.stats.borrow_mut().net_output += n as u64;
-        let info = &self.state.sess.info;
-        info.tot_net_out.set(info.tot_net_out.get() + n as u64);
-        info.obuf
-            .set(self.state.out.len() - self.state.written.min(self.state.out.len()));
     }
 
     /// Ensures free space after `rend`: compacts, grows for a large frame

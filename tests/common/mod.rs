@@ -232,3 +232,56 @@ pub fn keys_on_distinct_shards(prefix: &str, shards: usize) -> Vec<String> {
     }
     out.into_iter().map(|k| k.unwrap()).collect()
 }
+
+/// A stock `redis-server` (installed by `.ci/run`) on a free port, to
+/// compare replies against; killed on drop.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server); .ci/run installs it");
+        // Owned from here, so that every path kills and reaps it.
+        let redis = Redis { port, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(redis);
+        panic!("redis-server did not start");
+    }
+}
+
+/// A raw connection to any server on `port`.
+pub fn connect(port: u16) -> Raw {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    Raw::from_stream(s)
+}
