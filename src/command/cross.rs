@@ -226,21 +226,22 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     for (shard, w) in writes {
         tx.run(shard, move |sh| {
             let mut ks = sh.ks.borrow_mut();
-            for (db, k, e) in &w {
-                let (db, k, e) = (*db, k, e.clone());
+            let mut written = Vec::with_capacity(w.len());
+            for (db, k, e) in w {
                 match e {
                     Some(e) => {
                         let at = e.expire_at();
                         ks.db(db).insert(&k, e.value, at, e.access);
                     }
                     None => {
-                        ks.db(db).remove(k);
+                        ks.db(db).remove(&k);
                     }
                 }
+                written.push((db, k));
             }
             drop(ks);
             let now = now_ms();
-            for (db, k, _) in &w {
+            for (db, k) in &written {
                 blocking::after_write(sh, *db, std::iter::once(k.as_slice()), now);
             }
         })

@@ -195,7 +195,8 @@ pub fn execute(
         };
         handler(&mut ctx, args);
     }
-    if spec.flags & flags::WRITE != 0 {
+    // Waiters are rare: one flag test and one RefCell read otherwise.
+    if spec.flags & flags::WRITE != 0 && !shard.blocking.borrow().is_empty() {
         crate::shard::blocking::after_write(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
     }
     record_call(shard, spec, 0, &out[start..]);
