@@ -85,6 +85,49 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     }
 }
 
+/// Parses `numkeys key [key ...] <first | second> [COUNT count]` from
+/// argument `at` (LMPOP, ZMPOP and their blocking forms, with their words
+/// LEFT/RIGHT or MIN/MAX): the key indices, whether `second` was given, and
+/// the count (1 by default). Errors as Redis.
+pub fn parse_mpop(
+    args: &Args,
+    at: usize,
+    first: &str,
+    second: &str,
+) -> Result<(std::ops::Range<usize>, bool, usize), &'static str> {
+    use super::errors as err;
+    let numkeys = match parse_i64(args.get(at)) {
+        Some(n) if n > 0 => n as u64,
+        _ => return Err(err::NUMKEYS_POSITIVE),
+    };
+    let where_at = at as u64 + numkeys + 1;
+    if where_at >= args.len() as u64 {
+        return Err(err::SYNTAX);
+    }
+    let where_at = where_at as usize;
+    let is_second = if args.is(where_at, first) {
+        false
+    } else if args.is(where_at, second) {
+        true
+    } else {
+        return Err(err::SYNTAX);
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < args.len() {
+        if count.is_none() && args.is(j, "count") && j + 1 < args.len() {
+            match parse_i64(args.get(j + 1)) {
+                Some(n) if n > 0 => count = Some(n as usize),
+                _ => return Err(err::COUNT_GT_ZERO),
+            }
+            j += 2;
+        } else {
+            return Err(err::SYNTAX);
+        }
+    }
+    Ok((at + 1..where_at, is_second, count.unwrap_or(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

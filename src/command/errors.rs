@@ -47,6 +47,11 @@ pub const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
 pub const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
 pub const LCS_TOO_BIG: &str = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
 pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_GT_ZERO: &str = "ERR count should be greater than 0";
+pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
 

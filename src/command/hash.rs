@@ -24,7 +24,6 @@ use crate::storage::{Db, Value};
 pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
 pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
 pub const VALUE_NAN_INF: &str = "ERR value is NaN or Infinity";
-pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 pub const FIELDS_MISSING: &str = "ERR Mandatory argument FIELDS is missing or not at the right position";
 pub const NUMFIELDS_MISMATCH: &str = "ERR The `numfields` parameter must match the number of arguments";
 pub const NUMFIELDS_HEXPIRE: &str = "ERR Parameter `numFields` should be greater than 0";
@@ -650,7 +649,7 @@ pub fn cmd_hrandfield(ctx: &mut Ctx, args: &Args) {
         if args.len() == 4 {
             with_values = true;
             if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&c) {
-                return ctx.out.error(OUT_OF_RANGE);
+                return ctx.out.error(err::OUT_OF_RANGE);
             }
         }
         count = Some(c);

@@ -11,9 +11,6 @@ use crate::protocol::Reply;
 use crate::storage::list::{End, List};
 use crate::storage::{Db, Value};
 
-pub const COUNT_POSITIVE: &str = "ERR value is out of range, must be positive";
-pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
-pub const COUNT_GT_ZERO: &str = "ERR count should be greater than 0";
 pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
 pub const RANK_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
@@ -136,7 +133,7 @@ fn pop_generic(ctx: &mut Ctx, args: &Args, end: End) {
     let count = if args.len() == 3 {
         match parse_i64(args.get(2)) {
             Some(n) if n >= 0 => Some(n as usize),
-            _ => return ctx.out.error(COUNT_POSITIVE),
+            _ => return ctx.out.error(err::MUST_BE_POSITIVE),
         }
     } else {
         None
@@ -505,35 +502,11 @@ pub(crate) struct MpopArgs {
 }
 
 pub(crate) fn parse_mpop(args: &Args, at: usize) -> Result<MpopArgs, &'static str> {
-    let numkeys = match parse_i64(args.get(at)) {
-        Some(n) if n > 0 => n as usize,
-        _ => return Err(NUMKEYS_POSITIVE),
-    };
-    let where_at = at + 1 + numkeys;
-    if numkeys > args.len() - at - 1 || where_at >= args.len() {
-        return Err(err::SYNTAX);
-    }
-    let keys = (at + 1..where_at).map(|i| args.get(i).to_vec()).collect();
-    let Some(end) = End::parse(args.get(where_at)) else {
-        return Err(err::SYNTAX);
-    };
-    let mut count = None;
-    let mut i = where_at + 1;
-    while i < args.len() {
-        if args.is(i, "count") && i + 1 < args.len() && count.is_none() {
-            match parse_i64(args.get(i + 1)) {
-                Some(c) if c > 0 => count = Some(c as usize),
-                _ => return Err(COUNT_GT_ZERO),
-            }
-            i += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
+    let (keys, right, count) = super::args::parse_mpop(args, at, "left", "right")?;
     Ok(MpopArgs {
-        keys,
-        end,
-        count: count.unwrap_or(1),
+        keys: keys.map(|i| args.get(i).to_vec()).collect(),
+        end: if right { End::Right } else { End::Left },
+        count,
     })
 }
 

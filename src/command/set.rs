@@ -18,10 +18,7 @@ use crate::storage::set::{Elem, Set};
 use crate::storage::{Db, Entry, Value};
 use crate::util::Rng;
 
-pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
-pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
-pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 pub const SRANDMEMBER_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
@@ -482,7 +479,7 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
     }
     let count = match parse_i64(args.get(2)) {
         Some(c) if c >= 0 => c as u64,
-        _ => return ctx.out.error(MUST_BE_POSITIVE),
+        _ => return ctx.out.error(err::MUST_BE_POSITIVE),
     };
     let db = ctx.db();
     let s = match lookup_set(db, key, now, clock) {
@@ -658,7 +655,7 @@ pub fn cmd_sinterstore(ctx: &mut Ctx, args: &Args) {
 pub fn cmd_sintercard(ctx: &mut Ctx, args: &Args) {
     let numkeys = match parse_i64(args.get(1)) {
         Some(n) if n >= 1 => n as u64,
-        _ => return ctx.out.error(NUMKEYS_POSITIVE),
+        _ => return ctx.out.error(err::NUMKEYS_POSITIVE),
     };
     if numkeys > (args.len() - 2) as u64 {
         return ctx.out.error(NUMKEYS_TOO_MANY);
@@ -670,7 +667,7 @@ pub fn cmd_sintercard(ctx: &mut Ctx, args: &Args) {
         if args.is(j, "limit") && j + 1 < args.len() {
             match parse_i64(args.get(j + 1)) {
                 Some(l) if l >= 0 => limit = l as usize,
-                _ => return ctx.out.error(LIMIT_NEGATIVE),
+                _ => return ctx.out.error(err::LIMIT_NEGATIVE),
             }
             j += 2;
         } else {

@@ -26,14 +26,9 @@ pub const MINMAX_FLOAT: &str = "ERR min or max is not a float";
 pub const MINMAX_LEX: &str = "ERR min or max not valid string range item";
 pub const LIMIT_RANK: &str = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
 pub const WITHSCORES_LEX: &str = "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
-pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
-pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 pub const RANDMEMBER_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 pub const WEIGHT_FLOAT: &str = "ERR weight value is not a float";
-pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
-pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
-pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 
 // ---------------------------------------------------------------- parsing
 
@@ -958,7 +953,7 @@ pub fn cmd_zpopmax(ctx: &mut Ctx, args: &Args) {
 fn positive_count(b: &[u8]) -> Result<usize, &'static str> {
     match parse_i64(b) {
         Some(n) if n >= 0 => Ok(n as usize),
-        _ => Err(MUST_BE_POSITIVE),
+        _ => Err(err::MUST_BE_POSITIVE),
     }
 }
 
@@ -993,36 +988,7 @@ fn zpop_generic(ctx: &mut Ctx, args: &Args, max: bool) {
 /// Parsed `numkeys key [key ...] MIN|MAX [COUNT count]` of ZMPOP/BZMPOP,
 /// starting at the numkeys argument `at`: (key indices, max, count).
 pub fn parse_mpop(args: &Args, at: usize) -> Result<(std::ops::Range<usize>, bool, usize), &'static str> {
-    let numkeys = match parse_i64(args.get(at)) {
-        Some(n) if n > 0 => n as u64,
-        _ => return Err(NUMKEYS_POSITIVE),
-    };
-    let where_at = at as u64 + numkeys + 1;
-    if where_at >= args.len() as u64 {
-        return Err(err::SYNTAX);
-    }
-    let where_at = where_at as usize;
-    let max = if args.is(where_at, "min") {
-        false
-    } else if args.is(where_at, "max") {
-        true
-    } else {
-        return Err(err::SYNTAX);
-    };
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && args.is(j, "count") && j + 1 < args.len() {
-            match parse_i64(args.get(j + 1)) {
-                Some(n) if n > 0 => count = Some(n as usize),
-                _ => return Err(COUNT_POSITIVE),
-            }
-            j += 2;
-        } else {
-            return Err(err::SYNTAX);
-        }
-    }
-    Ok((at + 1..where_at, max, count.unwrap_or(1)))
+    super::args::parse_mpop(args, at, "min", "max")
 }
 
 /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]` → [key, [[m, s]...]]
@@ -1079,7 +1045,7 @@ pub fn cmd_zrandmember(ctx: &mut Ctx, args: &Args) {
     }
     let withscores = args.len() == 4;
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return ctx.out.error(OUT_OF_RANGE);
+        return ctx.out.error(err::OUT_OF_RANGE);
     }
     let (z, out) = open(ctx, args.get(1), true);
     let z = match z {
@@ -1493,7 +1459,7 @@ pub fn cmd_zintercard(ctx: &mut Ctx, args: &Args) {
         if args.len() - j >= 2 && args.is(j, "limit") {
             match parse_i64(args.get(j + 1)) {
                 Some(l) if l >= 0 => limit = l as usize,
-                _ => return fail(ctx, taken, LIMIT_NEGATIVE),
+                _ => return fail(ctx, taken, err::LIMIT_NEGATIVE),
             }
             j += 2;
         } else {
