@@ -52,6 +52,10 @@ pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_GT_ZERO: &str = "ERR count should be greater than 0";
 pub const OUT_OF_RANGE: &str = "ERR value is out of range";
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+/// Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) error (LPOS
+/// RANK, the RANDMEMBER/RANDFIELD counts).
+pub const LONG_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
 

@@ -636,11 +636,7 @@ pub fn cmd_hrandfield(ctx: &mut Ctx, args: &Args) {
     if args.len() >= 3 {
         let c = match parse_i64(args.get(2)) {
             None => return ctx.out.error(err::NOT_INTEGER),
-            Some(i64::MIN) => {
-                return ctx.out.error(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                )
-            }
+            Some(i64::MIN) => return ctx.out.error(err::LONG_RANGE),
             Some(c) => c,
         };
         if args.len() > 4 || (args.len() == 4 && !args.is(3, "withvalues")) {

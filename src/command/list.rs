@@ -12,8 +12,6 @@ use crate::storage::list::{End, List};
 use crate::storage::{Db, Value};
 
 pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
-pub const RANK_RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
 pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
 pub const INDEX_RANGE: &str = "ERR index out of range";
@@ -237,7 +235,7 @@ pub fn cmd_lpos(ctx: &mut Ctx, args: &Args) {
         if opt.eq_ignore_ascii_case(b"rank") {
             match parse_i64(v) {
                 Some(0) => return ctx.out.error(RANK_ZERO),
-                Some(i64::MIN) => return ctx.out.error(RANK_RANGE),
+                Some(i64::MIN) => return ctx.out.error(err::LONG_RANGE),
                 None => return ctx.out.error(err::NOT_INTEGER),
                 Some(r) => rank = r,
             }

@@ -19,8 +19,6 @@ use crate::storage::{Db, Entry, Value};
 use crate::util::Rng;
 
 pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
-pub const SRANDMEMBER_RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
 /// Failures of set operations, mapped to Redis's error replies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -522,7 +520,7 @@ pub fn cmd_srandmember(ctx: &mut Ctx, args: &Args) {
     }
     let (count, unique) = match parse_i64(args.get(2)) {
         None => return ctx.out.error(err::NOT_INTEGER),
-        Some(i64::MIN) => return ctx.out.error(SRANDMEMBER_RANGE),
+        Some(i64::MIN) => return ctx.out.error(err::LONG_RANGE),
         Some(c) => (c.unsigned_abs() as usize, c >= 0),
     };
     let out = &mut ctx.out;

@@ -26,8 +26,6 @@ pub const MINMAX_FLOAT: &str = "ERR min or max is not a float";
 pub const MINMAX_LEX: &str = "ERR min or max not valid string range item";
 pub const LIMIT_RANK: &str = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
 pub const WITHSCORES_LEX: &str = "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
-pub const RANDMEMBER_RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 pub const WEIGHT_FLOAT: &str = "ERR weight value is not a float";
 
 // ---------------------------------------------------------------- parsing
@@ -1037,7 +1035,7 @@ pub fn cmd_zrandmember(ctx: &mut Ctx, args: &Args) {
     }
     let l = match parse_i64(args.get(2)) {
         None => return ctx.out.error(err::NOT_INTEGER),
-        Some(i64::MIN) => return ctx.out.error(RANDMEMBER_RANGE),
+        Some(i64::MIN) => return ctx.out.error(err::LONG_RANGE),
         Some(l) => l,
     };
     if args.len() > 4 || (args.len() == 4 && !args.is(3, "withscores")) {
