@@ -110,13 +110,14 @@ fn pop_serve(end: End, count: usize, shape: PopShape, resp3: bool) -> Arc<ServeF
 
 fn move_serve(dst: Vec<u8>, from: End, to: End, resp3: bool) -> Arc<ServeFn> {
     Arc::new(move |c: &mut ServeCtx| {
+        let dst_here = c.owns(&dst);
         let db = c.ks.db(c.db);
         match get_list(db, c.key, c.now_ms) {
             Ok(Some(_)) => {}
             Ok(None) => return Outcome::NotReady,
             Err(_) => return serve_error(c, resp3, err::WRONGTYPE),
         }
-        if crate::shard::slot::key_shard(&dst, c.shards) != c.shard_id {
+        if !dst_here {
             // The destination lives elsewhere: the client moves it itself,
             // atomically across both shards.
             return if c.waiter.claim() {

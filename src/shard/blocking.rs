@@ -78,14 +78,13 @@ pub struct ServeCtx<'a> {
     pub now_ms: u64,
     pub clock: u32,
     pub limits: Limits,
-    /// Number of shards (to tell whether another key lives here).
-    pub shards: usize,
-    pub shard_id: usize,
+    shards: usize,
+    shard_id: usize,
     /// True while the command first runs (errors such as WRONGTYPE are
     /// replied then); false when serving a client that was waiting.
     pub immediate: bool,
-    /// Claim through `waiter.claim()` (or [`ServeCtx::claim`]) before
-    /// changing anything.
+    /// A serve function must claim through `waiter.claim()`, and get true,
+    /// before it changes anything.
     pub waiter: &'a Waiter,
     /// Keys of this shard the serve function wrote (a move's destination):
     /// they may wake other clients in turn.
@@ -93,10 +92,10 @@ pub struct ServeCtx<'a> {
 }
 
 impl ServeCtx<'_> {
-    /// Must be called, and return true, before the serve function changes
-    /// anything.
-    pub fn claim(&self) -> bool {
-        self.waiter.claim()
+    /// Whether `key` (of the same database) lives on this shard too, so a
+    /// serve function may write it here.
+    pub fn owns(&self, key: &[u8]) -> bool {
+        super::slot::key_shard(key, self.shards) == self.shard_id
     }
 }
 
