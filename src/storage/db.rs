@@ -163,7 +163,10 @@ impl Db {
         }
         match hash_min {
             Some(at) => self.note_hash_ttl(key, at),
-            None => self.hash_ttls.unfile(key),
+            // Only a replaced hash can have been filed: a SET over a string
+            // never pays a registry lookup.
+            None if matches!(&old, Some(o) if matches!(o.value, Value::Hash(_))) => self.hash_ttls.unfile(key),
+            None => {}
         }
         old
     }
