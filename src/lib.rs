@@ -5,6 +5,7 @@
 pub mod command;
 pub mod config;
 pub mod protocol;
+pub mod script;
 pub mod server;
 pub mod shard;
 pub mod storage;

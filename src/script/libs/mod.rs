@@ -1,0 +1,1 @@
+//! Placeholder: the script libraries land from their own branch.
