@@ -264,8 +264,11 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     let shard = sess.shard.clone();
     let info = sess.info.clone();
     loop {
-        match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve.clone(), deadline, false).await {
+        match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve.clone(), deadline, sess.tx).await {
             Ok(reply) => return out.extend_from_slice(&reply),
+            // Inside a transaction a move answers a null bulk (Redis's
+            // non-blocking path), a timed-out wait a null array.
+            Err(Unserved::TimedOut) if sess.tx != 0 && mv.is_some() => return Reply::new(out, resp3).null(),
             Err(Unserved::TimedOut) => return Reply::new(out, resp3).null_array(),
             Err(Unserved::Unblocked) => return Reply::new(out, resp3).error(UNBLOCKED),
             Err(Unserved::Gone) => return,

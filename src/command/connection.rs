@@ -154,6 +154,8 @@ pub fn cmd_reset(sess: &mut Session, out: &mut Reply) {
     sess.info.no_evict.set(false);
     sess.info.name.borrow_mut().clear();
     sess.authenticated = sess.shard.config.borrow().requirepass.is_none();
+    sess.multi = None;
+    sess.watch = None;
     out.resp3 = false;
     out.simple("RESET");
 }
@@ -320,7 +322,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
             }
             let now = crate::util::now_ms();
-            let parts = coordinator::broadcast(&sess.shard, move |shard| {
+            let parts = coordinator::broadcast_in(&sess.shard, sess.tx, move |shard| {
                 let clients = shard.clients.borrow();
                 let mut v: Vec<(u64, String)> = clients.values().map(|c| (c.id, c.describe(now))).collect();
                 v.sort();
@@ -349,7 +351,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 4 if args.is(3, "error") => true,
                 _ => return Reply::new(out, resp3).error(err::UNBLOCK_REASON),
             };
-            let hits = coordinator::broadcast(&sess.shard, move |sh| {
+            let hits = coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| {
                 id > 0 && crate::shard::blocking::unblock_client(sh, id as u64, error)
             })
             .await;
@@ -424,7 +426,7 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let me = sess.id();
     let now = crate::util::now_ms();
     let filter = f.clone();
-    let killed = coordinator::broadcast(&sess.shard, move |shard| {
+    let killed = coordinator::broadcast_in(&sess.shard, sess.tx, move |shard| {
         let clients = shard.clients.borrow();
         let mut n = 0u64;
         let mut killed_me = false;

@@ -40,7 +40,7 @@ async fn mget(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut
     let groups = group_by_shard(spec, args, sess.shard.count);
     let db = sess.db;
     let mut values: Vec<Option<Vec<u8>>> = vec![None; args.len()];
-    let mut tx = Tx::new(&sess.shard);
+    let mut tx = Tx::within(&sess.shard, sess.tx);
     for (shard, idx) in groups {
         let keys: Vec<Vec<u8>> = idx.iter().map(|&i| args.get(i).to_vec()).collect();
         let ids = keys.iter().map(|k| key_id(db, k)).collect();
@@ -78,7 +78,7 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             .push((args.get(i).to_vec(), args.get(i + 1).to_vec()));
     }
     let db = sess.db;
-    let mut tx = Tx::new(&sess.shard);
+    let mut tx = Tx::within(&sess.shard, sess.tx);
     for (shard, pairs) in groups {
         let ids = pairs.iter().map(|(k, _)| key_id(db, k)).collect();
         tx.lock_keys_run(shard, ids, move |sh| {
@@ -89,6 +89,7 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 string::op_set(ks.db(db), k, v, 0, false, clock);
             }
             drop(ks);
+            touch_watched(sh, db, pairs.iter().map(|(k, _)| k.as_slice()));
             blocking::after_write(sh, db, pairs.iter().map(|(k, _)| k.as_slice()), now);
         })
         .await;
@@ -113,7 +114,7 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
     let groups = group_by_shard(spec, args, sess.shard.count);
     let db = sess.db;
     let mut total = 0i64;
-    let mut tx = Tx::new(&sess.shard);
+    let mut tx = Tx::within(&sess.shard, sess.tx);
     for (shard, idx) in groups {
         let keys: Vec<Vec<u8>> = idx.iter().map(|&i| args.get(i).to_vec()).collect();
         let ids = keys.iter().map(|k| key_id(db, k)).collect();
@@ -123,7 +124,22 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
                 let mut ks = sh.ks.borrow_mut();
                 let it = keys.iter().map(|k| k.as_slice());
                 match op {
-                    CountOp::Del => keys::op_del(ks.db(db), it, now),
+                    CountOp::Del => {
+                        let watched = !sh.watches.borrow().is_empty();
+                        if watched {
+                            // Only the keys that existed change.
+                            let gone: Vec<&[u8]> = keys
+                                .iter()
+                                .map(|k| k.as_slice())
+                                .filter(|k| ks.db(db).lookup(k, now).is_some())
+                                .collect();
+                            let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
+                            drop(ks);
+                            touch_watched(sh, db, gone.into_iter());
+                            return n;
+                        }
+                        keys::op_del(ks.db(db), it, now)
+                    }
                     CountOp::Exists => keys::op_exists(ks.db(db), it, now),
                     CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
                 }
@@ -132,6 +148,16 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
     }
     tx.finish().await;
     Reply::new(out, sess.resp3).int(total);
+}
+
+/// Marks the watchers of `keys` (all written) of `db` on this shard.
+fn touch_watched<'k>(sh: &crate::shard::Shard, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
+    let mut w = sh.watches.borrow_mut();
+    if !w.is_empty() {
+        for k in keys {
+            w.touch(db, k);
+        }
+    }
 }
 
 /// The (db, key) pairs a gathered command may read or write.
@@ -176,7 +202,7 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
         let cfg = sess.shard.config.borrow();
         (cfg.databases, cfg.proto_max_bulk_len, cfg.limits)
     };
-    let mut tx = Tx::new(&sess.shard);
+    let mut tx = Tx::within(&sess.shard, sess.tx);
     let mut before: Vec<((usize, Vec<u8>), Option<Entry>)> = Vec::new();
     for (shard, items) in &by_shard {
         let items2 = items.clone();
@@ -240,6 +266,12 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
                 written.push((db, k));
             }
             drop(ks);
+            {
+                let mut w = sh.watches.borrow_mut();
+                for (db, k) in &written {
+                    w.touch(*db, k);
+                }
+            }
             let now = now_ms();
             for (db, k) in &written {
                 blocking::after_write(sh, *db, std::iter::once(k.as_slice()), now);

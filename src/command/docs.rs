@@ -345,6 +345,11 @@ const SPECS: &[(&str, &str)] = &[
     ("auth", "[username]{since=6.0.0} password"),
     ("quit", ""),
     ("reset", ""),
+    ("multi", ""),
+    ("exec", ""),
+    ("discard", ""),
+    ("watch", "key [key ...]"),
+    ("unwatch", ""),
     ("client", ""),
 ];
 

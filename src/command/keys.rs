@@ -8,6 +8,7 @@ use super::{Args, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::coordinator;
 use crate::shard::slot::{slot_shard, SLOTS};
+use crate::shard::watch;
 use crate::storage::{Db, Entry};
 use crate::util::{glob_match, now_ms};
 
@@ -487,7 +488,7 @@ pub fn op_scan(
 pub async fn cmd_keys(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let pattern = args.get(1).to_vec();
     let db = sess.db;
-    let parts = coordinator::broadcast_locked(&sess.shard, move |sh| {
+    let parts = coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
         let ks = sh.ks.borrow();
         op_keys(&ks.dbs[db], &pattern, now_ms())
     })
@@ -547,7 +548,7 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             let shard = slot_shard(slot as u16, shards);
             let want = count.saturating_sub(visited).max(1);
             let (p, t) = (pattern.clone(), type_filter.clone());
-            let (found, resume, seen) = coordinator::run_on(&sess.shard, shard, move |sh| {
+            let (found, resume, seen) = coordinator::run_on_in(&sess.shard, sess.tx, shard, move |sh| {
                 let ks = sh.ks.borrow();
                 op_scan(
                     &ks.dbs[db],
@@ -588,7 +589,7 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
 /// `RANDOMKEY` → a random key of the selected database, or null.
 pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
     let db = sess.db;
-    let sizes = coordinator::broadcast(&sess.shard, move |sh| sh.ks.borrow().dbs[db].len()).await;
+    let sizes = coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| sh.ks.borrow().dbs[db].len()).await;
     let total: usize = sizes.iter().sum();
     let mut r = Reply::new(out, sess.resp3);
     // Keys may expire or vanish between the two steps: retry a few times.
@@ -606,7 +607,7 @@ pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
             pick -= n;
         }
         let seed = sess.shard.rng.borrow_mut().next_u64();
-        let key = coordinator::run_on(&sess.shard, target, move |sh| {
+        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| {
             let mut ks = sh.ks.borrow_mut();
             let now = now_ms();
             let d = ks.db(db);
@@ -624,7 +625,7 @@ pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
 /// `DBSIZE` → number of keys in the selected database.
 pub async fn cmd_dbsize(sess: &mut Session, out: &mut Vec<u8>) {
     let db = sess.db;
-    let sizes = coordinator::broadcast_locked(&sess.shard, move |sh| sh.ks.borrow().dbs[db].len()).await;
+    let sizes = coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| sh.ks.borrow().dbs[db].len()).await;
     Reply::new(out, sess.resp3).int(sizes.iter().sum::<usize>() as i64);
 }
 
@@ -636,13 +637,28 @@ fn flush_mode_ok(args: &Args) -> bool {
     }
 }
 
+/// Touches the watched keys of `dbs` that exist (FLUSHDB, FLUSHALL).
+fn touch_watched_in(sh: &crate::shard::Shard, dbs: &[usize]) {
+    let mut w = sh.watches.borrow_mut();
+    if w.is_empty() {
+        return;
+    }
+    let now = crate::util::now_ms();
+    let mut ks = sh.ks.borrow_mut();
+    w.touch_where(|db, key| dbs.contains(&db) && watch::exists(&mut ks, db, key, now));
+}
+
 /// `FLUSHDB [ASYNC|SYNC]` → OK.
 pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     if !flush_mode_ok(args) {
         return Reply::new(out, sess.resp3).error(err::SYNTAX);
     }
     let db = sess.db;
-    coordinator::broadcast_locked(&sess.shard, move |sh| sh.ks.borrow_mut().db(db).clear()).await;
+    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
+        touch_watched_in(sh, &[db]);
+        sh.ks.borrow_mut().db(db).clear()
+    })
+    .await;
     Reply::new(out, sess.resp3).ok();
 }
 
@@ -651,7 +667,12 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     if !flush_mode_ok(args) {
         return Reply::new(out, sess.resp3).error(err::SYNTAX);
     }
-    coordinator::broadcast_locked(&sess.shard, |sh| sh.ks.borrow_mut().flush_all()).await;
+    coordinator::broadcast_locked_in(&sess.shard, sess.tx, |sh| {
+        let all: Vec<usize> = (0..sh.ks.borrow().dbs.len()).collect();
+        touch_watched_in(sh, &all);
+        sh.ks.borrow_mut().flush_all()
+    })
+    .await;
     Reply::new(out, sess.resp3).ok();
 }
 
@@ -671,7 +692,18 @@ pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         return r.error(err::DB_INDEX);
     }
     let (a, b) = (a as usize, b as usize);
-    coordinator::broadcast_locked(&sess.shard, move |sh| {
+    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
+        // A watched key of either database changes if it exists in either.
+        let now = crate::util::now_ms();
+        {
+            let mut ks = sh.ks.borrow_mut();
+            let mut w = sh.watches.borrow_mut();
+            if !w.is_empty() {
+                w.touch_where(|db, key| {
+                    (db == a || db == b) && (watch::exists(&mut ks, a, key, now) || watch::exists(&mut ks, b, key, now))
+                });
+            }
+        }
         sh.ks.borrow_mut().swap(a, b);
         // Clients blocked on keys of either database may now be served.
         crate::shard::blocking::signal_databases(sh, &[a, b], crate::util::now_ms());

@@ -20,6 +20,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
 pub mod list;
+pub mod multi;
 pub mod server;
 pub mod session;
 pub mod set;
@@ -140,6 +141,11 @@ pub enum ConnCmd {
     Shutdown,
     /// Blocking list and sorted-set commands (BLPOP, BZPOPMIN ...).
     Block,
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -176,6 +182,21 @@ pub fn execute(
     out: &mut Vec<u8>,
 ) {
     let start = out.len();
+    // WATCHed keys are compared before and after a write (rare: one
+    // emptiness check otherwise).
+    let watched = if spec.flags & flags::WRITE != 0 && !shard.watches.borrow().is_empty() {
+        let all_dbs = spec.flags & flags::CROSS_DB != 0;
+        let mut ks = shard.ks.borrow_mut();
+        Some(shard.watches.borrow().snapshot(
+            &mut ks,
+            db,
+            spec.key_indices(args).map(|i| args.get(i)),
+            all_dbs,
+            now_ms,
+        ))
+    } else {
+        None
+    };
     {
         let (max_bulk_len, limits) = {
             let cfg = shard.config.borrow();
@@ -195,11 +216,66 @@ pub fn execute(
         };
         handler(&mut ctx, args);
     }
+    if let Some(snap) = watched {
+        if !snap.is_empty() {
+            let mut ks = shard.ks.borrow_mut();
+            shard.watches.borrow_mut().touch_changed(&mut ks, snap, now_ms);
+        }
+    }
     // Waiters are rare: one flag test and one RefCell read otherwise.
     if spec.flags & flags::WRITE != 0 && !shard.blocking.borrow().is_empty() {
-        crate::shard::blocking::after_write(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
+        match DEFERRED_WAKEUPS.with(|d| d.borrow().is_some()) {
+            false => {
+                crate::shard::blocking::after_write(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms)
+            }
+            true => DEFERRED_WAKEUPS.with(|d| {
+                if let Some(v) = d.borrow_mut().as_mut() {
+                    v.extend(spec.key_indices(args).map(|i| (db, args.get(i).to_vec())));
+                }
+            }),
+        }
     }
     record_call(shard, spec, 0, &out[start..]);
+}
+
+thread_local! {
+    /// While a transaction's commands run on this shard (EXEC, a script),
+    /// the keys they write, so blocked clients are served after the whole
+    /// transaction, never between its commands (None otherwise).
+    static DEFERRED_WAKEUPS: std::cell::RefCell<Option<Vec<(usize, Vec<u8>)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (commands of one transaction on `shard`, all synchronous) with
+/// blocked clients served only once it is done.
+pub fn with_deferred_wakeups<R>(shard: &crate::shard::Shard, now_ms: u64, f: impl FnOnce() -> R) -> R {
+    let (r, keys) = collect_wakeups(f);
+    serve_wakeups(shard, &keys, now_ms);
+    r
+}
+
+/// Runs `f` and returns, instead of serving them, the keys whose blocked
+/// clients its writes would have served (a transaction spanning several
+/// hops serves them at its end with [`serve_wakeups`]).
+pub fn collect_wakeups<R>(f: impl FnOnce() -> R) -> (R, Vec<(usize, Vec<u8>)>) {
+    let outer = DEFERRED_WAKEUPS.with(|d| d.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let keys = DEFERRED_WAKEUPS.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
+    let keys = keys.unwrap_or_default();
+    let nested = DEFERRED_WAKEUPS.with(|d| d.borrow().is_some());
+    if nested && !keys.is_empty() {
+        // The enclosing transaction serves them.
+        DEFERRED_WAKEUPS.with(|d| d.borrow_mut().as_mut().map(|v| v.extend(keys)));
+        return (r, Vec::new());
+    }
+    (r, keys)
+}
+
+/// Serves the clients blocked on `keys` (collected by [`collect_wakeups`]).
+pub fn serve_wakeups(shard: &crate::shard::Shard, keys: &[(usize, Vec<u8>)], now_ms: u64) {
+    for (db, k) in keys {
+        crate::shard::blocking::after_write(shard, *db, std::iter::once(k.as_slice()), now_ms);
+    }
 }
 
 /// Spreads `usec` spent on a batch over the commands it ran (their table
@@ -244,6 +320,11 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::FlushAll => keys::cmd_flushall(sess, args, out).await,
         ConnCmd::SwapDb => keys::cmd_swapdb(sess, args, out).await,
         ConnCmd::Block => blocking::cmd_blocking(sess, args, out).await,
+        ConnCmd::Multi => multi::cmd_multi(sess, out),
+        ConnCmd::Exec => multi::cmd_exec(sess, out).await,
+        ConnCmd::Discard => multi::cmd_discard(sess, out),
+        ConnCmd::Watch => multi::cmd_watch(sess, args, out).await,
+        ConnCmd::Unwatch => multi::cmd_unwatch(sess, out),
     }
 }
 

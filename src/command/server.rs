@@ -146,7 +146,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     }
     let _ = everything;
     let shard = sess.shard.clone();
-    let reports = coordinator::broadcast(&shard, |sh| {
+    let reports = coordinator::broadcast_in(&shard, sess.tx, |sh| {
         sh.drain_counters();
         let ks = sh.ks.borrow();
         let keyspace = ks
@@ -430,7 +430,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
                 changes.push((param.name.to_string(), value));
             }
-            coordinator::broadcast(&sess.shard, move |sh| {
+            coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| {
                 let mut cfg = sh.config.borrow_mut();
                 for (n, v) in &changes {
                     // Validated above on a copy; cannot fail here.
@@ -441,7 +441,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             Reply::new(out, resp3).ok()
         }
         b"resetstat" if args.len() == 2 => {
-            coordinator::broadcast(&sess.shard, |sh| {
+            coordinator::broadcast_in(&sess.shard, sess.tx, |sh| {
                 sh.drain_counters();
                 let n = sh.stats.borrow().commands.len();
                 let mut st = sh.stats.borrow_mut();
@@ -507,7 +507,10 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             // atoi semantics, as Redis: anything not starting with a
             // non-zero number disables.
             let on = super::args::parse_i64(args.get(2)).map_or(false, |v| v != 0);
-            coordinator::broadcast(&sess.shard, move |sh| sh.config.borrow_mut().active_expire_enabled = on).await;
+            coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| {
+                sh.config.borrow_mut().active_expire_enabled = on
+            })
+            .await;
             Reply::new(out, resp3).ok()
         }
         (b"protocol", 3) => debug_protocol(&mut Reply::new(out, resp3), args.get(2)),
@@ -515,7 +518,7 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             let key = args.get(2).to_vec();
             let db = sess.db;
             let target = crate::shard::slot::key_shard(&key, sess.shard.count);
-            let desc = coordinator::run_on(&sess.shard, target, move |sh| {
+            let desc = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| {
                 let mut ks = sh.ks.borrow_mut();
                 let now = now_ms();
                 ks.db(db).lookup(&key, now).map(|e| {

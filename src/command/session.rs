@@ -2,7 +2,9 @@
 
 use std::rc::Rc;
 
-use crate::shard::{ClientInfo, Shard};
+use crate::shard::{ClientInfo, Shard, TxId};
+
+pub use super::multi::{MultiState, WatchState};
 
 /// Per-connection state: selected database, protocol, authentication.
 pub struct Session {
@@ -17,6 +19,14 @@ pub struct Session {
     pub no_touch: bool,
     /// Whether the peer is on a loopback address (DEBUG "local" mode).
     pub local: bool,
+    /// The transaction this connection's commands run inside (EXEC, a
+    /// script): coordinator calls use it so they pass the locks it holds.
+    /// 0 outside.
+    pub tx: TxId,
+    /// Commands queued since MULTI.
+    pub multi: Option<MultiState>,
+    /// Keys under WATCH.
+    pub watch: Option<WatchState>,
 }
 
 impl Session {
@@ -31,6 +41,9 @@ impl Session {
             close_after_reply: false,
             no_touch: false,
             local,
+            tx: 0,
+            multi: None,
+            watch: None,
         }
     }
 

@@ -559,6 +559,13 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEYS, "connection", "1.0.0", "Closes the connection.", Conn(ConnCmd::Quit), None, &[]),
     spec!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, NOKEYS, "connection", "6.2.0", "Resets the connection.", Conn(ConnCmd::Reset), None, &[]),
     spec!("client", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "connection", "2.4.0", "A container for client connection commands.", Conn(ConnCmd::Client), None, CLIENT_SUBS),
+    // -- transactions
+    spec!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, "transactions", "1.2.0", "Starts a transaction.", Conn(ConnCmd::Multi), None, &[]),
+    spec!("exec", 1, NOSCRIPT | LOADING | STALE, NOKEYS, "transactions", "1.2.0", "Executes all commands in a transaction.", Conn(ConnCmd::Exec), None, &[]),
+    spec!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, "transactions", "2.0.0", "Discards a transaction.", Conn(ConnCmd::Discard), None, &[]),
+    spec!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", Conn(ConnCmd::Watch), None, &[]),
+    spec!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", Conn(ConnCmd::Unwatch), None, &[]),
+    // (end of transactions)
     // -- server
     spec!("info", -1, LOADING | STALE, NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", Conn(ConnCmd::Info), None, &[]),
     spec!("config", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "server", "2.0.0", "A container for server configuration commands.", Conn(ConnCmd::Config), None, CONFIG_SUBS),

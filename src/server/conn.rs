@@ -36,12 +36,12 @@ const KEEP_BUFFER: usize = 64 * 1024;
 const MAX_BATCH_COMMANDS: usize = 1024;
 
 /// Where a command runs.
-enum Route {
+pub(crate) enum Route {
     Shard(usize),
     Cross,
 }
 
-fn route(spec: &CommandSpec, args: &Args, shards: usize, me: usize) -> Route {
+pub(crate) fn route(spec: &CommandSpec, args: &Args, shards: usize, me: usize) -> Route {
     if shards == 1 {
         return Route::Shard(0);
     }
@@ -100,7 +100,7 @@ fn batch_blocked(shard: &Shard, b: &RemoteBatch, db: usize) -> bool {
 
 /// Whether a command outside transactions must wait: the shard is locked
 /// whole, or a key it touches is locked.
-fn must_wait(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> bool {
+pub(crate) fn must_wait(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> bool {
     !shard.gate.is_open_for(0) || keys_locked(shard, spec, args, db)
 }
 
@@ -225,6 +225,10 @@ impl State {
     }
 
     fn reply_error(&mut self, spec: Option<&'static CommandSpec>, msg: &[u8]) {
+        // A command refused while queueing dooms the transaction.
+        if let Some(m) = &mut self.sess.multi {
+            m.aborted = true;
+        }
         let shard = self.sess.shard.clone();
         self.reply_with(|buf, resp3| {
             let start = buf.len();
@@ -319,6 +323,15 @@ impl State {
         }
         if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
             return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
+        }
+        if self.sess.multi.is_some() && !command::multi::runs_in_multi(spec) {
+            if spec.flags & flags::NO_MULTI != 0 {
+                return self.reply_error(Some(spec), command::multi::NOT_IN_MULTI.as_bytes());
+            }
+            if let Some(m) = &mut self.sess.multi {
+                m.queue(spec, args);
+            }
+            return self.reply_with(|buf, resp3| Reply::new(buf, resp3).simple("QUEUED"));
         }
         let info = &self.sess.info;
         info.last_cmd.set(spec.name);

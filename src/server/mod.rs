@@ -352,6 +352,7 @@ fn start_housekeeping(shard: &Rc<Shard>) {
             }
             active_expire_cycle(&shard).await;
             active_expire_hash_fields(&shard);
+            shard.watches.borrow_mut().prune();
             let hz = shard.config.borrow().hz.max(1);
             Some(Duration::from_millis((1000 / hz as u64).min(10)))
         }

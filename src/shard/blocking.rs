@@ -251,6 +251,16 @@ fn run_serve(
         touched: Vec::new(),
     };
     let outcome = serve(&mut ctx);
+    if matches!(outcome, Outcome::Served(_)) {
+        // Serving took from the key (and maybe wrote others): WATCHers see a change.
+        let mut w = shard.watches.borrow_mut();
+        if !w.is_empty() {
+            w.touch(db, key);
+            for t in &ctx.touched {
+                w.touch(db, t);
+            }
+        }
+    }
     (outcome, ctx.touched)
 }
 
@@ -327,8 +337,11 @@ pub async fn block_on_keys(
     keys: &[Vec<u8>],
     serve: Arc<ServeFn>,
     deadline_ms: u64,
-    nowait: bool,
+    outer: super::TxId,
 ) -> Result<Vec<u8>, Unserved> {
+    // Inside a transaction (EXEC, a script) a blocking command never
+    // blocks: it serves at once or times out at once, as in Redis.
+    let nowait = outer != 0;
     let (tx, mut rx) = mpsc::unbounded();
     let waiter = Arc::new(Waiter {
         claimed: AtomicBool::new(false),
@@ -349,7 +362,7 @@ pub async fn block_on_keys(
     for (s, hop_keys) in hops {
         let (w, sv, ks2) = (waiter.clone(), serve.clone(), hop_keys.clone());
         let ids = hop_keys.iter().map(|k| key_id(db, k)).collect();
-        let mut t = Tx::new(shard);
+        let mut t = Tx::within(shard, outer);
         let outcome = t
             .lock_keys_run(s, ids, move |sh| attempt(sh, db, &ks2, id, &w, &sv, nowait))
             .await;

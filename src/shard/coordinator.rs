@@ -107,7 +107,16 @@ where
     F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
     T: Send + 'static,
 {
-    submit(origin, target, 0, Lock::None, f).await.wait().await
+    run_on_in(origin, 0, target, f).await
+}
+
+/// [`run_on`] from inside transaction `tx` (0: none).
+pub async fn run_on_in<T, F>(origin: &Rc<Shard>, tx: TxId, target: usize, f: F) -> T
+where
+    F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    submit(origin, target, tx, Lock::None, f).await.wait().await
 }
 
 /// A cross-shard transaction: ordered locking, per-shard work, release.
@@ -115,6 +124,9 @@ pub struct Tx {
     id: TxId,
     origin: Rc<Shard>,
     held: Vec<usize>,
+    /// Runs inside an enclosing transaction (EXEC, a script) that already
+    /// holds what this one needs: it locks nothing new and releases nothing.
+    nested: bool,
 }
 
 impl Tx {
@@ -123,6 +135,23 @@ impl Tx {
             id: origin.new_tx_id(),
             origin: origin.clone(),
             held: Vec::new(),
+            nested: false,
+        }
+    }
+
+    /// A transaction for work done inside transaction `outer` (0: none, and
+    /// then this is [`Tx::new`]). The outer transaction has locked every key
+    /// or shard the inner one will ask for, so the inner one shares its id
+    /// (locks are re-entrant per id) and leaves the release to it.
+    pub fn within(origin: &Rc<Shard>, outer: TxId) -> Tx {
+        if outer == 0 {
+            return Tx::new(origin);
+        }
+        Tx {
+            id: outer,
+            origin: origin.clone(),
+            held: Vec::new(),
+            nested: true,
         }
     }
 
@@ -155,6 +184,9 @@ impl Tx {
     }
 
     fn note_lock(&mut self, target: usize) {
+        if self.nested {
+            return;
+        }
         assert!(
             self.held.last().map_or(true, |&last| last < target),
             "shards must be locked in ascending order"
@@ -168,12 +200,15 @@ impl Tx {
         F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
         T: Send + 'static,
     {
-        debug_assert!(self.held.contains(&target));
+        debug_assert!(self.nested || self.held.contains(&target));
         submit(&self.origin, target, self.id, Lock::None, f).await.wait().await
     }
 
     /// Releases every shard. Must be called on every path.
     pub async fn finish(self) {
+        if self.nested {
+            return;
+        }
         for &s in &self.held {
             if s == self.origin.id {
                 self.origin.gate.release(self.id);
@@ -191,15 +226,25 @@ where
     F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
     T: Send + 'static,
 {
+    broadcast_in(origin, 0, f).await
+}
+
+/// [`broadcast`] from inside transaction `tx` (0: none), which may hold
+/// shards whole.
+pub async fn broadcast_in<T, F>(origin: &Rc<Shard>, tx: TxId, f: F) -> Vec<T>
+where
+    F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
+    T: Send + 'static,
+{
     let mut pending = Vec::with_capacity(origin.count);
     for s in 0..origin.count {
         if s == origin.id {
             continue;
         }
-        pending.push((s, submit(origin, s, 0, Lock::None, f.clone()).await));
+        pending.push((s, submit(origin, s, tx, Lock::None, f.clone()).await));
     }
     let mut out: Vec<Option<T>> = (0..origin.count).map(|_| None).collect();
-    out[origin.id] = Some(submit(origin, origin.id, 0, Lock::None, f).await.wait().await);
+    out[origin.id] = Some(submit(origin, origin.id, tx, Lock::None, f).await.wait().await);
     for (s, p) in pending {
         out[s] = Some(p.wait().await);
     }
@@ -213,7 +258,16 @@ where
     F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
     T: Send + 'static,
 {
-    let mut tx = Tx::new(origin);
+    broadcast_locked_in(origin, 0, f).await
+}
+
+/// [`broadcast_locked`] from inside transaction `outer` (0: none).
+pub async fn broadcast_locked_in<T, F>(origin: &Rc<Shard>, outer: TxId, f: F) -> Vec<T>
+where
+    F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
+    T: Send + 'static,
+{
+    let mut tx = Tx::within(origin, outer);
     let mut out = Vec::with_capacity(origin.count);
     if origin.count == 1 {
         tx.lock_shard(0).await;

@@ -108,13 +108,20 @@ impl Gate {
         ids.iter().all(|id| keys.get(id).map_or(true, |&t| t == tx))
     }
 
+    /// Whether `tx` already holds every key of `ids` (a re-entrant request
+    /// from inside the transaction must not queue behind later arrivals).
+    fn all_held_by(&self, tx: TxId, ids: &[KeyId]) -> bool {
+        let keys = self.keys.borrow();
+        !keys.is_empty() && ids.iter().all(|id| keys.get(id) == Some(&tx))
+    }
+
     /// Locks `ids` for `tx` (a request that drew `ticket`) if none is held
     /// by another transaction, the shard is not locked whole, and no
     /// whole-shard request that arrived earlier is waiting.
     pub fn try_lock_keys(&self, tx: TxId, ids: &[KeyId], ticket: u64) -> bool {
         debug_assert!(tx != 0);
         let h = self.holder.get();
-        if h == tx {
+        if h == tx || self.all_held_by(tx, ids) {
             return true;
         }
         if h != 0 || self.exclusive_before(ticket) || !self.keys_available(tx, ids) {

@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod coordinator;
 pub mod gate;
 pub mod slot;
+pub mod watch;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -237,6 +238,8 @@ pub struct Shard {
     pub rates: RefCell<Rates>,
     /// Clients blocked on this shard's keys.
     pub blocking: RefCell<blocking::Registry>,
+    /// Keys of this shard under WATCH.
+    pub watches: RefCell<watch::Watches>,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -304,6 +307,7 @@ impl Shard {
             expire_cursor: Cell::new((0, 0)),
             rates: RefCell::new(Rates::default()),
             blocking: RefCell::new(blocking::Registry::default()),
+            watches: RefCell::new(watch::Watches::default()),
         })
     }
 
