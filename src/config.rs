@@ -19,6 +19,8 @@ pub struct Config {
     pub tcp_keepalive: u64,
     pub tcp_backlog: u32,
     pub hz: u32,
+    /// Milliseconds after which a running script makes others get -BUSY.
+    pub busy_reply_threshold: u64,
     pub logfile: String,
     pub loglevel: String,
     pub shards: usize,
@@ -199,6 +201,7 @@ impl Default for Config {
             tcp_keepalive: 300,
             tcp_backlog: 511,
             hz: 10,
+            busy_reply_threshold: 5000,
             logfile: String::new(),
             loglevel: "notice".into(),
             shards: 0,
@@ -269,6 +272,14 @@ pub const PARAMS: &[Param] = &[
     },
     Param {
         name: "hz",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "busy-reply-threshold",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lua-time-limit",
         mutability: Mutability::Runtime,
     },
     Param {
@@ -413,6 +424,7 @@ impl Config {
             "tcp-keepalive" => self.tcp_keepalive.to_string(),
             "tcp-backlog" => self.tcp_backlog.to_string(),
             "hz" => self.hz.to_string(),
+            "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "logfile" => self.logfile.clone(),
             "loglevel" => self.loglevel.clone(),
             "shards" => self.shards.to_string(),
@@ -444,6 +456,10 @@ impl Config {
             "hz" => {
                 let hz: u32 = parse_int(v, 0, i32::MAX as i64)?;
                 self.hz = hz.clamp(1, 500);
+            }
+            "busy-reply-threshold" | "lua-time-limit" => {
+                self.busy_reply_threshold = parse_int(v, 0, i64::MAX)?;
+                crate::script::engine::set_busy_threshold_ms(self.busy_reply_threshold);
             }
             "logfile" => self.logfile = v.to_string(),
             "loglevel" => {

@@ -176,22 +176,18 @@ fn zpop_serve(max: bool, count: usize, shape: zset::PopShape, resp3: bool) -> Ar
 
 /// A parsed blocking command: keys, deadline, serve function, and for a
 /// move its destination and ends.
-type Parsed = (Vec<Vec<u8>>, u64, Arc<ServeFn>, Option<(Vec<u8>, End, End)>);
+pub type Parsed = (Vec<Vec<u8>>, u64, Arc<ServeFn>, Option<(Vec<u8>, End, End)>);
 
-/// Runs a blocking list command (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) on
-/// the connection's task.
-pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+/// Parses a blocking command: keys, deadline, how to serve, and for a
+/// move its destination. Errors as Redis.
+pub fn parse(args: &Args, resp3: bool, now: u64) -> Result<Parsed, &'static str> {
     let name = args.get(0).to_ascii_lowercase();
-    let resp3 = sess.resp3;
-    let now = crate::util::now_ms();
-    let mut r = Reply::new(out, resp3);
-    // Parse: keys, deadline, how to serve, and the reply on timeout.
-    let (keys, deadline, serve, mv): Parsed = match name.as_slice() {
+    let parsed: Parsed = match name.as_slice() {
         b"blpop" | b"brpop" => {
             let end = if name == b"blpop" { End::Left } else { End::Right };
             let deadline = match parse_timeout(args.get(args.len() - 1), now) {
                 Ok(d) => d,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
             (keys, deadline, pop_serve(end, 1, PopShape::KeyElement, resp3), None)
@@ -200,14 +196,14 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
             let (from, to, t) = if name == b"blmove" {
                 match (End::parse(args.get(3)), End::parse(args.get(4))) {
                     (Some(f), Some(t)) => (f, t, 5),
-                    _ => return r.error(err::SYNTAX),
+                    _ => return Err(err::SYNTAX),
                 }
             } else {
                 (End::Right, End::Left, 3)
             };
             let deadline = match parse_timeout(args.get(t), now) {
                 Ok(d) => d,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             let dst = args.get(2).to_vec();
             (
@@ -220,7 +216,7 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
         b"bzpopmin" | b"bzpopmax" => {
             let deadline = match parse_timeout(args.get(args.len() - 1), now) {
                 Ok(d) => d,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             let keys = (1..args.len() - 1).map(|i| args.get(i).to_vec()).collect();
             let max = name == b"bzpopmax";
@@ -229,11 +225,11 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
         b"bzmpop" => {
             let deadline = match parse_timeout(args.get(1), now) {
                 Ok(d) => d,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             let (keys, max, count) = match zset::parse_mpop(args, 2) {
                 Ok(m) => m,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             let keys = keys.map(|i| args.get(i).to_vec()).collect();
             (
@@ -247,11 +243,11 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
             // BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
             let deadline = match parse_timeout(args.get(1), now) {
                 Ok(d) => d,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             let m = match parse_mpop(args, 2) {
                 Ok(m) => m,
-                Err(e) => return r.error(e),
+                Err(e) => return Err(e),
             };
             (
                 m.keys,
@@ -260,6 +256,17 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
                 None,
             )
         }
+    };
+    Ok(parsed)
+}
+
+/// Runs a blocking list command (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) on
+/// the connection's task.
+pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let (keys, deadline, serve, mv) = match parse(args, resp3, crate::util::now_ms()) {
+        Ok(p) => p,
+        Err(e) => return Reply::new(out, resp3).error(e),
     };
     let shard = sess.shard.clone();
     let info = sess.info.clone();

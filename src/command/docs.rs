@@ -350,6 +350,14 @@ const SPECS: &[(&str, &str)] = &[
     ("discard", ""),
     ("watch", "key [key ...]"),
     ("unwatch", ""),
+    ("eval", "script numkeys [key [key ...]] [arg [arg ...]]"),
+    ("evalsha", "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    ("eval_ro", "script numkeys [key [key ...]] [arg [arg ...]]"),
+    ("evalsha_ro", "sha1 numkeys [key [key ...]] [arg [arg ...]]"),
+    ("fcall", "function numkeys [key [key ...]] [arg [arg ...]]"),
+    ("fcall_ro", "function numkeys [key [key ...]] [arg [arg ...]]"),
+    ("script", ""),
+    ("function", ""),
     ("client", ""),
 ];
 

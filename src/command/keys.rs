@@ -629,7 +629,7 @@ pub async fn cmd_dbsize(sess: &mut Session, out: &mut Vec<u8>) {
     Reply::new(out, sess.resp3).int(sizes.iter().sum::<usize>() as i64);
 }
 
-fn flush_mode_ok(args: &Args) -> bool {
+pub(crate) fn flush_mode_ok(args: &Args) -> bool {
     match args.len() {
         1 => true,
         2 => args.is(1, "async") || args.is(1, "sync"),
@@ -638,7 +638,7 @@ fn flush_mode_ok(args: &Args) -> bool {
 }
 
 /// Touches the watched keys of `dbs` that exist (FLUSHDB, FLUSHALL).
-fn touch_watched_in(sh: &crate::shard::Shard, dbs: &[usize]) {
+pub(crate) fn touch_watched_in(sh: &crate::shard::Shard, dbs: &[usize]) {
     let mut w = sh.watches.borrow_mut();
     if w.is_empty() {
         return;

@@ -21,6 +21,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod multi;
+pub mod scripting;
 pub mod server;
 pub mod session;
 pub mod set;
@@ -146,6 +147,10 @@ pub enum ConnCmd {
     Discard,
     Watch,
     Unwatch,
+    /// EVAL, EVALSHA, FCALL and their _RO forms.
+    Eval,
+    Script,
+    Function,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -222,18 +227,8 @@ pub fn execute(
             shard.watches.borrow_mut().touch_changed(&mut ks, snap, now_ms);
         }
     }
-    // Waiters are rare: one flag test and one RefCell read otherwise.
-    if spec.flags & flags::WRITE != 0 && !shard.blocking.borrow().is_empty() {
-        match DEFERRED_WAKEUPS.with(|d| d.borrow().is_some()) {
-            false => {
-                crate::shard::blocking::after_write(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms)
-            }
-            true => DEFERRED_WAKEUPS.with(|d| {
-                if let Some(v) = d.borrow_mut().as_mut() {
-                    v.extend(spec.key_indices(args).map(|i| (db, args.get(i).to_vec())));
-                }
-            }),
-        }
+    if spec.flags & flags::WRITE != 0 {
+        note_written(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
     }
     record_call(shard, spec, 0, &out[start..]);
 }
@@ -244,6 +239,24 @@ thread_local! {
     /// transaction, never between its commands (None otherwise).
     static DEFERRED_WAKEUPS: std::cell::RefCell<Option<Vec<(usize, Vec<u8>)>>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// Tells blocked clients that `keys` of `db` were written: serves them now,
+/// or after the transaction running on this shard. Waiters are rare: one
+/// RefCell read otherwise.
+#[inline]
+pub fn note_written<'k>(shard: &crate::shard::Shard, db: usize, keys: impl Iterator<Item = &'k [u8]>, now_ms: u64) {
+    if shard.blocking.borrow().is_empty() {
+        return;
+    }
+    match DEFERRED_WAKEUPS.with(|d| d.borrow().is_some()) {
+        false => crate::shard::blocking::after_write(shard, db, keys, now_ms),
+        true => DEFERRED_WAKEUPS.with(|d| {
+            if let Some(v) = d.borrow_mut().as_mut() {
+                v.extend(keys.map(|k| (db, k.to_vec())));
+            }
+        }),
+    }
 }
 
 /// Runs `f` (commands of one transaction on `shard`, all synchronous) with
@@ -325,6 +338,9 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Discard => multi::cmd_discard(sess, out),
         ConnCmd::Watch => multi::cmd_watch(sess, args, out).await,
         ConnCmd::Unwatch => multi::cmd_unwatch(sess, out),
+        ConnCmd::Eval => scripting::cmd_eval(sess, args, out).await,
+        ConnCmd::Script => scripting::cmd_script(sess, args, out),
+        ConnCmd::Function => scripting::cmd_function(sess, args, out),
     }
 }
 

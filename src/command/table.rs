@@ -277,6 +277,96 @@ const CONFIG_SUBS: &[SubSpec] = &[
     },
 ];
 
+const SCRIPT_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "script|load",
+        arity: 3,
+        flags: NOSCRIPT | STALE,
+        summary: "Loads a server-side Lua script to the script cache.",
+    },
+    SubSpec {
+        name: "script|exists",
+        arity: -3,
+        flags: NOSCRIPT,
+        summary: "Determines whether server-side Lua scripts exist in the script cache.",
+    },
+    SubSpec {
+        name: "script|flush",
+        arity: -2,
+        flags: NOSCRIPT,
+        summary: "Removes all server-side Lua scripts from the script cache.",
+    },
+    SubSpec {
+        name: "script|kill",
+        arity: 2,
+        flags: NOSCRIPT | ALLOW_BUSY,
+        summary: "Terminates a server-side Lua script during execution.",
+    },
+    SubSpec {
+        name: "script|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+];
+
+const FUNCTION_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "function|load",
+        arity: -3,
+        flags: WRITE | DENYOOM | NOSCRIPT,
+        summary: "Creates a library.",
+    },
+    SubSpec {
+        name: "function|delete",
+        arity: 3,
+        flags: WRITE | NOSCRIPT,
+        summary: "Deletes a library and its functions.",
+    },
+    SubSpec {
+        name: "function|flush",
+        arity: -2,
+        flags: WRITE | NOSCRIPT,
+        summary: "Deletes all libraries and functions.",
+    },
+    SubSpec {
+        name: "function|list",
+        arity: -2,
+        flags: NOSCRIPT,
+        summary: "Returns information about all libraries.",
+    },
+    SubSpec {
+        name: "function|dump",
+        arity: 2,
+        flags: NOSCRIPT,
+        summary: "Dumps all libraries into a serialized binary payload.",
+    },
+    SubSpec {
+        name: "function|restore",
+        arity: -3,
+        flags: WRITE | DENYOOM | NOSCRIPT,
+        summary: "Restores all libraries from a payload.",
+    },
+    SubSpec {
+        name: "function|stats",
+        arity: 2,
+        flags: NOSCRIPT | ALLOW_BUSY,
+        summary: "Returns information about a function during execution.",
+    },
+    SubSpec {
+        name: "function|kill",
+        arity: 2,
+        flags: NOSCRIPT | ALLOW_BUSY,
+        summary: "Terminates a function during execution.",
+    },
+    SubSpec {
+        name: "function|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+];
+
 const OBJECT_SUBS: &[SubSpec] = &[
     SubSpec {
         name: "object|encoding",
@@ -566,6 +656,16 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", Conn(ConnCmd::Watch), None, &[]),
     spec!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NOKEYS, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", Conn(ConnCmd::Unwatch), None, &[]),
     // (end of transactions)
+    // -- scripting
+    spec!(movable 2, "eval", -3, NOSCRIPT | MAY_REPLICATE | STALE, (0, 0, 0), "scripting", "2.6.0", "Executes a server-side Lua script.", Conn(ConnCmd::Eval), None, &[]),
+    spec!(movable 2, "evalsha", -3, NOSCRIPT | MAY_REPLICATE | STALE, (0, 0, 0), "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", Conn(ConnCmd::Eval), None, &[]),
+    spec!(movable 2, "eval_ro", -3, NOSCRIPT | STALE | READONLY, (0, 0, 0), "scripting", "7.0.0", "Executes a read-only server-side Lua script.", Conn(ConnCmd::Eval), None, &[]),
+    spec!(movable 2, "evalsha_ro", -3, NOSCRIPT | STALE | READONLY, (0, 0, 0), "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", Conn(ConnCmd::Eval), None, &[]),
+    spec!(movable 2, "fcall", -3, NOSCRIPT | MAY_REPLICATE | STALE, (0, 0, 0), "scripting", "7.0.0", "Invokes a function.", Conn(ConnCmd::Eval), None, &[]),
+    spec!(movable 2, "fcall_ro", -3, NOSCRIPT | STALE | READONLY, (0, 0, 0), "scripting", "7.0.0", "Invokes a read-only function.", Conn(ConnCmd::Eval), None, &[]),
+    spec!("script", -2, 0, NOKEYS, "scripting", "2.6.0", "A container for Lua scripts management commands.", Conn(ConnCmd::Script), None, SCRIPT_SUBS),
+    spec!("function", -2, 0, NOKEYS, "scripting", "7.0.0", "A container for function commands.", Conn(ConnCmd::Function), None, FUNCTION_SUBS),
+    // (end of scripting)
     // -- server
     spec!("info", -1, LOADING | STALE, NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", Conn(ConnCmd::Info), None, &[]),
     spec!("config", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "server", "2.0.0", "A container for server configuration commands.", Conn(ConnCmd::Config), None, CONFIG_SUBS),

@@ -324,6 +324,14 @@ impl State {
         if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
             return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
         }
+        // A script past busy-reply-threshold on some shard: only commands
+        // allowed while busy run (SCRIPT KILL, FUNCTION KILL, ...). One
+        // relaxed load otherwise.
+        if let Some(kind) = crate::script::engine::busy() {
+            if spec.flags & flags::ALLOW_BUSY == 0 && !busy_allowed_sub(spec, args) {
+                return self.reply_error(Some(spec), crate::script::engine::busy_error(kind).as_bytes());
+            }
+        }
         if self.sess.multi.is_some() && !command::multi::runs_in_multi(spec) {
             if spec.flags & flags::NO_MULTI != 0 {
                 return self.reply_error(Some(spec), command::multi::NOT_IN_MULTI.as_bytes());
@@ -406,9 +414,21 @@ impl State {
     }
 }
 
+/// Whether a container's subcommand may run while a script is busy
+/// (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS).
+fn busy_allowed_sub(spec: &CommandSpec, args: &Args) -> bool {
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return false;
+    }
+    let sub = args.get(1);
+    spec.subcommands
+        .iter()
+        .any(|s| s.flags & flags::ALLOW_BUSY != 0 && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub))
+}
+
 /// Arity and name checks of container subcommands (CLIENT ID, CONFIG GET...),
 /// with Redis's errors.
-fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<Vec<u8>> {
+pub(crate) fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<Vec<u8>> {
     if spec.subcommands.is_empty() {
         return None;
     }

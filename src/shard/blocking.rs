@@ -224,6 +224,29 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
     }
 }
 
+/// Serves at once from `key` of this shard if it can, for a blocking
+/// command that must not block (inside a script): a throwaway waiter that
+/// nobody else can claim.
+pub fn serve_now(shard: &Shard, db: usize, key: &[u8], serve: &ServeFn) -> Outcome {
+    let (tx, _rx) = mpsc::unbounded();
+    let waiter = Waiter {
+        claimed: AtomicBool::new(false),
+        tx,
+    };
+    let now = crate::util::now_ms();
+    let (outcome, touched) = run_serve(shard, db, key, now, &waiter, serve, true);
+    if matches!(outcome, Outcome::Served(_)) {
+        // Written keys wake other waiters (deferred while a script runs).
+        crate::command::note_written(
+            shard,
+            db,
+            std::iter::once(key).chain(touched.iter().map(|t| t.as_slice())),
+            now,
+        );
+    }
+    outcome
+}
+
 /// Runs one serve function on `key` of this shard; returns its outcome and
 /// the keys it wrote besides `key`.
 fn run_serve(

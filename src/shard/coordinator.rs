@@ -119,6 +119,51 @@ where
     submit(origin, target, tx, Lock::None, f).await.wait().await
 }
 
+/// Runs `f` on shard `target` and blocks this thread until it answers.
+///
+/// Only for a transaction `tx` that holds every shard whole (a script in
+/// its global mode, which runs synchronously inside Lua): no other
+/// transaction can then be waiting on this thread, and `target` runs the job
+/// at once, so blocking cannot deadlock. Costs one message and one wake-up
+/// each way, like an ordinary hop.
+pub fn run_blocking<T, F>(origin: &Rc<Shard>, tx: TxId, target: usize, f: F) -> T
+where
+    F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if target == origin.id {
+        return f(origin);
+    }
+    let (s, r) = std::sync::mpsc::sync_channel(1);
+    let job: Job = Box::new(move |shard| {
+        let _ = s.send(f(shard));
+    });
+    let mut msg = Msg::Run {
+        tx,
+        lock: Lock::None,
+        job,
+    };
+    loop {
+        match origin.try_send(target, msg) {
+            Ok(()) => break,
+            Err(back) => {
+                // The channel is full: the target drains it on its own thread.
+                msg = back;
+                std::thread::yield_now();
+            }
+        }
+    }
+    loop {
+        match r.recv_timeout(REPOLL) {
+            Ok(v) => return v,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("a shard dropped a reply: the peer executor stopped")
+            }
+        }
+    }
+}
+
 /// A cross-shard transaction: ordered locking, per-shard work, release.
 pub struct Tx {
     id: TxId,

@@ -350,6 +350,20 @@ impl Shard {
         }
     }
 
+    /// Sends without waiting; gives the message back when the channel is
+    /// full (see [`coordinator::run_blocking`]).
+    pub(crate) fn try_send(&self, target: usize, msg: Msg) -> Result<(), Msg> {
+        let senders = self
+            .senders
+            .as_ref()
+            .expect("cross-shard send on a single-shard server");
+        match senders.try_send_to(target, msg) {
+            Ok(()) => Ok(()),
+            Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(m))) => Err(m),
+            Err(_) => panic!("cross-shard message refused: peer shard is gone"),
+        }
+    }
+
     /// Folds the thread-local counters into this shard's stats.
     pub fn drain_counters(&self) {
         let mut st = self.stats.borrow_mut();

@@ -1,0 +1,766 @@
+//! EVAL, EVALSHA, FCALL (and their _RO forms), SCRIPT and FUNCTION: where a
+//! script runs and how it stays atomic across shards.
+//!
+//! A script runs inside Lua, synchronously, on one shard thread; every
+//! `redis.call` comes back here through [`ScriptBackend`].
+//!
+//! - **Fast path.** All declared keys on one shard (or none): the script
+//!   runs there as one job, like any command — the shard runs nothing else
+//!   meanwhile, so it is atomic with no lock at all. It may touch keys it
+//!   did not declare, as long as they live on that shard and no cross-shard
+//!   transaction holds them.
+//! - **Abort and re-run.** The first call that reaches beyond (a key of
+//!   another shard, a key another transaction holds, a keyspace-wide
+//!   command) aborts the run: Lua unwinds at once, every key the script
+//!   wrote is restored from the undo log (the first write of each key saves
+//!   its previous entry), the wake-ups its writes would have caused are
+//!   dropped, and its reply is discarded. Nobody saw the intermediate state:
+//!   the shard ran nothing else meanwhile.
+//! - **Global mode.** The re-run locks every shard whole (ascending order,
+//!   like any transaction) and runs the script on the connection's shard;
+//!   a call for another shard is sent there and this thread blocks for the
+//!   answer (see `coordinator::run_blocking`), which cannot deadlock since
+//!   the script holds every shard. Multi-key commands spanning shards are
+//!   gathered (entries fetched, run on a scratch keyspace, changes written
+//!   back). Blocked clients are served once the script is done.
+//!
+//! Scripts declared with several shards' keys go to global mode directly;
+//! so does a script inside EXEC's whole-shard mode (it already holds them).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::args::parse_i64;
+use super::table::{CommandSpec, Handler, ShardFn};
+use super::{errors as err, flags, keys, Args, ConnCmd, Ctx, Session};
+use crate::protocol::Reply;
+use crate::script::{engine, Abort, Backend, Engine, Kind, Outcome, ScriptFlags};
+use crate::server::conn::{must_wait, route, subcommand_error, Route};
+use crate::shard::blocking as blocked_clients;
+use crate::shard::coordinator::{self, run_blocking, Tx};
+use crate::shard::slot::key_shard;
+use crate::shard::{Shard, TxId};
+use crate::storage::{Entry, Keyspace};
+use crate::util::now_ms;
+
+pub const UNKNOWN_FROM_SCRIPT: &str = "ERR Unknown Redis command called from script";
+pub const ARITY_FROM_SCRIPT: &str = "ERR Wrong number of args calling Redis command from script";
+pub const NOT_FROM_SCRIPT: &str = "ERR This Redis command is not allowed from script";
+pub const WRITE_IN_RO: &str = "ERR Write commands are not allowed from read-only scripts.";
+pub const RO_WITH_WRITE_FLAG: &str = "ERR Can not execute a script with write flag using *_ro command.";
+pub const NUMKEYS_GT: &str = "ERR Number of keys can't be greater than number of args";
+pub const NUMKEYS_NEG: &str = "ERR Number of keys can't be negative";
+
+/// What to run: a body (EVAL), a cached script (EVALSHA) or a function.
+#[derive(Clone, Copy)]
+enum What<'a> {
+    Eval(&'a [u8]),
+    EvalSha(&'a [u8]),
+    Fcall(&'a [u8]),
+}
+
+fn run_engine(
+    what: What,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    ro: bool,
+    resp3: bool,
+    be: &mut dyn Backend,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    Engine::with(|e| match what {
+        What::Eval(b) => e.eval(b, keys, argv, ro, resp3, be, out),
+        What::EvalSha(s) => e.evalsha(s, keys, argv, ro, resp3, be, out),
+        What::Fcall(n) => e.fcall(n, keys, argv, ro, resp3, be, out),
+    })
+}
+
+/// `EVAL script numkeys [key ...] [arg ...]` and EVALSHA, FCALL, *_RO.
+pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let name = args.get(0);
+    let ro = name.len() > 3 && name[name.len() - 3..].eq_ignore_ascii_case(b"_ro");
+    let text = args.get(1);
+    let what = if name.len() >= 7 && name[..7].eq_ignore_ascii_case(b"evalsha") {
+        What::EvalSha(text)
+    } else if name[..4].eq_ignore_ascii_case(b"eval") {
+        What::Eval(text)
+    } else {
+        What::Fcall(text)
+    };
+    let n = match parse_i64(args.get(2)) {
+        None => return Reply::new(out, resp3).error(err::NOT_INTEGER),
+        Some(n) if n > args.len() as i64 - 3 => return Reply::new(out, resp3).error(NUMKEYS_GT),
+        Some(n) if n < 0 => return Reply::new(out, resp3).error(NUMKEYS_NEG),
+        Some(n) => n as usize,
+    };
+    let keys: Vec<&[u8]> = (3..3 + n).map(|i| args.get(i)).collect();
+    let argv: Vec<&[u8]> = (3 + n..args.len()).map(|i| args.get(i)).collect();
+    let shard = sess.shard.clone();
+    let (db, no_touch) = (sess.db, sess.no_touch);
+    if sess.tx == 0 {
+        if let Some(target) = home_shard(&shard, &keys) {
+            if target == shard.id && !blocked(&shard, db, &keys) {
+                if run_fast(&shard, what, &keys, &argv, db, ro, resp3, no_touch, out) {
+                    return;
+                }
+            } else {
+                let job = Shipped::new(what, &keys, &argv, db, ro, resp3, no_touch);
+                let pending = coordinator::submit_deferred(&shard, target, move |sh, reply| {
+                    if !job.blocked(sh) {
+                        return reply.send(job.run(sh));
+                    }
+                    let sh = sh.clone();
+                    glommio::spawn_local(async move {
+                        while job.blocked(&sh) {
+                            sh.gate.changed().await;
+                        }
+                        reply.send(job.run(&sh));
+                    })
+                    .detach();
+                })
+                .await;
+                if let Some(buf) = pending.wait().await {
+                    return out.extend_from_slice(&buf);
+                }
+            }
+        }
+    }
+    run_global(sess, what, &keys, &argv, ro, out).await;
+}
+
+/// The shard of every declared key (the connection's own when there are
+/// none), or None when they span shards.
+fn home_shard(shard: &Shard, keys: &[&[u8]]) -> Option<usize> {
+    let mut home = None;
+    for k in keys {
+        let s = key_shard(k, shard.count);
+        match home {
+            None => home = Some(s),
+            Some(h) if h != s => return None,
+            _ => {}
+        }
+    }
+    Some(home.unwrap_or(shard.id))
+}
+
+/// Whether the fast path must wait: the shard is locked whole, or another
+/// transaction holds a declared key.
+fn blocked(shard: &Shard, db: usize, keys: &[&[u8]]) -> bool {
+    !shard.gate.is_open_for(0) || (shard.gate.has_key_locks() && keys.iter().any(|k| shard.gate.key_locked(db, k)))
+}
+
+/// Runs the script on this shard, fast path. False when it aborted (its
+/// writes undone, `out` untouched): run it in global mode.
+#[allow(clippy::too_many_arguments)]
+fn run_fast(
+    shard: &Rc<Shard>,
+    what: What,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    db: usize,
+    ro: bool,
+    resp3: bool,
+    no_touch: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let start = out.len();
+    let mut be = ScriptBackend::new(shard.clone(), 0, db, no_touch);
+    let (outcome, wake) = super::collect_wakeups(|| run_engine(what, keys, argv, ro, resp3, &mut be, out));
+    if outcome == Outcome::Aborted {
+        be.rollback();
+        out.truncate(start);
+        return false;
+    }
+    super::serve_wakeups(shard, &wake, now_ms());
+    true
+}
+
+/// A fast-path run bound for another shard, with its arguments copied.
+struct Shipped {
+    kind: u8,
+    text: Vec<u8>,
+    keys: Vec<Vec<u8>>,
+    argv: Vec<Vec<u8>>,
+    db: usize,
+    ro: bool,
+    resp3: bool,
+    no_touch: bool,
+}
+
+impl Shipped {
+    fn new(what: What, keys: &[&[u8]], argv: &[&[u8]], db: usize, ro: bool, resp3: bool, no_touch: bool) -> Self {
+        let (kind, text) = match what {
+            What::Eval(t) => (0, t),
+            What::EvalSha(t) => (1, t),
+            What::Fcall(t) => (2, t),
+        };
+        Shipped {
+            kind,
+            text: text.to_vec(),
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+            argv: argv.iter().map(|a| a.to_vec()).collect(),
+            db,
+            ro,
+            resp3,
+            no_touch,
+        }
+    }
+
+    fn blocked(&self, sh: &Shard) -> bool {
+        let keys: Vec<&[u8]> = self.keys.iter().map(|k| k.as_slice()).collect();
+        blocked(sh, self.db, &keys)
+    }
+
+    /// The reply, or None when the run aborted.
+    fn run(&self, sh: &Rc<Shard>) -> Option<Vec<u8>> {
+        let what = match self.kind {
+            0 => What::Eval(&self.text),
+            1 => What::EvalSha(&self.text),
+            _ => What::Fcall(&self.text),
+        };
+        let keys: Vec<&[u8]> = self.keys.iter().map(|k| k.as_slice()).collect();
+        let argv: Vec<&[u8]> = self.argv.iter().map(|a| a.as_slice()).collect();
+        let mut out = Vec::new();
+        run_fast(
+            sh,
+            what,
+            &keys,
+            &argv,
+            self.db,
+            self.ro,
+            self.resp3,
+            self.no_touch,
+            &mut out,
+        )
+        .then_some(out)
+    }
+}
+
+/// Global mode: every shard locked whole, the script on this thread.
+async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[&[u8]], ro: bool, out: &mut Vec<u8>) {
+    let shard = sess.shard.clone();
+    let mut tx = Tx::within(&shard, sess.tx);
+    if sess.tx == 0 {
+        for s in 0..shard.count {
+            tx.lock_shard(s).await;
+        }
+    }
+    let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch);
+    let (outcome, wake) = super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out));
+    debug_assert_eq!(outcome, Outcome::Done, "global mode never aborts");
+    super::serve_wakeups(&shard, &wake, now_ms());
+    for (s, keys) in std::mem::take(&mut be.remote_wake) {
+        if !keys.is_empty() {
+            tx.run(s, move |sh| super::serve_wakeups(sh, &keys, now_ms())).await;
+        }
+    }
+    tx.finish().await;
+}
+
+/// A command's arguments owned, to travel to another shard.
+struct OwnedArgs {
+    data: Vec<u8>,
+    ranges: Vec<(u32, u32)>,
+}
+
+impl OwnedArgs {
+    fn from(args: &Args) -> OwnedArgs {
+        let mut o = OwnedArgs {
+            data: Vec::new(),
+            ranges: Vec::with_capacity(args.len()),
+        };
+        for a in args.iter() {
+            o.ranges.push((o.data.len() as u32, a.len() as u32));
+            o.data.extend_from_slice(a);
+        }
+        o
+    }
+
+    fn args(&self) -> Args<'_> {
+        Args::new(&self.data, &self.ranges)
+    }
+}
+
+/// What scripts call through: checks, routing, undo log.
+struct ScriptBackend {
+    shard: Rc<Shard>,
+    /// The transaction holding every shard (global mode), or 0 (fast path).
+    tx: TxId,
+    /// The script's database (SELECT inside a script does not leak out).
+    db: usize,
+    no_touch: bool,
+    read_only: bool,
+    /// Fast path: the entries of written keys before their first write.
+    undo: Vec<(usize, Vec<u8>, Option<Entry>)>,
+    /// Scratch for the arguments of one call.
+    data: Vec<u8>,
+    ranges: Vec<(u32, u32)>,
+    /// Global mode: keys written on other shards whose blocked clients are
+    /// served after the script.
+    remote_wake: BTreeMap<usize, Vec<(usize, Vec<u8>)>>,
+}
+
+impl Backend for ScriptBackend {
+    fn begin(&mut self, _kind: Kind, flags: ScriptFlags, read_only: bool) -> Result<(), Vec<u8>> {
+        if read_only && flags.declared && !flags.no_writes {
+            return Err(RO_WITH_WRITE_FLAG.as_bytes().to_vec());
+        }
+        self.read_only = read_only || flags.no_writes;
+        Ok(())
+    }
+
+    fn call(&mut self, argv: &[&[u8]], resp3: bool, out: &mut Vec<u8>) -> Result<(), Abort> {
+        let mut data = std::mem::take(&mut self.data);
+        let mut ranges = std::mem::take(&mut self.ranges);
+        data.clear();
+        ranges.clear();
+        for a in argv {
+            ranges.push((data.len() as u32, a.len() as u32));
+            data.extend_from_slice(a);
+        }
+        let r = self.dispatch(&Args::new(&data, &ranges), resp3, out);
+        self.data = data;
+        self.ranges = ranges;
+        r
+    }
+}
+
+impl ScriptBackend {
+    fn new(shard: Rc<Shard>, tx: TxId, db: usize, no_touch: bool) -> Self {
+        ScriptBackend {
+            shard,
+            tx,
+            db,
+            no_touch,
+            read_only: false,
+            undo: Vec::new(),
+            data: Vec::new(),
+            ranges: Vec::new(),
+            remote_wake: BTreeMap::new(),
+        }
+    }
+
+    fn fast(&self) -> bool {
+        self.tx == 0
+    }
+
+    fn dispatch(&mut self, args: &Args, resp3: bool, out: &mut Vec<u8>) -> Result<(), Abort> {
+        if args.is_empty() {
+            Reply::new(out, resp3).error(UNKNOWN_FROM_SCRIPT);
+            return Ok(());
+        }
+        let Some(spec) = super::lookup(args.get(0)) else {
+            Reply::new(out, resp3).error(UNKNOWN_FROM_SCRIPT);
+            return Ok(());
+        };
+        if !spec.arity_ok(args.len()) {
+            Reply::new(out, resp3).error(ARITY_FROM_SCRIPT);
+            return Ok(());
+        }
+        if let Some(msg) = subcommand_error(spec, args) {
+            let e = if msg.starts_with(b"ERR unknown subcommand") {
+                UNKNOWN_FROM_SCRIPT
+            } else {
+                ARITY_FROM_SCRIPT
+            };
+            Reply::new(out, resp3).error(e);
+            return Ok(());
+        }
+        if spec.flags & flags::NOSCRIPT != 0 {
+            Reply::new(out, resp3).error(NOT_FROM_SCRIPT);
+            return Ok(());
+        }
+        if spec.flags & flags::WRITE != 0 && self.read_only {
+            Reply::new(out, resp3).error(WRITE_IN_RO);
+            return Ok(());
+        }
+        match spec.handler {
+            Handler::Shard(h) => self.shard_cmd(spec, h, args, resp3, out)?,
+            Handler::Conn(c) => self.conn_cmd(spec, c, args, resp3, out)?,
+        }
+        if spec.flags & flags::WRITE != 0 {
+            engine::note_write();
+        }
+        Ok(())
+    }
+
+    fn shard_cmd(
+        &mut self,
+        spec: &'static CommandSpec,
+        h: ShardFn,
+        args: &Args,
+        resp3: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Abort> {
+        let (shards, me, db, no_touch) = (self.shard.count, self.shard.id, self.db, self.no_touch);
+        if self.fast() {
+            if spec.key_indices(args).any(|i| key_shard(args.get(i), shards) != me)
+                || must_wait(&self.shard, spec, args, db)
+            {
+                return Err(Abort);
+            }
+            if spec.flags & flags::WRITE != 0 {
+                self.save_undo(spec, args);
+            }
+            super::execute(&self.shard, spec, h, args, db, resp3, no_touch, now_ms(), out);
+            return Ok(());
+        }
+        match route(spec, args, shards, me) {
+            Route::Shard(t) if t == me => {
+                super::execute(&self.shard, spec, h, args, db, resp3, no_touch, now_ms(), out)
+            }
+            Route::Shard(t) => {
+                let owned = OwnedArgs::from(args);
+                let (buf, wake) = run_blocking(&self.shard, self.tx, t, move |sh| {
+                    super::collect_wakeups(|| {
+                        let mut buf = Vec::new();
+                        super::execute(sh, spec, h, &owned.args(), db, resp3, no_touch, now_ms(), &mut buf);
+                        buf
+                    })
+                });
+                out.extend_from_slice(&buf);
+                self.remote_wake.entry(t).or_default().extend(wake);
+            }
+            Route::Cross => match spec.cross {
+                Some(_) => self.gather(spec, h, args, resp3, out),
+                None => Reply::new(out, resp3).error(err::CROSSSLOT),
+            },
+        }
+        Ok(())
+    }
+
+    /// Saves, before the first write of each key, its entry for rollback.
+    fn save_undo(&mut self, spec: &CommandSpec, args: &Args) {
+        let now = now_ms();
+        let dbs = if spec.flags & flags::CROSS_DB != 0 {
+            0..self.shard.ks.borrow().dbs.len()
+        } else {
+            self.db..self.db + 1
+        };
+        let mut ks = self.shard.ks.borrow_mut();
+        for i in spec.key_indices(args) {
+            let k = args.get(i);
+            for d in dbs.clone() {
+                if !self.undo.iter().any(|(ud, uk, _)| *ud == d && uk == k) {
+                    let e = keys::op_clone_entry(ks.db(d), k, now);
+                    self.undo.push((d, k.to_vec(), e));
+                }
+            }
+        }
+    }
+
+    /// Fast path aborted: puts back every key the script wrote.
+    fn rollback(&mut self) {
+        let mut ks = self.shard.ks.borrow_mut();
+        for (db, k, e) in self.undo.drain(..).rev() {
+            match e {
+                Some(e) => {
+                    let at = e.expire_at();
+                    ks.db(db).insert(&k, e.value, at, e.access);
+                }
+                None => {
+                    ks.db(db).remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Global mode, keys on several shards: fetch their entries, run the
+    /// command on a scratch keyspace, write back what changed.
+    fn gather(&mut self, spec: &'static CommandSpec, h: ShardFn, args: &Args, resp3: bool, out: &mut Vec<u8>) {
+        let (shards, db) = (self.shard.count, self.db);
+        let mut by_shard: BTreeMap<usize, Vec<Vec<u8>>> = BTreeMap::new();
+        for i in spec.key_indices(args) {
+            let k = args.get(i);
+            let v = by_shard.entry(key_shard(k, shards)).or_default();
+            if !v.iter().any(|x| x == k) {
+                v.push(k.to_vec());
+            }
+        }
+        let (databases, max_bulk_len, limits) = {
+            let cfg = self.shard.config.borrow();
+            (cfg.databases, cfg.proto_max_bulk_len, cfg.limits)
+        };
+        let mut before: Vec<(Vec<u8>, Option<Entry>)> = Vec::new();
+        for (s, ks) in &by_shard {
+            let ks2 = ks.clone();
+            let got = run_blocking(&self.shard, self.tx, *s, move |sh| {
+                let now = now_ms();
+                let mut kspace = sh.ks.borrow_mut();
+                ks2.iter()
+                    .map(|k| keys::op_clone_entry(kspace.db(db), k, now))
+                    .collect::<Vec<_>>()
+            });
+            before.extend(ks.iter().cloned().zip(got));
+        }
+        let mut scratch = Keyspace::new(databases);
+        for (k, e) in &before {
+            if let Some(e) = e {
+                scratch.db(db).insert(k, e.value.clone(), e.expire_at(), e.access);
+            }
+        }
+        let now = now_ms();
+        {
+            let mut ctx = Ctx {
+                ks: &mut scratch,
+                db,
+                out: Reply::new(out, resp3),
+                now_ms: now,
+                clock: (now / 1000) as u32,
+                no_touch: self.no_touch,
+                shards,
+                max_bulk_len,
+                limits,
+            };
+            h(&mut ctx, args);
+        }
+        let mut writes: BTreeMap<usize, Vec<(Vec<u8>, Option<Entry>)>> = BTreeMap::new();
+        for (k, old) in before {
+            let new = scratch.db(db).lookup(&k, now).map(|e| e.clone());
+            let same = match (&old, &new) {
+                (None, None) => true,
+                (Some(x), Some(y)) => x.value == y.value && x.expire_at() == y.expire_at(),
+                _ => false,
+            };
+            if !same {
+                writes.entry(key_shard(&k, shards)).or_default().push((k, new));
+            }
+        }
+        for (s, w) in writes {
+            let ((), wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
+                super::collect_wakeups(|| {
+                    let now = now_ms();
+                    for (k, e) in w {
+                        match e {
+                            Some(e) => {
+                                let at = e.expire_at();
+                                sh.ks.borrow_mut().db(db).insert(&k, e.value, at, e.access);
+                            }
+                            None => {
+                                sh.ks.borrow_mut().db(db).remove(&k);
+                            }
+                        }
+                        sh.watches.borrow_mut().touch(db, &k);
+                        super::note_written(sh, db, std::iter::once(k.as_slice()), now);
+                    }
+                })
+            });
+            self.remote_wake.entry(s).or_default().extend(wake);
+        }
+    }
+
+    fn conn_cmd(
+        &mut self,
+        _spec: &'static CommandSpec,
+        c: ConnCmd,
+        args: &Args,
+        resp3: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Abort> {
+        let mut r = Reply::new(out, resp3);
+        match c {
+            ConnCmd::Select => {
+                let id = match parse_i64(args.get(1)) {
+                    None => return Ok(r.error(err::NOT_INTEGER)),
+                    Some(v) if v < i32::MIN as i64 || v > i32::MAX as i64 => return Ok(r.error(err::INT_RANGE)),
+                    Some(v) => v,
+                };
+                if id < 0 || id >= self.shard.config.borrow().databases as i64 {
+                    return Ok(r.error(err::DB_INDEX));
+                }
+                self.db = id as usize;
+                r.ok();
+            }
+            ConnCmd::Block => return self.blocking_cmd(args, resp3, out),
+            ConnCmd::DbSize | ConnCmd::Keys | ConnCmd::FlushDb | ConnCmd::FlushAll | ConnCmd::RandomKey => {
+                // The whole keyspace: every shard, so global mode (or a
+                // one-shard server, where the fast path holds it all).
+                if self.fast() && self.shard.count > 1 {
+                    return Err(Abort);
+                }
+                self.keyspace_cmd(c, args, resp3, out);
+            }
+            _ => r.error(NOT_FROM_SCRIPT),
+        }
+        Ok(())
+    }
+
+    fn keyspace_cmd(&mut self, c: ConnCmd, args: &Args, resp3: bool, out: &mut Vec<u8>) {
+        let db = self.db;
+        let mut r = Reply::new(out, resp3);
+        let shards = self.shard.count;
+        match c {
+            ConnCmd::DbSize => {
+                let mut n = 0;
+                for s in 0..shards {
+                    n += run_blocking(&self.shard, self.tx, s, move |sh| sh.ks.borrow().dbs[db].len());
+                }
+                r.int(n as i64);
+            }
+            ConnCmd::Keys => {
+                let mut found = Vec::new();
+                for s in 0..shards {
+                    let pattern = args.get(1).to_vec();
+                    found.extend(run_blocking(&self.shard, self.tx, s, move |sh| {
+                        keys::op_keys(&sh.ks.borrow().dbs[db], &pattern, now_ms())
+                    }));
+                }
+                r.array_len(found.len());
+                for k in &found {
+                    r.bulk(k);
+                }
+            }
+            ConnCmd::FlushDb | ConnCmd::FlushAll => {
+                if !keys::flush_mode_ok(args) {
+                    return r.error(err::SYNTAX);
+                }
+                let whole = c == ConnCmd::FlushAll;
+                for s in 0..shards {
+                    run_blocking(&self.shard, self.tx, s, move |sh| {
+                        let dbs: Vec<usize> = if whole {
+                            (0..sh.ks.borrow().dbs.len()).collect()
+                        } else {
+                            vec![db]
+                        };
+                        keys::touch_watched_in(sh, &dbs);
+                        let mut ks = sh.ks.borrow_mut();
+                        for d in dbs {
+                            ks.db(d).clear();
+                        }
+                    });
+                }
+                // Nothing to roll back to any more: the fast path of a
+                // one-shard server cannot abort after this.
+                self.undo.clear();
+                r.ok();
+            }
+            _ => {
+                // RANDOMKEY: a random non-empty shard, then a random key.
+                let mut sizes = Vec::with_capacity(shards);
+                for s in 0..shards {
+                    sizes.push(run_blocking(&self.shard, self.tx, s, move |sh| {
+                        sh.ks.borrow().dbs[db].len()
+                    }));
+                }
+                let total: usize = sizes.iter().sum();
+                for _ in 0..16 {
+                    if total == 0 {
+                        break;
+                    }
+                    let mut pick = (self.shard.rng.borrow_mut().next_u64() % total as u64) as usize;
+                    let mut target = 0;
+                    for (s, n) in sizes.iter().enumerate() {
+                        if pick < *n {
+                            target = s;
+                            break;
+                        }
+                        pick -= n;
+                    }
+                    let seed = self.shard.rng.borrow_mut().next_u64();
+                    let key = run_blocking(&self.shard, self.tx, target, move |sh| {
+                        let mut ks = sh.ks.borrow_mut();
+                        let d = ks.db(db);
+                        let k = d.random_key(seed).map(|k| k.to_vec())?;
+                        d.lookup(&k, now_ms()).map(|_| k)
+                    });
+                    if let Some(k) = key {
+                        return r.bulk(&k);
+                    }
+                }
+                r.null();
+            }
+        }
+    }
+
+    /// A blocking command inside a script never blocks: it serves at once
+    /// from the first key that can, or answers as if it timed out.
+    fn blocking_cmd(&mut self, args: &Args, resp3: bool, out: &mut Vec<u8>) -> Result<(), Abort> {
+        let (keys, _, serve, mv) = match super::blocking::parse(args, resp3, now_ms()) {
+            Ok(p) => p,
+            Err(e) => {
+                Reply::new(out, resp3).error(e);
+                return Ok(());
+            }
+        };
+        let (shards, me, db) = (self.shard.count, self.shard.id, self.db);
+        if self.fast() {
+            let dst = mv.as_ref().map(|m| m.0.as_slice());
+            for k in keys.iter().map(|k| k.as_slice()).chain(dst) {
+                if key_shard(k, shards) != me || self.shard.gate.key_locked(db, k) {
+                    return Err(Abort);
+                }
+            }
+            let now = now_ms();
+            let mut ks = self.shard.ks.borrow_mut();
+            for k in keys.iter().map(|k| k.as_slice()).chain(dst) {
+                if !self.undo.iter().any(|(ud, uk, _)| *ud == db && uk == k) {
+                    let e = keys::op_clone_entry(ks.db(db), k, now);
+                    self.undo.push((db, k.to_vec(), e));
+                }
+            }
+        }
+        for k in keys {
+            let s = key_shard(&k, shards);
+            let serve = serve.clone();
+            let (outcome, wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
+                super::collect_wakeups(|| blocked_clients::serve_now(sh, db, &k, &*serve))
+            });
+            // On this shard the enclosing collection has them already.
+            self.remote_wake.entry(s).or_default().extend(wake);
+            match outcome {
+                blocked_clients::Outcome::Served(reply) => {
+                    out.extend_from_slice(&reply);
+                    return Ok(());
+                }
+                blocked_clients::Outcome::Retry => {
+                    // A move to another shard's list: LMOVE, gathered.
+                    let (dst, from, to) = mv.clone().expect("only moves retry");
+                    let side = |e: crate::storage::list::End| -> &'static [u8] {
+                        if e == crate::storage::list::End::Left {
+                            b"left"
+                        } else {
+                            b"right"
+                        }
+                    };
+                    let src = args.get(1).to_vec();
+                    let words: [&[u8]; 5] = [b"lmove", &src, &dst, side(from), side(to)];
+                    let mut owned = OwnedArgs {
+                        data: Vec::new(),
+                        ranges: Vec::new(),
+                    };
+                    for w in words {
+                        owned.ranges.push((owned.data.len() as u32, w.len() as u32));
+                        owned.data.extend_from_slice(w);
+                    }
+                    let spec = super::lookup(b"lmove").expect("lmove is in the table");
+                    let Handler::Shard(h) = spec.handler else {
+                        unreachable!("LMOVE is a shard command")
+                    };
+                    self.shard_cmd(spec, h, &owned.args(), resp3, out)?;
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        let mut r = Reply::new(out, resp3);
+        if mv.is_some() {
+            r.null();
+        } else {
+            r.null_array();
+        }
+        Ok(())
+    }
+}
+
+/// `SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP`: the script cache is process-wide.
+pub fn cmd_script(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+    let argv: Vec<&[u8]> = args.iter().collect();
+    Engine::with(|e| e.script_command(&argv, sess.resp3, out));
+}
+
+/// `FUNCTION LOAD|DELETE|FLUSH|LIST|DUMP|RESTORE|STATS|KILL|HELP`.
+pub fn cmd_function(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+    let argv: Vec<&[u8]> = args.iter().collect();
+    Engine::with(|e| e.function_command(&argv, sess.resp3, out));
+}
