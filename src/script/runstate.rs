@@ -90,7 +90,7 @@ pub fn release(slot: usize) {
     let s = &SLOT_ARRAY[slot];
     s.state.store(IDLE, Relaxed);
     s.claimed.store(false, Relaxed);
-    MY_SLOT.with(|c| {
+    let _ = MY_SLOT.try_with(|c| {
         if c.get() == Some(slot) {
             c.set(None)
         }
@@ -179,7 +179,7 @@ pub fn busy() -> Option<Kind> {
 
 /// The calling thread's run wrote (SCRIPT KILL then answers UNKILLABLE).
 pub fn note_write() {
-    if let Some(i) = MY_SLOT.with(|c| c.get()) {
+    if let Some(i) = MY_SLOT.try_with(|c| c.get()).ok().flatten() {
         SLOT_ARRAY[i].dirty.store(true, Relaxed);
     }
 }

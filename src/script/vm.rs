@@ -49,8 +49,9 @@ const RO_MSG: &[u8] = b"Attempt to modify a readonly table";
 
 /// State of the script running on this thread, reachable from the C
 /// functions through a thread-local pointer set only while `lua_pcall`
-/// runs the script.
-pub struct RunCtx {
+/// runs the script. `'a` ties it to the backend and arguments it points to.
+pub struct RunCtx<'a> {
+    _borrows: std::marker::PhantomData<&'a mut ()>,
     backend: *mut (dyn Backend + 'static),
     /// redis.setresp(3) was called.
     pub resp3: bool,
@@ -73,23 +74,24 @@ pub struct RunCtx {
     read_only: bool,
 }
 
-impl RunCtx {
-    /// A context for one run. The references must outlive the run: they are
-    /// kept as raw pointers while the script executes.
+impl<'a> RunCtx<'a> {
+    /// A context for one run (kept as raw pointers while the script runs;
+    /// `'a` keeps the borrows alive as long as the context).
     pub fn new(
-        backend: &mut dyn Backend,
+        backend: &'a mut dyn Backend,
         kind: Kind,
         slot: Option<usize>,
-        name: &[u8],
-        keys: &[&[u8]],
-        args: &[&[u8]],
+        name: &'a [u8],
+        keys: &'a [&'a [u8]],
+        args: &'a [&'a [u8]],
         read_only: bool,
-    ) -> RunCtx {
-        let backend: *mut (dyn Backend + '_) = backend;
-        // SAFETY: only the lifetime is erased; the pointer is used only
-        // while the run it was created for is in progress (see `Vm::run`).
+    ) -> RunCtx<'a> {
+        let backend: *mut (dyn Backend + 'a) = backend;
+        // SAFETY: only the lifetime is erased; the context that holds the
+        // pointer cannot outlive 'a.
         let backend: *mut (dyn Backend + 'static) = unsafe { std::mem::transmute(backend) };
         RunCtx {
+            _borrows: std::marker::PhantomData,
             backend,
             resp3: false,
             kind,
@@ -151,13 +153,13 @@ pub struct Registered {
 }
 
 thread_local! {
-    static RUN: Cell<*mut RunCtx> = const { Cell::new(ptr::null_mut()) };
+    static RUN: Cell<*mut RunCtx<'static>> = const { Cell::new(ptr::null_mut()) };
     static LOAD: Cell<*mut LoadCtx> = const { Cell::new(ptr::null_mut()) };
     /// lrand48 state (Redis keeps one per process; here one per thread).
     static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
 }
 
-fn run_ctx() -> *mut RunCtx {
+fn run_ctx() -> *mut RunCtx<'static> {
     RUN.with(|c| c.get())
 }
 
@@ -184,6 +186,8 @@ pub struct Vm {
     /// Registry references.
     refs: Refs,
     gc_count: u32,
+    /// Buffers lent to each run (reply bytes, number arguments, argv spans).
+    bufs: (Vec<u8>, Vec<u8>, Vec<(bool, usize, usize)>),
     lua: mlua::Lua,
 }
 
@@ -311,14 +315,28 @@ const REG_P2R: &CStr = c"spindle.p2r";
 const REG_R2P: &CStr = c"spindle.r2p";
 const REG_VIS: &CStr = c"spindle.vis";
 const REG_ERRMSG: &CStr = c"spindle.errmsg";
+const REG_PROBE: &CStr = c"spindle.probe";
 
 unsafe fn reg_table(l: L, name: &CStr) {
     ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
 }
 
+/// Whether the table at `idx` may be read-only: its metatable's
+/// __newindex is ro_newindex (ordinary tables fail this at the first test).
+unsafe fn maybe_readonly(l: L, idx: c_int) -> bool {
+    if ffi::lua_type(l, idx) != ffi::LUA_TTABLE || ffi::lua_getmetatable(l, idx) == 0 {
+        return false;
+    }
+    push_bytes(l, b"__newindex");
+    ffi::lua_rawget(l, -2);
+    let f = ffi::lua_tocfunction(l, -1);
+    ffi::lua_pop(l, 2);
+    f.map(|f| f as usize) == Some(ro_newindex as ffi::lua_CFunction as usize)
+}
+
 /// Whether the table at `idx` is read-only (a proxy or a protected env).
 unsafe fn is_readonly(l: L, idx: c_int) -> bool {
-    if ffi::lua_type(l, idx) != ffi::LUA_TTABLE {
+    if !maybe_readonly(l, idx) {
         return false;
     }
     let idx = ffi::lua_absindex(l, idx);
@@ -333,6 +351,9 @@ unsafe fn is_readonly(l: L, idx: c_int) -> bool {
 /// Replaces the table at `idx` by the real table behind it when it is a
 /// proxy.
 unsafe fn unproxy(l: L, idx: c_int) {
+    if !maybe_readonly(l, idx) {
+        return;
+    }
     let idx = ffi::lua_absindex(l, idx);
     reg_table(l, REG_P2R);
     ffi::lua_pushvalue(l, idx);
@@ -531,7 +552,73 @@ unsafe extern "C-unwind" fn lua_getmetatable_fn(l: L) -> c_int {
         ffi::lua_pushnil(l);
         return 1;
     }
-    ffi::luaL_getmetafield(l, 1, c"__metatable".as_ptr());
+    if ffi::luaL_getmetafield(l, 1, c"__metatable".as_ptr()) != 0 {
+        return 1;
+    }
+    // A protected metatable (the strings') is shown as its proxy.
+    reg_table(l, REG_R2P);
+    ffi::lua_pushvalue(l, -2);
+    ffi::lua_rawget(l, -2);
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        return 1;
+    }
+    ffi::lua_pop(l, 2);
+    1
+}
+
+/// table.insert, as Lua 5.1's, refusing read-only tables where it writes.
+unsafe extern "C-unwind" fn table_insert(l: L) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    let mut e = ffi::lua_objlen(l, 1) as c_int + 1;
+    let pos = match ffi::lua_gettop(l) {
+        2 => e,
+        3 => {
+            let pos = ffi::luaL_checkinteger(l, 2) as c_int;
+            if pos > e {
+                e = pos;
+            }
+            if e > pos && is_readonly(l, 1) {
+                raise_plain(l, RO_MSG);
+            }
+            let mut i = e;
+            while i > pos {
+                ffi::lua_rawgeti(l, 1, (i - 1) as ffi::lua_Integer);
+                ffi::lua_rawseti(l, 1, i as ffi::lua_Integer);
+                i -= 1;
+            }
+            pos
+        }
+        _ => {
+            ffi::luaL_error(l, c"wrong number of arguments to 'insert'".as_ptr());
+            return 0;
+        }
+    };
+    if is_readonly(l, 1) {
+        raise_plain(l, RO_MSG);
+    }
+    ffi::lua_rawseti(l, 1, pos as ffi::lua_Integer);
+    0
+}
+
+/// table.remove, as Lua 5.1's, refusing read-only tables where it writes.
+unsafe extern "C-unwind" fn table_remove(l: L) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    let e = ffi::lua_objlen(l, 1) as c_int;
+    let mut pos = ffi::luaL_optinteger(l, 2, e as ffi::lua_Integer) as c_int;
+    if !(1 <= pos && pos <= e) {
+        return 0;
+    }
+    ffi::lua_rawgeti(l, 1, pos as ffi::lua_Integer);
+    if is_readonly(l, 1) {
+        raise_plain(l, RO_MSG);
+    }
+    while pos < e {
+        ffi::lua_rawgeti(l, 1, (pos + 1) as ffi::lua_Integer);
+        ffi::lua_rawseti(l, 1, pos as ffi::lua_Integer);
+        pos += 1;
+    }
+    ffi::lua_pushnil(l);
+    ffi::lua_rawseti(l, 1, e as ffi::lua_Integer);
     1
 }
 
@@ -714,7 +801,7 @@ unsafe extern "C-unwind" fn math_randomseed(l: L) -> c_int {
 
 /// Collects redis.call-style arguments (strings and numbers) into
 /// `ctx.nums`/`ctx.spans`; false when one is of another type.
-unsafe fn collect_args(l: L, ctx: &mut RunCtx, argc: c_int) -> bool {
+unsafe fn collect_args(l: L, ctx: &mut RunCtx<'_>, argc: c_int) -> bool {
     ctx.nums.clear();
     ctx.spans.clear();
     for j in 1..=argc {
@@ -735,7 +822,7 @@ unsafe fn collect_args(l: L, ctx: &mut RunCtx, argc: c_int) -> bool {
 }
 
 /// The collected arguments as slices (Lua strings stay on the stack).
-unsafe fn argv_of(ctx: &RunCtx) -> Vec<&[u8]> {
+unsafe fn argv_of<'c>(ctx: &'c RunCtx<'_>) -> Vec<&'c [u8]> {
     ctx.spans
         .iter()
         .map(|&(num, a, b)| {
@@ -1363,6 +1450,59 @@ unsafe fn mlua_error_message(l: L, idx: c_int) -> Option<Vec<u8>> {
     m
 }
 
+/// Calls a Rust (mlua) library function, upvalue 1, with all arguments;
+/// its failure becomes a string error positioned like luaL_error's, so
+/// scripts see what Redis's C libraries raise (pcall gets the message).
+unsafe extern "C-unwind" fn rust_lib_call(l: L) -> c_int {
+    let n = ffi::lua_gettop(l);
+    ffi::luaL_checkstack(l, 2, ptr::null());
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    if ffi::lua_pcall(l, n, ffi::LUA_MULTRET, 0) == 0 {
+        return ffi::lua_gettop(l);
+    }
+    if let Some(msg) = mlua_error_message(l, -1) {
+        ffi::lua_settop(l, 0);
+        ffi::luaL_where(l, 1);
+        push_bytes(l, &msg);
+        drop(msg);
+        ffi::lua_concat(l, 2);
+    }
+    ffi::lua_error(l)
+}
+
+/// The C entry point mlua gives every Rust function.
+unsafe fn rust_entry(l: L) -> Option<ffi::lua_CFunction> {
+    reg_table(l, REG_PROBE);
+    let f = ffi::lua_tocfunction(l, -1);
+    ffi::lua_pop(l, 1);
+    f
+}
+
+/// Wraps the Rust functions of table `tbl` (and of the tables in it, one
+/// level down) in [`rust_lib_call`].
+unsafe fn wrap_rust_functions(l: L, tbl: c_int, entry: ffi::lua_CFunction, depth: u32) {
+    ffi::luaL_checkstack(l, 6, ptr::null());
+    ffi::lua_pushnil(l);
+    while ffi::lua_next(l, tbl) != 0 {
+        match ffi::lua_type(l, -1) {
+            ffi::LUA_TFUNCTION if ffi::lua_tocfunction(l, -1).map(|f| f as usize) == Some(entry as usize) => {
+                ffi::lua_pushcclosure(l, rust_lib_call, 1);
+                ffi::lua_pushvalue(l, -2);
+                ffi::lua_insert(l, -2);
+                ffi::lua_rawset(l, tbl);
+                continue;
+            }
+            ffi::LUA_TTABLE if depth > 0 => {
+                let inner = ffi::lua_gettop(l);
+                wrap_rust_functions(l, inner, entry, depth - 1);
+            }
+            _ => {}
+        }
+        ffi::lua_pop(l, 1);
+    }
+}
+
 /// tostring() of the value at `idx`, pushed.
 unsafe fn push_tostring(l: L, idx: c_int) {
     let idx = ffi::lua_absindex(l, idx);
@@ -1763,12 +1903,14 @@ unsafe fn register_version(l: L, tbl: c_int) {
 }
 
 /// The globals Redis keeps (anything else the libraries added goes).
+/// getfenv, setfenv and newproxy are left out as Redis does since its
+/// October 2025 security releases (7.4.6, CVE-2025-46818).
 #[rustfmt::skip]
 const ALLOWED_GLOBALS: &[&[u8]] = &[
     b"string", b"cjson", b"bit", b"cmsgpack", b"math", b"table", b"struct", b"os", b"redis", b"xpcall", b"tostring",
-    b"getfenv", b"setmetatable", b"next", b"assert", b"tonumber", b"rawequal", b"collectgarbage", b"getmetatable",
+    b"setmetatable", b"next", b"assert", b"tonumber", b"rawequal", b"collectgarbage", b"getmetatable",
     b"rawset", b"pcall", b"coroutine", b"type", b"_G", b"select", b"unpack", b"gcinfo", b"pairs", b"rawget",
-    b"loadstring", b"ipairs", b"_VERSION", b"setfenv", b"load", b"error", b"newproxy",
+    b"loadstring", b"ipairs", b"_VERSION", b"load", b"error",
 ];
 
 /// Sets up the globals and the `redis` table; `g` is the absolute index of
@@ -1814,6 +1956,14 @@ unsafe fn setup_globals(l: L, g: c_int, flavour: Flavour) {
         let m = ffi::lua_gettop(l);
         set_fn(l, m, b"random", math_random);
         set_fn(l, m, b"randomseed", math_randomseed);
+    }
+    ffi::lua_pop(l, 1);
+    push_bytes(l, b"table");
+    ffi::lua_rawget(l, g);
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        let t = ffi::lua_gettop(l);
+        set_fn(l, t, b"insert", table_insert);
+        set_fn(l, t, b"remove", table_remove);
     }
     ffi::lua_pop(l, 1);
     // Base functions that know proxies.
@@ -1889,6 +2039,9 @@ unsafe fn build(l: L, flavour: Flavour) -> Refs {
     ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
     let g = ffi::lua_gettop(l);
     setup_globals(l, g, flavour);
+    if let Some(entry) = rust_entry(l) {
+        wrap_rust_functions(l, g, entry, 1);
+    }
     let mut refs = Refs::default();
     ffi::lua_pushcfunction(l, error_handler);
     refs.handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
@@ -1896,12 +2049,15 @@ unsafe fn build(l: L, flavour: Flavour) -> Refs {
     protect(l, g);
     let pg = ffi::lua_gettop(l);
     refs.globals_proxy = make_ref(l, pg);
-    // Methods of strings read the protected string table.
+    // Methods of strings read the protected string table, and scripts see
+    // the strings' metatable read-only (as Redis since 7.4.6), so no script
+    // can change string methods for the next one.
     push_bytes(l, b"");
     if ffi::lua_getmetatable(l, -1) != 0 {
         rawget_str(l, g, b"string");
         set_field(l, -2, c"__index");
-        ffi::lua_pop(l, 1);
+        protect(l, -1);
+        ffi::lua_pop(l, 2);
     }
     ffi::lua_pop(l, 1);
     match flavour {
@@ -1959,12 +2115,18 @@ unsafe fn build(l: L, flavour: Flavour) -> Refs {
 impl Vm {
     /// Creates a VM: `Eval` for EVAL scripts, `Function` for libraries.
     pub fn new(flavour: Flavour) -> Result<Vm, String> {
+        Vm::with_libs(flavour, super::libs::register)
+    }
+
+    /// Creates a VM whose extra libraries are registered by `libs` (as
+    /// globals, before the sandbox is sealed).
+    pub fn with_libs(flavour: Flavour, libs: fn(&mlua::Lua) -> mlua::Result<()>) -> Result<Vm, String> {
         let lua = mlua::Lua::new_with(
             mlua::StdLib::TABLE | mlua::StdLib::STRING | mlua::StdLib::MATH | mlua::StdLib::OS,
             mlua::LuaOptions::default(),
         )
         .map_err(|e| e.to_string())?;
-        super::libs::register(&lua).map_err(|e| e.to_string())?;
+        libs(&lua).map_err(|e| e.to_string())?;
         let errmsg = lua
             .create_function(|_, v: mlua::Value| {
                 Ok(match v {
@@ -1974,6 +2136,10 @@ impl Vm {
             })
             .map_err(|e| e.to_string())?;
         lua.set_named_registry_value(std::str::from_utf8(REG_ERRMSG.to_bytes()).unwrap_or_default(), errmsg)
+            .map_err(|e| e.to_string())?;
+        // Any mlua function: its C entry point identifies Rust callbacks.
+        let probe = lua.create_function(|_, ()| Ok(())).map_err(|e| e.to_string())?;
+        lua.set_named_registry_value(std::str::from_utf8(REG_PROBE.to_bytes()).unwrap_or_default(), probe)
             .map_err(|e| e.to_string())?;
         let mut refs = Refs::default();
         let mut state: L = ptr::null_mut();
@@ -1991,6 +2157,7 @@ impl Vm {
             flavour,
             refs,
             gc_count: 0,
+            bufs: Default::default(),
             lua,
         })
     }
@@ -2025,7 +2192,7 @@ impl Vm {
         fnref: c_int,
         keys: &[&[u8]],
         args: &[&[u8]],
-        ctx: &mut RunCtx,
+        ctx: &mut RunCtx<'_>,
         name: &[u8],
         out: &mut Vec<u8>,
         client_resp3: bool,
@@ -2054,13 +2221,19 @@ impl Vm {
                 push_array(l, args);
                 2
             };
-            RUN.with(|c| c.set(ctx as *mut RunCtx));
+            std::mem::swap(&mut ctx.reply, &mut self.bufs.0);
+            std::mem::swap(&mut ctx.nums, &mut self.bufs.1);
+            std::mem::swap(&mut ctx.spans, &mut self.bufs.2);
+            RUN.with(|c| c.set(ctx as *mut RunCtx<'_> as *mut RunCtx<'static>));
             if runstate::threshold_ms() > 0 {
                 ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, COUNT_HOOK_INSTRUCTIONS);
             }
             let status = ffi::lua_pcall(l, nargs, 1, base + 1);
             ffi::lua_sethook(l, None, 0, 0);
             RUN.with(|c| c.set(ptr::null_mut()));
+            std::mem::swap(&mut ctx.reply, &mut self.bufs.0);
+            std::mem::swap(&mut ctx.nums, &mut self.bufs.1);
+            std::mem::swap(&mut ctx.spans, &mut self.bufs.2);
             registry_get(l, self.refs.env);
             ffi::lua_replace(l, ffi::LUA_GLOBALSINDEX);
             let end = if ctx.aborted {
@@ -2191,5 +2364,97 @@ unsafe fn push_array(l: L, items: &[&[u8]]) {
     for (i, s) in items.iter().enumerate() {
         push_bytes(l, s);
         ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    impl Backend for Echo {
+        fn begin(&mut self, _: Kind, _: crate::script::ScriptFlags, _: bool) -> Result<(), Vec<u8>> {
+            Ok(())
+        }
+
+        fn call(&mut self, argv: &[&[u8]], _: bool, out: &mut Vec<u8>) -> Result<(), Abort> {
+            out.extend_from_slice(format!("${}\r\n", argv[0].len()).as_bytes());
+            out.extend_from_slice(argv[0]);
+            out.extend_from_slice(b"\r\n");
+            Ok(())
+        }
+    }
+
+    /// A stand-in for the libraries branch: Rust functions in a global
+    /// table, failing the way a library reports bad input.
+    fn fake_libs(lua: &mlua::Lua) -> mlua::Result<()> {
+        let t = lua.create_table()?;
+        t.set(
+            "decode",
+            lua.create_function(|_, s: mlua::String| -> mlua::Result<mlua::String> {
+                if s.as_bytes().starts_with(b"\"") {
+                    Ok(s)
+                } else {
+                    Err(mlua::Error::RuntimeError(
+                        "Expected value but found invalid token at character 1".into(),
+                    ))
+                }
+            })?,
+        )?;
+        t.set("pair", lua.create_function(|_, ()| Ok((1, 2)))?)?;
+        lua.globals().set("cjson", t)?;
+        lua.globals().set("notallowed", 1)?;
+        Ok(())
+    }
+
+    fn run(vm: &mut Vm, body: &str) -> String {
+        let f = vm.compile(body.as_bytes(), b"@user_script").unwrap();
+        let mut be = Echo;
+        let mut ctx = RunCtx::new(&mut be, Kind::Eval, None, b"NAME", &[], &[], false);
+        let mut out = Vec::new();
+        assert_eq!(
+            vm.run(f, &[], &[], &mut ctx, b"NAME", &mut out, false),
+            RunEnd::Done { counted: false }
+        );
+        vm.release(f);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn rust_library_errors_look_like_lual_error() {
+        let mut vm = Vm::with_libs(Flavour::Eval, fake_libs).unwrap();
+        assert_eq!(
+            run(&mut vm, "return cjson.decode('x')"),
+            "-ERR user_script:1: Expected value but found invalid token at character 1 script: NAME, on @user_script:1.\r\n"
+        );
+        assert_eq!(
+            run(&mut vm, "return {pcall(cjson.decode, 'x')}"),
+            "*2\r\n$-1\r\n$53\r\nExpected value but found invalid token at character 1\r\n"
+        );
+        assert_eq!(
+            run(
+                &mut vm,
+                "local ok, e = pcall(function() return cjson.decode('x') end) return e"
+            ),
+            "$68\r\nuser_script:1: Expected value but found invalid token at character 1\r\n"
+        );
+        assert_eq!(run(&mut vm, "return cjson.decode('\"a\"')"), "$3\r\n\"a\"\r\n");
+        assert_eq!(run(&mut vm, "return {cjson.pair()}"), "*2\r\n:1\r\n:2\r\n");
+        assert_eq!(
+            run(&mut vm, "cjson.decode = 1"),
+            "-ERR user_script:1: Attempt to modify a readonly table script: NAME, on @user_script:1.\r\n"
+        );
+        assert_eq!(
+            run(&mut vm, "return notallowed"),
+            "-ERR user_script:1: Script attempted to access nonexistent global variable 'notallowed' script: NAME, on @user_script:1.\r\n"
+        );
+        assert_eq!(run(&mut vm, "return redis.call('ping')"), "$4\r\nping\r\n");
+    }
+
+    #[test]
+    fn vm_memory_is_reported() {
+        let vm = Vm::new(Flavour::Function).unwrap();
+        assert!(vm.memory() > 10_000);
     }
 }
