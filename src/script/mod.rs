@@ -19,8 +19,14 @@
 
 pub mod engine;
 pub mod libs;
+pub mod payload;
+pub mod resp;
+pub mod runstate;
+pub mod shebang;
+pub mod store;
+pub mod vm;
 
-pub use engine::Engine;
+pub use engine::{busy, busy_error, note_write, set_busy_threshold_ms, Engine};
 
 /// Flags a script declares (`#!lua flags=...`) or a function registers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
