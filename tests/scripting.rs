@@ -321,7 +321,7 @@ fn a_client_blocked_on_a_list_is_served_after_the_script_that_pushed() {
     );
     assert_eq!(waiter.reply_str(), "*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n");
     // A blocking command inside a script does not block.
-    assert_eq!(t.cmd(&["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "jobs"]), "*-1\r\n");
+    assert_eq!(t.cmd(&["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "jobs"]), "$-1\r\n");
     assert_eq!(t.cmd(&["RPUSH", "jobs", "x"]), ":1\r\n");
     assert_eq!(
         t.cmd(&["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "jobs"]),
