@@ -242,14 +242,6 @@ impl Libraries {
         self.by_name.get(name).and_then(|id| self.by_id.get(id))
     }
 
-    /// The library owning function `name` (any case).
-    pub fn function(&self, name: &[u8]) -> Option<(&Arc<Library>, &FunctionMeta)> {
-        let id = self.functions.get(&lower(name))?;
-        let lib = self.by_id.get(id)?;
-        let f = lib.functions.iter().find(|f| f.name.eq_ignore_ascii_case(name))?;
-        Some((lib, f))
-    }
-
     /// Adds a library (names already checked), bumping the generation.
     pub fn link(&mut self, lib: Arc<Library>) {
         for f in &lib.functions {

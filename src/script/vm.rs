@@ -13,8 +13,14 @@
 //! by an empty proxy whose metatable reads through to the real table and
 //! raises "Attempt to modify a readonly table" on writes. The functions that
 //! could see past a proxy (rawget, rawset, next, pairs, ipairs,
-//! getmetatable, setmetatable) are replaced by native versions that know
-//! proxies; the real tables are reachable only from the registry.
+//! getmetatable, setmetatable, table.insert, table.remove) are replaced by
+//! native versions that know proxies; the real tables are reachable only
+//! from the registry. The strings' metatable is shown read-only too, and
+//! getfenv/setfenv/newproxy are absent, as in Redis 7.4.6+.
+//!
+//! Library functions written in Rust (mlua callbacks: cjson, cmsgpack, bit,
+//! struct) are wrapped so their failures are raised as luaL_error would:
+//! the message string, prefixed with the calling script's position.
 //!
 //! Safety: C functions here raise Lua errors with `lua_error` (a longjmp).
 //! They push everything they need onto the Lua stack and drop their Rust
