@@ -605,14 +605,13 @@ impl Engine {
             error(out, resp3, FUNCTION_NOT_FOUND.as_bytes());
             return Outcome::Done;
         };
-        let (fnref, flags, fname) = (f.fnref, f.flags, f.name.clone());
         let (o, counted) = run(
             &mut st.vm,
             slot,
             Kind::Function,
-            flags,
-            fnref,
-            &fname,
+            f.flags,
+            f.fnref,
+            &f.name,
             keys,
             args,
             read_only,

@@ -1495,6 +1495,11 @@ fn abort_leaves_out_untouched() {
     let body = "while true do pcall(redis.pcall, 'get', 'boom') end";
     assert_eq!(run(&mut m, body), (Outcome::Aborted, "previous".to_string()));
     assert_eq!(m.calls.len(), 1);
+    // Inside a coroutine too.
+    m.calls.clear();
+    let body = "local co = coroutine.create(function() redis.call('get', 'boom') end)\ncoroutine.resume(co)\nwhile true do redis.call('set', 'c', '3') end";
+    assert_eq!(run(&mut m, body), (Outcome::Aborted, "previous".to_string()));
+    assert_eq!(m.calls.len(), 1);
     // Returning right after catching it is still an abort.
     let body = "return pcall(redis.call, 'get', 'boom')";
     assert_eq!(run(&mut m, body), (Outcome::Aborted, "previous".to_string()));
@@ -1639,4 +1644,21 @@ fn scripts_run_concurrently_on_threads() {
     for t in threads {
         assert_eq!(t.join().unwrap(), ":200\r\n");
     }
+}
+
+#[test]
+fn eval_does_not_leak() {
+    let _g = lock();
+    let mut m = Mock::default();
+    let body = "return redis.call('incr',KEYS[1])";
+    for _ in 0..10_000 {
+        eval_with(&mut m, body, &["x"], &[], false, false);
+    }
+    assert_eq!(
+        eval_with(&mut m, "return redis.call('get',KEYS[1])", &["x"], &[], false, false),
+        "$5\r\n10000\r\n"
+    );
+    // scripting.tcl: used_memory_lua < 100 KB after 10000 runs.
+    let (lua, _) = Engine::with(|e| e.lua_memory());
+    assert!(lua < 100 * 1024, "{}", lua);
 }

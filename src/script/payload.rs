@@ -415,6 +415,29 @@ mod tests {
         assert_eq!(parse(&v10).unwrap(), vec![lib2.to_vec(), lib.to_vec()]);
     }
 
+    /// A FUNCTION DUMP of six libraries (2.5-5 KB of code each) recorded
+    /// from redis-server 7.0.15: every library's encoding, LZF included, is
+    /// byte for byte ours.
+    #[test]
+    fn matches_a_large_redis_dump() {
+        let dump = include_bytes!("testdata/function-dump-redis-7.0.bin");
+        let libs = include_bytes!("testdata/function-dump-libraries.txt");
+        let mut total = 10;
+        for code in libs.split(|&c| c == 0) {
+            let mut enc = vec![OPCODE_FUNCTION2];
+            put_string(&mut enc, code);
+            assert!(enc.len() < code.len() / 2, "compressed");
+            assert!(dump.windows(enc.len()).any(|w| w == enc.as_slice()));
+            total += enc.len();
+        }
+        assert_eq!(total, dump.len());
+        let mut codes = parse(dump).unwrap();
+        let mut want: Vec<Vec<u8>> = libs.split(|&c| c == 0).map(|c| c.to_vec()).collect();
+        codes.sort();
+        want.sort();
+        assert_eq!(codes, want);
+    }
+
     #[test]
     fn bad_payloads() {
         assert_eq!(parse(b"bad_payload").unwrap_err(), BAD_PAYLOAD);

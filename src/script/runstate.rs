@@ -147,11 +147,6 @@ pub fn mark_busy(slot: usize, kind: Kind, info: RunInfo) {
     }
 }
 
-/// Run start time of `slot` (µs on the [`mono_us`] clock).
-pub fn started_us(slot: usize) -> u64 {
-    SLOT_ARRAY[slot].start_us.load(Relaxed)
-}
-
 /// busy-reply-threshold in ms.
 #[inline]
 pub fn threshold_ms() -> u64 {

@@ -33,7 +33,8 @@ pub struct Script {
 #[derive(Default)]
 pub struct Scripts {
     pub map: HashMap<[u8; 40], Arc<Script>>,
-    evictable: usize,
+    /// The scripts EVAL created (at most EVAL_LRU_LIMIT).
+    evictable: std::collections::HashSet<[u8; 40]>,
     /// Bytes of sha + bodies (INFO used_memory_scripts_eval).
     pub bytes: usize,
 }
@@ -93,11 +94,11 @@ impl Scripts {
     pub fn insert(&mut self, sha: [u8; 40], body: Vec<u8>, flags: ScriptFlags, evictable: bool) -> (Arc<Script>, bool) {
         let mut evicted = false;
         if evictable {
-            while self.evictable >= EVAL_LRU_LIMIT {
+            while self.evictable.len() >= EVAL_LRU_LIMIT {
                 let oldest = self
-                    .map
-                    .values()
-                    .filter(|s| s.evictable)
+                    .evictable
+                    .iter()
+                    .filter_map(|sha| self.map.get(sha))
                     .min_by_key(|s| s.last_used.load(Ordering::Relaxed))
                     .map(|s| s.sha);
                 match oldest {
@@ -109,7 +110,7 @@ impl Scripts {
                     None => break,
                 }
             }
-            self.evictable += 1;
+            self.evictable.insert(sha);
         }
         self.bytes += 40 + body.len();
         let s = Arc::new(Script {
@@ -129,7 +130,7 @@ impl Scripts {
     fn remove(&mut self, sha: &[u8; 40]) {
         if let Some(s) = self.map.remove(sha) {
             if s.evictable {
-                self.evictable -= 1;
+                self.evictable.remove(sha);
             }
             self.bytes -= 40 + s.body.len();
         }
@@ -138,7 +139,7 @@ impl Scripts {
     /// SCRIPT FLUSH.
     pub fn flush(&mut self) {
         self.map.clear();
-        self.evictable = 0;
+        self.evictable.clear();
         self.bytes = 0;
         SCRIPT_EPOCH.fetch_add(1, Ordering::Release);
         SCRIPT_GEN.fetch_add(1, Ordering::Release);
@@ -239,14 +240,6 @@ pub fn lower(name: &[u8]) -> Vec<u8> {
 impl Libraries {
     pub fn get(&self, name: &[u8]) -> Option<&Arc<Library>> {
         self.by_name.get(name).and_then(|id| self.by_id.get(id))
-    }
-
-    /// The library owning function `name` (any case).
-    pub fn function(&self, name: &[u8]) -> Option<(&Arc<Library>, &FunctionMeta)> {
-        let id = self.functions.get(&lower(name))?;
-        let lib = self.by_id.get(id)?;
-        let f = lib.functions.iter().find(|f| f.name.eq_ignore_ascii_case(name))?;
-        Some((lib, f))
     }
 
     /// Adds a library (names already checked), bumping the generation.

@@ -13,8 +13,14 @@
 //! by an empty proxy whose metatable reads through to the real table and
 //! raises "Attempt to modify a readonly table" on writes. The functions that
 //! could see past a proxy (rawget, rawset, next, pairs, ipairs,
-//! getmetatable, setmetatable) are replaced by native versions that know
-//! proxies; the real tables are reachable only from the registry.
+//! getmetatable, setmetatable, table.insert, table.remove) are replaced by
+//! native versions that know proxies; the real tables are reachable only
+//! from the registry. The strings' metatable is shown read-only too, and
+//! getfenv/setfenv/newproxy are absent, as in Redis 7.4.6+.
+//!
+//! Library functions written in Rust (mlua callbacks: cjson, cmsgpack, bit,
+//! struct) are wrapped so their failures are raised as luaL_error would:
+//! the message string, prefixed with the calling script's position.
 //!
 //! Safety: C functions here raise Lua errors with `lua_error` (a longjmp).
 //! They push everything they need onto the Lua stack and drop their Rust
@@ -64,6 +70,8 @@ pub struct RunCtx<'a> {
     /// Replication flags from redis.set_repl (kept; Spindle has no replicas).
     pub repl: u8,
     in_call: bool,
+    /// The VM's main thread (the script may run in a coroutine).
+    main: L,
     reply: Vec<u8>,
     nums: Vec<u8>,
     spans: Vec<(bool, usize, usize)>,
@@ -102,6 +110,7 @@ impl<'a> RunCtx<'a> {
             start: Instant::now(),
             repl: 3,
             in_call: false,
+            main: ptr::null_mut(),
             reply: Vec::new(),
             nums: Vec::new(),
             spans: Vec::new(),
@@ -187,9 +196,13 @@ pub struct Vm {
     refs: Refs,
     gc_count: u32,
     /// Buffers lent to each run (reply bytes, number arguments, argv spans).
-    bufs: (Vec<u8>, Vec<u8>, Vec<(bool, usize, usize)>),
+    bufs: RunBufs,
     lua: mlua::Lua,
 }
+
+/// Buffers a run borrows: reply bytes, number arguments, argument spans
+/// (is-number, start or pointer, end or length).
+type RunBufs = (Vec<u8>, Vec<u8>, Vec<(bool, usize, usize)>);
 
 #[derive(Clone, Copy, Default)]
 struct Refs {
@@ -882,7 +895,7 @@ unsafe fn generic_command(l: L, raise: bool) -> c_int {
         ctx.aborted = true;
         ctx.in_call = false;
         ctx.reply = reply;
-        ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKLINE, 0);
+        stop_everything(l, ctx);
         push_error_buff(l, ABORTED_MSG);
         return -1;
     }
@@ -1366,6 +1379,24 @@ unsafe extern "C-unwind" fn redis_register_function(l: L) -> c_int {
 // ---------------------------------------------------------------------
 // Hook, error handler.
 
+/// After an abort nothing may run: the hook fires on every instruction, on
+/// the running thread and on the main one (a coroutine may be running).
+unsafe fn stop_everything(l: L, ctx: &RunCtx<'_>) {
+    ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT, 1);
+    if !ctx.main.is_null() && ctx.main != l {
+        ffi::lua_sethook(ctx.main, Some(hook), ffi::LUA_MASKLINE | ffi::LUA_MASKCOUNT, 1);
+    }
+}
+
+/// After a kill, as Redis: the hook fires on every line (of the running
+/// thread and of the main one), so pcall cannot swallow it.
+unsafe fn kill_everything(l: L, ctx: &RunCtx<'_>) {
+    ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKLINE, 0);
+    if !ctx.main.is_null() && ctx.main != l {
+        ffi::lua_sethook(ctx.main, Some(hook), ffi::LUA_MASKLINE, 0);
+    }
+}
+
 /// Count hook (and line hook once the script must stop): kill requests,
 /// the busy threshold, the FUNCTION LOAD timeout, aborts.
 unsafe extern "C-unwind" fn hook(l: L, _ar: *mut ffi::lua_Debug) {
@@ -1391,12 +1422,12 @@ unsafe fn hook_check(l: L) -> bool {
     }
     let ctx = &mut *ctx;
     if ctx.aborted {
-        ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKLINE, 0);
+        stop_everything(l, ctx);
         push_error_buff(l, ABORTED_MSG);
         return true;
     }
     if ctx.killed {
-        ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKLINE, 0);
+        kill_everything(l, ctx);
         push_error_buff(l, KILLED_MSG);
         return true;
     }
@@ -1406,7 +1437,7 @@ unsafe fn hook_check(l: L) -> bool {
     if runstate::kill_requested(slot) {
         ctx.killed = true;
         crate::server::log::notice("Lua script killed by user with SCRIPT KILL.");
-        ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKLINE, 0);
+        kill_everything(l, ctx);
         push_error_buff(l, KILLED_MSG);
         return true;
     }
@@ -2224,7 +2255,9 @@ impl Vm {
             std::mem::swap(&mut ctx.reply, &mut self.bufs.0);
             std::mem::swap(&mut ctx.nums, &mut self.bufs.1);
             std::mem::swap(&mut ctx.spans, &mut self.bufs.2);
-            RUN.with(|c| c.set(ctx as *mut RunCtx<'_> as *mut RunCtx<'static>));
+            ctx.main = l;
+            let erased: *mut RunCtx<'static> = (ctx as *mut RunCtx<'_>).cast();
+            RUN.with(|c| c.set(erased));
             if runstate::threshold_ms() > 0 {
                 ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, COUNT_HOOK_INSTRUCTIONS);
             }
