@@ -138,7 +138,11 @@ fn token_bucket_grants_exactly_its_capacity_under_contention() {
         t.join().unwrap();
     }
     assert_eq!(granted.load(Ordering::Relaxed), 50);
-    let tokens: String = redis::cmd("HGET").arg("bucket:user7").arg("tokens").query(&mut c).unwrap();
+    let tokens: String = redis::cmd("HGET")
+        .arg("bucket:user7")
+        .arg("tokens")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(tokens, "0");
 }
 
@@ -147,9 +151,21 @@ fn safe_lock_release_and_a_contended_lock_protect_a_counter() {
     let server = Server::start(4);
     let mut c = server.client();
     let _: () = redis::cmd("SET").arg("lock:res").arg("token-a").query(&mut c).unwrap();
-    let n: i64 = redis::cmd("EVAL").arg(RELEASE).arg(1).arg("lock:res").arg("token-b").query(&mut c).unwrap();
+    let n: i64 = redis::cmd("EVAL")
+        .arg(RELEASE)
+        .arg(1)
+        .arg("lock:res")
+        .arg("token-b")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(n, 0);
-    let n: i64 = redis::cmd("EVAL").arg(RELEASE).arg(1).arg("lock:res").arg("token-a").query(&mut c).unwrap();
+    let n: i64 = redis::cmd("EVAL")
+        .arg(RELEASE)
+        .arg(1)
+        .arg("lock:res")
+        .arg("token-a")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(n, 1);
     let exists: i64 = redis::cmd("EXISTS").arg("lock:res").query(&mut c).unwrap();
     assert_eq!(exists, 0);
@@ -179,8 +195,18 @@ fn safe_lock_release_and_a_contended_lock_protect_a_counter() {
                     std::thread::yield_now();
                 }
                 let v: Option<i64> = redis::cmd("GET").arg("counter").query(&mut c).unwrap();
-                let _: () = redis::cmd("SET").arg("counter").arg(v.unwrap_or(0) + 1).query(&mut c).unwrap();
-                let released: i64 = redis::cmd("EVALSHA").arg(&sha).arg(1).arg("lock:counter").arg(&token).query(&mut c).unwrap();
+                let _: () = redis::cmd("SET")
+                    .arg("counter")
+                    .arg(v.unwrap_or(0) + 1)
+                    .query(&mut c)
+                    .unwrap();
+                let released: i64 = redis::cmd("EVALSHA")
+                    .arg(&sha)
+                    .arg(1)
+                    .arg("lock:counter")
+                    .arg(&token)
+                    .query(&mut c)
+                    .unwrap();
                 assert_eq!(released, 1);
             }
         }));
@@ -219,9 +245,23 @@ fn scripts_touching_undeclared_keys_of_other_shards_stay_atomic() {
                 let from = &accounts[(i + t) % 4];
                 let to = &accounts[(i + t + 1) % 4];
                 let _: i64 = if i % 2 == 0 {
-                    redis::cmd("EVAL").arg(transfer).arg(0).arg(from).arg(to).arg(3).query(&mut c).unwrap()
+                    redis::cmd("EVAL")
+                        .arg(transfer)
+                        .arg(0)
+                        .arg(from)
+                        .arg(to)
+                        .arg(3)
+                        .query(&mut c)
+                        .unwrap()
                 } else {
-                    redis::cmd("EVAL").arg(transfer_half_declared).arg(1).arg(from).arg(to).arg(3).query(&mut c).unwrap()
+                    redis::cmd("EVAL")
+                        .arg(transfer_half_declared)
+                        .arg(1)
+                        .arg(from)
+                        .arg(to)
+                        .arg(3)
+                        .query(&mut c)
+                        .unwrap()
                 };
                 moved += 3;
             }
@@ -240,7 +280,12 @@ fn scripts_touching_undeclared_keys_of_other_shards_stay_atomic() {
                     let v: Vec<i64> = redis::cmd("MGET").arg(&accounts).query(&mut c).unwrap();
                     v.iter().sum()
                 } else {
-                    redis::cmd("EVAL").arg(audit).arg(0).arg(&accounts).query(&mut c).unwrap()
+                    redis::cmd("EVAL")
+                        .arg(audit)
+                        .arg(0)
+                        .arg(&accounts)
+                        .query(&mut c)
+                        .unwrap()
                 };
                 assert_eq!(sum, 4000);
                 audits += 1;
@@ -264,7 +309,13 @@ fn scripts_touching_undeclared_keys_of_other_shards_stay_atomic() {
     let k = keys_on_distinct_shards("cnt", 4);
     let both = "redis.call('incr', KEYS[1]); redis.call('incr', ARGV[1]); return redis.call('get', KEYS[1])";
     for i in 1..=50 {
-        let v: i64 = redis::cmd("EVAL").arg(both).arg(1).arg(&k[0]).arg(&k[2]).query(&mut admin).unwrap();
+        let v: i64 = redis::cmd("EVAL")
+            .arg(both)
+            .arg(1)
+            .arg(&k[0])
+            .arg(&k[2])
+            .query(&mut admin)
+            .unwrap();
         assert_eq!(v, i);
     }
     let v: Vec<i64> = redis::cmd("MGET").arg(&k[0]).arg(&k[2]).query(&mut admin).unwrap();
@@ -282,12 +333,28 @@ fn scripts_and_functions_are_known_on_every_connection() {
     // Connections land on different shards; each must see both.
     for _ in 0..8 {
         let mut d = server.client();
-        let v: (String, String, i64) = redis::cmd("EVALSHA").arg(&sha).arg(1).arg("k").arg("a").query(&mut d).unwrap();
+        let v: (String, String, i64) = redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(1)
+            .arg("k")
+            .arg("a")
+            .query(&mut d)
+            .unwrap();
         assert_eq!(v, ("k".into(), "a".into(), 42));
-        let v: String = redis::cmd("FCALL").arg("hello").arg(0).arg("you").query(&mut d).unwrap();
+        let v: String = redis::cmd("FCALL")
+            .arg("hello")
+            .arg(0)
+            .arg("you")
+            .query(&mut d)
+            .unwrap();
         assert_eq!(v, "hi you");
         let _: () = redis::cmd("SET").arg("rk").arg("rv").query(&mut d).unwrap();
-        let v: String = redis::cmd("FCALL_RO").arg("ro_get").arg(1).arg("rk").query(&mut d).unwrap();
+        let v: String = redis::cmd("FCALL_RO")
+            .arg("ro_get")
+            .arg(1)
+            .arg("rk")
+            .query(&mut d)
+            .unwrap();
         assert_eq!(v, "rv");
     }
     let flushed: String = redis::cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
@@ -316,12 +383,20 @@ fn a_client_blocked_on_a_list_is_served_after_the_script_that_pushed() {
     }
     let mut t = server.raw();
     assert_eq!(
-        t.cmd(&["EVAL", "redis.call('rpush', KEYS[1], 'j1'); return redis.call('llen', KEYS[1])", "1", "jobs"]),
+        t.cmd(&[
+            "EVAL",
+            "redis.call('rpush', KEYS[1], 'j1'); return redis.call('llen', KEYS[1])",
+            "1",
+            "jobs"
+        ]),
         ":1\r\n"
     );
     assert_eq!(waiter.reply_str(), "*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n");
     // A blocking command inside a script does not block.
-    assert_eq!(t.cmd(&["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "jobs"]), "$-1\r\n");
+    assert_eq!(
+        t.cmd(&["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "jobs"]),
+        "$-1\r\n"
+    );
     assert_eq!(t.cmd(&["RPUSH", "jobs", "x"]), ":1\r\n");
     assert_eq!(
         t.cmd(&["EVAL", "return redis.call('blpop', KEYS[1], 0)", "1", "jobs"]),
@@ -337,21 +412,39 @@ fn script_errors_and_read_only_rules_reach_the_client() {
         c.cmd(&["EVAL", "return 1", "2", "a"]),
         "-ERR Number of keys can't be greater than number of args\r\n"
     );
-    assert_eq!(c.cmd(&["EVAL", "return 1", "-1"]), "-ERR Number of keys can't be negative\r\n");
-    assert_eq!(c.cmd(&["EVAL", "return 1", "x"]), "-ERR value is not an integer or out of range\r\n");
+    assert_eq!(
+        c.cmd(&["EVAL", "return 1", "-1"]),
+        "-ERR Number of keys can't be negative\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["EVAL", "return 1", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
     let r = c.cmd(&["EVAL_RO", "return redis.call('set', KEYS[1], 'v')", "1", "k"]);
-    assert!(r.starts_with("-ERR Write commands are not allowed from read-only scripts."), "{r}");
+    assert!(
+        r.starts_with("-ERR Write commands are not allowed from read-only scripts."),
+        "{r}"
+    );
     let r = c.cmd(&["EVAL", "return redis.call('multi')", "0"]);
-    assert!(r.starts_with("-ERR This Redis command is not allowed from script"), "{r}");
+    assert!(
+        r.starts_with("-ERR This Redis command is not allowed from script"),
+        "{r}"
+    );
     let r = c.cmd(&["EVAL", "return redis.call('nosuch')", "0"]);
     assert!(r.starts_with("-ERR Unknown Redis command called from script"), "{r}");
-    assert_eq!(c.cmd(&["EVAL", "return redis.pcall('incr', KEYS[1])", "1", "k"]), ":1\r\n");
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.pcall('incr', KEYS[1])", "1", "k"]),
+        ":1\r\n"
+    );
     assert_eq!(c.cmd(&["SET", "s", "abc"]), "+OK\r\n");
     let r = c.cmd(&["EVAL", "return redis.pcall('incr', KEYS[1])", "1", "s"]);
     assert_eq!(r, "-ERR value is not an integer or out of range\r\n");
     // Inside MULTI, EVAL runs with the transaction.
     assert_eq!(c.cmd(&["MULTI"]), "+OK\r\n");
-    assert_eq!(c.cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "k"]), "+QUEUED\r\n");
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.call('incr', KEYS[1])", "1", "k"]),
+        "+QUEUED\r\n"
+    );
     assert_eq!(c.cmd(&["INCR", "k"]), "+QUEUED\r\n");
     assert_eq!(c.cmd(&["EXEC"]), "*2\r\n:2\r\n:3\r\n");
 }

@@ -27,6 +27,7 @@
 //! Scripts declared with several shards' keys go to global mode directly;
 //! so does a script inside EXEC's whole-shard mode (it already holds them).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -39,7 +40,7 @@ use crate::server::conn::{must_wait, route, subcommand_error, Route};
 use crate::shard::blocking as blocked_clients;
 use crate::shard::coordinator::{self, run_blocking, Tx};
 use crate::shard::slot::key_shard;
-use crate::shard::{Shard, TxId};
+use crate::shard::{ClientInfo, Shard, TxId};
 use crate::storage::{Entry, Keyspace};
 use crate::util::now_ms;
 
@@ -101,7 +102,7 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     if sess.tx == 0 {
         if let Some(target) = home_shard(&shard, &keys) {
             if target == shard.id && !blocked(&shard, db, &keys) {
-                if run_fast(&shard, what, &keys, &argv, db, ro, resp3, no_touch, out) {
+                if run_fast(&shard, sess.info.id, what, &keys, &argv, db, ro, resp3, no_touch, out) {
                     return;
                 }
             } else {
@@ -155,6 +156,7 @@ fn blocked(shard: &Shard, db: usize, keys: &[&[u8]]) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn run_fast(
     shard: &Rc<Shard>,
+    caller: u64,
     what: What,
     keys: &[&[u8]],
     argv: &[&[u8]],
@@ -166,7 +168,9 @@ fn run_fast(
 ) -> bool {
     let start = out.len();
     let mut be = ScriptBackend::new(shard.clone(), 0, db, no_touch);
-    let (outcome, wake) = super::collect_wakeups(|| run_engine(what, keys, argv, ro, resp3, &mut be, out));
+    let (outcome, wake) = with_running(shard, caller, || {
+        super::collect_wakeups(|| run_engine(what, keys, argv, ro, resp3, &mut be, out))
+    });
     if outcome == Outcome::Aborted {
         be.rollback();
         out.truncate(start);
@@ -224,6 +228,7 @@ impl Shipped {
         let mut out = Vec::new();
         run_fast(
             sh,
+            0,
             what,
             &keys,
             &argv,
@@ -247,7 +252,9 @@ async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[
         }
     }
     let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch);
-    let (outcome, wake) = super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out));
+    let (outcome, wake) = with_running(&shard, sess.info.id, || {
+        super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
+    });
     debug_assert_eq!(outcome, Outcome::Done, "global mode never aborts");
     super::serve_wakeups(&shard, &wake, now_ms());
     for (s, keys) in std::mem::take(&mut be.remote_wake) {
@@ -763,4 +770,148 @@ pub fn cmd_script(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
 pub fn cmd_function(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
     let argv: Vec<&[u8]> = args.iter().collect();
     Engine::with(|e| e.function_command(&argv, sess.resp3, out));
+}
+
+thread_local! {
+    /// The shard whose thread runs a script now, and the client that
+    /// called it (0 when the caller lives on another shard).
+    static RUNNING: RefCell<Option<(Rc<Shard>, u64)>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a script) with this thread's busy poller knowing who runs it.
+fn with_running<R>(shard: &Rc<Shard>, caller: u64, f: impl FnOnce() -> R) -> R {
+    let prev = RUNNING.with(|r| r.replace(Some((shard.clone(), caller))));
+    let out = f();
+    RUNNING.with(|r| *r.borrow_mut() = prev);
+    out
+}
+
+/// What a busy thread does with a command of one of its clients.
+enum BusyAnswer {
+    /// Leave it for the connection once the script is done.
+    Leave,
+    Reply(Vec<u8>),
+}
+
+/// Called from a busy script's hook: answers the idle clients of this
+/// thread as Redis does while a script is busy — SCRIPT KILL and FUNCTION
+/// KILL act, SHUTDOWN NOSAVE exits, other commands get -BUSY. Only clients
+/// waiting for input with nothing buffered on either side are touched
+/// (their replies cannot overtake earlier ones); a command this cannot
+/// serve (QUIT, MULTI ... the allow-busy ones) and everything after it
+/// stay in the socket for the connection.
+pub fn poll_busy_clients() {
+    let Some((shard, caller)) = RUNNING.with(|r| r.borrow().clone()) else {
+        return;
+    };
+    let Some(kind) = engine::busy() else {
+        return;
+    };
+    let targets: Vec<(i32, bool, Option<Rc<ClientInfo>>)> = shard
+        .clients
+        .borrow()
+        .values()
+        .filter(|c| c.id != caller && c.idle.get() && !c.killed.get())
+        .map(|c| (c.fd, c.resp.get() == 3, Some(c.clone())))
+        .collect();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut ranges = Vec::new();
+    let mut scratch = Vec::new();
+    for (fd, resp3, c) in targets {
+        loop {
+            // SAFETY: `buf` is valid for its length; `c.fd` is an open
+            // socket (the client is registered); MSG_PEEK leaves the bytes.
+            let n = unsafe {
+                libc::recv(
+                    fd,
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
+            }
+            ranges.clear();
+            scratch.clear();
+            let limits = crate::protocol::Limits {
+                max_bulk_len: 512 * 1024 * 1024,
+                authenticated: true,
+            };
+            let (consumed, answer) =
+                match crate::protocol::parser::parse(&buf[..n as usize], limits, &mut ranges, &mut scratch) {
+                    Ok(crate::protocol::Parsed::Command { consumed, argc, source }) => {
+                        let input: &[u8] = match source {
+                            crate::protocol::ArgSource::Input => &buf[..consumed],
+                            crate::protocol::ArgSource::Scratch => &scratch,
+                        };
+                        let answer = if argc == 0 {
+                            BusyAnswer::Reply(Vec::new())
+                        } else {
+                            busy_answer(&Args::new(input, &ranges[..argc]), kind, resp3)
+                        };
+                        (consumed, answer)
+                    }
+                    _ => break,
+                };
+            let BusyAnswer::Reply(reply) = answer else {
+                break;
+            };
+            // SAFETY: the peeked bytes are in the socket buffer; this takes
+            // exactly those.
+            unsafe {
+                libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, consumed, libc::MSG_DONTWAIT);
+                if !reply.is_empty() {
+                    libc::send(
+                        fd,
+                        reply.as_ptr() as *const libc::c_void,
+                        reply.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    );
+                }
+            }
+            if let Some(c) = &c {
+                c.tot_cmds.set(c.tot_cmds.get() + 1);
+            }
+        }
+    }
+}
+
+fn busy_answer(args: &Args, kind: Kind, resp3: bool) -> BusyAnswer {
+    let Some(spec) = super::lookup(args.get(0)) else {
+        return BusyAnswer::Leave;
+    };
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, resp3);
+    let sub_is = |w: &str| args.len() == 2 && args.is(1, w);
+    match spec.name {
+        "script" | "function" if sub_is("kill") => {
+            let k = if spec.name == "script" {
+                Kind::Eval
+            } else {
+                Kind::Function
+            };
+            match crate::script::runstate::kill(k) {
+                Ok(()) => r.ok(),
+                Err(e) => r.error(e),
+            }
+        }
+        "shutdown" if args.len() == 2 && args.is(1, "nosave") => {
+            crate::server::log::notice("User requested shutdown...");
+            crate::server::log::notice("Spindle is now ready to exit, bye bye...");
+            std::process::exit(0);
+        }
+        _ if spec.flags & flags::ALLOW_BUSY != 0 => return BusyAnswer::Leave,
+        "script" | "function" | "client" | "config" if args.len() >= 2 => {
+            if spec.subcommands.iter().any(|s| {
+                s.flags & flags::ALLOW_BUSY != 0
+                    && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(args.get(1))
+            }) {
+                return BusyAnswer::Leave;
+            }
+            r.error(engine::busy_error(kind));
+        }
+        _ => r.error(engine::busy_error(kind)),
+    }
+    BusyAnswer::Reply(out)
 }

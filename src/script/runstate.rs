@@ -257,3 +257,19 @@ pub fn running() -> Running {
     }
     Running::Nothing
 }
+
+/// Called from a busy script's instruction hook (about every 100k
+/// instructions) so the server can answer the other clients of the busy
+/// thread (BUSY, SCRIPT KILL, FUNCTION KILL): set once at start-up.
+static BUSY_POLLER: OnceLock<fn()> = OnceLock::new();
+
+pub fn set_busy_poller(f: fn()) {
+    let _ = BUSY_POLLER.set(f);
+}
+
+/// Runs the busy poller, if any.
+pub fn poll_busy() {
+    if let Some(f) = BUSY_POLLER.get() {
+        f();
+    }
+}

@@ -1455,6 +1455,11 @@ unsafe fn hook_check(l: L) -> bool {
             runstate::mark_busy(slot, ctx.kind, info);
         }
     }
+    if ctx.busy {
+        // Let the server answer this thread's other clients meanwhile; a
+        // SCRIPT KILL among them is seen at the next hook.
+        runstate::poll_busy();
+    }
     false
 }
 

@@ -559,6 +559,8 @@ impl Connection {
             // A socket wake-up lost by the executor must not park a client
             // forever: look again every REPOLL_IO (glommio then retries the
             // socket directly).
+            let idle = self.state.written >= self.state.out.len() && self.rstart == self.rend;
+            self.state.sess.info.idle.set(idle);
             let event = loop {
                 let Connection {
                     stream,
@@ -584,6 +586,7 @@ impl Connection {
                     break event;
                 }
             };
+            self.state.sess.info.idle.set(false);
             let n = match event {
                 Io::Wrote(r) => {
                     let n = r?;

@@ -197,6 +197,9 @@ async fn shard_main(
     // pending (or miss a wake-up while joining the mesh) until the next
     // reactor event; the tick bounds such a stall to a few milliseconds.
     let ticker = glommio::timer::TimerActionRepeat::repeat(|| async { Some(Duration::from_millis(5)) });
+    // A script past busy-reply-threshold answers this thread's other
+    // clients from its instruction hook.
+    crate::script::runstate::set_busy_poller(crate::command::scripting::poll_busy_clients);
     let shard = match mesh {
         None => Shard::new(0, 1, cfg, None),
         Some(mesh) => {
@@ -305,6 +308,13 @@ async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
                 continue;
             }
         };
+        admit(&shard, stream).await;
+    }
+}
+
+/// Serves a new connection, or turns it away (protected mode, maxclients).
+pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
+    {
         let (maxclients, protected, nopass) = {
             let c = shard.config.borrow();
             (c.maxclients, c.protected_mode, c.requirepass.is_none())
@@ -313,13 +323,13 @@ async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
         if protected && nopass && !local {
             reject(stream, DENIED).await;
             shard.stats.borrow_mut().rejected_connections += 1;
-            continue;
+            return;
         }
         if CONNECTED_CLIENTS.fetch_add(1, Ordering::Relaxed) >= maxclients as u64 {
             CONNECTED_CLIENTS.fetch_sub(1, Ordering::Relaxed);
             reject(stream, "-ERR max number of clients reached\r\n").await;
             shard.stats.borrow_mut().rejected_connections += 1;
-            continue;
+            return;
         }
         let keepalive = shard.config.borrow().tcp_keepalive;
         if keepalive > 0 {

@@ -146,6 +146,9 @@ pub struct ClientInfo {
     pub no_evict: Cell<bool>,
     pub no_touch: Cell<bool>,
     pub killed: Cell<bool>,
+    /// The connection waits for input with nothing buffered either way: a
+    /// busy script's poller may answer its next command on the socket.
+    pub idle: Cell<bool>,
     pub tot_net_in: Cell<u64>,
     pub tot_net_out: Cell<u64>,
     pub tot_cmds: Cell<u64>,
