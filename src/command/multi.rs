@@ -34,6 +34,8 @@ pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+/// Before the error that refused EXEC itself.
+pub const EXECABORT_PREFIX: &str = "EXECABORT Transaction discarded because of previous errors:";
 pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 
 /// One queued command: its spec and its arguments in the queue's buffer.

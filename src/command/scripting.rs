@@ -51,6 +51,9 @@ pub const WRITE_IN_RO: &str = "ERR Write commands are not allowed from read-only
 pub const RO_WITH_WRITE_FLAG: &str = "ERR Can not execute a script with write flag using *_ro command.";
 pub const NUMKEYS_GT: &str = "ERR Number of keys can't be greater than number of args";
 pub const NUMKEYS_NEG: &str = "ERR Number of keys can't be negative";
+pub const BAD_NUMKEYS: &str = "ERR Bad number of keys provided";
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
 
 /// What to run: a body (EVAL), a cached script (EVALSHA) or a function.
 #[derive(Clone, Copy)]
@@ -89,7 +92,17 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     } else {
         What::Fcall(text)
     };
+    // Redis's order: an EVALSHA digest of the wrong length and an unknown
+    // function are reported before the key count.
+    match what {
+        What::EvalSha(sha) if sha.len() != 40 => return Reply::new(out, resp3).error(NOSCRIPT),
+        What::Fcall(name) if Engine::with(|e| e.fcall_flags(name)).is_none() => {
+            return Reply::new(out, resp3).error(FUNCTION_NOT_FOUND)
+        }
+        _ => {}
+    }
     let n = match parse_i64(args.get(2)) {
+        None if matches!(what, What::Fcall(_)) => return Reply::new(out, resp3).error(BAD_NUMKEYS),
         None => return Reply::new(out, resp3).error(err::NOT_INTEGER),
         Some(n) if n > args.len() as i64 - 3 => return Reply::new(out, resp3).error(NUMKEYS_GT),
         Some(n) if n < 0 => return Reply::new(out, resp3).error(NUMKEYS_NEG),
@@ -848,7 +861,7 @@ pub fn poll_busy_clients() {
                         let answer = if argc == 0 {
                             BusyAnswer::Reply(Vec::new())
                         } else {
-                            busy_answer(&Args::new(input, &ranges[..argc]), kind, resp3)
+                            busy_answer(&Args::new(input, &ranges[..argc]), kind, resp3, c.as_deref())
                         };
                         (consumed, answer)
                     }
@@ -877,12 +890,54 @@ pub fn poll_busy_clients() {
     }
 }
 
-fn busy_answer(args: &Args, kind: Kind, resp3: bool) -> BusyAnswer {
+fn busy_answer(args: &Args, kind: Kind, resp3: bool, client: Option<&ClientInfo>) -> BusyAnswer {
     let Some(spec) = super::lookup(args.get(0)) else {
         return BusyAnswer::Leave;
     };
     let mut out = Vec::new();
     let mut r = Reply::new(&mut out, resp3);
+    if let Some(c) = client {
+        // The transaction state as Redis keeps it through a busy script:
+        // MULTI and DISCARD run, a refused command dooms the transaction,
+        // a refused EXEC ends it. The connection applies the outcome
+        // (`multi_poison`) before its next command.
+        use crate::shard::{POISON_DOOM, POISON_END, POISON_START};
+        let p = c.multi_poison.get();
+        match spec.name {
+            "multi" if args.len() == 1 => {
+                if c.in_multi.get() {
+                    r.error(super::multi::MULTI_NESTED);
+                } else {
+                    c.in_multi.set(true);
+                    c.multi_poison.set((p | POISON_START) & !POISON_DOOM);
+                    r.ok();
+                }
+                return BusyAnswer::Reply(out);
+            }
+            "discard" if args.len() == 1 => {
+                if c.in_multi.get() {
+                    c.in_multi.set(false);
+                    c.multi_poison.set(POISON_END);
+                    r.ok();
+                } else {
+                    r.error(super::multi::DISCARD_WITHOUT_MULTI);
+                }
+                return BusyAnswer::Reply(out);
+            }
+            "exec" if c.in_multi.get() => {
+                c.in_multi.set(false);
+                c.multi_poison.set(POISON_END);
+                r.error(&format!(
+                    "{} {}",
+                    super::multi::EXECABORT_PREFIX,
+                    engine::busy_error(kind)
+                ));
+                return BusyAnswer::Reply(out);
+            }
+            _ if c.in_multi.get() && spec.flags & flags::ALLOW_BUSY == 0 => c.multi_poison.set(p | POISON_DOOM),
+            _ => {}
+        }
+    }
     let sub_is = |w: &str| args.len() == 2 && args.is(1, w);
     match spec.name {
         "script" | "function" if sub_is("kill") => {

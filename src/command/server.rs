@@ -36,6 +36,8 @@ struct ShardReport {
     max_obuf: usize,
     blocked: usize,
     blocking_keys: usize,
+    /// Bytes of this shard's Lua VMs: (eval, functions).
+    lua: (usize, usize),
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -167,6 +169,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             max_obuf: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
             blocked: sh.blocking.borrow().blocked_clients,
             blocking_keys: sh.blocking.borrow().blocking_keys(),
+            lua: crate::script::Engine::with(|e| e.lua_memory()),
         }
     })
     .await;
@@ -260,6 +263,26 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     sys,
                     human_bytes(sys),
                     if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                );
+                let sc = crate::script::engine::stats();
+                let vm_eval: usize = reports.iter().map(|r| r.lua.0).sum();
+                let vm_func: usize = reports.iter().map(|r| r.lua.1).sum();
+                let _ = write!(
+                    text,
+                    "used_memory_lua:{}\r\nused_memory_vm_eval:{}\r\nused_memory_lua_human:{}\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{}\r\nnumber_of_libraries:{}\r\nused_memory_vm_functions:{}\r\nused_memory_vm_total:{}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{}\r\nused_memory_scripts:{}\r\nused_memory_scripts_human:{}\r\n",
+                    vm_eval,
+                    vm_eval,
+                    human_bytes(vm_eval as u64),
+                    sc.scripts_bytes,
+                    sc.cached_scripts,
+                    sc.functions,
+                    sc.libraries,
+                    vm_func,
+                    vm_eval + vm_func,
+                    human_bytes((vm_eval + vm_func) as u64),
+                    0,
+                    sc.scripts_bytes,
+                    human_bytes(sc.scripts_bytes as u64),
                 );
             }
             "persistence" => {

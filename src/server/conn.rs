@@ -311,6 +311,23 @@ impl State {
 
     /// Dispatches one parsed command.
     pub(crate) async fn dispatch(&mut self, args: &Args<'_>) {
+        // What a busy script's poller answered for this client meanwhile.
+        let poison = self.sess.info.multi_poison.replace(0);
+        if poison != 0 {
+            use crate::shard::{POISON_DOOM, POISON_END, POISON_START};
+            if poison & POISON_END != 0 {
+                self.sess.multi = None;
+                self.sess.watch = None;
+            }
+            if poison & POISON_START != 0 {
+                self.sess.multi = Some(Default::default());
+            }
+            if poison & POISON_DOOM != 0 {
+                if let Some(m) = &mut self.sess.multi {
+                    m.aborted = true;
+                }
+            }
+        }
         let Some(spec) = command::lookup(args.get(0)) else {
             let msg = errors::unknown_command(args.get(0), &mut args.iter().skip(1));
             return self.reply_error(None, &msg);
@@ -329,7 +346,14 @@ impl State {
         // relaxed load otherwise.
         if let Some(kind) = crate::script::engine::busy() {
             if spec.flags & flags::ALLOW_BUSY == 0 && !busy_allowed_sub(spec, args) {
-                return self.reply_error(Some(spec), crate::script::engine::busy_error(kind).as_bytes());
+                let busy = crate::script::engine::busy_error(kind);
+                if spec.name == "exec" && self.sess.multi.take().is_some() {
+                    // A refused EXEC ends the transaction.
+                    self.sess.watch = None;
+                    let msg = format!("{} {}", command::multi::EXECABORT_PREFIX, busy);
+                    return self.reply_error(Some(spec), msg.as_bytes());
+                }
+                return self.reply_error(Some(spec), busy.as_bytes());
             }
         }
         if self.sess.multi.is_some() && !command::multi::runs_in_multi(spec) {
@@ -561,6 +585,7 @@ impl Connection {
             // socket directly).
             let idle = self.state.written >= self.state.out.len() && self.rstart == self.rend;
             self.state.sess.info.idle.set(idle);
+            self.state.sess.info.in_multi.set(self.state.sess.multi.is_some());
             let event = loop {
                 let Connection {
                     stream,

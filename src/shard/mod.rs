@@ -125,6 +125,13 @@ pub fn count_lookup(hit: bool) {
     }
 }
 
+/// A queued command was refused while a script was busy: EXEC must abort.
+pub const POISON_DOOM: u8 = 1;
+/// EXEC or DISCARD ended the transaction.
+pub const POISON_END: u8 = 2;
+/// MULTI started a transaction.
+pub const POISON_START: u8 = 4;
+
 /// What CLIENT LIST / CLIENT INFO show of a connection, shared between the
 /// connection's task and its shard's registry (same thread).
 #[derive(Default)]
@@ -149,6 +156,11 @@ pub struct ClientInfo {
     /// The connection waits for input with nothing buffered either way: a
     /// busy script's poller may answer its next command on the socket.
     pub idle: Cell<bool>,
+    /// The connection is inside MULTI (kept with `idle`, for the poller).
+    pub in_multi: Cell<bool>,
+    /// What a busy script's poller did to the client's transaction, for
+    /// the connection to apply (`POISON_*` bits, applied END, START, DOOM).
+    pub multi_poison: Cell<u8>,
     pub tot_net_in: Cell<u64>,
     pub tot_net_out: Cell<u64>,
     pub tot_cmds: Cell<u64>,
