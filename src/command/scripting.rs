@@ -951,6 +951,7 @@ fn busy_answer(args: &Args, kind: Kind, resp3: bool, client: Option<&ClientInfo>
                 Err(e) => r.error(e),
             }
         }
+        "function" if sub_is("stats") => engine::function_stats(&mut r),
         "shutdown" if args.len() == 2 && args.is(1, "nosave") => {
             crate::server::log::notice("User requested shutdown...");
             crate::server::log::notice("Spindle is now ready to exit, bye bye...");

@@ -1113,7 +1113,8 @@ fn help(r: &mut Reply, cmd: &str, lines: &[&str]) {
     r.simple("    Print this help.");
 }
 
-fn function_stats(r: &mut Reply) {
+/// FUNCTION STATS (also answered by a busy thread for its own clients).
+pub fn function_stats(r: &mut Reply) {
     let running = runstate::running();
     if running == runstate::Running::Eval {
         r.error(runstate::busy_error(Kind::Eval));
