@@ -189,7 +189,9 @@ fn run_fast(
         out.truncate(start);
         return false;
     }
-    super::serve_wakeups(shard, &wake, now_ms());
+    if !wake.is_empty() {
+        super::serve_wakeups(shard, &wake, be.now);
+    }
     true
 }
 
@@ -313,6 +315,9 @@ struct ScriptBackend {
     read_only: bool,
     /// Fast path: the entries of written keys before their first write.
     undo: Vec<(usize, Vec<u8>, Option<Entry>)>,
+    /// The script's clock (unix ms), read once when it starts: every call
+    /// sees the same time, as in Redis, and pays no clock read.
+    now: u64,
     /// Scratch for the arguments of one call.
     data: Vec<u8>,
     ranges: Vec<(u32, u32)>,
@@ -355,6 +360,7 @@ impl ScriptBackend {
             no_touch,
             read_only: false,
             undo: Vec::new(),
+            now: now_ms(),
             data: Vec::new(),
             ranges: Vec::new(),
             remote_wake: BTreeMap::new(),
@@ -423,19 +429,20 @@ impl ScriptBackend {
             if spec.flags & flags::WRITE != 0 {
                 self.save_undo(spec, args);
             }
-            super::execute(&self.shard, spec, h, args, db, resp3, no_touch, now_ms(), out);
+            super::execute(&self.shard, spec, h, args, db, resp3, no_touch, self.now, out);
             return Ok(());
         }
         match route(spec, args, shards, me) {
             Route::Shard(t) if t == me => {
-                super::execute(&self.shard, spec, h, args, db, resp3, no_touch, now_ms(), out)
+                super::execute(&self.shard, spec, h, args, db, resp3, no_touch, self.now, out)
             }
             Route::Shard(t) => {
                 let owned = OwnedArgs::from(args);
+                let now = self.now;
                 let (buf, wake) = run_blocking(&self.shard, self.tx, t, move |sh| {
                     super::collect_wakeups(|| {
                         let mut buf = Vec::new();
-                        super::execute(sh, spec, h, &owned.args(), db, resp3, no_touch, now_ms(), &mut buf);
+                        super::execute(sh, spec, h, &owned.args(), db, resp3, no_touch, now, &mut buf);
                         buf
                     })
                 });
