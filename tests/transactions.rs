@@ -178,9 +178,9 @@ fn watch_sees_writes_expiry_and_flushes_from_other_clients() {
         assert_eq!(a.cmd(&["EXEC"]), "*1\r\n$1\r\n2\r\n");
     }
     // Expiry, even before the key is reclaimed.
-    assert_eq!(a.cmd(&["SET", &keys[1], "v", "PX", "30"]), "+OK\r\n");
+    assert_eq!(a.cmd(&["SET", &keys[1], "v", "PX", "500"]), "+OK\r\n");
     assert_eq!(a.cmd(&["WATCH", &keys[1]]), "+OK\r\n");
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(700));
     assert_eq!(a.cmd(&["MULTI"]), "+OK\r\n");
     assert_eq!(a.cmd(&["PING"]), "+QUEUED\r\n");
     assert_eq!(a.cmd(&["EXEC"]), "*-1\r\n");
