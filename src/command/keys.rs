@@ -504,85 +504,127 @@ pub async fn cmd_keys(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
 /// keys]. The cursor is the next hash slot to visit (0 = start / done), so
 /// it names its shard and survives any rehashing.
 pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
-    let resp3 = sess.resp3;
-    let Some(cursor) = std::str::from_utf8(args.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return Reply::new(out, resp3).error(err::CURSOR);
+    let mut walk = match ScanWalk::parse(args, sess.shard.count) {
+        Ok(w) => w,
+        Err(e) => return Reply::new(out, sess.resp3).error(e),
     };
-    let mut count = 10usize;
-    let mut pattern: Option<Vec<u8>> = None;
-    let mut type_filter: Option<Vec<u8>> = None;
-    let mut j = 2;
-    while j < args.len() {
-        if j + 1 >= args.len() {
-            return Reply::new(out, resp3).error(err::SYNTAX);
-        }
-        if args.is(j, "count") {
-            match parse_i64(args.get(j + 1)) {
-                None => return Reply::new(out, resp3).error(err::NOT_INTEGER),
-                Some(c) if c < 1 => return Reply::new(out, resp3).error(err::SYNTAX),
-                Some(c) => count = c.min(1 << 30) as usize,
-            }
-        } else if args.is(j, "match") {
-            let p = args.get(j + 1);
-            pattern = if p == b"*" { None } else { Some(p.to_vec()) };
-        } else if args.is(j, "type") {
-            type_filter = Some(args.get(j + 1).to_vec());
-        } else {
-            return Reply::new(out, resp3).error(err::SYNTAX);
-        }
-        j += 2;
-    }
-    let shards = sess.shard.count;
     let db = sess.db;
-    let mut keys: Vec<Vec<u8>> = Vec::new();
-    let mut next: u64 = 0;
+    while let Some((shard, slot, want)) = walk.next_visit() {
+        let (p, t, shards) = (walk.pattern.clone(), walk.type_filter.clone(), walk.shards);
+        let step = coordinator::run_on_in(&sess.shard, sess.tx, shard, move |sh| {
+            let ks = sh.ks.borrow();
+            op_scan(
+                &ks.dbs[db],
+                slot,
+                want,
+                p.as_deref(),
+                t.as_deref(),
+                now_ms(),
+                shard,
+                shards,
+            )
+        })
+        .await;
+        walk.feed(shard, step);
+    }
+    walk.reply(&mut Reply::new(out, sess.resp3));
+}
+
+/// A SCAN call walking the slots shard by shard: which slot to visit next,
+/// and the page built so far. The caller runs each visit on its shard.
+pub struct ScanWalk {
+    pub count: usize,
+    pub pattern: Option<Vec<u8>>,
+    pub type_filter: Option<Vec<u8>>,
+    pub shards: usize,
+    slot: Option<usize>,
+    keys: Vec<Vec<u8>>,
+    next: u64,
     // Work per call is bounded by keys visited, not keys returned, so a
     // rarely matching pattern gives short pages rather than a long call.
-    let mut visited = 0usize;
-    if cursor < SLOTS as u64 {
-        let mut slot = cursor as usize;
-        loop {
-            let shard = slot_shard(slot as u16, shards);
-            let want = count.saturating_sub(visited).max(1);
-            let (p, t) = (pattern.clone(), type_filter.clone());
-            let (found, resume, seen) = coordinator::run_on_in(&sess.shard, sess.tx, shard, move |sh| {
-                let ks = sh.ks.borrow();
-                op_scan(
-                    &ks.dbs[db],
-                    slot,
-                    want,
-                    p.as_deref(),
-                    t.as_deref(),
-                    now_ms(),
-                    shard,
-                    shards,
-                )
-            })
-            .await;
-            visited += seen;
-            keys.extend(found);
-            slot = match resume {
-                Some(s) => s,
-                None => match (slot..SLOTS).find(|s| slot_shard(*s as u16, shards) > shard) {
-                    Some(s) => s,
-                    None => break,
-                },
-            };
-            if visited >= count {
-                next = slot as u64;
-                break;
+    visited: usize,
+}
+
+impl ScanWalk {
+    /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+    pub fn parse(args: &Args, shards: usize) -> Result<ScanWalk, &'static str> {
+        let cursor = std::str::from_utf8(args.get(1))
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(err::CURSOR)?;
+        let mut w = ScanWalk {
+            count: 10,
+            pattern: None,
+            type_filter: None,
+            shards,
+            slot: (cursor < SLOTS as u64).then_some(cursor as usize),
+            keys: Vec::new(),
+            next: 0,
+            visited: 0,
+        };
+        let mut j = 2;
+        while j < args.len() {
+            if j + 1 >= args.len() {
+                return Err(err::SYNTAX);
             }
+            if args.is(j, "count") {
+                match parse_i64(args.get(j + 1)) {
+                    None => return Err(err::NOT_INTEGER),
+                    Some(c) if c < 1 => return Err(err::SYNTAX),
+                    Some(c) => w.count = c.min(1 << 30) as usize,
+                }
+            } else if args.is(j, "match") {
+                let p = args.get(j + 1);
+                w.pattern = if p == b"*" { None } else { Some(p.to_vec()) };
+            } else if args.is(j, "type") {
+                w.type_filter = Some(args.get(j + 1).to_vec());
+            } else {
+                return Err(err::SYNTAX);
+            }
+            j += 2;
         }
+        Ok(w)
     }
-    let mut r = Reply::new(out, resp3);
-    r.array_len(2);
-    r.bulk(next.to_string().as_bytes());
-    r.array_len(keys.len());
-    for k in &keys {
-        r.bulk(k);
+
+    /// The next visit: (shard, first slot, keys wanted), or None when the
+    /// page is complete.
+    pub fn next_visit(&self) -> Option<(usize, usize, usize)> {
+        let slot = self.slot?;
+        Some((
+            slot_shard(slot as u16, self.shards),
+            slot,
+            self.count.saturating_sub(self.visited).max(1),
+        ))
+    }
+
+    /// Takes the result of the visit `next_visit` asked for.
+    pub fn feed(&mut self, shard: usize, (found, resume, seen): (Vec<Vec<u8>>, Option<usize>, usize)) {
+        self.visited += seen;
+        self.keys.extend(found);
+        let Some(from) = self.slot else {
+            return;
+        };
+        let next = match resume {
+            Some(s) => Some(s),
+            None => (from..SLOTS).find(|s| slot_shard(*s as u16, self.shards) > shard),
+        };
+        self.slot = match next {
+            Some(s) if self.visited >= self.count => {
+                self.next = s as u64;
+                None
+            }
+            other => other,
+        };
+    }
+
+    /// `[next cursor, [keys]]`.
+    pub fn reply(&self, r: &mut Reply) {
+        r.array_len(2);
+        r.bulk(self.next.to_string().as_bytes());
+        r.array_len(self.keys.len());
+        for k in &self.keys {
+            r.bulk(k);
+        }
     }
 }
 
@@ -678,38 +720,44 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
 
 /// `SWAPDB index1 index2` → OK.
 pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
-    let dbs = sess.shard.config.borrow().databases as i64;
+    let dbs = sess.shard.config.borrow().databases;
+    let (a, b) = match parse_swapdb(args, dbs) {
+        Ok(ab) => ab,
+        Err(e) => return Reply::new(out, sess.resp3).error(e),
+    };
+    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| op_swapdb(sh, a, b)).await;
+    Reply::new(out, sess.resp3).ok();
+}
+
+/// The two database indexes of SWAPDB, with Redis's errors.
+pub fn parse_swapdb(args: &Args, dbs: usize) -> Result<(usize, usize), &'static str> {
     let a = parse_i64(args.get(1)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
     let b = parse_i64(args.get(2)).filter(|v| *v >= i32::MIN as i64 && *v <= i32::MAX as i64);
-    let mut r = Reply::new(out, sess.resp3);
-    let Some(a) = a else {
-        return r.error(err::INVALID_FIRST_DB);
-    };
-    let Some(b) = b else {
-        return r.error(err::INVALID_SECOND_DB);
-    };
+    let a = a.ok_or(err::INVALID_FIRST_DB)?;
+    let b = b.ok_or(err::INVALID_SECOND_DB)?;
+    let dbs = dbs as i64;
     if a < 0 || a >= dbs || b < 0 || b >= dbs {
-        return r.error(err::DB_INDEX);
+        return Err(err::DB_INDEX);
     }
-    let (a, b) = (a as usize, b as usize);
-    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
-        // A watched key of either database changes if it exists in either.
-        let now = crate::util::now_ms();
-        {
-            let mut ks = sh.ks.borrow_mut();
-            let mut w = sh.watches.borrow_mut();
-            if !w.is_empty() {
-                w.touch_where(|db, key| {
-                    (db == a || db == b) && (watch::exists(&mut ks, a, key, now) || watch::exists(&mut ks, b, key, now))
-                });
-            }
+    Ok((a as usize, b as usize))
+}
+
+/// SWAPDB on one shard (every shard does it, locked whole).
+pub fn op_swapdb(sh: &crate::shard::Shard, a: usize, b: usize) {
+    // A watched key of either database changes if it exists in either.
+    let now = crate::util::now_ms();
+    {
+        let mut ks = sh.ks.borrow_mut();
+        let mut w = sh.watches.borrow_mut();
+        if !w.is_empty() {
+            w.touch_where(|db, key| {
+                (db == a || db == b) && (watch::exists(&mut ks, a, key, now) || watch::exists(&mut ks, b, key, now))
+            });
         }
-        sh.ks.borrow_mut().swap(a, b);
-        // Clients blocked on keys of either database may now be served.
-        crate::shard::blocking::signal_databases(sh, &[a, b], crate::util::now_ms());
-    })
-    .await;
-    Reply::new(out, sess.resp3).ok();
+    }
+    sh.ks.borrow_mut().swap(a, b);
+    // Clients blocked on keys of either database may now be served.
+    crate::shard::blocking::signal_databases(sh, &[a, b], now);
 }
 
 #[cfg(test)]

@@ -600,7 +600,13 @@ impl ScriptBackend {
                 r.ok();
             }
             ConnCmd::Block => return self.blocking_cmd(args, resp3, out),
-            ConnCmd::DbSize | ConnCmd::Keys | ConnCmd::FlushDb | ConnCmd::FlushAll | ConnCmd::RandomKey => {
+            ConnCmd::DbSize
+            | ConnCmd::Keys
+            | ConnCmd::Scan
+            | ConnCmd::FlushDb
+            | ConnCmd::FlushAll
+            | ConnCmd::SwapDb
+            | ConnCmd::RandomKey => {
                 // The whole keyspace: every shard, so global mode (or a
                 // one-shard server, where the fast path holds it all).
                 if self.fast() && self.shard.count > 1 {
@@ -637,6 +643,33 @@ impl ScriptBackend {
                 for k in &found {
                     r.bulk(k);
                 }
+            }
+            ConnCmd::Scan => {
+                let mut walk = match keys::ScanWalk::parse(args, shards) {
+                    Ok(w) => w,
+                    Err(e) => return r.error(e),
+                };
+                while let Some((s, slot, want)) = walk.next_visit() {
+                    let (p, t) = (walk.pattern.clone(), walk.type_filter.clone());
+                    let step = run_blocking(&self.shard, self.tx, s, move |sh| {
+                        let ks = sh.ks.borrow();
+                        keys::op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now_ms(), s, shards)
+                    });
+                    walk.feed(s, step);
+                }
+                walk.reply(&mut r);
+            }
+            ConnCmd::SwapDb => {
+                let dbs = self.shard.config.borrow().databases;
+                let (a, b) = match keys::parse_swapdb(args, dbs) {
+                    Ok(ab) => ab,
+                    Err(e) => return r.error(e),
+                };
+                for s in 0..shards {
+                    run_blocking(&self.shard, self.tx, s, move |sh| keys::op_swapdb(sh, a, b));
+                }
+                self.undo.clear();
+                r.ok();
             }
             ConnCmd::FlushDb | ConnCmd::FlushAll => {
                 if !keys::flush_mode_ok(args) {
