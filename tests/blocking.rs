@@ -8,28 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{info_field, wait_blocked, Server};
 use redis::Commands;
-
-/// An INFO clients field.
-fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Waits (without a time assertion) until `blocked_clients` equals `n`.
-fn wait_blocked(c: &mut redis::Connection, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while info_field(c, "blocked_clients") != n {
-        assert!(Instant::now() < deadline, "blocked_clients never reached {n}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 #[test]
 fn every_pushed_element_is_delivered_exactly_once_across_shards() {

@@ -7,7 +7,6 @@ mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::{keys_on_distinct_shards, Server};
 
@@ -372,15 +371,7 @@ fn a_client_blocked_on_a_list_is_served_after_the_script_that_pushed() {
     let mut waiter = server.raw();
     let mut admin = server.client();
     waiter.send(&common::encode(&["BLPOP", "jobs", "0"]));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
-        if info.contains("blocked_clients:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the client never blocked");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::wait_blocked(&mut admin, 1);
     let mut t = server.raw();
     assert_eq!(
         t.cmd(&[

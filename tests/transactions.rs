@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{keys_on_distinct_shards, Server};
 
@@ -212,15 +212,7 @@ fn blocked_clients_are_served_after_the_whole_transaction() {
     let mut waiter = server.raw();
     let mut admin = server.client();
     waiter.send(&common::encode(&["BLPOP", "jobs", "0"]));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
-        if info.contains("blocked_clients:1") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the client never blocked");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::wait_blocked(&mut admin, 1);
     let mut t = server.raw();
     assert_eq!(t.cmd(&["MULTI"]), "+OK\r\n");
     assert_eq!(t.cmd(&["RPUSH", "jobs", "j1"]), "+QUEUED\r\n");

@@ -12,6 +12,44 @@ pub struct Args<'a> {
     ranges: &'a [(u32, u32)],
 }
 
+/// Commands with their arguments copied into one buffer: a batch bound for
+/// another shard, a MULTI queue, a script's call shipped elsewhere. The
+/// one copy a command pays when it cannot run where its bytes were read.
+#[derive(Default)]
+pub struct ArgsBuf {
+    data: Vec<u8>,
+    ranges: Vec<(u32, u32)>,
+    /// Per command: first range and argument count.
+    cmds: Vec<(u32, u32)>,
+}
+
+impl ArgsBuf {
+    /// Appends a copy of `args` as the next command.
+    pub fn push(&mut self, args: &Args) {
+        let start = self.ranges.len() as u32;
+        for a in args.iter() {
+            self.ranges.push((self.data.len() as u32, a.len() as u32));
+            self.data.extend_from_slice(a);
+        }
+        self.cmds.push((start, args.len() as u32));
+    }
+
+    /// Number of commands.
+    pub fn len(&self) -> usize {
+        self.cmds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cmds.is_empty()
+    }
+
+    /// The arguments of command `i`.
+    pub fn get(&self, i: usize) -> Args<'_> {
+        let (start, argc) = self.cmds[i];
+        Args::new(&self.data, &self.ranges[start as usize..(start + argc) as usize])
+    }
+}
+
 impl<'a> Args<'a> {
     pub fn new(buf: &'a [u8], ranges: &'a [(u32, u32)]) -> Self {
         Args { buf, ranges }

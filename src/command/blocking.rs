@@ -174,6 +174,40 @@ fn zpop_serve(max: bool, count: usize, shape: zset::PopShape, resp3: bool) -> Ar
     })
 }
 
+/// `LMOVE src dst from to`: what a blocked move becomes when its
+/// destination lives on another shard (run as one cross-shard command).
+pub struct LmoveArgs {
+    data: Vec<u8>,
+    ranges: [(u32, u32); 5],
+}
+
+impl LmoveArgs {
+    pub fn new(src: &[u8], dst: &[u8], from: End, to: End) -> LmoveArgs {
+        let side = |e: End| -> &'static [u8] {
+            if e == End::Left {
+                b"left"
+            } else {
+                b"right"
+            }
+        };
+        let words: [&[u8]; 5] = [b"lmove", src, dst, side(from), side(to)];
+        let mut ranges = [(0u32, 0u32); 5];
+        let mut at = 0u32;
+        for (r, w) in ranges.iter_mut().zip(words) {
+            *r = (at, w.len() as u32);
+            at += w.len() as u32;
+        }
+        LmoveArgs {
+            data: words.concat(),
+            ranges,
+        }
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.data, &self.ranges)
+    }
+}
+
 /// A parsed blocking command: keys, deadline, serve function, and for a
 /// move its destination and ends.
 pub type Parsed = (Vec<Vec<u8>>, u64, Arc<ServeFn>, Option<(Vec<u8>, End, End)>);
@@ -283,21 +317,8 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
                 // A move whose destination lives on another shard: run it
                 // as one cross-shard LMOVE; block again if it found nothing.
                 let (dst, from, to) = mv.clone().expect("only moves retry");
-                let words: [&[u8]; 5] = [
-                    b"lmove",
-                    &keys[0],
-                    &dst,
-                    if from == End::Left { b"left" } else { b"right" },
-                    if to == End::Left { b"left" } else { b"right" },
-                ];
-                let buf: Vec<u8> = words.concat();
-                let mut ranges = Vec::with_capacity(5);
-                let mut at = 0u32;
-                for w in words {
-                    ranges.push((at, w.len() as u32));
-                    at += w.len() as u32;
-                }
-                let lmove_args = Args::new(&buf, &ranges);
+                let lmove = LmoveArgs::new(&keys[0], &dst, from, to);
+                let lmove_args = lmove.args();
                 let spec = super::lookup(b"lmove").expect("lmove is in the table");
                 let mut tmp = Vec::new();
                 super::cross::execute(sess, spec, super::Cross::Gather, &lmove_args, &mut tmp).await;

@@ -632,36 +632,48 @@ impl ScanWalk {
 pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
     let db = sess.db;
     let sizes = coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| sh.ks.borrow().dbs[db].len()).await;
-    let total: usize = sizes.iter().sum();
     let mut r = Reply::new(out, sess.resp3);
-    // Keys may expire or vanish between the two steps: retry a few times.
-    for _ in 0..16 {
-        if total == 0 {
+    for _ in 0..RANDOMKEY_TRIES {
+        let Some((target, seed)) = random_pick(&sizes, &sess.shard) else {
             break;
-        }
-        let mut pick = (sess.shard.rng.borrow_mut().next_u64() % total as u64) as usize;
-        let mut target = 0;
-        for (s, n) in sizes.iter().enumerate() {
-            if pick < *n {
-                target = s;
-                break;
-            }
-            pick -= n;
-        }
-        let seed = sess.shard.rng.borrow_mut().next_u64();
-        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| {
-            let mut ks = sh.ks.borrow_mut();
-            let now = now_ms();
-            let d = ks.db(db);
-            let k = d.random_key(seed).map(|k| k.to_vec())?;
-            d.lookup(&k, now).map(|_| k)
-        })
-        .await;
+        };
+        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| op_random_key(sh, db, seed)).await;
         if let Some(k) = key {
             return r.bulk(&k);
         }
     }
     r.null();
+}
+
+/// Keys may expire or vanish between counting and picking: RANDOMKEY tries
+/// again this many times.
+pub const RANDOMKEY_TRIES: usize = 16;
+
+/// For RANDOMKEY: a shard drawn with weights `sizes` (its key count) and a
+/// seed for the key within it; None when there are no keys.
+pub fn random_pick(sizes: &[usize], shard: &crate::shard::Shard) -> Option<(usize, u64)> {
+    let total: usize = sizes.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let mut pick = (shard.rng.borrow_mut().next_u64() % total as u64) as usize;
+    let mut target = 0;
+    for (s, n) in sizes.iter().enumerate() {
+        if pick < *n {
+            target = s;
+            break;
+        }
+        pick -= n;
+    }
+    Some((target, shard.rng.borrow_mut().next_u64()))
+}
+
+/// A random live key of `db` on this shard (None if the one drawn expired).
+pub fn op_random_key(sh: &crate::shard::Shard, db: usize, seed: u64) -> Option<Vec<u8>> {
+    let mut ks = sh.ks.borrow_mut();
+    let d = ks.db(db);
+    let k = d.random_key(seed).map(|k| k.to_vec())?;
+    d.lookup(&k, now_ms()).map(|_| k)
 }
 
 /// `DBSIZE` → number of keys in the selected database.

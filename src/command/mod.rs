@@ -29,7 +29,7 @@ pub mod string;
 pub mod table;
 pub mod zset;
 
-pub use args::Args;
+pub use args::{Args, ArgsBuf};
 pub use session::Session;
 pub use table::{lookup, CommandSpec, Handler, TABLE};
 

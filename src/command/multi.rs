@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::table::{CommandSpec, Handler, ShardFn};
-use super::{errors as err, flags, Args, Session};
+use super::{errors as err, flags, Args, ArgsBuf, Session};
 use crate::protocol::Reply;
 use crate::server::conn::{must_wait, route, Route};
 use crate::shard::coordinator::{self, Tx};
@@ -38,43 +38,19 @@ pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous
 pub const EXECABORT_PREFIX: &str = "EXECABORT Transaction discarded because of previous errors:";
 pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 
-/// One queued command: its spec and its arguments in the queue's buffer.
-#[derive(Clone, Copy)]
-struct Queued {
-    spec: &'static CommandSpec,
-    arg_start: u32,
-    argc: u32,
-}
-
 /// Commands queued since MULTI.
 #[derive(Default)]
 pub struct MultiState {
-    data: Vec<u8>,
-    ranges: Vec<(u32, u32)>,
-    cmds: Vec<Queued>,
+    args: ArgsBuf,
+    specs: Vec<&'static CommandSpec>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     pub aborted: bool,
 }
 
 impl MultiState {
     pub fn queue(&mut self, spec: &'static CommandSpec, args: &Args) {
-        let arg_start = self.ranges.len() as u32;
-        for a in args.iter() {
-            self.ranges.push((self.data.len() as u32, a.len() as u32));
-            self.data.extend_from_slice(a);
-        }
-        self.cmds.push(Queued {
-            spec,
-            arg_start,
-            argc: args.len() as u32,
-        });
-    }
-
-    fn args(&self, q: &Queued) -> Args<'_> {
-        Args::new(
-            &self.data,
-            &self.ranges[q.arg_start as usize..(q.arg_start + q.argc) as usize],
-        )
+        self.args.push(args);
+        self.specs.push(spec);
     }
 }
 
@@ -197,13 +173,13 @@ fn plan(sess: &Session, m: &MultiState, watched: &[WatchedKey]) -> Plan {
     let shards = sess.shard.count;
     let mut locks: BTreeMap<usize, Vec<KeyId>> = BTreeMap::new();
     let mut cross = false;
-    for q in &m.cmds {
-        if matches!(q.spec.handler, Handler::Conn(_)) || q.spec.flags & flags::CROSS_DB != 0 {
+    for (n, &spec) in m.specs.iter().enumerate() {
+        if matches!(spec.handler, Handler::Conn(_)) || spec.flags & flags::CROSS_DB != 0 {
             return Plan::Global;
         }
-        let args = m.args(q);
+        let args = m.args.get(n);
         let mut first = None;
-        for i in q.spec.key_indices(&args) {
+        for i in spec.key_indices(&args) {
             let k = args.get(i);
             let s = key_shard(k, shards);
             cross |= first.is_some_and(|f| f != s);
@@ -231,38 +207,21 @@ fn plan(sess: &Session, m: &MultiState, watched: &[WatchedKey]) -> Plan {
 }
 
 /// Commands of one shard, owned so they can travel there.
+#[derive(Default)]
 struct Part {
-    data: Vec<u8>,
-    ranges: Vec<(u32, u32)>,
-    cmds: Vec<(&'static CommandSpec, ShardFn, u32, u32)>,
+    args: ArgsBuf,
+    cmds: Vec<(&'static CommandSpec, ShardFn)>,
 }
 
 impl Part {
-    fn new() -> Part {
-        Part {
-            data: Vec::new(),
-            ranges: Vec::new(),
-            cmds: Vec::new(),
-        }
-    }
-
     fn push(&mut self, spec: &'static CommandSpec, handler: ShardFn, args: &Args) {
-        let start = self.ranges.len() as u32;
-        for a in args.iter() {
-            self.ranges.push((self.data.len() as u32, a.len() as u32));
-            self.data.extend_from_slice(a);
-        }
-        self.cmds.push((spec, handler, start, args.len() as u32));
-    }
-
-    fn args(&self, i: usize) -> Args<'_> {
-        let (_, _, s, n) = self.cmds[i];
-        Args::new(&self.data, &self.ranges[s as usize..(s + n) as usize])
+        self.args.push(args);
+        self.cmds.push((spec, handler));
     }
 
     /// Whether a command of this part must wait for other transactions.
     fn blocked(&self, sh: &Shard, db: usize, watched: &[WatchedKey]) -> bool {
-        (0..self.cmds.len()).any(|i| must_wait(sh, self.cmds[i].0, &self.args(i), db))
+        (0..self.cmds.len()).any(|i| must_wait(sh, self.cmds[i].0, &self.args.get(i), db))
             || watched.iter().any(|w| sh.gate.key_locked(w.db, &w.key))
     }
 
@@ -271,9 +230,8 @@ impl Part {
     fn run(&self, sh: &Shard, db: usize, resp3: bool, no_touch: bool, out: &mut Vec<u8>) -> Vec<(usize, Vec<u8>)> {
         let now = now_ms();
         let ((), keys) = super::collect_wakeups(|| {
-            for i in 0..self.cmds.len() {
-                let (spec, handler, _, _) = self.cmds[i];
-                super::execute(sh, spec, handler, &self.args(i), db, resp3, no_touch, now, out);
+            for (i, &(spec, handler)) in self.cmds.iter().enumerate() {
+                super::execute(sh, spec, handler, &self.args.get(i), db, resp3, no_touch, now, out);
             }
         });
         keys
@@ -337,12 +295,12 @@ async fn exec_single(
     watched: Vec<WatchedKey>,
     out: &mut Vec<u8>,
 ) {
-    let mut part = Part::new();
-    for q in &m.cmds {
-        let Handler::Shard(h) = q.spec.handler else {
+    let mut part = Part::default();
+    for (i, &spec) in m.specs.iter().enumerate() {
+        let Handler::Shard(h) = spec.handler else {
             unreachable!("single-shard plans hold shard commands only")
         };
-        part.push(q.spec, h, &m.args(q));
+        part.push(spec, h, &m.args.get(i));
     }
     let job = SingleJob {
         part,
@@ -352,22 +310,8 @@ async fn exec_single(
         resp3: sess.resp3,
         no_touch: sess.no_touch,
     };
-    let pending = coordinator::submit_deferred(&sess.shard, target, move |sh, reply| {
-        if !job.blocked(sh) {
-            return reply.send(job.run(sh));
-        }
-        // Another transaction holds some of these keys: run once they are
-        // free, still in one piece.
-        let sh = sh.clone();
-        glommio::spawn_local(async move {
-            while job.blocked(&sh) {
-                sh.gate.changed().await;
-            }
-            reply.send(job.run(&sh));
-        })
-        .detach();
-    })
-    .await;
+    let pending =
+        coordinator::submit_when_free(&sess.shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
     match pending.wait().await {
         Some(buf) => out.extend_from_slice(&buf),
         None => Reply::new(out, sess.resp3).null_array(),
@@ -421,24 +365,23 @@ async fn exec_locked(
     }
     let outer = sess.tx;
     sess.tx = tx.id();
-    Reply::new(out, sess.resp3).array_len(m.cmds.len());
+    Reply::new(out, sess.resp3).array_len(m.specs.len());
     let mut wakeups: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
     let mut i = 0;
-    while i < m.cmds.len() {
-        let q = m.cmds[i];
-        let args = m.args(&q);
-        match q.spec.handler {
-            Handler::Shard(h) => match route(q.spec, &args, shards, shard.id) {
+    while i < m.specs.len() {
+        let spec = m.specs[i];
+        let args = m.args.get(i);
+        match spec.handler {
+            Handler::Shard(h) => match route(spec, &args, shards, shard.id) {
                 Route::Shard(target) => {
                     // This command and the next ones for the same shard: one hop.
-                    let mut part = Part::new();
-                    part.push(q.spec, h, &args);
+                    let mut part = Part::default();
+                    part.push(spec, h, &args);
                     i += 1;
-                    while i < m.cmds.len() {
-                        let next = m.cmds[i];
-                        let nargs = m.args(&next);
-                        match (next.spec.handler, route(next.spec, &nargs, shards, shard.id)) {
-                            (Handler::Shard(h2), Route::Shard(t2)) if t2 == target => part.push(next.spec, h2, &nargs),
+                    while i < m.specs.len() {
+                        let (next, nargs) = (m.specs[i], m.args.get(i));
+                        match (next.handler, route(next, &nargs, shards, shard.id)) {
+                            (Handler::Shard(h2), Route::Shard(t2)) if t2 == target => part.push(next, h2, &nargs),
                             _ => break,
                         }
                         i += 1;
@@ -457,17 +400,17 @@ async fn exec_locked(
                 }
                 Route::Cross => {
                     let start = out.len();
-                    match q.spec.cross {
-                        Some(how) => Box::pin(super::cross::execute(sess, q.spec, how, &args, out)).await,
+                    match spec.cross {
+                        Some(how) => Box::pin(super::cross::execute(sess, spec, how, &args, out)).await,
                         None => Reply::new(out, sess.resp3).error(err::CROSSSLOT),
                     }
-                    super::record_call(&shard, q.spec, 0, &out[start..]);
+                    super::record_call(&shard, spec, 0, &out[start..]);
                 }
             },
             Handler::Conn(c) => {
                 let start = out.len();
                 Box::pin(super::exec_conn(sess, c, &args, out)).await;
-                super::record_call(&shard, q.spec, 0, &out[start..]);
+                super::record_call(&shard, spec, 0, &out[start..]);
             }
         }
         i += 1;

@@ -33,7 +33,7 @@ use std::rc::Rc;
 
 use super::args::parse_i64;
 use super::table::{CommandSpec, Handler, ShardFn};
-use super::{errors as err, flags, keys, Args, ConnCmd, Ctx, Session};
+use super::{errors as err, flags, keys, Args, ArgsBuf, ConnCmd, Ctx, Session};
 use crate::protocol::Reply;
 use crate::script::{engine, Abort, Backend, Engine, Kind, Outcome, ScriptFlags};
 use crate::server::conn::{must_wait, route, subcommand_error, Route};
@@ -120,20 +120,8 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 }
             } else {
                 let job = Shipped::new(what, &keys, &argv, db, ro, resp3, no_touch);
-                let pending = coordinator::submit_deferred(&shard, target, move |sh, reply| {
-                    if !job.blocked(sh) {
-                        return reply.send(job.run(sh));
-                    }
-                    let sh = sh.clone();
-                    glommio::spawn_local(async move {
-                        while job.blocked(&sh) {
-                            sh.gate.changed().await;
-                        }
-                        reply.send(job.run(&sh));
-                    })
-                    .detach();
-                })
-                .await;
+                let pending =
+                    coordinator::submit_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
                 if let Some(buf) = pending.wait().await {
                     return out.extend_from_slice(&buf);
                 }
@@ -160,8 +148,9 @@ fn home_shard(shard: &Shard, keys: &[&[u8]]) -> Option<usize> {
 
 /// Whether the fast path must wait: the shard is locked whole, or another
 /// transaction holds a declared key.
-fn blocked(shard: &Shard, db: usize, keys: &[&[u8]]) -> bool {
-    !shard.gate.is_open_for(0) || (shard.gate.has_key_locks() && keys.iter().any(|k| shard.gate.key_locked(db, k)))
+fn blocked<K: AsRef<[u8]>>(shard: &Shard, db: usize, keys: &[K]) -> bool {
+    !shard.gate.is_open_for(0)
+        || (shard.gate.has_key_locks() && keys.iter().any(|k| shard.gate.key_locked(db, k.as_ref())))
 }
 
 /// Runs the script on this shard, fast path. False when it aborted (its
@@ -227,8 +216,7 @@ impl Shipped {
     }
 
     fn blocked(&self, sh: &Shard) -> bool {
-        let keys: Vec<&[u8]> = self.keys.iter().map(|k| k.as_slice()).collect();
-        blocked(sh, self.db, &keys)
+        blocked(sh, self.db, &self.keys)
     }
 
     /// The reply, or None when the run aborted.
@@ -278,30 +266,6 @@ async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[
         }
     }
     tx.finish().await;
-}
-
-/// A command's arguments owned, to travel to another shard.
-struct OwnedArgs {
-    data: Vec<u8>,
-    ranges: Vec<(u32, u32)>,
-}
-
-impl OwnedArgs {
-    fn from(args: &Args) -> OwnedArgs {
-        let mut o = OwnedArgs {
-            data: Vec::new(),
-            ranges: Vec::with_capacity(args.len()),
-        };
-        for a in args.iter() {
-            o.ranges.push((o.data.len() as u32, a.len() as u32));
-            o.data.extend_from_slice(a);
-        }
-        o
-    }
-
-    fn args(&self) -> Args<'_> {
-        Args::new(&self.data, &self.ranges)
-    }
 }
 
 /// What scripts call through: checks, routing, undo log.
@@ -437,12 +401,13 @@ impl ScriptBackend {
                 super::execute(&self.shard, spec, h, args, db, resp3, no_touch, self.now, out)
             }
             Route::Shard(t) => {
-                let owned = OwnedArgs::from(args);
+                let mut owned = ArgsBuf::default();
+                owned.push(args);
                 let now = self.now;
                 let (buf, wake) = run_blocking(&self.shard, self.tx, t, move |sh| {
                     super::collect_wakeups(|| {
                         let mut buf = Vec::new();
-                        super::execute(sh, spec, h, &owned.args(), db, resp3, no_touch, now, &mut buf);
+                        super::execute(sh, spec, h, &owned.get(0), db, resp3, no_touch, now, &mut buf);
                         buf
                     })
                 });
@@ -703,26 +668,12 @@ impl ScriptBackend {
                         sh.ks.borrow().dbs[db].len()
                     }));
                 }
-                let total: usize = sizes.iter().sum();
-                for _ in 0..16 {
-                    if total == 0 {
+                for _ in 0..keys::RANDOMKEY_TRIES {
+                    let Some((target, seed)) = keys::random_pick(&sizes, &self.shard) else {
                         break;
-                    }
-                    let mut pick = (self.shard.rng.borrow_mut().next_u64() % total as u64) as usize;
-                    let mut target = 0;
-                    for (s, n) in sizes.iter().enumerate() {
-                        if pick < *n {
-                            target = s;
-                            break;
-                        }
-                        pick -= n;
-                    }
-                    let seed = self.shard.rng.borrow_mut().next_u64();
+                    };
                     let key = run_blocking(&self.shard, self.tx, target, move |sh| {
-                        let mut ks = sh.ks.borrow_mut();
-                        let d = ks.db(db);
-                        let k = d.random_key(seed).map(|k| k.to_vec())?;
-                        d.lookup(&k, now_ms()).map(|_| k)
+                        keys::op_random_key(sh, db, seed)
                     });
                     if let Some(k) = key {
                         return r.bulk(&k);
@@ -776,28 +727,12 @@ impl ScriptBackend {
                 blocked_clients::Outcome::Retry => {
                     // A move to another shard's list: LMOVE, gathered.
                     let (dst, from, to) = mv.clone().expect("only moves retry");
-                    let side = |e: crate::storage::list::End| -> &'static [u8] {
-                        if e == crate::storage::list::End::Left {
-                            b"left"
-                        } else {
-                            b"right"
-                        }
-                    };
-                    let src = args.get(1).to_vec();
-                    let words: [&[u8]; 5] = [b"lmove", &src, &dst, side(from), side(to)];
-                    let mut owned = OwnedArgs {
-                        data: Vec::new(),
-                        ranges: Vec::new(),
-                    };
-                    for w in words {
-                        owned.ranges.push((owned.data.len() as u32, w.len() as u32));
-                        owned.data.extend_from_slice(w);
-                    }
+                    let lmove = super::blocking::LmoveArgs::new(args.get(1), &dst, from, to);
                     let spec = super::lookup(b"lmove").expect("lmove is in the table");
                     let Handler::Shard(h) = spec.handler else {
                         unreachable!("LMOVE is a shard command")
                     };
-                    self.shard_cmd(spec, h, &owned.args(), resp3, out)?;
+                    self.shard_cmd(spec, h, &lmove.args(), resp3, out)?;
                     return Ok(());
                 }
                 _ => {}

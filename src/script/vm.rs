@@ -1397,6 +1397,18 @@ unsafe fn kill_everything(l: L, ctx: &RunCtx<'_>) {
     }
 }
 
+/// The number of entries of the table at `idx` (all keys, not just the
+/// array part).
+unsafe fn count_entries(l: L, idx: c_int) -> usize {
+    let mut n = 0;
+    ffi::lua_pushnil(l);
+    while ffi::lua_next(l, idx) != 0 {
+        ffi::lua_pop(l, 1);
+        n += 1;
+    }
+    n
+}
+
 /// Count hook (and line hook once the script must stop): kill requests,
 /// the busy threshold, the FUNCTION LOAD timeout, aborts.
 unsafe extern "C-unwind" fn hook(l: L, _ar: *mut ffi::lua_Debug) {
@@ -1810,13 +1822,7 @@ unsafe fn write_result(l: L, out: &mut Vec<u8>, client_resp3: bool, lua_resp3: b
                         ffi::lua_pop(l, 1);
                         if rawget_str(l, tbl, b"map") == ffi::LUA_TTABLE {
                             let inner = ffi::lua_gettop(l);
-                            let mut n = 0;
-                            ffi::lua_pushnil(l);
-                            while ffi::lua_next(l, inner) != 0 {
-                                ffi::lua_pop(l, 1);
-                                n += 1;
-                            }
-                            r.map_len(n);
+                            r.map_len(count_entries(l, inner));
                             ffi::lua_pushnil(l);
                             tasks.push(Task::Map { tbl: inner });
                             continue;
@@ -1824,13 +1830,7 @@ unsafe fn write_result(l: L, out: &mut Vec<u8>, client_resp3: bool, lua_resp3: b
                         ffi::lua_pop(l, 1);
                         if rawget_str(l, tbl, b"set") == ffi::LUA_TTABLE {
                             let inner = ffi::lua_gettop(l);
-                            let mut n = 0;
-                            ffi::lua_pushnil(l);
-                            while ffi::lua_next(l, inner) != 0 {
-                                ffi::lua_pop(l, 1);
-                                n += 1;
-                            }
-                            r.set_len(n);
+                            r.set_len(count_entries(l, inner));
                             ffi::lua_pushnil(l);
                             tasks.push(Task::Set { tbl: inner });
                             continue;

@@ -21,7 +21,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use crate::command::table::{CommandSpec, Handler, ShardFn};
-use crate::command::{self, errors, flags, Args, Session};
+use crate::command::{self, errors, flags, Args, ArgsBuf, Session};
 use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
 use crate::shard::coordinator::{self, Pending};
 use crate::shard::slot::key_shard;
@@ -57,21 +57,12 @@ pub(crate) fn route(spec: &CommandSpec, args: &Args, shards: usize, me: usize) -
     Route::Shard(target.unwrap_or(me))
 }
 
-/// A command bound for another shard.
-struct BatchCmd {
-    spec: &'static CommandSpec,
-    handler: ShardFn,
-    arg_start: u32,
-    argc: u32,
-}
-
 /// Commands for one other shard, with their arguments copied out of the
 /// read buffer (the only copy a remote command costs).
 #[derive(Default)]
 struct RemoteBatch {
-    data: Vec<u8>,
-    ranges: Vec<(u32, u32)>,
-    cmds: Vec<BatchCmd>,
+    args: ArgsBuf,
+    cmds: Vec<(&'static CommandSpec, ShardFn)>,
 }
 
 /// Replies of a batch: one buffer and the end offset of each reply.
@@ -92,10 +83,10 @@ fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> boo
 
 /// Whether any command of a batch must wait for a transaction's locks.
 fn batch_blocked(shard: &Shard, b: &RemoteBatch, db: usize) -> bool {
-    b.cmds.iter().any(|c| {
-        let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
-        must_wait(shard, c.spec, &Args::new(&b.data, ranges), db)
-    })
+    b.cmds
+        .iter()
+        .enumerate()
+        .any(|(i, &(spec, _))| must_wait(shard, spec, &b.args.get(i), db))
 }
 
 /// Whether a command outside transactions must wait: the shard is locked
@@ -110,12 +101,10 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
     let mut out = Vec::with_capacity(64 * b.cmds.len());
     let mut ends = Vec::with_capacity(b.cmds.len());
     let mut ran = Vec::with_capacity(b.cmds.len());
-    for c in &b.cmds {
-        let ranges = &b.ranges[c.arg_start as usize..(c.arg_start + c.argc) as usize];
-        let args = Args::new(&b.data, ranges);
-        command::execute(shard, c.spec, c.handler, &args, db, resp3, no_touch, now, &mut out);
+    for (i, &(spec, handler)) in b.cmds.iter().enumerate() {
+        command::execute(shard, spec, handler, &b.args.get(i), db, resp3, no_touch, now, &mut out);
         ends.push(out.len() as u32);
-        ran.push(c.spec.index() as u16);
+        ran.push(spec.index() as u16);
     }
     command::charge_time(shard, &ran, crate::util::now_us().saturating_sub(start_us));
     (out, ends)
@@ -249,21 +238,13 @@ impl State {
         let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
         for s in 0..self.batches.len() {
             if let Some(batch) = self.batches[s].take() {
-                let p = coordinator::submit_deferred(&shard, s, move |sh, reply| {
-                    if !batch_blocked(sh, &batch, db) {
-                        return reply.send(run_batch(sh, batch, db, resp3, no_touch));
-                    }
-                    // A transaction holds keys of this batch: run it whole,
-                    // in order, once they are free.
-                    let sh = sh.clone();
-                    glommio::spawn_local(async move {
-                        while batch_blocked(&sh, &batch, db) {
-                            sh.gate.changed().await;
-                        }
-                        reply.send(run_batch(&sh, batch, db, resp3, no_touch));
-                    })
-                    .detach();
-                })
+                let p = coordinator::submit_when_free(
+                    &shard,
+                    s,
+                    batch,
+                    move |sh, b| batch_blocked(sh, b, db),
+                    move |sh, b| run_batch(sh, b, db, resp3, no_touch),
+                )
                 .await;
                 pending.push((s, p));
             }
@@ -388,17 +369,8 @@ impl State {
                 }
                 Route::Shard(target) => {
                     let batch = self.batches[target].get_or_insert_with(RemoteBatch::default);
-                    let arg_start = batch.ranges.len() as u32;
-                    for a in args.iter() {
-                        batch.ranges.push((batch.data.len() as u32, a.len() as u32));
-                        batch.data.extend_from_slice(a);
-                    }
-                    batch.cmds.push(BatchCmd {
-                        spec,
-                        handler,
-                        arg_start,
-                        argc: args.len() as u32,
-                    });
+                    batch.args.push(args);
+                    batch.cmds.push((spec, handler));
                     let index = batch.cmds.len() - 1;
                     self.segments.push(Segment::Remote { shard: target, index });
                     self.remote_pending = true;

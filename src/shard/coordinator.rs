@@ -101,6 +101,34 @@ where
     Pending::Remote(r)
 }
 
+/// Runs `job` on `target` as ordinary work (no transaction), in one piece,
+/// once `blocked(shard, &job)` no longer holds there — that is, once no
+/// cross-shard transaction holds what the job touches. The pipelined
+/// batches of a connection, a single-shard EXEC and a script's fast path
+/// all go through here.
+pub async fn submit_when_free<J, T, B, F>(origin: &Rc<Shard>, target: usize, job: J, blocked: B, run: F) -> Pending<T>
+where
+    J: Send + 'static,
+    T: Send + 'static,
+    B: Fn(&Shard, &J) -> bool + Send + 'static,
+    F: FnOnce(&Rc<Shard>, J) -> T + Send + 'static,
+{
+    submit_deferred(origin, target, move |sh, reply| {
+        if !blocked(sh, &job) {
+            return reply.send(run(sh, job));
+        }
+        let sh = sh.clone();
+        glommio::spawn_local(async move {
+            while blocked(&sh, &job) {
+                sh.gate.changed().await;
+            }
+            reply.send(run(&sh, job));
+        })
+        .detach();
+    })
+    .await
+}
+
 /// Runs `f` on shard `target` and waits for its result.
 pub async fn run_on<T, F>(origin: &Rc<Shard>, target: usize, f: F) -> T
 where

@@ -285,3 +285,23 @@ pub fn connect(port: u16) -> Raw {
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     Raw::from_stream(s)
 }
+
+/// An INFO clients field.
+pub fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Waits (without a time assertion) until `blocked_clients` equals `n`.
+pub fn wait_blocked(c: &mut redis::Connection, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while info_field(c, "blocked_clients") != n {
+        assert!(Instant::now() < deadline, "blocked_clients never reached {n}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -590,19 +590,7 @@ unsafe fn unpack_limit(state: State) -> LuaResult<c_int> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{eval, eval_err, lua};
-
-    /// Lua helpers: `hex(s)` and `B(hex)` (bytes from hex).
-    const HELPERS: &str = "local function hex(s) local h = '' for i = 1, #s do h = h .. string.format('%02x', s:byte(i)) end return h end \
-         local function B(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end ";
-
-    fn run(code: &str) -> String {
-        eval(&lua(), &format!("{HELPERS}{code}"))
-    }
-
-    fn run_err(code: &str) -> String {
-        eval_err(&lua(), &format!("{HELPERS}{code}"))
-    }
+    use super::super::tests::{run_hex as run, run_hex_err as run_err};
 
     // Expected values below were produced by redis-server 7.0.15 (same
     // library code as 7.4) with `EVAL "<script>" 0`.

@@ -48,6 +48,20 @@ pub(crate) mod tests {
         lua.load(code).set_name("=t").eval::<Value>()
     }
 
+    /// Lua helpers for binary formats: `hex(s)` and `B(hex)` (bytes from hex).
+    const HEX_HELPERS: &str = "local function hex(s) local h = '' for i = 1, #s do h = h .. string.format('%02x', s:byte(i)) end return h end \
+         local function B(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end ";
+
+    /// [`eval`] on a fresh state, with the hex helpers in scope.
+    pub(crate) fn run_hex(code: &str) -> String {
+        eval(&lua(), &format!("{HEX_HELPERS}{code}"))
+    }
+
+    /// [`eval_err`] on a fresh state, with the hex helpers in scope.
+    pub(crate) fn run_hex_err(code: &str) -> String {
+        eval_err(&lua(), &format!("{HEX_HELPERS}{code}"))
+    }
+
     /// The result of `code`: strings as they are (lossy UTF-8), numbers as
     /// Lua's `tostring` prints them, arrays as `[a, "b", true]`.
     pub(crate) fn eval(lua: &Lua, code: &str) -> String {
