@@ -21,9 +21,20 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use hashbrown::HashMap;
+use hashbrown::{Equivalent, HashMap};
 
 use crate::storage::{Entry, Keyspace, Value};
+
+/// A borrowed (db, key), to look the map up without building an owned key.
+/// Hashes exactly as `(usize, Vec<u8>)` does.
+#[derive(Hash)]
+struct KeyRef<'a>(usize, &'a [u8]);
+
+impl Equivalent<(usize, Vec<u8>)> for KeyRef<'_> {
+    fn equivalent(&self, k: &(usize, Vec<u8>)) -> bool {
+        self.0 == k.0 && self.1 == k.1.as_slice()
+    }
+}
 
 /// Set when a watched key changed; one per client WATCH session.
 #[derive(Debug, Default)]
@@ -66,8 +77,7 @@ impl Watches {
     }
 
     pub fn is_watched(&self, db: usize, key: &[u8]) -> bool {
-        // Avoids building an owned key for the lookup.
-        !self.keys.is_empty() && self.keys.contains_key(&(db, key.to_vec()))
+        !self.keys.is_empty() && self.keys.contains_key(&KeyRef(db, key))
     }
 
     /// Marks every client watching `key` of `db` (and forgets the ones gone).
@@ -75,7 +85,7 @@ impl Watches {
         if self.keys.is_empty() {
             return;
         }
-        if let Some(v) = self.keys.remove(&(db, key.to_vec())) {
+        if let Some(v) = self.keys.remove(&KeyRef(db, key)) {
             for f in &v {
                 f.set();
             }
