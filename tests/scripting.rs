@@ -439,3 +439,42 @@ fn script_errors_and_read_only_rules_reach_the_client() {
     assert_eq!(c.cmd(&["INCR", "k"]), "+QUEUED\r\n");
     assert_eq!(c.cmd(&["EXEC"]), "*2\r\n:2\r\n:3\r\n");
 }
+
+/// A script past busy-reply-threshold on a one-shard server: the other
+/// clients of that very shard get -BUSY, SCRIPT KILL stops it, and a
+/// transaction opened meanwhile is refused at EXEC.
+#[test]
+fn a_busy_script_answers_its_own_shards_clients_and_can_be_killed() {
+    let server = Server::start(1);
+    let mut admin = server.raw();
+    let mut other = server.raw();
+    let mut runner = server.raw();
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "busy-reply-threshold", "50"]), "+OK\r\n");
+    assert_eq!(other.cmd(&["MULTI"]), "+OK\r\n");
+    runner.send(&common::encode(&["EVAL", "while true do end", "0"]));
+    let busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = admin.cmd(&["PING"]);
+        if r == busy {
+            break;
+        }
+        assert_eq!(r, "+PONG\r\n");
+        assert!(std::time::Instant::now() < deadline, "the script never became busy");
+    }
+    assert_eq!(other.cmd(&["INCR", "x"]), busy);
+    assert_eq!(
+        other.cmd(&["EXEC"]),
+        format!(
+            "-EXECABORT Transaction discarded because of previous errors: {}",
+            &busy[1..]
+        )
+    );
+    assert_eq!(admin.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let r = runner.reply_str();
+    assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
+    assert_eq!(admin.cmd(&["PING"]), "+PONG\r\n");
+    // The refused EXEC ended the transaction.
+    assert_eq!(other.cmd(&["GET", "x"]), "$-1\r\n");
+    assert_eq!(other.cmd(&["EXEC"]), "-ERR EXEC without MULTI\r\n");
+}

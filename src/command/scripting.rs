@@ -774,104 +774,26 @@ fn with_running<R>(shard: &Rc<Shard>, caller: u64, f: impl FnOnce() -> R) -> R {
     out
 }
 
+/// The shard running a script on this thread and the client that called
+/// it (0 when the caller lives on another shard), if a script runs.
+pub(crate) fn running_script() -> Option<(Rc<Shard>, u64)> {
+    RUNNING.with(|r| r.borrow().clone())
+}
+
 /// What a busy thread does with a command of one of its clients.
-enum BusyAnswer {
+pub(crate) enum BusyAnswer {
     /// Leave it for the connection once the script is done.
     Leave,
     Reply(Vec<u8>),
 }
 
-/// Called from a busy script's hook: answers the idle clients of this
-/// thread as Redis does while a script is busy — SCRIPT KILL and FUNCTION
-/// KILL act, SHUTDOWN NOSAVE exits, other commands get -BUSY. Only clients
-/// waiting for input with nothing buffered on either side are touched
-/// (their replies cannot overtake earlier ones); a command this cannot
-/// serve (QUIT, MULTI ... the allow-busy ones) and everything after it
-/// stay in the socket for the connection.
-pub fn poll_busy_clients() {
-    let Some((shard, caller)) = RUNNING.with(|r| r.borrow().clone()) else {
-        return;
-    };
-    let Some(kind) = engine::busy() else {
-        return;
-    };
-    let targets: Vec<(i32, bool, Option<Rc<ClientInfo>>)> = shard
-        .clients
-        .borrow()
-        .values()
-        .filter(|c| c.id != caller && c.idle.get() && !c.killed.get())
-        .map(|c| (c.fd, c.resp.get() == 3, Some(c.clone())))
-        .collect();
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut ranges = Vec::new();
-    let mut scratch = Vec::new();
-    for (fd, resp3, c) in targets {
-        loop {
-            // SAFETY: `buf` is valid for its length; `c.fd` is an open
-            // socket (the client is registered); MSG_PEEK leaves the bytes.
-            let n = unsafe {
-                libc::recv(
-                    fd,
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
-                )
-            };
-            if n <= 0 {
-                break;
-            }
-            ranges.clear();
-            scratch.clear();
-            let limits = crate::protocol::Limits {
-                max_bulk_len: 512 * 1024 * 1024,
-                authenticated: true,
-            };
-            let (consumed, answer) =
-                match crate::protocol::parser::parse(&buf[..n as usize], limits, &mut ranges, &mut scratch) {
-                    Ok(crate::protocol::Parsed::Command { consumed, argc, source }) => {
-                        let input: &[u8] = match source {
-                            crate::protocol::ArgSource::Input => &buf[..consumed],
-                            crate::protocol::ArgSource::Scratch => &scratch,
-                        };
-                        let answer = if argc == 0 {
-                            BusyAnswer::Reply(Vec::new())
-                        } else {
-                            busy_answer(&Args::new(input, &ranges[..argc]), kind, resp3, c.as_deref())
-                        };
-                        (consumed, answer)
-                    }
-                    _ => break,
-                };
-            let BusyAnswer::Reply(reply) = answer else {
-                break;
-            };
-            // SAFETY: the peeked bytes are in the socket buffer; this takes
-            // exactly those.
-            unsafe {
-                libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, consumed, libc::MSG_DONTWAIT);
-                if !reply.is_empty() {
-                    libc::send(
-                        fd,
-                        reply.as_ptr() as *const libc::c_void,
-                        reply.len(),
-                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                    );
-                }
-            }
-            if let Some(c) = &c {
-                c.tot_cmds.set(c.tot_cmds.get() + 1);
-            }
-        }
-    }
-}
-
-fn busy_answer(args: &Args, kind: Kind, resp3: bool, client: Option<&ClientInfo>) -> BusyAnswer {
+pub(crate) fn busy_answer(args: &Args, kind: Kind, resp3: bool, c: &ClientInfo) -> BusyAnswer {
     let Some(spec) = super::lookup(args.get(0)) else {
         return BusyAnswer::Leave;
     };
     let mut out = Vec::new();
     let mut r = Reply::new(&mut out, resp3);
-    if let Some(c) = client {
+    {
         // The transaction state as Redis keeps it through a busy script:
         // MULTI and DISCARD run, a refused command dooms the transaction,
         // a refused EXEC ends it. The connection applies the outcome

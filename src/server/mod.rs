@@ -5,6 +5,7 @@
 //! connections over shards with no hand-off hop; a connection then lives on
 //! the shard that accepted it.
 
+pub mod busy;
 pub mod conn;
 pub mod harness;
 pub mod log;
@@ -199,7 +200,7 @@ async fn shard_main(
     let ticker = glommio::timer::TimerActionRepeat::repeat(|| async { Some(Duration::from_millis(5)) });
     // A script past busy-reply-threshold answers this thread's other
     // clients from its instruction hook.
-    crate::script::runstate::set_busy_poller(crate::command::scripting::poll_busy_clients);
+    crate::script::runstate::set_busy_poller(busy::poll_busy_clients);
     let shard = match mesh {
         None => Shard::new(0, 1, cfg, None),
         Some(mesh) => {
