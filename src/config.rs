@@ -30,6 +30,13 @@ pub struct Config {
     pub config_file: String,
     pub enable_debug_command: String,
     pub dir: String,
+    /// Keyspace notification classes (`command::notify::class`).
+    pub notify_keyspace_events: u32,
+    /// client-output-buffer-limit per class (normal, replica, pubsub):
+    /// hard limit, soft limit (bytes, 0 = none), soft seconds.
+    pub client_output_buffer_limit: [ObufLimit; 3],
+    /// Most keys remembered for client-side caching (0 = no limit).
+    pub tracking_table_max_keys: usize,
     /// Encoding thresholds of the collection types (hash-max-listpack-entries
     /// ...), by index into [`ENCODING_PARAMS`].
     pub encoding: Vec<i64>,
@@ -213,10 +220,64 @@ impl Default for Config {
             dir: std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "/".into()),
+            notify_keyspace_events: 0,
+            client_output_buffer_limit: [
+                ObufLimit::default(),
+                ObufLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_secs: 60,
+                },
+                ObufLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_secs: 60,
+                },
+            ],
+            tracking_table_max_keys: 1_000_000,
             encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
             limits: Limits::default(),
         }
     }
+}
+
+/// One class's client-output-buffer-limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObufLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+/// Client classes of client-output-buffer-limit, in CONFIG GET's order.
+pub const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+/// Index of the pubsub class.
+pub const OBUF_PUBSUB: usize = 2;
+
+/// Parses `<class> <hard> <soft> <seconds>` groups onto `limits`.
+fn parse_obuf_limits(v: &str, limits: &mut [ObufLimit; 3]) -> Result<(), String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut out = *limits;
+    for g in words.chunks(4) {
+        let class = match g[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let hard = parse_memory(g[1]);
+        let soft = parse_memory(g[2]);
+        let secs: Result<u64, _> = g[3].parse();
+        match (hard, soft, secs) {
+            (Ok(hard), Ok(soft), Ok(soft_secs)) => out[class] = ObufLimit { hard, soft, soft_secs },
+            _ => return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()),
+        }
+    }
+    *limits = out;
+    Ok(())
 }
 
 /// How a parameter may be changed.
@@ -329,6 +390,18 @@ pub const PARAMS: &[Param] = &[
         name: "appendonly",
         mutability: Mutability::Runtime,
     },
+    Param {
+        name: "notify-keyspace-events",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "tracking-table-max-keys",
+        mutability: Mutability::Runtime,
+    },
 ];
 
 /// The encoding parameters as rows of the main parameter table.
@@ -436,6 +509,16 @@ impl Config {
             "maxmemory" => "0".into(),
             "maxmemory-policy" => "noeviction".into(),
             "appendonly" => "no".into(),
+            "notify-keyspace-events" => crate::command::notify::format(self.notify_keyspace_events),
+            "client-output-buffer-limit" => {
+                let parts: Vec<String> = OBUF_CLASSES
+                    .iter()
+                    .zip(&self.client_output_buffer_limit)
+                    .map(|(c, l)| format!("{} {} {} {}", c, l.hard, l.soft, l.soft_secs))
+                    .collect();
+                parts.join(" ")
+            }
+            "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
             other => return encoding_param(other).map(|i| self.encoding[i].to_string()),
         })
     }
@@ -499,6 +582,12 @@ impl Config {
             }
             "save" if v.is_empty() || v == "\"\"" => {}
             "appendonly" if v.eq_ignore_ascii_case("no") => {}
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events = crate::command::notify::parse(v)
+                    .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?
+            }
+            "client-output-buffer-limit" => parse_obuf_limits(v, &mut self.client_output_buffer_limit)?,
+            "tracking-table-max-keys" => self.tracking_table_max_keys = parse_int(v, 0, i64::MAX)?,
             "save" | "appendonly" => return Err("persistence is not available yet".into()),
             "maxmemory" if parse_memory(v) == Ok(0) => {}
             "maxmemory-policy" if v.eq_ignore_ascii_case("noeviction") => {}

@@ -21,6 +21,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod multi;
+pub mod notify;
 pub mod scripting;
 pub mod server;
 pub mod session;

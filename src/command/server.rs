@@ -459,6 +459,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     // Validated above on a copy; cannot fail here.
                     let _ = cfg.set(n, v);
                 }
+                crate::command::notify::set_flags(cfg.notify_keyspace_events);
             })
             .await;
             Reply::new(out, resp3).ok()

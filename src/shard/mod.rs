@@ -305,6 +305,8 @@ impl Shard {
     pub fn new(id: usize, count: usize, config: Config, senders: Option<Senders<Msg>>) -> Rc<Shard> {
         let databases = config.databases;
         let ncmd = crate::command::TABLE.len();
+        // A shard is built on its own thread.
+        crate::command::notify::set_flags(config.notify_keyspace_events);
         Rc::new(Shard {
             id,
             count,
