@@ -229,6 +229,7 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     let now = now_ms();
     {
         let mut ctx = Ctx {
+            shard: &sess.shard,
             ks: &mut scratch,
             db: sess.db,
             out: Reply::new(out, sess.resp3),

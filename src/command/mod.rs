@@ -40,6 +40,9 @@ use crate::storage::{Db, Keyspace};
 /// What a shard handler sees: its shard's keyspace, the selected database,
 /// the reply encoder and the command's clock.
 pub struct Ctx<'a> {
+    /// The shard running the command (for what lives beside the keyspace:
+    /// pub/sub).
+    pub shard: &'a std::rc::Rc<crate::shard::Shard>,
     pub ks: &'a mut Keyspace,
     pub db: usize,
     pub out: Reply<'a>,
@@ -177,7 +180,7 @@ pub enum Cross {
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub fn execute(
-    shard: &crate::shard::Shard,
+    shard: &std::rc::Rc<crate::shard::Shard>,
     spec: &'static CommandSpec,
     handler: table::ShardFn,
     args: &Args,
@@ -210,6 +213,7 @@ pub fn execute(
         };
         let mut ks = shard.ks.borrow_mut();
         let mut ctx = Ctx {
+            shard,
             ks: &mut ks,
             db,
             out: Reply::new(out, resp3),
@@ -231,6 +235,7 @@ pub fn execute(
     if spec.flags & flags::WRITE != 0 {
         note_written(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
     }
+    publish_events(shard);
     record_call(shard, spec, 0, &out[start..]);
 }
 
@@ -262,7 +267,7 @@ pub fn note_written<'k>(shard: &crate::shard::Shard, db: usize, keys: impl Itera
 
 /// Runs `f` (commands of one transaction on `shard`, all synchronous) with
 /// blocked clients served only once it is done.
-pub fn with_deferred_wakeups<R>(shard: &crate::shard::Shard, now_ms: u64, f: impl FnOnce() -> R) -> R {
+pub fn with_deferred_wakeups<R>(shard: &std::rc::Rc<crate::shard::Shard>, now_ms: u64, f: impl FnOnce() -> R) -> R {
     let (r, keys) = collect_wakeups(f);
     serve_wakeups(shard, &keys, now_ms);
     r
@@ -286,10 +291,36 @@ pub fn collect_wakeups<R>(f: impl FnOnce() -> R) -> (R, Vec<(usize, Vec<u8>)>) {
 }
 
 /// Serves the clients blocked on `keys` (collected by [`collect_wakeups`]).
-pub fn serve_wakeups(shard: &crate::shard::Shard, keys: &[(usize, Vec<u8>)], now_ms: u64) {
+pub fn serve_wakeups(shard: &std::rc::Rc<crate::shard::Shard>, keys: &[(usize, Vec<u8>)], now_ms: u64) {
     for (db, k) in keys {
         crate::shard::blocking::after_write(shard, *db, std::iter::once(k.as_slice()), now_ms);
     }
+    publish_events(shard);
+}
+
+/// Whether a transaction's commands are running on this shard (their
+/// wake-ups, keyspace events and published messages wait for its end).
+pub fn in_transaction() -> bool {
+    DEFERRED_WAKEUPS.with(|d| d.borrow().is_some())
+}
+
+/// Publishes the keyspace events raised and delivers the messages
+/// published so far, unless a transaction runs on this shard (they go out
+/// when it ends, with its wake-ups: [`serve_wakeups`]). Two thread-local
+/// reads when there is nothing to publish.
+#[inline]
+pub fn publish_events(shard: &std::rc::Rc<crate::shard::Shard>) {
+    if (notify::pending() || crate::shard::pubsub::deferred()) && !in_transaction() {
+        crate::shard::pubsub::publish_events(shard);
+        crate::shard::pubsub::deliver_deferred(shard);
+    }
+}
+
+/// Forgets the events and messages of an aborted attempt (a script that
+/// rolled back to run again in global mode).
+pub fn discard_publications() {
+    drop(notify::take());
+    crate::shard::pubsub::discard_deferred();
 }
 
 /// Spreads `usec` spent on a batch over the commands it ran (their table

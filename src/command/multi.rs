@@ -17,6 +17,7 @@
 //! never between its commands.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::table::{CommandSpec, Handler, ShardFn};
@@ -227,7 +228,7 @@ impl Part {
 
     /// Runs every command, replies appended to `out`; blocked clients are
     /// left for the caller to serve (returned keys).
-    fn run(&self, sh: &Shard, db: usize, resp3: bool, no_touch: bool, out: &mut Vec<u8>) -> Vec<(usize, Vec<u8>)> {
+    fn run(&self, sh: &Rc<Shard>, db: usize, resp3: bool, no_touch: bool, out: &mut Vec<u8>) -> Vec<(usize, Vec<u8>)> {
         let now = now_ms();
         let ((), keys) = super::collect_wakeups(|| {
             for (i, &(spec, handler)) in self.cmds.iter().enumerate() {
@@ -271,7 +272,7 @@ impl SingleJob {
     }
 
     /// None when a watched key changed.
-    fn run(&self, sh: &Shard) -> Option<Vec<u8>> {
+    fn run(&self, sh: &Rc<Shard>) -> Option<Vec<u8>> {
         if let Some(f) = &self.flag {
             if watch_broken(sh, f, &self.watched) {
                 return None;

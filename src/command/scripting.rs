@@ -175,6 +175,7 @@ fn run_fast(
     });
     if outcome == Outcome::Aborted {
         be.rollback();
+        super::discard_publications();
         out.truncate(start);
         return false;
     }
@@ -405,11 +406,15 @@ impl ScriptBackend {
                 owned.push(args);
                 let now = self.now;
                 let (buf, wake) = run_blocking(&self.shard, self.tx, t, move |sh| {
-                    super::collect_wakeups(|| {
+                    let r = super::collect_wakeups(|| {
                         let mut buf = Vec::new();
                         super::execute(sh, spec, h, &owned.get(0), db, resp3, no_touch, now, &mut buf);
                         buf
-                    })
+                    });
+                    // Messages and events go out now; the wake-ups wait
+                    // for the script's end.
+                    super::publish_events(sh);
+                    r
                 });
                 out.extend_from_slice(&buf);
                 self.remote_wake.entry(t).or_default().extend(wake);
@@ -495,6 +500,7 @@ impl ScriptBackend {
         let now = now_ms();
         {
             let mut ctx = Ctx {
+                shard: &self.shard,
                 ks: &mut scratch,
                 db,
                 out: Reply::new(out, resp3),

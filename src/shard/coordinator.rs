@@ -129,6 +129,75 @@ where
     .await
 }
 
+/// Runs `f` on `target` without waiting for anything there (no lock is
+/// taken or waited for) and without waiting for it here: fire and forget,
+/// callable from synchronous code. Posts from one shard to another run in
+/// the order they were posted. For work that never touches the keyspace
+/// (pub/sub deliveries and registrations). `target` must be another shard.
+pub fn post<F>(origin: &Rc<Shard>, target: usize, f: F)
+where
+    F: FnOnce(&Rc<Shard>) + Send + 'static,
+{
+    debug_assert_ne!(target, origin.id);
+    let msg = Msg::Post(Box::new(f));
+    let mut outbox = origin.outbox.borrow_mut();
+    if !origin.draining[target].get() {
+        match origin.try_send(target, msg) {
+            Ok(()) => return,
+            Err(msg) => outbox[target].push_back(msg),
+        }
+        // The channel is full: a task sends the rest in order, waiting for
+        // room; later posts queue behind it.
+        origin.draining[target].set(true);
+        let origin = origin.clone();
+        glommio::spawn_local(async move {
+            loop {
+                let next = origin.outbox.borrow_mut()[target].pop_front();
+                match next {
+                    Some(msg) => origin.send(target, msg).await,
+                    None => break,
+                }
+            }
+            origin.draining[target].set(false);
+        })
+        .detach();
+    } else {
+        outbox[target].push_back(msg);
+    }
+}
+
+/// Runs `f` on `target` like [`post`] (at once, whatever locks are held)
+/// and gives its result.
+pub fn call<T, F>(origin: &Rc<Shard>, target: usize, f: F) -> Pending<T>
+where
+    F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if target == origin.id {
+        return Pending::Ready(f(origin));
+    }
+    let (s, r) = oneshot::channel();
+    post(origin, target, move |sh| {
+        let _ = s.send(f(sh));
+    });
+    Pending::Remote(r)
+}
+
+/// Runs `f` on every shard with [`call`] and waits for all the results, in
+/// shard order.
+pub async fn call_all<T, F>(origin: &Rc<Shard>, f: F) -> Vec<T>
+where
+    F: Fn(&Rc<Shard>) -> T + Send + Clone + 'static,
+    T: Send + 'static,
+{
+    let pending: Vec<Pending<T>> = (0..origin.count).map(|s| call(origin, s, f.clone())).collect();
+    let mut out = Vec::with_capacity(pending.len());
+    for p in pending {
+        out.push(p.wait().await);
+    }
+    out
+}
+
 /// Runs `f` on shard `target` and waits for its result.
 pub async fn run_on<T, F>(origin: &Rc<Shard>, target: usize, f: F) -> T
 where

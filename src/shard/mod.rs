@@ -7,6 +7,7 @@
 pub mod blocking;
 pub mod coordinator;
 pub mod gate;
+pub mod pubsub;
 pub mod slot;
 pub mod watch;
 
@@ -44,6 +45,9 @@ pub enum Msg {
     Run { tx: TxId, lock: Lock, job: Job },
     /// Release every lock held by `tx`.
     Release { tx: TxId },
+    /// Run `job` at once, whatever locks are held: work that never touches
+    /// the keyspace (pub/sub registrations and deliveries).
+    Post(Job),
 }
 
 /// Per-command counters (INFO commandstats).
@@ -164,6 +168,15 @@ pub struct ClientInfo {
     pub tot_net_in: Cell<u64>,
     pub tot_net_out: Cell<u64>,
     pub tot_cmds: Cell<u64>,
+    /// Channels, patterns and shard channels subscribed to.
+    pub subs: RefCell<pubsub::Subscriptions>,
+    /// Pub/sub messages (and invalidations) for the client, whole frames,
+    /// written by its connection after the replies it is producing.
+    pub push: RefCell<Vec<u8>>,
+    /// The connection task waiting for `push`.
+    pub push_waker: Cell<Option<std::task::Waker>>,
+    /// When the output first passed the soft pubsub limit (0: it is under).
+    pub obuf_soft_since: Cell<u64>,
     /// Set while the client is blocked (BLPOP ...): wakes it for CLIENT
     /// UNBLOCK.
     pub unblock: RefCell<Option<futures_channel::mpsc::UnboundedSender<blocking::Wake>>>,
@@ -174,7 +187,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -182,8 +195,11 @@ impl ClientInfo {
             self.name.borrow(),
             now_ms.saturating_sub(self.created_ms) / 1000,
             now_ms.saturating_sub(self.last_interaction_ms.get()) / 1000,
-            if self.unblock.borrow().is_some() { "b" } else { "N" },
+            self.flags(),
             self.db.get(),
+            self.subs.borrow().sets[0].len(),
+            self.subs.borrow().sets[1].len(),
+            self.subs.borrow().sets[2].len(),
             self.qbuf.get(),
             16384usize.saturating_sub(self.qbuf.get()),
             16384,
@@ -196,6 +212,42 @@ impl ClientInfo {
             self.tot_net_out.get(),
             self.tot_cmds.get(),
         )
+    }
+
+    /// CLIENT LIST's flags: b (blocked), P (subscribed), x (in MULTI), N
+    /// (none).
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.unblock.borrow().is_some() {
+            f.push('b');
+        }
+        if self.subs.borrow().total() > 0 {
+            f.push('P');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
+    /// Wakes the connection task for its push buffer.
+    pub fn wake_push(&self) {
+        if let Some(w) = self.push_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Resolves once the push buffer holds something (or the client was
+    /// killed).
+    pub fn push_ready(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if !self.push.borrow().is_empty() || self.killed.get() {
+                std::task::Poll::Ready(())
+            } else {
+                self.push_waker.set(Some(cx.waker().clone()));
+                std::task::Poll::Pending
+            }
+        })
     }
 
     /// Closes the connection from outside its task: the pending read
@@ -255,6 +307,12 @@ pub struct Shard {
     pub blocking: RefCell<blocking::Registry>,
     /// Keys of this shard under WATCH.
     pub watches: RefCell<watch::Watches>,
+    /// Pub/sub: channels this shard owns, its clients' subscriptions.
+    pub pubsub: RefCell<pubsub::PubSub>,
+    /// Posted messages waiting for room in the channel to each shard, in
+    /// order (see [`coordinator::post`]); true while a task drains it.
+    pub(crate) outbox: RefCell<Vec<std::collections::VecDeque<Msg>>>,
+    pub(crate) draining: Vec<Cell<bool>>,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -325,6 +383,9 @@ impl Shard {
             rates: RefCell::new(Rates::default()),
             blocking: RefCell::new(blocking::Registry::default()),
             watches: RefCell::new(watch::Watches::default()),
+            pubsub: RefCell::new(pubsub::PubSub::new(count)),
+            outbox: RefCell::new((0..count).map(|_| Default::default()).collect()),
+            draining: (0..count).map(|_| Cell::new(false)).collect(),
         })
     }
 
@@ -352,6 +413,7 @@ impl Shard {
                 }
             }
             Msg::Release { tx } => self.gate.release(tx),
+            Msg::Post(job) => job(self),
         }
     }
 

@@ -1,0 +1,471 @@
+//! Pub/sub without shared state.
+//!
+//! - **Owners.** A channel (and a shard channel) belongs to the shard its
+//!   hash slot maps to, like a key. The owner keeps, per channel, how many
+//!   subscribers each shard has. A publish runs on the owner (PUBLISH is
+//!   routed there like a command on a key), which sends the message once to
+//!   each shard with subscribers: one message per destination shard, not
+//!   per subscriber, carrying the channel and payload as shared `Bytes`.
+//! - **Patterns** can match a channel of any owner, so every shard keeps a
+//!   replica of the pattern table (pattern → subscribers per shard). A
+//!   PSUBSCRIBE updates all replicas before it answers; a publish matches
+//!   the patterns on the owner, with no hop per pattern.
+//! - **Delivery.** Each shard indexes its own clients by channel, pattern
+//!   and shard channel. A delivery appends whole frames to each receiver's
+//!   push buffer and wakes its connection, which writes them after the
+//!   replies of the commands it is running (so a reply and a message never
+//!   interleave mid-frame, and the reply to PUBLISH comes before the
+//!   message a client publishes to itself).
+//! - **Ordering.** Messages of one publisher on one channel all pass
+//!   through the channel's owner, in order, and from there through one FIFO
+//!   channel per destination shard: every subscriber sees them in publish
+//!   order.
+//! - **Slow subscribers.** A delivery never waits: the publisher is never
+//!   held up. A receiver whose pending output passes the pubsub class of
+//!   client-output-buffer-limit (hard, or soft for longer than its seconds)
+//!   is disconnected and its buffer freed, so memory stays bounded.
+//!
+//! Registrations (SUBSCRIBE, UNSUBSCRIBE ...) update this shard's index at
+//! once and the owner's counts (or every pattern replica) before the
+//! command answers, so a publish that starts after the reply reaches the
+//! client. They travel as [`coordinator::post`] messages, which no
+//! transaction's locks hold up.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use super::coordinator;
+use super::slot::key_shard;
+use super::{ClientInfo, Shard};
+use crate::protocol::Reply;
+
+/// The three namespaces of subscriptions.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Channel = 0,
+    Pattern = 1,
+    ShardChannel = 2,
+}
+
+/// Subscribers of one name, per shard.
+type Counts = Vec<u32>;
+
+/// One shard's pub/sub state.
+pub struct PubSub {
+    shards: usize,
+    /// Owner side: channels and shard channels of this shard's slots.
+    owned: [HashMap<Bytes, Counts>; 2],
+    /// Every pattern with a subscriber anywhere (replicated on each shard).
+    patterns: HashMap<Bytes, Counts>,
+    /// This shard's clients, by channel, pattern and shard channel.
+    local: [HashMap<Bytes, Vec<Rc<ClientInfo>>>; 3],
+}
+
+/// A client's own subscriptions (kept in its [`ClientInfo`]).
+#[derive(Default)]
+pub struct Subscriptions {
+    pub sets: [hashbrown::HashSet<Bytes>; 3],
+}
+
+impl Subscriptions {
+    /// Channels plus patterns: the count Redis reports in (un)subscribe
+    /// replies of the classic kind.
+    pub fn classic(&self) -> usize {
+        self.sets[0].len() + self.sets[1].len()
+    }
+
+    pub fn total(&self) -> usize {
+        self.sets.iter().map(|s| s.len()).sum()
+    }
+}
+
+fn owned_index(kind: Kind) -> usize {
+    match kind {
+        Kind::Channel => 0,
+        Kind::ShardChannel => 1,
+        Kind::Pattern => unreachable!("patterns have no owner"),
+    }
+}
+
+impl PubSub {
+    pub fn new(shards: usize) -> PubSub {
+        PubSub {
+            shards,
+            owned: Default::default(),
+            patterns: HashMap::new(),
+            local: Default::default(),
+        }
+    }
+
+    /// Adds `delta` to the subscribers of `name` on `shard` (owner side, or
+    /// this shard's pattern replica).
+    fn count(&mut self, kind: Kind, name: Bytes, shard: usize, delta: i32) {
+        let map = match kind {
+            Kind::Pattern => &mut self.patterns,
+            k => &mut self.owned[owned_index(k)],
+        };
+        let shards = self.shards;
+        let counts = map.entry(name.clone()).or_insert_with(|| vec![0; shards]);
+        counts[shard] = (counts[shard] as i64 + delta as i64).max(0) as u32;
+        if counts.iter().all(|&c| c == 0) {
+            map.remove(&name);
+        }
+    }
+
+    /// Subscribers of an owned channel (or shard channel), all shards.
+    pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
+        self.owned[owned_index(kind)]
+            .get(name)
+            .map_or(0, |c| c.iter().map(|&n| n as usize).sum())
+    }
+
+    /// Owned channels (or shard channels) with subscribers, optionally
+    /// matching `pattern`.
+    pub fn owned_names(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.owned[owned_index(kind)]
+            .keys()
+            .filter(|c| pattern.map_or(true, |p| crate::util::glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Distinct patterns with subscribers (PUBSUB NUMPAT).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Channels, patterns and shard channels with subscribers on this
+    /// shard's clients (INFO pubsub_* on this shard's share).
+    pub fn local_counts(&self) -> [usize; 3] {
+        [self.local[0].len(), self.local[1].len(), self.local[2].len()]
+    }
+
+    /// Owned channels and shard channels (INFO pubsub_channels,
+    /// pubsub_shardchannels).
+    pub fn owned_counts(&self) -> [usize; 2] {
+        [self.owned[0].len(), self.owned[1].len()]
+    }
+
+    fn add_local(&mut self, kind: Kind, name: Bytes, client: &Rc<ClientInfo>) {
+        self.local[kind as usize].entry(name).or_default().push(client.clone());
+    }
+
+    fn remove_local(&mut self, kind: Kind, name: &[u8], id: u64) {
+        let map = &mut self.local[kind as usize];
+        if let Some(v) = map.get_mut(name) {
+            v.retain(|c| c.id != id);
+            if v.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+}
+
+/// The shard that owns a channel or shard channel.
+pub fn owner(shard: &Shard, name: &[u8]) -> usize {
+    key_shard(name, shard.count)
+}
+
+/// Subscribes `client` (a client of `shard`) to `name`. Resolves once the
+/// owner (or every pattern replica) knows. False if it already was.
+pub async fn subscribe(shard: &Rc<Shard>, client: &Rc<ClientInfo>, kind: Kind, name: &[u8]) -> bool {
+    let name = Bytes::copy_from_slice(name);
+    if !client.subs.borrow_mut().sets[kind as usize].insert(name.clone()) {
+        return false;
+    }
+    shard.pubsub.borrow_mut().add_local(kind, name.clone(), client);
+    update_counts(shard, kind, name, 1).await;
+    true
+}
+
+/// Unsubscribes `client` from `name`. False if it was not subscribed.
+pub async fn unsubscribe(shard: &Rc<Shard>, client: &Rc<ClientInfo>, kind: Kind, name: &[u8]) -> bool {
+    if !client.subs.borrow_mut().sets[kind as usize].remove(name) {
+        return false;
+    }
+    shard.pubsub.borrow_mut().remove_local(kind, name, client.id);
+    update_counts(shard, kind, Bytes::copy_from_slice(name), -1).await;
+    true
+}
+
+async fn update_counts(shard: &Rc<Shard>, kind: Kind, name: Bytes, delta: i32) {
+    let me = shard.id;
+    match kind {
+        Kind::Pattern => {
+            coordinator::call_all(shard, move |sh| {
+                sh.pubsub.borrow_mut().count(kind, name.clone(), me, delta)
+            })
+            .await;
+        }
+        _ => {
+            let target = owner(shard, &name);
+            coordinator::call(shard, target, move |sh| sh.pubsub.borrow_mut().count(kind, name, me, delta))
+                .wait()
+                .await;
+        }
+    }
+}
+
+/// Drops every subscription of a client that is going away, without
+/// waiting for the owners.
+pub fn drop_client(shard: &Rc<Shard>, client: &ClientInfo) {
+    let subs = std::mem::take(&mut *client.subs.borrow_mut());
+    if subs.total() == 0 {
+        return;
+    }
+    let me = shard.id;
+    for (k, set) in subs.sets.into_iter().enumerate() {
+        let kind = [Kind::Channel, Kind::Pattern, Kind::ShardChannel][k];
+        for name in set {
+            shard.pubsub.borrow_mut().remove_local(kind, &name, client.id);
+            let targets: Vec<usize> = match kind {
+                Kind::Pattern => (0..shard.count).collect(),
+                _ => vec![owner(shard, &name)],
+            };
+            for t in targets {
+                let name = name.clone();
+                let f = move |sh: &Rc<Shard>| sh.pubsub.borrow_mut().count(kind, name, me, -1);
+                if t == me {
+                    f(shard);
+                } else {
+                    coordinator::post(shard, t, f);
+                }
+            }
+        }
+    }
+    client.push.borrow_mut().clear();
+}
+
+/// Publishes on `shard`, which must own `channel`; returns the number of
+/// receivers (channel subscribers and, for classic channels, pattern
+/// subscribers whose pattern matches).
+pub fn publish(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
+    debug_assert_eq!(owner(shard, channel), shard.id);
+    let mut per_shard = [0usize; 64];
+    let mut wide: Vec<usize>;
+    let dests: &mut [usize] = if shard.count <= 64 {
+        &mut per_shard[..shard.count]
+    } else {
+        wide = vec![0; shard.count];
+        &mut wide
+    };
+    {
+        let ps = shard.pubsub.borrow();
+        if let Some(c) = ps.owned[owned_index(kind)].get(channel) {
+            for (d, &n) in dests.iter_mut().zip(c) {
+                *d += n as usize;
+            }
+        }
+        if kind == Kind::Channel {
+            for (pat, c) in &ps.patterns {
+                if crate::util::glob_match(pat, channel, false) {
+                    for (d, &n) in dests.iter_mut().zip(c) {
+                        *d += n as usize;
+                    }
+                }
+            }
+        }
+    }
+    let total: usize = dests.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    if crate::command::in_transaction() {
+        // Delivered when the transaction (or script) ends, or never if it
+        // is rolled back to run again.
+        DEFERRED.with(|d| {
+            d.borrow_mut()
+                .push((kind, Bytes::copy_from_slice(channel), Bytes::copy_from_slice(message)))
+        });
+        return total;
+    }
+    send(shard, kind, channel, message, dests);
+    total
+}
+
+/// Sends a message to every shard with receivers (`dests`: receivers per
+/// shard), this one last.
+fn send(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8], dests: &[usize]) {
+    let remote = dests.iter().enumerate().any(|(s, &n)| n > 0 && s != shard.id);
+    if remote {
+        let ch = Bytes::copy_from_slice(channel);
+        let msg = Bytes::copy_from_slice(message);
+        for (s, &n) in dests.iter().enumerate() {
+            if n > 0 && s != shard.id {
+                let (ch, msg) = (ch.clone(), msg.clone());
+                coordinator::post(shard, s, move |sh| deliver(sh, kind, &ch, &msg));
+            }
+        }
+    }
+    if dests[shard.id] > 0 {
+        deliver(shard, kind, channel, message);
+    }
+}
+
+thread_local! {
+    /// Messages published inside a transaction on this shard, delivered at
+    /// its end.
+    static DEFERRED: std::cell::RefCell<Vec<(Kind, Bytes, Bytes)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether messages wait for a transaction's end.
+#[inline]
+pub fn deferred() -> bool {
+    DEFERRED.with(|d| !d.borrow().is_empty())
+}
+
+/// Delivers the messages published by the transaction that just ended.
+pub fn deliver_deferred(shard: &Rc<Shard>) {
+    let msgs = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    for (kind, ch, msg) in msgs {
+        publish(shard, kind, &ch, &msg);
+    }
+}
+
+/// Forgets the messages of a rolled-back attempt.
+pub fn discard_deferred() {
+    DEFERRED.with(|d| d.borrow_mut().clear());
+}
+
+/// Publishes from any shard, without waiting: on the owner at once when it
+/// is this shard, else posted there (keyspace notifications).
+pub fn publish_anywhere(shard: &Rc<Shard>, channel: Vec<u8>, message: Vec<u8>) {
+    let target = owner(shard, &channel);
+    if target == shard.id {
+        publish(shard, Kind::Channel, &channel, &message);
+    } else {
+        coordinator::post(shard, target, move |sh| {
+            publish(sh, Kind::Channel, &channel, &message);
+        });
+    }
+}
+
+/// Publishes the keyspace events the last command raised.
+pub fn publish_events(shard: &Rc<Shard>) {
+    use crate::command::notify;
+    let flags = notify::flags();
+    for ev in notify::take() {
+        let (space, event) = notify::channels(flags, &ev);
+        if let Some(ch) = space {
+            publish_anywhere(shard, ch, ev.name.as_bytes().to_vec());
+        }
+        if let Some(ch) = event {
+            publish_anywhere(shard, ch, ev.key);
+        }
+    }
+}
+
+/// Delivers a message to this shard's receivers of `channel`.
+fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
+    let ps = shard.pubsub.borrow();
+    let (kind_name, direct) = match kind {
+        Kind::ShardChannel => ("smessage", ps.local[2].get(channel)),
+        _ => ("message", ps.local[0].get(channel)),
+    };
+    if let Some(clients) = direct {
+        for c in clients {
+            push_frame(shard, c, |r| {
+                r.push_len(3);
+                r.bulk(kind_name.as_bytes());
+                r.bulk(channel);
+                r.bulk(message);
+            });
+        }
+    }
+    if kind == Kind::Channel {
+        for (pat, clients) in &ps.local[1] {
+            if crate::util::glob_match(pat, channel, false) {
+                for c in clients {
+                    push_frame(shard, c, |r| {
+                        r.push_len(4);
+                        r.bulk(b"pmessage");
+                        r.bulk(pat);
+                        r.bulk(channel);
+                        r.bulk(message);
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Appends one frame to a client's push buffer, enforces the pubsub output
+/// buffer limit, and wakes the connection.
+pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply)) {
+    if c.killed.get() {
+        return;
+    }
+    {
+        let mut buf = c.push.borrow_mut();
+        write(&mut Reply::new(&mut buf, c.resp.get() == 3));
+    }
+    let limit = shard.config.borrow().client_output_buffer_limit[crate::config::OBUF_PUBSUB];
+    let used = (c.push.borrow().len() + c.obuf.get()) as u64;
+    if over_limit(c, limit, used, crate::util::now_ms()) {
+        c.push.borrow_mut().clear();
+        crate::server::log::warning(&format!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.id, c.addr
+        ));
+        c.kill();
+    }
+    c.wake_push();
+}
+
+/// Whether `used` bytes pending breaks `limit`: past the hard limit, or
+/// past the soft limit for longer than its seconds (tracked in the client).
+fn over_limit(c: &ClientInfo, limit: crate::config::ObufLimit, used: u64, now_ms: u64) -> bool {
+    if limit.hard > 0 && used >= limit.hard {
+        return true;
+    }
+    if limit.soft > 0 && used >= limit.soft {
+        let since = c.obuf_soft_since.get();
+        if since == 0 {
+            c.obuf_soft_since.set(now_ms.max(1));
+            return limit.soft_secs == 0;
+        }
+        return now_ms.saturating_sub(since) / 1000 >= limit.soft_secs;
+    }
+    c.obuf_soft_since.set(0);
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_vanish_at_zero() {
+        let mut ps = PubSub::new(3);
+        let ch = Bytes::from_static(b"ch");
+        ps.count(Kind::Channel, ch.clone(), 1, 1);
+        ps.count(Kind::Channel, ch.clone(), 2, 1);
+        assert_eq!(ps.subscribers(Kind::Channel, b"ch"), 2);
+        assert_eq!(ps.owned_counts(), [1, 0]);
+        ps.count(Kind::Channel, ch.clone(), 1, -1);
+        ps.count(Kind::Channel, ch.clone(), 2, -1);
+        assert_eq!(ps.subscribers(Kind::Channel, b"ch"), 0);
+        assert_eq!(ps.owned_counts(), [0, 0]);
+        ps.count(Kind::Pattern, Bytes::from_static(b"a*"), 0, 1);
+        assert_eq!(ps.pattern_count(), 1);
+    }
+
+    #[test]
+    fn soft_limit_needs_its_seconds() {
+        let c = ClientInfo::default();
+        let limit = crate::config::ObufLimit {
+            hard: 100,
+            soft: 10,
+            soft_secs: 2,
+        };
+        assert!(!over_limit(&c, limit, 5, 1000));
+        assert!(!over_limit(&c, limit, 20, 1000));
+        assert!(!over_limit(&c, limit, 20, 2500));
+        assert!(over_limit(&c, limit, 20, 3000));
+        assert!(!over_limit(&c, limit, 5, 3100));
+        assert!(!over_limit(&c, limit, 20, 3200));
+        assert!(over_limit(&c, limit, 100, 3200));
+    }
+}
