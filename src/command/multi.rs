@@ -392,6 +392,9 @@ async fn exec_locked(
                         .run(target, move |sh| {
                             let mut buf = Vec::new();
                             let keys = part.run(sh, db, resp3, no_touch, &mut buf);
+                            // Messages and events go out with the part;
+                            // wake-ups wait for the transaction's end.
+                            super::publish_events(sh);
                             (buf, keys)
                         })
                         .await;

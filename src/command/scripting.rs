@@ -179,9 +179,8 @@ fn run_fast(
         out.truncate(start);
         return false;
     }
-    if !wake.is_empty() {
-        super::serve_wakeups(shard, &wake, be.now);
-    }
+    // Also publishes the script's keyspace events and messages.
+    super::serve_wakeups(shard, &wake, be.now);
     true
 }
 
@@ -721,7 +720,9 @@ impl ScriptBackend {
             let s = key_shard(&k, shards);
             let serve = serve.clone();
             let (outcome, wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
-                super::collect_wakeups(|| blocked_clients::serve_now(sh, db, &k, &*serve))
+                let r = super::collect_wakeups(|| blocked_clients::serve_now(sh, db, &k, &*serve));
+                super::publish_events(sh);
+                r
             });
             // On this shard the enclosing collection has them already.
             self.remote_wake.entry(s).or_default().extend(wake);
