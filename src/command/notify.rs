@@ -119,6 +119,7 @@ pub fn notify(class: u32, name: &'static str, db: usize, key: &[u8]) {
                 key: key.to_vec(),
             })
         });
+        super::mark_outgoing();
     }
 }
 

@@ -106,6 +106,7 @@ impl Db {
             RawEntryMut::Occupied(o) => {
                 if o.get().is_expired(now_ms) {
                     o.remove();
+                    crate::shard::tracking::key_expired(key);
                     self.hash_ttls.unfile(key);
                     self.keys -= 1;
                     self.volatile -= 1;
@@ -243,6 +244,7 @@ impl Db {
         let e = self.remove(key)?;
         if e.is_expired(now_ms) {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+            crate::shard::tracking::key_expired(key);
             None
         } else {
             Some(e)
@@ -315,6 +317,7 @@ impl Db {
                     let keep = !e.is_expired(now_ms);
                     if !keep {
                         filed.unfile(k);
+                        crate::shard::tracking::key_expired(k);
                     }
                     keep
                 });
