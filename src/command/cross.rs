@@ -90,7 +90,9 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             }
             drop(ks);
             touch_watched(sh, db, pairs.iter().map(|(k, _)| k.as_slice()));
+            crate::shard::tracking::keys_modified(sh, pairs.iter().map(|(k, _)| k.as_slice()));
             blocking::after_write(sh, db, pairs.iter().map(|(k, _)| k.as_slice()), now);
+            crate::command::publish_events(sh);
         })
         .await;
     }
@@ -125,7 +127,7 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
                 let it = keys.iter().map(|k| k.as_slice());
                 match op {
                     CountOp::Del => {
-                        let watched = !sh.watches.borrow().is_empty();
+                        let watched = !sh.watches.borrow().is_empty() || sh.tracking.borrow().active();
                         if watched {
                             // Only the keys that existed change.
                             let gone: Vec<&[u8]> = keys
@@ -135,7 +137,9 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
                                 .collect();
                             let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
                             drop(ks);
-                            touch_watched(sh, db, gone.into_iter());
+                            touch_watched(sh, db, gone.iter().copied());
+                            crate::shard::tracking::keys_modified(sh, gone.into_iter());
+                            crate::command::publish_events(sh);
                             return n;
                         }
                         keys::op_del(ks.db(db), it, now)
@@ -277,6 +281,8 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             for (db, k) in &written {
                 blocking::after_write(sh, *db, std::iter::once(k.as_slice()), now);
             }
+            crate::shard::tracking::keys_modified(sh, written.iter().map(|(_, k)| k.as_slice()));
+            crate::command::publish_events(sh);
         })
         .await;
     }

@@ -596,6 +596,7 @@ impl ScriptBackend {
                             }
                         }
                         sh.watches.borrow_mut().touch(db, &k);
+                        crate::shard::tracking::keys_modified(sh, std::iter::once(k.as_slice()));
                         super::note_written(sh, db, std::iter::once(k.as_slice()), now);
                     }
                 })
