@@ -502,20 +502,15 @@ async fn client_tracking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
         } else if args.is(j, "prefix") && more >= 1 {
             new.prefixes.push(bytes::Bytes::copy_from_slice(args.get(j + 1)));
             j += 2;
-        } else if args.is(j, "bcast") {
-            new.bcast = true;
-            j += 1;
-        } else if args.is(j, "optin") {
-            new.optin = true;
-            j += 1;
-        } else if args.is(j, "optout") {
-            new.optout = true;
-            j += 1;
-        } else if args.is(j, "noloop") {
-            new.noloop = true;
-            j += 1;
         } else {
-            return Reply::new(out, resp3).error(err::SYNTAX);
+            match args.get(j).to_ascii_lowercase().as_slice() {
+                b"bcast" => new.bcast = true,
+                b"optin" => new.optin = true,
+                b"optout" => new.optout = true,
+                b"noloop" => new.noloop = true,
+                _ => return Reply::new(out, resp3).error(err::SYNTAX),
+            }
+            j += 1;
         }
     }
     if !on {
