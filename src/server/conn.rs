@@ -818,6 +818,12 @@ impl Connection {
                     };
                     let args = Args::new(buf, &ranges[..argc]);
                     state.dispatch(&args).await;
+                    // A message the command delivered to this very client
+                    // (published to itself) follows its reply, as in
+                    // Redis, unless replies of other shards are pending.
+                    if !state.remote_pending {
+                        state.take_pushes();
+                    }
                     if state.sess.info.killed.get() {
                         // CLIENT KILL from another client: nothing more runs.
                         state.flush_remote().await;

@@ -354,36 +354,58 @@ pub fn publish_events(shard: &Rc<Shard>) {
     }
 }
 
-/// Delivers a message to this shard's receivers of `channel`.
+/// Delivers a message to this shard's receivers of `channel`. Each frame
+/// is encoded once per protocol and copied to every receiver.
 fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
     let ps = shard.pubsub.borrow();
     let (kind_name, direct) = match kind {
-        Kind::ShardChannel => ("smessage", ps.local[2].get(channel)),
-        _ => ("message", ps.local[0].get(channel)),
+        Kind::ShardChannel => (&b"smessage"[..], ps.local[2].get(channel)),
+        _ => (&b"message"[..], ps.local[0].get(channel)),
     };
+    let limit = shard.config.borrow().client_output_buffer_limit[crate::config::OBUF_PUBSUB];
+    let now = crate::util::now_ms();
     if let Some(clients) = direct {
+        let frames = Frames::new(&[kind_name, channel, message]);
         for c in clients {
-            push_frame(shard, c, |r| {
-                r.push_len(3);
-                r.bulk(kind_name.as_bytes());
-                r.bulk(channel);
-                r.bulk(message);
-            });
+            push_bytes(c, frames.get(c), limit, now);
         }
     }
     if kind == Kind::Channel {
         for (pat, clients) in &ps.local[1] {
             if crate::util::glob_match(pat, channel, false) {
+                let frames = Frames::new(&[b"pmessage", pat, channel, message]);
                 for c in clients {
-                    push_frame(shard, c, |r| {
-                        r.push_len(4);
-                        r.bulk(b"pmessage");
-                        r.bulk(pat);
-                        r.bulk(channel);
-                        r.bulk(message);
-                    });
+                    push_bytes(c, frames.get(c), limit, now);
                 }
             }
+        }
+    }
+}
+
+/// One push frame in both protocols (they differ in the first byte).
+struct Frames {
+    resp2: Vec<u8>,
+    resp3: Vec<u8>,
+}
+
+impl Frames {
+    fn new(parts: &[&[u8]]) -> Frames {
+        let mut resp2 = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
+        let mut r = Reply::new(&mut resp2, false);
+        r.push_len(parts.len());
+        for p in parts {
+            r.bulk(p);
+        }
+        let mut resp3 = resp2.clone();
+        resp3[0] = b'>';
+        Frames { resp2, resp3 }
+    }
+
+    fn get(&self, c: &ClientInfo) -> &[u8] {
+        if c.resp.get() == 3 {
+            &self.resp3
+        } else {
+            &self.resp2
         }
     }
 }
@@ -391,17 +413,21 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
 /// Appends one frame to a client's push buffer, enforces the pubsub output
 /// buffer limit, and wakes the connection.
 pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply)) {
+    let mut frame = Vec::new();
+    write(&mut Reply::new(&mut frame, c.resp.get() == 3));
+    let limit = shard.config.borrow().client_output_buffer_limit[crate::config::OBUF_PUBSUB];
+    push_bytes(c, &frame, limit, crate::util::now_ms());
+}
+
+/// [`push_frame`] of an encoded frame.
+fn push_bytes(c: &ClientInfo, frame: &[u8], limit: crate::config::ObufLimit, now_ms: u64) {
     // CLIENT REPLY OFF drops messages too, unless they are RESP3 pushes.
     if c.killed.get() || (c.reply_off.get() && c.resp.get() != 3) {
         return;
     }
-    {
-        let mut buf = c.push.borrow_mut();
-        write(&mut Reply::new(&mut buf, c.resp.get() == 3));
-    }
-    let limit = shard.config.borrow().client_output_buffer_limit[crate::config::OBUF_PUBSUB];
+    c.push.borrow_mut().extend_from_slice(frame);
     let used = (c.push.borrow().len() + c.obuf.get()) as u64;
-    if over_limit(c, limit, used, crate::util::now_ms()) {
+    if over_limit(c, limit, used, now_ms) {
         c.push.borrow_mut().clear();
         crate::server::log::warning(&format!(
             "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
