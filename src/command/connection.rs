@@ -233,8 +233,29 @@ struct KillFilter {
     laddr: Option<String>,
     maxage: Option<u64>,
     user: Option<String>,
-    type_normal_only: Option<bool>,
+    client_type: Option<ClientType>,
     skip: Option<u64>,
+}
+
+/// The client classes of `CLIENT LIST|KILL TYPE`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    /// Clients with at least one subscription (Redis's CLIENT_PUBSUB).
+    PubSub,
+    /// Masters and replicas: none here.
+    Replica,
+}
+
+impl ClientType {
+    fn matches(self, c: &crate::shard::ClientInfo) -> bool {
+        let pubsub = c.subs.borrow().total() > 0;
+        match self {
+            ClientType::Normal => !pubsub,
+            ClientType::PubSub => pubsub,
+            ClientType::Replica => false,
+        }
+    }
 }
 
 /// `CLIENT <subcommand> ...`
@@ -320,13 +341,15 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         }
         b"list" => {
             let mut ids: Option<Vec<u64>> = None;
+            let mut client_type: Option<ClientType> = None;
             let mut j = 2;
             while j < args.len() {
                 if args.is(j, "type") && j + 1 < args.len() {
                     let t = args.get(j + 1).to_ascii_lowercase();
                     match t.as_slice() {
-                        b"normal" => {}
-                        b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
+                        b"normal" => client_type = Some(ClientType::Normal),
+                        b"pubsub" => client_type = Some(ClientType::PubSub),
+                        b"master" | b"replica" | b"slave" => client_type = Some(ClientType::Replica),
                         _ => {
                             let msg = err::with_arg("ERR Unknown client type '", args.get(j + 1), "'");
                             return Reply::new(out, resp3).error_bytes(&msg);
@@ -352,7 +375,11 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             let now = crate::util::now_ms();
             let parts = coordinator::broadcast_in(&sess.shard, sess.tx, move |shard| {
                 let clients = shard.clients.borrow();
-                let mut v: Vec<(u64, String)> = clients.values().map(|c| (c.id, c.describe(now))).collect();
+                let mut v: Vec<(u64, String)> = clients
+                    .values()
+                    .filter(|c| client_type.map_or(true, |t| t.matches(c)))
+                    .map(|c| (c.id, c.describe(now)))
+                    .collect();
                 v.sort();
                 v
             })
@@ -428,8 +455,9 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             } else if args.is(j, "type") {
                 let t = vs.to_ascii_lowercase();
                 match t.as_str() {
-                    "normal" => f.type_normal_only = Some(true),
-                    "master" | "replica" | "slave" | "pubsub" => f.type_normal_only = Some(false),
+                    "normal" => f.client_type = Some(ClientType::Normal),
+                    "pubsub" => f.client_type = Some(ClientType::PubSub),
+                    "master" | "replica" | "slave" => f.client_type = Some(ClientType::Replica),
                     _ => {
                         let msg = err::with_arg("ERR Unknown client type '", v, "'");
                         return Reply::new(out, resp3).error_bytes(&msg);
@@ -465,7 +493,7 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 || f.addr.as_ref().is_some_and(|a| *a != c.addr)
                 || f.laddr.as_ref().is_some_and(|a| *a != c.laddr)
                 || f.user.as_ref().is_some_and(|u| u != "default")
-                || f.type_normal_only == Some(false)
+                || f.client_type.is_some_and(|t| !t.matches(c))
                 || f.maxage.is_some_and(|m| now.saturating_sub(c.created_ms) / 1000 < m)
             {
                 continue;
