@@ -351,8 +351,25 @@ fn patterns_match_globs_and_follow_the_channel_message() {
         assert_eq!(both.reply(), message_frame(false, "message", "news.tech", m.as_bytes()));
         assert_eq!(both.reply(), pmessage_frame(false, "news.*", "news.tech", m.as_bytes()));
     }
+    // Two patterns matching one channel: one pmessage each.
+    both.send(&encode(&["PSUBSCRIBE", "*tech"]));
+    assert_eq!(both.reply(), confirm(false, "psubscribe", Some("*tech"), 3));
+    assert_eq!(p.cmd(&["PUBLISH", "news.tech", "x"]), ":3\r\n");
+    assert_eq!(both.reply(), message_frame(false, "message", "news.tech", b"x"));
+    let mut pm = vec![both.reply(), both.reply()];
+    pm.sort();
+    let mut want = vec![
+        pmessage_frame(false, "news.*", "news.tech", b"x"),
+        pmessage_frame(false, "*tech", "news.tech", b"x"),
+    ];
+    want.sort();
+    assert_eq!(pm, want);
     both.send(&encode(&["PUNSUBSCRIBE"]));
-    assert_eq!(both.reply(), confirm(false, "punsubscribe", Some("news.*"), 1));
+    // Both patterns go, in either order: counts 2, then 1.
+    let (first, second) = (both.reply(), both.reply());
+    assert!(first.starts_with(b"*3\r\n$12\r\npunsubscribe\r\n") && first.ends_with(b":2\r\n"));
+    assert!(second.starts_with(b"*3\r\n$12\r\npunsubscribe\r\n") && second.ends_with(b":1\r\n"));
+    assert_ne!(first, second);
     assert_eq!(p.cmd(&["PUBLISH", "news.tech", "only"]), ":1\r\n");
     assert_eq!(both.reply(), message_frame(false, "message", "news.tech", b"only"));
 }
@@ -593,6 +610,43 @@ fn resp3_pushes_never_split_replies() {
         c.cmd(&["GET", &keys[0]]),
         String::from_utf8(bulk(big.as_bytes())).unwrap()
     );
+}
+
+#[test]
+fn client_reply_off_passes_confirmations_and_messages() {
+    let srv = Server::start(4);
+    let mut p = srv.raw();
+    // RESP3: confirmations and messages are pushes, delivered even with
+    // replies off; ordinary replies are dropped.
+    let mut c = srv.raw();
+    c.send(&encode(&["HELLO", "3"]));
+    c.reply();
+    c.send(&encode(&["CLIENT", "REPLY", "OFF"]));
+    c.send(&encode(&["SUBSCRIBE", "ro"]));
+    assert_eq!(c.reply(), confirm(true, "subscribe", Some("ro"), 1));
+    c.send(&encode(&["SET", "rokey", "v"]));
+    assert_eq!(p.cmd(&["PUBLISH", "ro", "m1"]), ":1\r\n");
+    assert_eq!(c.reply(), message_frame(true, "message", "ro", b"m1"));
+    c.send(&encode(&["CLIENT", "REPLY", "ON"]));
+    assert_eq!(c.reply(), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "rokey"]), "$1\r\nv\r\n");
+    // RESP2 too (as redis-server 7.0.15 does): confirmations and messages
+    // pass the switch, the other replies do not; RESET turns replies back
+    // on and answers.
+    let mut c2 = srv.raw();
+    c2.send(&encode(&["CLIENT", "REPLY", "OFF"]));
+    c2.send(&encode(&["SUBSCRIBE", "ro"]));
+    assert_eq!(c2.reply(), confirm(false, "subscribe", Some("ro"), 1));
+    c2.send(&encode(&["GET", "rokey"]));
+    assert_eq!(p.cmd(&["PUBLISH", "ro", "m2"]), ":2\r\n");
+    assert_eq!(c.reply(), message_frame(true, "message", "ro", b"m2"));
+    assert_eq!(c2.reply(), message_frame(false, "message", "ro", b"m2"));
+    c2.send(&encode(&["UNSUBSCRIBE"]));
+    assert_eq!(c2.reply(), confirm(false, "unsubscribe", Some("ro"), 0));
+    c2.send(&encode(&["SET", "rokey", "w"]));
+    assert_eq!(c2.cmd(&["RESET"]), "+RESET\r\n");
+    assert_eq!(c2.cmd(&["GET", "rokey"]), "$1\r\nw\r\n");
+    assert_eq!(p.cmd(&["PUBLISH", "ro", "m3"]), ":1\r\n");
 }
 
 // ---------------------------------------------------------------- RESP2 context

@@ -152,6 +152,7 @@ pub fn cmd_reset(sess: &mut Session, out: &mut Reply) {
     sess.no_touch = false;
     sess.info.no_touch.set(false);
     sess.info.no_evict.set(false);
+    sess.info.reply_off.set(false);
     sess.info.name.borrow_mut().clear();
     sess.authenticated = sess.shard.config.borrow().requirepass.is_none();
     sess.multi = None;

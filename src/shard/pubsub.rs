@@ -396,8 +396,9 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
 /// Appends one frame to a client's push buffer, enforces the pubsub output
 /// buffer limit, and wakes the connection.
 pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply)) {
-    // CLIENT REPLY OFF drops messages too, unless they are RESP3 pushes.
-    if c.killed.get() || (c.reply_off.get() && c.resp.get() != 3) {
+    // CLIENT REPLY OFF does not stop messages: Redis sends them as pushes,
+    // past the reply switch, in RESP2 as in RESP3.
+    if c.killed.get() {
         return;
     }
     {
