@@ -828,6 +828,10 @@ fn slow_subscriber_is_dropped_at_the_hard_limit_and_memory_stays_bounded() {
     assert_eq!(slow.reply(), confirm(false, "subscribe", Some("flood"), 1));
     // A subscriber that keeps up, in a thread, sees every message.
     let mut fast = raw_subscribers(&srv, 1, "SUBSCRIBE", &["flood"]).pop().unwrap();
+    // It acknowledges each message, and the publisher waits for that
+    // before the next, so it never has more than one pending (it must
+    // not hit the limit on a loaded machine).
+    let (ack_tx, ack_rx) = std::sync::mpsc::channel();
     let reader = thread::spawn(move || {
         let mut i = 0;
         loop {
@@ -837,6 +841,7 @@ fn slow_subscriber_is_dropped_at_the_hard_limit_and_memory_stays_bounded() {
             }
             assert_eq!(parts[1].len(), 64 * 1024);
             assert_eq!(&parts[1][..8], format!("{i:08}").as_bytes());
+            ack_tx.send(i).unwrap();
             i += 1;
         }
     });
@@ -857,6 +862,11 @@ fn slow_subscriber_is_dropped_at_the_hard_limit_and_memory_stays_bounded() {
         p.send(&req);
         // The publisher is never held up: every PUBLISH is answered.
         receivers.push(int(&p.reply_str()));
+        assert_eq!(
+            ack_rx.recv_timeout(Duration::from_secs(20)),
+            Ok(i),
+            "the fast subscriber lost message {i}"
+        );
         i += 1;
     }
     assert_eq!(p.cmd(&["PUBLISH", "flood", "stop"]), ":1\r\n");
@@ -945,6 +955,129 @@ fn disconnected_subscribers_leave_numsub_and_numpat() {
     assert_eq!(killed, ":1\r\n", "CLIENT KILL TYPE pubsub");
     eventually("NUMSUB after CLIENT KILL", 0, || numsub(&mut q, "NUMSUB", "dc"));
     assert!(drained_to_eof(&mut victim));
+}
+
+#[test]
+fn subscription_churn_during_publishing_leaves_exact_counts() {
+    let srv = Server::start(4);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let mut p = srv.raw();
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for ch in ["churn:a", "churn:b", "churn:c"] {
+                    p.send(&encode(&["PUBLISH", ch, "x"]));
+                }
+                for _ in 0..3 {
+                    assert!(int(&p.reply_str()) >= 0);
+                }
+                n += 1;
+            }
+            n
+        })
+    };
+    // Each worker subscribes and unsubscribes in every way, with messages
+    // arriving in between; the counts in confirmations must stay exact.
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let mut c = srv.raw();
+            thread::spawn(move || {
+                for round in 0..100 {
+                    c.send(&encode(&["SUBSCRIBE", "churn:a", "churn:b"]));
+                    c.send(&encode(&["PSUBSCRIBE", "churn:*"]));
+                    c.send(&encode(&["SSUBSCRIBE", "churn:s"]));
+                    let want = [
+                        confirm(false, "subscribe", Some("churn:a"), 1),
+                        confirm(false, "subscribe", Some("churn:b"), 2),
+                        confirm(false, "psubscribe", Some("churn:*"), 3),
+                        confirm(false, "ssubscribe", Some("churn:s"), 1),
+                    ];
+                    let mut got = 0;
+                    while got < want.len() {
+                        let f = c.reply();
+                        if f.starts_with(b"*3\r\n$7\r\nmessage") || f.starts_with(b"*4\r\n$8\r\npmessage") {
+                            continue;
+                        }
+                        assert_eq!(f, want[got], "worker {w} round {round}");
+                        got += 1;
+                    }
+                    if round % 2 == 0 {
+                        c.send(&encode(&["UNSUBSCRIBE"]));
+                        c.send(&encode(&["PUNSUBSCRIBE"]));
+                        c.send(&encode(&["SUNSUBSCRIBE"]));
+                        // UNSUBSCRIBE without arguments: either channel first.
+                        let mut counts = Vec::new();
+                        while counts.len() < 4 {
+                            let f = c.reply();
+                            let (kind, parts) = message_parts_any(&f);
+                            if kind.ends_with("message") {
+                                continue;
+                            }
+                            counts.push((kind, parts));
+                        }
+                        assert_eq!(counts[0].1 .1, 2, "worker {w} round {round}");
+                        assert_eq!(counts[1].1 .1, 1);
+                        assert_eq!(counts[2], ("punsubscribe".into(), (b"churn:*".to_vec(), 0)));
+                        assert_eq!(counts[3], ("sunsubscribe".into(), (b"churn:s".to_vec(), 0)));
+                    } else {
+                        // RESET drops everything at once.
+                        c.send(&encode(&["RESET"]));
+                        loop {
+                            let f = c.reply();
+                            if f == b"+RESET\r\n" {
+                                break;
+                            }
+                            assert!(f.starts_with(b"*3\r\n$7\r\nmessage") || f.starts_with(b"*4\r\n$8\r\npmessage"));
+                        }
+                    }
+                }
+                // Half the workers leave by disconnecting while subscribed.
+                if w % 2 == 0 {
+                    c.send(&encode(&["SUBSCRIBE", "churn:c"]));
+                    c.reply();
+                }
+            })
+        })
+        .collect();
+    for h in workers {
+        h.join().unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(publisher.join().unwrap() > 0);
+    let mut q = srv.raw();
+    eventually("CHANNELS", "*0\r\n".to_string(), || q.cmd(&["PUBSUB", "CHANNELS"]));
+    assert_eq!(q.cmd(&["PUBSUB", "SHARDCHANNELS"]), "*0\r\n");
+    assert_eq!(q.cmd(&["PUBSUB", "NUMPAT"]), ":0\r\n");
+    for ch in ["churn:a", "churn:b", "churn:c"] {
+        assert_eq!(q.cmd(&["PUBLISH", ch, "x"]), ":0\r\n");
+    }
+}
+
+/// A confirmation's kind, channel and count (or a message's kind).
+fn message_parts_any(frame: &[u8]) -> (String, (Vec<u8>, i64)) {
+    match parse(frame) {
+        F::Arr(v) | F::Push(v) => {
+            let kind = match &v[0] {
+                F::Str(s) => String::from_utf8(s.clone()).unwrap(),
+                other => panic!("{other:?}"),
+            };
+            if kind.ends_with("message") {
+                return (kind, (Vec::new(), 0));
+            }
+            let name = match &v[1] {
+                F::Str(s) => s.clone(),
+                _ => Vec::new(),
+            };
+            let n = match &v[2] {
+                F::Int(n) => *n,
+                other => panic!("{other:?}"),
+            };
+            (kind, (name, n))
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------- MULTI and scripts
