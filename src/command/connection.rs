@@ -378,7 +378,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 let clients = shard.clients.borrow();
                 let mut v: Vec<(u64, String)> = clients
                     .values()
-                    .filter(|c| client_type.map_or(true, |t| t.matches(c)))
+                    .filter(|c| client_type.is_none_or(|t| t.matches(c)))
                     .map(|c| (c.id, c.describe(now)))
                     .collect();
                 v.sort();
