@@ -332,13 +332,13 @@ impl State {
             return self.dispatch_command(args).await;
         }
         // CLIENT REPLY OFF or SKIP (rare): the command's reply is dropped,
-        // except CLIENT REPLY ON's and RESP3 (un)subscribe confirmations
-        // (push messages, as Redis).
+        // except CLIENT REPLY ON's and (un)subscribe confirmations (pushes
+        // in Redis, which pass the switch in RESP2 as in RESP3).
         self.flush_remote().await;
         let start = self.out.len().max(self.written);
         self.dispatch_command(args).await;
         self.flush_remote().await;
-        let confirmation = self.sess.resp3 && is_subscription_command(args);
+        let confirmation = is_subscription_command(args);
         if !confirmation && (skip || self.sess.info.reply_off.get()) && self.out.len() > start {
             self.out.truncate(start);
         }

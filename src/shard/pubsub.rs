@@ -421,8 +421,9 @@ pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply))
 
 /// [`push_frame`] of an encoded frame.
 fn push_bytes(c: &ClientInfo, frame: &[u8], limit: crate::config::ObufLimit, now_ms: u64) {
-    // CLIENT REPLY OFF drops messages too, unless they are RESP3 pushes.
-    if c.killed.get() || (c.reply_off.get() && c.resp.get() != 3) {
+    // CLIENT REPLY OFF does not stop messages: Redis sends them as pushes,
+    // past the reply switch, in RESP2 as in RESP3.
+    if c.killed.get() {
         return;
     }
     c.push.borrow_mut().extend_from_slice(frame);
