@@ -122,6 +122,27 @@ pub fn notify(class: u32, name: &'static str, db: usize, key: &[u8]) {
     }
 }
 
+/// A read lookup of `key` found nothing (Redis's lookupKeyRead; writes
+/// never raise it): raises `keymiss`.
+#[inline]
+pub fn key_miss(db: usize, key: &[u8]) {
+    notify(class::KEY_MISS, "keymiss", db, key);
+}
+
+/// Puts back events taken with [`take`] (ahead of any queued since), to be
+/// published later: a cross-shard command holds its events until its
+/// writes have landed.
+pub fn put_back(mut events: Vec<Event>) {
+    if events.is_empty() {
+        return;
+    }
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        events.append(&mut p);
+        *p = events;
+    });
+}
+
 /// Whether events wait to be published.
 #[inline]
 pub fn pending() -> bool {

@@ -494,7 +494,8 @@ impl ScriptBackend {
         let mut scratch = Keyspace::new(databases);
         for (k, e) in &before {
             if let Some(e) = e {
-                scratch.db(db).insert(k, e.value.clone(), e.expire_at(), e.access);
+                // The handler raises the events; filling raises none.
+                scratch.db(db).insert_silent(k, e.value.clone(), e.expire_at(), e.access);
             }
         }
         let now = now_ms();
@@ -532,8 +533,9 @@ impl ScriptBackend {
                     for (k, e) in w {
                         match e {
                             Some(e) => {
+                                // Its `new` was raised on the scratch keyspace.
                                 let at = e.expire_at();
-                                sh.ks.borrow_mut().db(db).insert(&k, e.value, at, e.access);
+                                sh.ks.borrow_mut().db(db).insert_silent(&k, e.value, at, e.access);
                             }
                             None => {
                                 sh.ks.borrow_mut().db(db).remove(&k);

@@ -386,6 +386,9 @@ fn active_expire_hash_fields(shard: &Rc<Shard>) {
             db.expire_hash_fields_slice(now, 1000);
         }
     }
+    drop(ks);
+    // `hexpired` / `del` events of the reclaimed fields.
+    crate::command::publish_events(shard);
 }
 
 /// Reclaims expired keys nobody touches: each tick walks the slots holding
@@ -422,6 +425,10 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
             s
         };
         shard.stats.borrow_mut().expired_keys_active += slice.expired as u64;
+        if slice.expired > 0 {
+            // Their `expired` events.
+            crate::command::publish_events(shard);
+        }
         let (cdb, cslot) = shard.expire_cursor.get();
         // One full pass at most per tick, and at most the tick's budget.
         if (cdb == 0 && cslot == 0) || start.elapsed() > budget {

@@ -425,6 +425,8 @@ fn attempt(
         match run_serve(sh, db, key, now, waiter, &**serve, true) {
             (o @ (Outcome::Served(_) | Outcome::Retry | Outcome::Lost), touched) => {
                 after_write(sh, db, touched.iter().map(|t| t.as_slice()), now);
+                // The pops (and pushes) it raised, as Redis's immediate path.
+                crate::command::publish_events(sh);
                 return Some(o);
             }
             _ if nowait => {}

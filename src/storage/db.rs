@@ -10,12 +10,15 @@ use hashbrown::hash_map::RawEntryMut;
 use hashbrown::HashMap;
 
 use super::value::{Entry, Value};
+use crate::command::notify::{class, notify};
 use crate::shard::slot::{key_slot, SLOTS};
 
 pub type Table = HashMap<Box<[u8]>, Entry>;
 
 #[derive(Default)]
 pub struct Db {
+    /// This database's number (SELECT), for keyspace events.
+    pub index: usize,
     slots: Vec<Table>,
     /// Number of keys with an expiry, per slot.
     slot_volatile: Vec<u32>,
@@ -66,6 +69,14 @@ impl Db {
         Db::default()
     }
 
+    /// A database numbered `index` (keyspace events name it).
+    pub fn with_index(index: usize) -> Db {
+        Db {
+            index,
+            ..Db::default()
+        }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.keys
@@ -88,8 +99,8 @@ impl Db {
         }
     }
 
-    /// Finds a live key; an expired one is deleted on the spot and reported
-    /// through `on_expire` (for stats and notifications) as absent.
+    /// Finds a live key; an expired one is deleted on the spot (raising
+    /// `expired`) and reported as absent.
     #[inline]
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         self.lookup_slot(key_slot(key), key, now_ms)
@@ -111,6 +122,7 @@ impl Db {
                     self.volatile -= 1;
                     self.slot_volatile[slot] -= 1;
                     EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+                    notify(class::EXPIRED, "expired", self.index, key);
                     None
                 } else {
                     Some(o.into_mut())
@@ -125,8 +137,20 @@ impl Db {
     }
 
     /// Stores `value` under `key` with the given expiry (0 = none), replacing
-    /// any previous value and expiry. Returns the previous entry.
+    /// any previous value and expiry. Returns the previous entry. A key that
+    /// did not exist raises `new` (as Redis's dbAdd does).
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
+        let old = self.insert_silent(key, value, expire_at, clock);
+        if old.is_none() {
+            notify(class::NEW, "new", self.index, key);
+        }
+        old
+    }
+
+    /// [`Db::insert`] without the `new` event: for entries that only move
+    /// (a cross-shard write-back, a scratch keyspace being filled), whose
+    /// events the command already raised.
+    pub fn insert_silent(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
         self.ensure_slots();
         let slot = key_slot(key) as usize;
         // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
@@ -213,8 +237,12 @@ impl Db {
                 _ => continue,
             };
             removed += gone;
+            if gone > 0 {
+                notify(class::HASH, "hexpired", self.index, &key);
+            }
             if empty {
                 self.remove(&key);
+                notify(class::GENERIC, "del", self.index, &key);
             } else if let Some(at) = next {
                 self.note_hash_ttl(&key, at);
             }
@@ -243,6 +271,7 @@ impl Db {
         let e = self.remove(key)?;
         if e.is_expired(now_ms) {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+            notify(class::EXPIRED, "expired", self.index, key);
             None
         } else {
             Some(e)
@@ -311,10 +340,12 @@ impl Db {
                 out.examined += table.len();
                 let before = table.len();
                 let filed = &mut self.hash_ttls;
+                let index = self.index;
                 table.retain(|k, e| {
                     let keep = !e.is_expired(now_ms);
                     if !keep {
                         filed.unfile(k);
+                        notify(class::EXPIRED, "expired", index, k);
                     }
                     keep
                 });
