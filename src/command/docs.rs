@@ -358,6 +358,15 @@ const SPECS: &[(&str, &str)] = &[
     ("fcall_ro", "function numkeys [key [key ...]] [arg [arg ...]]"),
     ("script", ""),
     ("function", ""),
+    ("subscribe", "channel [channel ...]"),
+    ("unsubscribe", "[channel [channel ...]]"),
+    ("psubscribe", "pattern [pattern ...]"),
+    ("punsubscribe", "[pattern [pattern ...]]"),
+    ("ssubscribe", "shardchannel [shardchannel ...]"),
+    ("sunsubscribe", "[shardchannel [shardchannel ...]]"),
+    ("publish", "channel message"),
+    ("spublish", "shardchannel message"),
+    ("pubsub", ""),
     ("client", ""),
 ];
 

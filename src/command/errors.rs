@@ -108,6 +108,15 @@ pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Vec<u8> {
     v
 }
 
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
+pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> Vec<u8> {
+    let mut v = with_arg("ERR unknown subcommand or wrong number of arguments for '", sub, "'");
+    v.extend_from_slice(format!(". Try {} HELP.", cmd.to_ascii_uppercase()).as_bytes());
+    v
+}
+
+pub const SSUBSCRIBE_DENY_BLOCKING: &str = "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client";
+
 /// The unknown-command error with its "args beginning with" tail.
 pub fn unknown_command(name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>) -> Vec<u8> {
     let name = c_str(name);

@@ -22,6 +22,7 @@ pub mod keys;
 pub mod list;
 pub mod multi;
 pub mod notify;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod session;
@@ -102,6 +103,12 @@ pub mod flags {
     /// Also writes a key of another database (MOVE, COPY ... DB), which
     /// key positions do not name; not shown by COMMAND INFO.
     pub const CROSS_DB: u32 = 1 << 16;
+    /// The key positions name channels: they route the command like keys
+    /// (a publish runs on the channel's owner), but COMMAND GETKEYS finds
+    /// no keys and COMMAND INFO flags the key spec `not_key`.
+    pub const CHANNEL_KEYS: u32 = 1 << 17;
+    /// COMMAND INFO shows no key positions at all (PUBLISH).
+    pub const HIDE_KEYS: u32 = 1 << 18;
 
     /// Names as COMMAND INFO prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -155,6 +162,9 @@ pub enum ConnCmd {
     Eval,
     Script,
     Function,
+    Subscribe(crate::shard::pubsub::Kind),
+    Unsubscribe(crate::shard::pubsub::Kind),
+    PubSub,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -350,7 +360,10 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
             sess.close_after_reply = true;
             Reply::new(out, resp3).ok()
         }
-        ConnCmd::Reset => connection::cmd_reset(sess, &mut Reply::new(out, resp3)),
+        ConnCmd::Reset => {
+            pubsub::unsubscribe_all(sess).await;
+            connection::cmd_reset(sess, &mut Reply::new(out, resp3))
+        }
         ConnCmd::Client => connection::cmd_client(sess, args, out).await,
         ConnCmd::Info => server::cmd_info(sess, args, out).await,
         ConnCmd::Config => server::cmd_config(sess, args, out).await,
@@ -373,6 +386,9 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Eval => scripting::cmd_eval(sess, args, out).await,
         ConnCmd::Script => scripting::cmd_script(sess, args, out),
         ConnCmd::Function => scripting::cmd_function(sess, args, out),
+        ConnCmd::Subscribe(kind) => pubsub::cmd_subscribe(sess, kind, args, out).await,
+        ConnCmd::Unsubscribe(kind) => pubsub::cmd_unsubscribe(sess, kind, args, out).await,
+        ConnCmd::PubSub => pubsub::cmd_pubsub(sess, args, out).await,
     }
 }
 

@@ -670,9 +670,15 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
     r.bulk(c.name.as_bytes());
     r.int(c.arity as i64);
     write_flags(r, c.flags, c.movable_keys());
-    r.int(c.first_key as i64);
-    r.int(c.last_key as i64);
-    r.int(c.step as i64);
+    let hidden = c.flags & super::flags::HIDE_KEYS != 0;
+    let (first, last, step) = if hidden {
+        (0, 0, 0)
+    } else {
+        (c.first_key, c.last_key, c.step)
+    };
+    r.int(first as i64);
+    r.int(last as i64);
+    r.int(step as i64);
     let cats = c.acl_categories();
     r.set_len(cats.len());
     for cat in cats {
@@ -680,11 +686,16 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
     }
     r.set_len(0); // tips
                   // Key specs: one range spec per legacy triple.
-    if c.first_key > 0 {
+    if first > 0 {
         r.array_len(1);
         r.map_len(4);
         r.bulk(b"flags");
-        r.set_len(0);
+        if c.flags & super::flags::CHANNEL_KEYS != 0 {
+            r.set_len(1);
+            r.simple("not_key");
+        } else {
+            r.set_len(0);
+        }
         r.bulk(b"begin_search");
         r.map_len(2);
         r.bulk(b"type");
@@ -840,7 +851,7 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
                 return r.error(err::GETKEYS_INVALID_COMMAND);
             };
             let argc = args.len() - 2;
-            if c.first_key <= 0 && !c.movable_keys() {
+            if (c.first_key <= 0 && !c.movable_keys()) || c.flags & super::flags::CHANNEL_KEYS != 0 {
                 return r.error(err::GETKEYS_NO_KEYS);
             }
             if !c.arity_ok(argc) {

@@ -9,8 +9,9 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 #[allow(unused_imports)]
-use super::{bitmap, connection, hash, hyperloglog, keys, list, server, set, string, zset};
+use super::{bitmap, connection, hash, hyperloglog, keys, list, pubsub, server, set, string, zset};
 use super::{Args, ConnCmd, Cross, Ctx};
+use crate::shard::pubsub::Kind;
 
 /// A handler that runs on the shard owning the command's keys.
 pub type ShardFn = fn(&mut Ctx, &Args);
@@ -127,6 +128,7 @@ impl CommandSpec {
             "sorted-set" => v.push("@sortedset"),
             "hyperloglog" => v.push("@hyperloglog"),
             "connection" => v.push("@connection"),
+            "pubsub" => v.push("@pubsub"),
             _ => {}
         }
         if self.flags & ADMIN != 0 {
@@ -271,6 +273,45 @@ const CONFIG_SUBS: &[SubSpec] = &[
     },
     SubSpec {
         name: "config|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+];
+
+const PUBSUB_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "pubsub|channels",
+        arity: -2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Returns the active channels.",
+    },
+    SubSpec {
+        name: "pubsub|numpat",
+        arity: 2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Returns a count of unique pattern subscriptions.",
+    },
+    SubSpec {
+        name: "pubsub|numsub",
+        arity: -2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Returns a count of subscribers to channels.",
+    },
+    SubSpec {
+        name: "pubsub|shardchannels",
+        arity: -2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Returns the active shard channels.",
+    },
+    SubSpec {
+        name: "pubsub|shardnumsub",
+        arity: -2,
+        flags: PUBSUB | LOADING | STALE,
+        summary: "Returns the count of subscribers of shard channels.",
+    },
+    SubSpec {
+        name: "pubsub|help",
         arity: 2,
         flags: LOADING | STALE,
         summary: "Returns helpful text about the different subcommands.",
@@ -666,6 +707,17 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("script", -2, 0, NOKEYS, "scripting", "2.6.0", "A container for Lua scripts management commands.", Conn(ConnCmd::Script), None, SCRIPT_SUBS),
     spec!("function", -2, 0, NOKEYS, "scripting", "7.0.0", "A container for function commands.", Conn(ConnCmd::Function), None, FUNCTION_SUBS),
     // (end of scripting)
+    // -- pubsub
+    spec!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels.", Conn(ConnCmd::Subscribe(Kind::Channel)), None, &[]),
+    spec!("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", Conn(ConnCmd::Unsubscribe(Kind::Channel)), None, &[]),
+    spec!("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", Conn(ConnCmd::Subscribe(Kind::Pattern)), None, &[]),
+    spec!("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE, NOKEYS, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", Conn(ConnCmd::Unsubscribe(Kind::Pattern)), None, &[]),
+    spec!("ssubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | CHANNEL_KEYS, (1, -1, 1), "pubsub", "7.0.0", "Listens for messages published to shard channels.", Conn(ConnCmd::Subscribe(Kind::ShardChannel)), None, &[]),
+    spec!("sunsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | CHANNEL_KEYS, (1, -1, 1), "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", Conn(ConnCmd::Unsubscribe(Kind::ShardChannel)), None, &[]),
+    spec!("publish", 3, PUBSUB | LOADING | STALE | FAST | CHANNEL_KEYS | HIDE_KEYS, KEY1, "pubsub", "2.0.0", "Posts a message to a channel.", Shard(pubsub::cmd_publish), None, &[]),
+    spec!("spublish", 3, PUBSUB | LOADING | STALE | FAST | CHANNEL_KEYS, KEY1, "pubsub", "7.0.0", "Post a message to a shard channel", Shard(pubsub::cmd_spublish), None, &[]),
+    spec!("pubsub", -2, 0, NOKEYS, "pubsub", "2.8.0", "A container for Pub/Sub commands.", Conn(ConnCmd::PubSub), None, PUBSUB_SUBS),
+    // (end of pubsub)
     // -- server
     spec!("info", -1, LOADING | STALE, NOKEYS, "server", "1.0.0", "Returns information and statistics about the server.", Conn(ConnCmd::Info), None, &[]),
     spec!("config", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "server", "2.0.0", "A container for server configuration commands.", Conn(ConnCmd::Config), None, CONFIG_SUBS),

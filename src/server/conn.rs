@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
-use crate::command::table::{CommandSpec, Handler, ShardFn};
+use crate::command::table::{CommandSpec, Handler, ShardFn, SubSpec};
 use crate::command::{self, errors, flags, Args, ArgsBuf, Session};
 use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
 use crate::shard::coordinator::{self, Pending};
@@ -114,6 +114,8 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
 enum Io {
     Wrote(std::io::Result<usize>),
     Read(std::io::Result<usize>),
+    /// Pub/sub messages arrived for the client.
+    Push,
 }
 
 /// How long a connection waits on its socket before looking again.
@@ -282,6 +284,24 @@ impl State {
         }
     }
 
+    /// Moves the pub/sub messages delivered to this client behind the
+    /// replies written so far (whole frames, so they never split a reply).
+    fn take_pushes(&mut self) {
+        let info = &self.sess.info;
+        let mut push = info.push.borrow_mut();
+        if push.is_empty() {
+            return;
+        }
+        if self.out.is_empty() {
+            std::mem::swap(&mut self.out, &mut *push);
+            self.written = 0;
+        } else {
+            self.out.extend_from_slice(&push);
+            push.clear();
+        }
+        info.obuf.set(self.out.len() - self.written.min(self.out.len()));
+    }
+
     /// Counts `n` bytes sent (stats, CLIENT LIST) after `written` moved.
     fn count_output(&mut self, n: usize) {
         self.sess.shard.stats.borrow_mut().net_output += n as u64;
@@ -321,6 +341,24 @@ impl State {
         }
         if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
             return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
+        }
+        // A RESP2 client with subscriptions may only (un)subscribe, ping,
+        // quit and reset. One RefCell read otherwise.
+        if !self.sess.resp3 && self.sess.info.subs.borrow().total() > 0 {
+            use crate::command::pubsub;
+            if !pubsub::allowed_when_subscribed(spec.name) {
+                let name = find_subcommand(spec, args).map_or(spec.name, |s| s.name);
+                return self.reply_error(Some(spec), pubsub::subscribed_context_error(name).as_bytes());
+            }
+            if spec.name == "ping" && args.len() <= 2 {
+                let shard = self.sess.shard.clone();
+                self.sess.info.last_cmd.set(spec.name);
+                return self.reply_with(|buf, resp3| {
+                    let start = buf.len();
+                    pubsub::subscribed_ping(args, &mut Reply::new(buf, resp3));
+                    command::record_call(&shard, spec, 0, &buf[start..]);
+                });
+            }
         }
         // A script past busy-reply-threshold on some shard: only commands
         // allowed while busy run (SCRIPT KILL, FUNCTION KILL, ...). One
@@ -412,30 +450,30 @@ impl State {
 
 /// Whether a container's subcommand may run while a script is busy
 /// (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS).
-fn busy_allowed_sub(spec: &CommandSpec, args: &Args) -> bool {
-    if spec.subcommands.is_empty() || args.len() < 2 {
-        return false;
-    }
-    let sub = args.get(1);
-    spec.subcommands
-        .iter()
-        .any(|s| s.flags & flags::ALLOW_BUSY != 0 && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub))
+fn busy_allowed_sub(spec: &'static CommandSpec, args: &Args) -> bool {
+    find_subcommand(spec, args).is_some_and(|s| s.flags & flags::ALLOW_BUSY != 0)
 }
 
-/// Arity and name checks of container subcommands (CLIENT ID, CONFIG GET...),
-/// with Redis's errors.
-pub(crate) fn subcommand_error(spec: &CommandSpec, args: &Args) -> Option<Vec<u8>> {
-    if spec.subcommands.is_empty() {
+/// A container's subcommand named by `args` (`client|id` for CLIENT ID).
+fn find_subcommand(spec: &'static CommandSpec, args: &Args) -> Option<&'static SubSpec> {
+    if spec.subcommands.is_empty() || args.len() < 2 {
         return None;
     }
     let sub = args.get(1);
     let full_len = spec.name.len() + 1 + sub.len();
-    let found = spec
-        .subcommands
+    spec.subcommands
         .iter()
-        .find(|s| s.name.len() == full_len && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub));
-    match found {
-        None => Some(errors::unknown_subcommand(sub, spec.name)),
+        .find(|s| s.name.len() == full_len && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub))
+}
+
+/// Arity and name checks of container subcommands (CLIENT ID, CONFIG GET...),
+/// with Redis's errors.
+pub(crate) fn subcommand_error(spec: &'static CommandSpec, args: &Args) -> Option<Vec<u8>> {
+    if spec.subcommands.is_empty() {
+        return None;
+    }
+    match find_subcommand(spec, args) {
+        None => Some(errors::unknown_subcommand(args.get(1), spec.name)),
         Some(s) => {
             let ok = if s.arity >= 0 {
                 args.len() == s.arity as usize
@@ -496,6 +534,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     if let Err(e) = conn.run().await {
         crate::server::log::verbose(&format!("client {} closed: {}", info.addr, e));
     }
+    crate::shard::pubsub::drop_client(&shard, &info);
     shard.clients.borrow_mut().remove(&info.id);
     CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
@@ -521,6 +560,7 @@ impl Connection {
         let mut hint = 0usize;
         loop {
             let closing = self.process(&mut hint).await;
+            self.state.take_pushes();
             if closing || self.state.sess.close_after_reply || self.state.sess.info.killed.get() {
                 if self.state.written < self.state.out.len() {
                     let rest = self.state.out[self.state.written..].to_vec();
@@ -568,6 +608,7 @@ impl Connection {
                     ..
                 } = &mut *self;
                 let written = &mut state.written;
+                let info = &state.sess.info;
                 let io = async {
                     if *written < state.out.len() {
                         let pending = &state.out[*written..];
@@ -579,6 +620,12 @@ impl Connection {
                         Io::Read(stream.read(&mut rbuf[*rend..]).await)
                     }
                 };
+                // Messages for a subscriber wake it too (same thread: the
+                // waker is never lost).
+                let io = futures_lite::future::or(io, async {
+                    info.push_ready().await;
+                    Io::Push
+                });
                 if let Some(event) = crate::util::within(REPOLL_IO, io).await {
                     break event;
                 }
@@ -591,6 +638,7 @@ impl Connection {
                     self.state.count_output(n);
                     continue;
                 }
+                Io::Push => continue,
                 Io::Read(Ok(n)) => n,
                 Io::Read(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
                 Io::Read(Err(e)) => return Err(e),

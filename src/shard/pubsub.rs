@@ -201,9 +201,11 @@ async fn update_counts(shard: &Rc<Shard>, kind: Kind, name: Bytes, delta: i32) {
         }
         _ => {
             let target = owner(shard, &name);
-            coordinator::call(shard, target, move |sh| sh.pubsub.borrow_mut().count(kind, name, me, delta))
-                .wait()
-                .await;
+            coordinator::call(shard, target, move |sh| {
+                sh.pubsub.borrow_mut().count(kind, name, me, delta)
+            })
+            .wait()
+            .await;
         }
     }
 }
