@@ -7,8 +7,8 @@
 
 use super::args::parse_i64;
 use super::errors as err;
-use super::{Args, Ctx};
 use super::notify::{class, key_miss, notify};
+use super::{Args, Ctx};
 use crate::shard::count_lookup;
 use crate::storage::value::with_str_bytes;
 use crate::storage::{Db, Value};

@@ -135,29 +135,29 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
 
 /// One shard's part of DEL/UNLINK, EXISTS or TOUCH.
 fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<u8>]) -> i64 {
-                let now = now_ms();
-                let mut ks = sh.ks.borrow_mut();
-                let it = keys.iter().map(|k| k.as_slice());
-                match op {
-                    CountOp::Del => {
-                        let watched = !sh.watches.borrow().is_empty();
-                        if watched {
-                            // Only the keys that existed change.
-                            let gone: Vec<&[u8]> = keys
-                                .iter()
-                                .map(|k| k.as_slice())
-                                .filter(|k| ks.db(db).lookup(k, now).is_some())
-                                .collect();
-                            let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
-                            drop(ks);
-                            touch_watched(sh, db, gone.into_iter());
-                            return n;
-                        }
-                        keys::op_del(ks.db(db), it, now)
-                    }
-                    CountOp::Exists => keys::op_exists(ks.db(db), it, now),
-                    CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
-                }
+    let now = now_ms();
+    let mut ks = sh.ks.borrow_mut();
+    let it = keys.iter().map(|k| k.as_slice());
+    match op {
+        CountOp::Del => {
+            let watched = !sh.watches.borrow().is_empty();
+            if watched {
+                // Only the keys that existed change.
+                let gone: Vec<&[u8]> = keys
+                    .iter()
+                    .map(|k| k.as_slice())
+                    .filter(|k| ks.db(db).lookup(k, now).is_some())
+                    .collect();
+                let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
+                drop(ks);
+                touch_watched(sh, db, gone.into_iter());
+                return n;
+            }
+            keys::op_del(ks.db(db), it, now)
+        }
+        CountOp::Exists => keys::op_exists(ks.db(db), it, now),
+        CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
+    }
 }
 
 /// Marks the watchers of `keys` (all written) of `db` on this shard.
@@ -239,7 +239,9 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     let mut scratch = Keyspace::new(databases);
     for ((db, k), e) in &before {
         if let Some(e) = e {
-            scratch.db(*db).insert_silent(k, e.value.clone(), e.expire_at(), e.access);
+            scratch
+                .db(*db)
+                .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
         }
     }
     let held = super::notify::take();

@@ -27,8 +27,8 @@
 //! identical.
 
 use super::errors as err;
-use super::{Args, Ctx};
 use super::notify::{class, key_miss, notify};
+use super::{Args, Ctx};
 use crate::shard::count_lookup;
 use crate::storage::{Db, Value};
 

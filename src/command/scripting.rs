@@ -495,7 +495,9 @@ impl ScriptBackend {
         for (k, e) in &before {
             if let Some(e) = e {
                 // The handler raises the events; filling raises none.
-                scratch.db(db).insert_silent(k, e.value.clone(), e.expire_at(), e.access);
+                scratch
+                    .db(db)
+                    .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
             }
         }
         let now = now_ms();

@@ -10,10 +10,10 @@ use std::cell::RefCell;
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::config::Limits;
 use crate::protocol::Reply;
-use super::notify::{class, key_miss, notify};
 use crate::shard::count_lookup;
 use crate::storage::set::{Elem, Set};
 use crate::storage::{Db, Entry, Value};

@@ -11,10 +11,10 @@ use hashbrown::HashMap;
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
-use super::notify::{class, key_miss, notify};
 use crate::shard::count_lookup;
 use crate::storage::zset::{cmp_entry, PackLimits, ZSet};
 use crate::storage::{Db, Value};
@@ -797,7 +797,12 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
     };
     let src = args.get(key_at);
     let lim = limits(ctx);
+    let index = ctx.db;
     let (z, out) = open(ctx, src, !store);
+    if store && matches!(z, Ok(None)) {
+        // Redis reads ZRANGESTORE's source with lookupKeyRead too.
+        key_miss(index, src);
+    }
     let z: Option<&ZSet> = match z {
         Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(z) => z.map(|z| &*z),
@@ -898,7 +903,7 @@ pub fn cmd_zremrangebyrank(ctx: &mut Ctx, args: &Args) {
     let (Some(s), Some(e)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
         return ctx.out.error(err::NOT_INTEGER);
     };
-    zrem_range(ctx, args.get(1), "zrembyrank", |z| rank_span(s, e, z.len()))
+    zrem_range(ctx, args.get(1), "zremrangebyrank", |z| rank_span(s, e, z.len()))
 }
 
 /// `ZREMRANGEBYSCORE key min max` → number removed.
@@ -906,7 +911,7 @@ pub fn cmd_zremrangebyscore(ctx: &mut Ctx, args: &Args) {
     let Some(r) = ScoreRange::parse(args.get(2), args.get(3)) else {
         return ctx.out.error(MINMAX_FLOAT);
     };
-    zrem_range(ctx, args.get(1), "zrembyscore", |z| r.ranks(z))
+    zrem_range(ctx, args.get(1), "zremrangebyscore", |z| r.ranks(z))
 }
 
 /// `ZREMRANGEBYLEX key min max` → number removed.
@@ -914,7 +919,7 @@ pub fn cmd_zremrangebylex(ctx: &mut Ctx, args: &Args) {
     let Some(r) = LexRange::parse(args.get(2), args.get(3)) else {
         return ctx.out.error(MINMAX_LEX);
     };
-    zrem_range(ctx, args.get(1), "zrembylex", |z| r.ranks(z))
+    zrem_range(ctx, args.get(1), "zremrangebylex", |z| r.ranks(z))
 }
 
 fn zrem_range(ctx: &mut Ctx, key: &[u8], event: &'static str, span: impl Fn(&ZSet) -> (usize, usize)) {
@@ -1221,9 +1226,10 @@ impl<'k> Taken<'k> {
             let found = db.lookup(k, now);
             if read {
                 count_lookup(found.is_some());
-                if found.is_none() {
-                    key_miss(index, k);
-                }
+            }
+            if found.is_none() {
+                // The STORE forms read their sources with lookupKeyRead too.
+                key_miss(index, k);
             }
             let slot = match found {
                 None => None,

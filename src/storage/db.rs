@@ -71,10 +71,7 @@ impl Db {
 
     /// A database numbered `index` (keyspace events name it).
     pub fn with_index(index: usize) -> Db {
-        Db {
-            index,
-            ..Db::default()
-        }
+        Db { index, ..Db::default() }
     }
 
     #[inline]
