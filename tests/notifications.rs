@@ -447,6 +447,15 @@ LPUSH x2 a
 DEL x1 nope
 EXEC
 EVAL "redis.call('set', KEYS[1], 'v') redis.call('incr', KEYS[2])" 2 {t}a {t}b
+MULTI
+SET ga 1
+SET gb 2
+RENAME ga gc
+LPUSH gl a
+RPOPLPUSH gl gm
+EXEC
+EVAL "redis.call('set', 'gd', '1') redis.call('set', 'ge', '2') redis.call('rename', 'gd', 'gf') redis.call('del', 'gb', 'gc', 'gf') redis.call('mset', 'gx', '1', 'gy', '2') return redis.call('incr', 'gx')" 0
+EVAL "redis.call('copy', 'gy', 'gz') redis.call('lmove', 'gm', 'gn', 'LEFT', 'LEFT') redis.call('sadd', 'gs1', 'a') redis.call('sadd', 'gs2', 'b') return redis.call('sunionstore', 'gs3', 'gs1', 'gs2')" 0
 "#;
 
 #[test]

@@ -368,6 +368,8 @@ async fn exec_locked(
     sess.tx = tx.id();
     Reply::new(out, sess.resp3).array_len(m.specs.len());
     let mut wakeups: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
+    // Shards whose hops left keyspace events or messages to publish.
+    let mut publish_at_end = std::collections::BTreeSet::new();
     let mut i = 0;
     while i < m.specs.len() {
         let spec = m.specs[i];
@@ -388,14 +390,17 @@ async fn exec_locked(
                         i += 1;
                     }
                     let (db, resp3, no_touch) = (sess.db, sess.resp3, sess.no_touch);
-                    let (buf, keys) = tx
+                    let (buf, keys, pending) = tx
                         .run(target, move |sh| {
                             let mut buf = Vec::new();
                             let keys = part.run(sh, db, resp3, no_touch, &mut buf);
-                            (buf, keys)
+                            (buf, keys, super::publications_pending())
                         })
                         .await;
                     out.extend_from_slice(&buf);
+                    if pending {
+                        publish_at_end.insert(target);
+                    }
                     wakeups.entry(target).or_default().extend(keys);
                     continue;
                 }
@@ -417,7 +422,7 @@ async fn exec_locked(
         i += 1;
     }
     for (s, keys) in wakeups {
-        if !keys.is_empty() {
+        if !keys.is_empty() || publish_at_end.contains(&s) {
             tx.run(s, move |sh| super::serve_wakeups(sh, &keys, now_ms())).await;
         }
     }

@@ -179,7 +179,8 @@ fn run_fast(
         out.truncate(start);
         return false;
     }
-    if !wake.is_empty() {
+    if !wake.is_empty() || super::publications_pending() {
+        // Also publishes the script's keyspace events and messages.
         super::serve_wakeups(shard, &wake, be.now);
     }
     true
@@ -485,9 +486,14 @@ impl ScriptBackend {
             let got = run_blocking(&self.shard, self.tx, *s, move |sh| {
                 let now = now_ms();
                 let mut kspace = sh.ks.borrow_mut();
-                ks2.iter()
+                let got = ks2
+                    .iter()
                     .map(|k| keys::op_clone_entry(kspace.db(db), k, now))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                drop(kspace);
+                // Keys found expired on the way.
+                super::publish_events(sh);
+                got
             });
             before.extend(ks.iter().cloned().zip(got));
         }
@@ -501,6 +507,8 @@ impl ScriptBackend {
             }
         }
         let now = now_ms();
+        // The command's own events, apart from the script's earlier ones.
+        let held = super::notify::take();
         {
             let mut ctx = Ctx {
                 shard: &self.shard,
@@ -516,6 +524,8 @@ impl ScriptBackend {
             };
             h(&mut ctx, args);
         }
+        let raised = super::notify::take();
+        super::notify::put_back(held);
         let mut writes: BTreeMap<usize, Vec<(Vec<u8>, Option<Entry>)>> = BTreeMap::new();
         for (k, old) in before {
             let new = scratch.db(db).lookup(&k, now).map(|e| e.clone());
@@ -528,9 +538,28 @@ impl ScriptBackend {
                 writes.entry(key_shard(&k, shards)).or_default().push((k, new));
             }
         }
+        // Each event goes out from its key's shard, after the write-back
+        // there, in order with the other calls the script runs on that
+        // shard (those publish at once); events of this shard's keys, or of
+        // a shard written nothing, wait for the script's end like its local
+        // calls.
+        let mut events: BTreeMap<usize, Vec<super::notify::Event>> = BTreeMap::new();
+        let mut here = Vec::new();
+        for ev in raised {
+            let s = key_shard(&ev.key, shards);
+            if s != self.shard.id && writes.contains_key(&s) {
+                events.entry(s).or_default().push(ev);
+            } else {
+                here.push(ev);
+            }
+        }
+        let mut queued = super::notify::take();
+        queued.extend(here);
+        super::notify::put_back(queued);
         for (s, w) in writes {
+            let evs = events.remove(&s).unwrap_or_default();
             let ((), wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
-                super::collect_wakeups(|| {
+                let r = super::collect_wakeups(|| {
                     let now = now_ms();
                     for (k, e) in w {
                         match e {
@@ -546,7 +575,10 @@ impl ScriptBackend {
                         sh.watches.borrow_mut().touch(db, &k);
                         super::note_written(sh, db, std::iter::once(k.as_slice()), now);
                     }
-                })
+                });
+                super::notify::put_back(evs);
+                super::publish_events(sh);
+                r
             });
             self.remote_wake.entry(s).or_default().extend(wake);
         }
@@ -725,7 +757,11 @@ impl ScriptBackend {
             let s = key_shard(&k, shards);
             let serve = serve.clone();
             let (outcome, wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
-                super::collect_wakeups(|| blocked_clients::serve_now(sh, db, &k, &*serve))
+                let r = super::collect_wakeups(|| blocked_clients::serve_now(sh, db, &k, &*serve));
+                // Its pop events go out now, like those of other calls
+                // run on another shard.
+                super::publish_events(sh);
+                r
             });
             // On this shard the enclosing collection has them already.
             self.remote_wake.entry(s).or_default().extend(wake);
