@@ -487,3 +487,194 @@ fn expired_events_match_redis() {
     let spindle = Server::start(4);
     compare(&redis, &spindle, &["Ex", "KEA"], EXPIRY);
 }
+
+/// `blocked_clients` of INFO clients, over a raw connection.
+fn blocked_clients(c: &mut Raw) -> i64 {
+    c.send(&encode(&["INFO", "clients"]));
+    let info = c.reply_str();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+/// Each step: a client blocks with `block`, then `trigger` (commands on
+/// another connection) serves it. Returns the events, as [`events`] does.
+fn blocked_events(port: u16, flags: &str, steps: &[(&[&str], &[&[&str]])], at_least: usize) -> Vec<(String, String)> {
+    let mut c = connect(port);
+    for cmd in [vec!["FLUSHALL"], vec!["CONFIG", "SET", "notify-keyspace-events", flags]] {
+        c.send(&encode(&cmd));
+        c.reply();
+    }
+    let mut l = listener(port);
+    for (block, trigger) in steps {
+        let mut b = connect(port);
+        b.send(&encode(block));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while blocked_clients(&mut c) != 1 {
+            assert!(std::time::Instant::now() < deadline, "{block:?} never blocked");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        for t in trigger.iter() {
+            c.send(&encode(t));
+            c.reply();
+        }
+        let served = b.reply_str();
+        assert!(
+            !served.starts_with('-') && !served.starts_with("*-1"),
+            "{block:?}: {served}"
+        );
+    }
+    let mut got = Vec::new();
+    c.send(&encode(&["PUBLISH", "__sentinel__", "1"]));
+    c.reply();
+    let mut seen = false;
+    while !(seen && got.len() >= at_least) {
+        let Some((ch, msg)) = read_message(&mut l) else {
+            return got;
+        };
+        if ch == "__sentinel__" {
+            seen = true;
+        } else if !ch.is_empty() {
+            got.push((ch, msg));
+        }
+    }
+    got
+}
+
+#[test]
+fn served_blocked_clients_raise_the_pops_like_redis() {
+    let redis = Redis::start();
+    let spindle = Server::start(4);
+    let far = common::keys_on_distinct_shards("far", 4);
+    let (src, dst) = (far[0].as_str(), far[1].as_str());
+    let far_block = ["BLMOVE", src, dst, "RIGHT", "LEFT", "0"];
+    let far_push = ["RPUSH", src, "y"];
+    let far_trigger = [&far_push[..]];
+    let steps: Vec<(&[&str], &[&[&str]])> = vec![
+        (&["BLPOP", "bl1", "0"], &[&["LPUSH", "bl1", "a"]]),
+        (&["BRPOP", "nol", "bl2", "0"], &[&["RPUSH", "bl2", "a", "b"]]),
+        (
+            &["BLMOVE", "{b}src", "{b}dst", "LEFT", "RIGHT", "0"],
+            &[&["LPUSH", "{b}src", "x"]],
+        ),
+        (&far_block, &far_trigger),
+        (&["BZPOPMIN", "bz1", "0"], &[&["ZADD", "bz1", "1", "a"]]),
+        (
+            &["BLMPOP", "0", "1", "bl3", "LEFT", "COUNT", "2"],
+            &[&["RPUSH", "bl3", "a", "b", "c"]],
+        ),
+        (
+            &["BZMPOP", "0", "1", "bz2", "MAX"],
+            &[&["ZADD", "bz2", "1", "a", "2", "b"]],
+        ),
+        (
+            &["BLPOP", "bl4", "0"],
+            &[&["MULTI"], &["LPUSH", "bl4", "a"], &["SET", "bl5", "x"], &["EXEC"]],
+        ),
+    ];
+    for flags in ["KEA", "KEAmn"] {
+        let want = blocked_events(redis.port, flags, &steps, 0);
+        let got = blocked_events(spindle.port, flags, &steps, want.len());
+        assert_eq!(
+            normalize(&got),
+            normalize(&want),
+            "[{flags}]\nredis:   {want:?}\nspindle: {got:?}"
+        );
+    }
+}
+
+/// Polls `cmd` until it answers `want` (a condition, not a timing bet).
+fn wait_reply(c: &mut Raw, cmd: &[&str], want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        c.send(&encode(cmd));
+        if c.reply_str() == want {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{cmd:?} never answered {want:?}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Hash field TTLs do not exist in the Redis 7.0 above: the events here
+/// are the ones t_hash.c of 7.4 raises (hashTypeSetExDone, hpersistCommand,
+/// hashTypeGetValue's lazy expiry, hmgetCommand's single `hexpired`, the
+/// active field expiry of hashTypeActiveExpire), written out by hand.
+#[test]
+fn hash_field_expiry_events_follow_redis_7_4() {
+    let spindle = Server::start(4);
+    let mut c = spindle.raw();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]), "+OK\r\n");
+    let mut l = listener(spindle.port);
+    let script: &[&[&str]] = &[
+        &["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4"],
+        &["HEXPIRE", "h", "100", "FIELDS", "1", "a"],
+        &["HEXPIRE", "h", "100", "NX", "FIELDS", "1", "a"],
+        &["HEXPIRE", "h", "100", "FIELDS", "1", "nofield"],
+        &["HPERSIST", "h", "FIELDS", "1", "a"],
+        &["HPERSIST", "h", "FIELDS", "1", "a"],
+        &["HPEXPIRE", "h", "0", "FIELDS", "1", "a"],
+        &["HPEXPIREAT", "h", "1", "FIELDS", "1", "b"],
+        &["HSET", "h1", "x", "1"],
+        &["HPEXPIRE", "h1", "0", "FIELDS", "1", "x"],
+    ];
+    for cmd in script {
+        c.cmd(cmd);
+    }
+    // Active expiry reclaims a field; the hash stays (other fields).
+    c.cmd(&["HPEXPIRE", "h", "1", "FIELDS", "1", "c"]);
+    wait_reply(&mut c, &["HLEN", "h"], ":1\r\n");
+    // Lazy expiry: with the active cycle off, readers reclaim.
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    c.cmd(&["HSET", "h2", "x", "1", "y", "2"]);
+    c.cmd(&["HPEXPIRE", "h2", "1", "FIELDS", "2", "x", "y"]);
+    wait_reply(&mut c, &["HPTTL", "h2", "FIELDS", "1", "y"], "*1\r\n:-2\r\n");
+    assert_eq!(c.cmd(&["HMGET", "h2", "x", "y"]), "*2\r\n$-1\r\n$-1\r\n");
+    c.cmd(&["HSET", "h3", "f", "1"]);
+    c.cmd(&["HPEXPIRE", "h3", "1", "FIELDS", "1", "f"]);
+    wait_reply(&mut c, &["HPTTL", "h3", "FIELDS", "1", "f"], "*1\r\n:-2\r\n");
+    assert_eq!(c.cmd(&["HINCRBY", "h3", "f", "5"]), ":5\r\n");
+    c.cmd(&["HSET", "h4", "f", "1", "g", "2"]);
+    c.cmd(&["HPEXPIRE", "h4", "1", "FIELDS", "1", "f"]);
+    wait_reply(&mut c, &["HPTTL", "h4", "FIELDS", "1", "f"], "*1\r\n:-2\r\n");
+    assert_eq!(c.cmd(&["HGET", "h4", "f"]), "$-1\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]), "+OK\r\n");
+
+    let want: &[(&str, &[&str])] = &[
+        (
+            "h",
+            &[
+                "new", "hset", "hexpire", "hpersist", "hdel", "hdel", "hexpire", "hexpired",
+            ],
+        ),
+        ("h1", &["new", "hset", "hdel", "del"]),
+        ("h2", &["new", "hset", "hexpire", "hexpired", "del"]),
+        ("h3", &["new", "hset", "hexpire", "hexpired", "del", "new", "hincrby"]),
+        ("h4", &["new", "hset", "hexpire", "hexpired"]),
+    ];
+    let total: usize = want.iter().map(|(_, e)| e.len()).sum();
+    let mut got: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut n = 0;
+    while n < total {
+        let (ch, msg) = read_message(&mut l).expect("an event within the read timeout");
+        if let Some(key) = ch.strip_prefix("__keyspace@0__:") {
+            got.entry(key.to_string()).or_default().push(msg);
+            n += 1;
+        }
+    }
+    let want: BTreeMap<String, Vec<String>> = want
+        .iter()
+        .map(|(k, e)| (k.to_string(), e.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    assert_eq!(got, want);
+    // Nothing more (keyevent copies aside).
+    c.cmd(&["PUBLISH", "__sentinel__", "1"]);
+    loop {
+        let (ch, msg) = read_message(&mut l).expect("the sentinel");
+        if ch == "__sentinel__" {
+            break;
+        }
+        assert!(!ch.starts_with("__keyspace@"), "extra event {ch} {msg}");
+    }
+}
