@@ -588,3 +588,30 @@ pub fn cmd_lmpop(ctx: &mut Ctx, args: &Args) {
     }
     ctx.out.null_array()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::notify;
+
+    #[test]
+    fn lmove_raises_push_then_pop_then_del_like_redis() {
+        let mut db = Db::with_index(0);
+        let limits = crate::config::Limits::default();
+        let mut l = List::new();
+        l.push(End::Right, b"a");
+        db.insert_silent(b"src", Value::List(Box::new(l)), 0, 0);
+        notify::set_flags(notify::parse("KEAn").unwrap());
+        let v = op_move(&mut db, b"src", b"dst", End::Left, End::Right, 0, 0, &limits).unwrap();
+        assert_eq!(v.as_deref(), Some(&b"a"[..]));
+        let evs: Vec<(&str, Vec<u8>)> = notify::take().into_iter().map(|e| (e.name, e.key)).collect();
+        notify::set_flags(0);
+        let want: Vec<(&str, Vec<u8>)> = vec![
+            ("new", b"dst".to_vec()),
+            ("rpush", b"dst".to_vec()),
+            ("lpop", b"src".to_vec()),
+            ("del", b"src".to_vec()),
+        ];
+        assert_eq!(evs, want);
+    }
+}

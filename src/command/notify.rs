@@ -206,4 +206,19 @@ mod tests {
         assert_eq!(event.as_deref(), Some(&b"__keyevent@3__:del"[..]));
         set_flags(0);
     }
+
+    #[test]
+    fn key_miss_needs_m_and_put_back_goes_first() {
+        set_flags(parse("KEA").unwrap());
+        key_miss(0, b"k");
+        assert!(!pending());
+        set_flags(parse("Km").unwrap());
+        key_miss(0, b"k");
+        let held = take();
+        notify(class::KEY_MISS, "keymiss", 0, b"later");
+        put_back(held);
+        let keys: Vec<Vec<u8>> = take().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, [b"k".to_vec(), b"later".to_vec()]);
+        set_flags(0);
+    }
 }

@@ -411,6 +411,66 @@ mod tests {
         assert_eq!(db.volatile(), 0);
     }
 
+    /// The events raised on this thread while `f` runs, as (db, name, key).
+    fn events(f: impl FnOnce()) -> Vec<(usize, &'static str, Vec<u8>)> {
+        use crate::command::notify;
+        notify::set_flags(notify::parse("KEAn").unwrap());
+        drop(notify::take());
+        f();
+        let evs = notify::take().into_iter().map(|e| (e.db, e.name, e.key)).collect();
+        notify::set_flags(0);
+        evs
+    }
+
+    #[test]
+    fn new_keys_and_expiries_raise_their_events() {
+        let mut db = Db::with_index(3);
+        let evs = events(|| {
+            db.insert(b"a", Value::Int(1), 0, 0);
+            db.insert(b"a", Value::Int(2), 0, 0);
+            db.insert_silent(b"b", Value::Int(1), 100, 0);
+            assert!(db.lookup(b"b", 100).is_none());
+            db.insert(b"c", Value::Int(1), 100, 0);
+            assert!(db.remove_live(b"c", 200).is_none());
+            db.insert_silent(b"d", Value::Int(1), 100, 0);
+            db.expire_slice(0, 200, 1000);
+        });
+        let want: Vec<(usize, &str, Vec<u8>)> = vec![
+            (3, "new", b"a".to_vec()),
+            (3, "expired", b"b".to_vec()),
+            (3, "new", b"c".to_vec()),
+            (3, "expired", b"c".to_vec()),
+            (3, "expired", b"d".to_vec()),
+        ];
+        assert_eq!(evs, want);
+    }
+
+    #[test]
+    fn reclaimed_hash_fields_raise_hexpired_then_del() {
+        let mut db = Db::with_index(0);
+        let mut h = crate::storage::hash::Hash::default();
+        let lim = crate::config::Limits::default();
+        h.set(b"f", b"1", false, &lim);
+        h.set(b"g", b"1", false, &lim);
+        h.set_ttl(b"f", 10);
+        h.set_ttl(b"g", 20);
+        db.insert_silent(b"h", Value::Hash(Box::new(h)), 0, 0);
+        let evs = events(|| {
+            db.expire_hash_fields_slice(15, 100);
+            db.expire_hash_fields_slice(25, 100);
+        });
+        let names: Vec<&str> = evs.iter().map(|e| e.1).collect();
+        assert_eq!(names, ["hexpired", "hexpired", "del"]);
+        assert!(db.is_empty());
+    }
+
+    #[test]
+    fn swapped_databases_keep_their_numbers() {
+        let mut ks = crate::storage::Keyspace::new(4);
+        ks.swap(1, 3);
+        assert_eq!(ks.dbs.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    }
+
     #[test]
     fn active_expiry_reclaims_untouched_keys() {
         let mut db = Db::new();
