@@ -310,13 +310,13 @@ pub fn op_hexpire(
     let codes: Vec<i64> = fields.iter().map(|f| set_field_expiry(h, f, at, cond, now)).collect();
     let emptied = h.is_empty();
     settle(db, key);
-    let deleted = codes.iter().any(|&c| c == SETEX_DELETED);
+    let deleted = codes.contains(&SETEX_DELETED);
     if deleted {
         notify(class::HASH, "hdel", db.index, key);
         if emptied {
             notify(class::GENERIC, "del", db.index, key);
         }
-    } else if codes.iter().any(|&c| c == SETEX_OK) {
+    } else if codes.contains(&SETEX_OK) {
         notify(class::HASH, "hexpire", db.index, key);
     }
     Ok(Some(codes))
