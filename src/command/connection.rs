@@ -162,6 +162,10 @@ pub fn cmd_reset(sess: &mut Session, out: &mut Reply) {
 
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -190,6 +194,13 @@ const CLIENT_HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
@@ -269,6 +280,23 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             }
             *target.borrow_mut() = String::from_utf8_lossy(value).into_owned();
             Reply::new(out, resp3).ok()
+        }
+        b"reply" => {
+            // OFF and SKIP answer nothing; the connection drops the replies
+            // that follow (see conn.rs).
+            if args.is(2, "on") {
+                sess.info.reply_off.set(false);
+                sess.skip_next_reply = false;
+                Reply::new(out, resp3).ok()
+            } else if args.is(2, "off") {
+                sess.info.reply_off.set(true);
+            } else if args.is(2, "skip") {
+                if !sess.info.reply_off.get() {
+                    sess.skip_next_reply = true;
+                }
+            } else {
+                Reply::new(out, resp3).error(err::SYNTAX)
+            }
         }
         b"no-evict" | b"no-touch" => {
             let on = if args.is(2, "on") {

@@ -326,12 +326,6 @@ pub fn publish_events(shard: &std::rc::Rc<crate::shard::Shard>) {
     }
 }
 
-/// Whether keyspace events or messages wait on this thread to be published
-/// (a transaction's hop that must be published at its end).
-pub fn publications_pending() -> bool {
-    notify::pending() || crate::shard::pubsub::deferred()
-}
-
 /// Forgets the events and messages of an aborted attempt (a script that
 /// rolled back to run again in global mode).
 pub fn discard_publications() {

@@ -368,8 +368,6 @@ async fn exec_locked(
     sess.tx = tx.id();
     Reply::new(out, sess.resp3).array_len(m.specs.len());
     let mut wakeups: BTreeMap<usize, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
-    // Shards whose hops left keyspace events or messages to publish.
-    let mut publish_at_end = std::collections::BTreeSet::new();
     let mut i = 0;
     while i < m.specs.len() {
         let spec = m.specs[i];
@@ -390,17 +388,17 @@ async fn exec_locked(
                         i += 1;
                     }
                     let (db, resp3, no_touch) = (sess.db, sess.resp3, sess.no_touch);
-                    let (buf, keys, pending) = tx
+                    let (buf, keys) = tx
                         .run(target, move |sh| {
                             let mut buf = Vec::new();
                             let keys = part.run(sh, db, resp3, no_touch, &mut buf);
-                            (buf, keys, super::publications_pending())
+                            // Messages and events go out with the part;
+                            // wake-ups wait for the transaction's end.
+                            super::publish_events(sh);
+                            (buf, keys)
                         })
                         .await;
                     out.extend_from_slice(&buf);
-                    if pending {
-                        publish_at_end.insert(target);
-                    }
                     wakeups.entry(target).or_default().extend(keys);
                     continue;
                 }
@@ -422,7 +420,7 @@ async fn exec_locked(
         i += 1;
     }
     for (s, keys) in wakeups {
-        if !keys.is_empty() || publish_at_end.contains(&s) {
+        if !keys.is_empty() {
             tx.run(s, move |sh| super::serve_wakeups(sh, &keys, now_ms())).await;
         }
     }

@@ -179,10 +179,8 @@ fn run_fast(
         out.truncate(start);
         return false;
     }
-    if !wake.is_empty() || super::publications_pending() {
-        // Also publishes the script's keyspace events and messages.
-        super::serve_wakeups(shard, &wake, be.now);
-    }
+    // Also publishes the script's keyspace events and messages.
+    super::serve_wakeups(shard, &wake, be.now);
     true
 }
 
@@ -758,8 +756,6 @@ impl ScriptBackend {
             let serve = serve.clone();
             let (outcome, wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
                 let r = super::collect_wakeups(|| blocked_clients::serve_now(sh, db, &k, &*serve));
-                // Its pop events go out now, like those of other calls
-                // run on another shard.
                 super::publish_events(sh);
                 r
             });

@@ -27,6 +27,8 @@ pub struct Session {
     pub multi: Option<MultiState>,
     /// Keys under WATCH.
     pub watch: Option<WatchState>,
+    /// CLIENT REPLY SKIP: drop the next command's reply.
+    pub skip_next_reply: bool,
 }
 
 impl Session {
@@ -44,6 +46,7 @@ impl Session {
             tx: 0,
             multi: None,
             watch: None,
+            skip_next_reply: false,
         }
     }
 

@@ -239,6 +239,12 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Sets the client eviction mode of the connection.",
     },
     SubSpec {
+        name: "client|reply",
+        arity: 3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Instructs the server whether to reply to commands.",
+    },
+    SubSpec {
         name: "client|no-touch",
         arity: 3,
         flags: NOSCRIPT | LOADING | STALE,

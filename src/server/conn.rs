@@ -312,6 +312,24 @@ impl State {
 
     /// Dispatches one parsed command.
     pub(crate) async fn dispatch(&mut self, args: &Args<'_>) {
+        let skip = std::mem::take(&mut self.sess.skip_next_reply);
+        if !skip && !self.sess.info.reply_off.get() {
+            return self.dispatch_command(args).await;
+        }
+        // CLIENT REPLY OFF or SKIP (rare): the command's reply is dropped,
+        // except CLIENT REPLY ON's and RESP3 (un)subscribe confirmations
+        // (push messages, as Redis).
+        self.flush_remote().await;
+        let start = self.out.len().max(self.written);
+        self.dispatch_command(args).await;
+        self.flush_remote().await;
+        let confirmation = self.sess.resp3 && is_subscription_command(args);
+        if !confirmation && (skip || self.sess.info.reply_off.get()) && self.out.len() > start {
+            self.out.truncate(start);
+        }
+    }
+
+    async fn dispatch_command(&mut self, args: &Args<'_>) {
         // What a busy script's poller answered for this client meanwhile.
         let poison = self.sess.info.multi_poison.replace(0);
         if poison != 0 {
@@ -446,6 +464,15 @@ impl State {
             }
         }
     }
+}
+
+/// Whether `args` is a (P|S)(UN)SUBSCRIBE command.
+fn is_subscription_command(args: &Args) -> bool {
+    use crate::command::ConnCmd;
+    matches!(
+        command::lookup(args.get(0)).map(|s| s.handler),
+        Some(Handler::Conn(ConnCmd::Subscribe(_) | ConnCmd::Unsubscribe(_)))
+    )
 }
 
 /// Whether a container's subcommand may run while a script is busy

@@ -175,6 +175,8 @@ pub struct ClientInfo {
     pub push: RefCell<Vec<u8>>,
     /// The connection task waiting for `push`.
     pub push_waker: Cell<Option<std::task::Waker>>,
+    /// CLIENT REPLY OFF.
+    pub reply_off: Cell<bool>,
     /// When the output first passed the soft pubsub limit (0: it is under).
     pub obuf_soft_since: Cell<u64>,
     /// Set while the client is blocked (BLPOP ...): wakes it for CLIENT

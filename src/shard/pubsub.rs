@@ -396,7 +396,8 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
 /// Appends one frame to a client's push buffer, enforces the pubsub output
 /// buffer limit, and wakes the connection.
 pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply)) {
-    if c.killed.get() {
+    // CLIENT REPLY OFF drops messages too, unless they are RESP3 pushes.
+    if c.killed.get() || (c.reply_off.get() && c.resp.get() != 3) {
         return;
     }
     {
