@@ -452,8 +452,9 @@ impl ScriptBackend {
         for (db, k, e) in self.undo.drain(..).rev() {
             match e {
                 Some(e) => {
+                    // Put back as it was: no event.
                     let at = e.expire_at();
-                    ks.db(db).insert(&k, e.value, at, e.access);
+                    ks.db(db).insert_silent(&k, e.value, at, e.access);
                 }
                 None => {
                     ks.db(db).remove(&k);

@@ -136,6 +136,7 @@ impl Db {
     /// Stores `value` under `key` with the given expiry (0 = none), replacing
     /// any previous value and expiry. Returns the previous entry. A key that
     /// did not exist raises `new` (as Redis's dbAdd does).
+    #[inline]
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
         let old = self.insert_silent(key, value, expire_at, clock);
         if old.is_none() {
