@@ -678,3 +678,41 @@ fn hash_field_expiry_events_follow_redis_7_4() {
         assert!(!ch.starts_with("__keyspace@"), "extra event {ch} {msg}");
     }
 }
+
+/// SCAN deletes the expired keys it walks past, raising `expired`, as
+/// Redis 7.4's does (the stock server here lacks DEBUG to stop its active
+/// cycle, so this one is Spindle alone).
+#[test]
+fn scan_reclaims_expired_keys_with_their_event() {
+    let spindle = Server::start(4);
+    let mut c = spindle.raw();
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]), "+OK\r\n");
+    let mut l = listener(spindle.port);
+    // `late` expires no later than `probe`: once `probe` is gone, so is it.
+    c.cmd(&["SET", "late", "v", "PX", "1"]);
+    c.cmd(&["SET", "probe", "v", "PX", "1"]);
+    c.cmd(&["SET", "stays", "v"]);
+    wait_reply(&mut c, &["PTTL", "probe"], ":-2\r\n");
+    let mut cursor = "0".to_string();
+    loop {
+        c.send(&encode(&["SCAN", &cursor, "COUNT", "1000"]));
+        let page = bulks(&c.reply());
+        assert!(!page.contains(&"late".to_string()));
+        cursor = page[0].clone();
+        if cursor == "0" {
+            break;
+        }
+    }
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let (ch, msg) = read_message(&mut l).expect("an expired event");
+        if ch == "__keyevent@0__:expired" {
+            got.push(msg);
+        }
+    }
+    got.sort();
+    assert_eq!(got, ["late", "probe"]);
+    assert_eq!(c.cmd(&["DBSIZE"]), ":1\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]), "+OK\r\n");
+}

@@ -554,22 +554,44 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     while let Some((shard, slot, want)) = walk.next_visit() {
         let (p, t, shards) = (walk.pattern.clone(), walk.type_filter.clone(), walk.shards);
         let step = coordinator::run_on_in(&sess.shard, sess.tx, shard, move |sh| {
-            let ks = sh.ks.borrow();
-            op_scan(
-                &ks.dbs[db],
-                slot,
-                want,
-                p.as_deref(),
-                t.as_deref(),
-                now_ms(),
-                shard,
-                shards,
-            )
+            let now = now_ms();
+            let mut ks = sh.ks.borrow_mut();
+            let step = op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now, shard, shards);
+            scan_reap(ks.db(db), slot, &step, p.as_deref(), now, shard, shards);
+            drop(ks);
+            super::publish_events(sh);
+            step
         })
         .await;
         walk.feed(shard, step);
     }
     walk.reply(&mut Reply::new(out, sess.resp3));
+}
+
+/// Deletes the expired keys a SCAN step walked past (from `slot` to where it
+/// stopped) that match its pattern, raising `expired`, as Redis's SCAN
+/// does with the keys it meets.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_reap(
+    db: &mut Db,
+    slot: usize,
+    step: &(Vec<Vec<u8>>, Option<usize>, usize),
+    pattern: Option<&[u8]>,
+    now: u64,
+    shard: usize,
+    shards: usize,
+) {
+    if db.volatile() == 0 {
+        return;
+    }
+    let end = step.1.unwrap_or_else(|| {
+        let mut s = slot;
+        while s < SLOTS && slot_shard(s as u16, shards) == shard {
+            s += 1;
+        }
+        s
+    });
+    db.reap_expired(slot, end, now, |k| pattern.is_none_or(|p| glob_match(p, k, false)));
 }
 
 /// A SCAN call walking the slots shard by shard: which slot to visit next,
@@ -679,7 +701,13 @@ pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
         let Some((target, seed)) = random_pick(&sizes, &sess.shard) else {
             break;
         };
-        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| op_random_key(sh, db, seed)).await;
+        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| {
+            let k = op_random_key(sh, db, seed);
+            // The `expired` of a pick found past its TTL.
+            super::publish_events(sh);
+            k
+        })
+        .await;
         if let Some(k) = key {
             return r.bulk(&k);
         }

@@ -658,8 +658,13 @@ impl ScriptBackend {
                 while let Some((s, slot, want)) = walk.next_visit() {
                     let (p, t) = (walk.pattern.clone(), walk.type_filter.clone());
                     let step = run_blocking(&self.shard, self.tx, s, move |sh| {
-                        let ks = sh.ks.borrow();
-                        keys::op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now_ms(), s, shards)
+                        let now = now_ms();
+                        let mut ks = sh.ks.borrow_mut();
+                        let step = keys::op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now, s, shards);
+                        keys::scan_reap(ks.db(db), slot, &step, p.as_deref(), now, s, shards);
+                        drop(ks);
+                        super::publish_events(sh);
+                        step
                     });
                     walk.feed(s, step);
                 }
@@ -714,7 +719,10 @@ impl ScriptBackend {
                         break;
                     };
                     let key = run_blocking(&self.shard, self.tx, target, move |sh| {
-                        keys::op_random_key(sh, db, seed)
+                        let k = keys::op_random_key(sh, db, seed);
+                        // The `expired` of a pick found past its TTL.
+                        super::publish_events(sh);
+                        k
                     });
                     if let Some(k) = key {
                         return r.bulk(&k);

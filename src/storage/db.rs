@@ -322,6 +322,33 @@ impl Db {
         }
     }
 
+    /// Deletes the expired keys of slots `from..to` that `keep` selects,
+    /// raising `expired` for each: what SCAN does to the keys it meets, as
+    /// Redis's does. Returns how many.
+    pub fn reap_expired(&mut self, from: usize, to: usize, now_ms: u64, keep: impl Fn(&[u8]) -> bool) -> usize {
+        if self.volatile == 0 || self.slots.is_empty() {
+            return 0;
+        }
+        let mut n = 0;
+        for slot in from..to.min(SLOTS) {
+            if self.slot_volatile[slot] == 0 {
+                continue;
+            }
+            let gone: Vec<Box<[u8]>> = self.slots[slot]
+                .iter()
+                .filter(|(k, e)| e.is_expired(now_ms) && keep(k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in gone {
+                self.remove(&k);
+                EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+                notify(class::EXPIRED, "expired", self.index, &k);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// One bounded slice of the active expiry cycle: walks slots from
     /// `start`, deleting expired keys, until `max_examined` entries were
     /// looked at or the last slot was done. Slots without volatile keys are
