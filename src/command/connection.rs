@@ -281,6 +281,80 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             *target.borrow_mut() = String::from_utf8_lossy(value).into_owned();
             Reply::new(out, resp3).ok()
         }
+        b"tracking" => client_tracking(sess, args, out).await,
+        b"caching" => {
+            let yes = if args.is(2, "yes") {
+                true
+            } else if args.is(2, "no") {
+                false
+            } else {
+                return Reply::new(out, resp3).error(err::SYNTAX);
+            };
+            let mut tr = sess.info.tracking.borrow_mut();
+            if !tr.on || !(tr.optin || tr.optout) {
+                return Reply::new(out, resp3).error(err::CACHING_NEEDS_OPT);
+            }
+            if yes && !tr.optin {
+                return Reply::new(out, resp3).error(err::CACHING_YES_NEEDS_OPTIN);
+            }
+            if !yes && !tr.optout {
+                return Reply::new(out, resp3).error(err::CACHING_NO_NEEDS_OPTOUT);
+            }
+            tr.caching = Some(yes);
+            Reply::new(out, resp3).ok()
+        }
+        b"getredir" => {
+            let tr = sess.info.tracking.borrow();
+            let id = match (tr.on, tr.redirect) {
+                (false, _) => -1,
+                (true, None) => 0,
+                (true, Some((id, _))) => id as i64,
+            };
+            Reply::new(out, resp3).int(id)
+        }
+        b"trackinginfo" => {
+            let tr = sess.info.tracking.borrow();
+            let mut flags: Vec<&str> = Vec::new();
+            if !tr.on {
+                flags.push("off");
+            } else {
+                flags.push("on");
+                for (set, name) in [(tr.bcast, "bcast"), (tr.optin, "optin"), (tr.optout, "optout")] {
+                    if set {
+                        flags.push(name);
+                    }
+                }
+                match tr.caching {
+                    Some(true) => flags.push("caching-yes"),
+                    Some(false) => flags.push("caching-no"),
+                    None => {}
+                }
+                if tr.noloop {
+                    flags.push("noloop");
+                }
+                if tr.broken {
+                    flags.push("broken_redirect");
+                }
+            }
+            let mut r = Reply::new(out, resp3);
+            r.map_len(3);
+            r.bulk(b"flags");
+            r.set_len(flags.len());
+            for f in flags {
+                r.bulk(f.as_bytes());
+            }
+            r.bulk(b"redirect");
+            r.int(match (tr.on, tr.redirect) {
+                (false, _) => -1,
+                (true, None) => 0,
+                (true, Some((id, _))) => id as i64,
+            });
+            r.bulk(b"prefixes");
+            r.array_len(tr.prefixes.len());
+            for p in &tr.prefixes {
+                r.bulk(p);
+            }
+        }
         b"reply" => {
             // OFF and SKIP answer nothing; the connection drops the replies
             // that follow (see conn.rs).
@@ -388,6 +462,131 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         b"help" if args.len() == 2 => reply_help(&mut Reply::new(out, resp3), CLIENT_HELP),
         _ => Reply::new(out, resp3).error_bytes(&err::unknown_subcommand(args.get(1), "client")),
     }
+}
+
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
+/// [OPTOUT] [NOLOOP]`.
+async fn client_tracking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    use crate::shard::tracking::{self, ClientTracking, Live};
+    let resp3 = sess.resp3;
+    let on = if args.is(2, "on") {
+        true
+    } else if args.is(2, "off") {
+        false
+    } else {
+        return Reply::new(out, resp3).error(err::SYNTAX);
+    };
+    let mut new = ClientTracking {
+        on: true,
+        ..Default::default()
+    };
+    let mut j = 3;
+    while j < args.len() {
+        let more = args.len() - j - 1;
+        if args.is(j, "redirect") && more >= 1 {
+            let Some(id) = parse_i64(args.get(j + 1)) else {
+                return Reply::new(out, resp3).error(err::NOT_INTEGER);
+            };
+            let found = coordinator::call_all(&sess.shard, move |sh| {
+                id > 0 && sh.clients.borrow().contains_key(&(id as u64))
+            })
+            .await;
+            match found.iter().position(|&f| f) {
+                Some(s) => new.redirect = Some((id as u64, s)),
+                None => return Reply::new(out, resp3).error(err::TRACKING_REDIRECT_MISSING),
+            }
+            j += 2;
+        } else if args.is(j, "prefix") && more >= 1 {
+            new.prefixes.push(bytes::Bytes::copy_from_slice(args.get(j + 1)));
+            j += 2;
+        } else if args.is(j, "bcast") {
+            new.bcast = true;
+            j += 1;
+        } else if args.is(j, "optin") {
+            new.optin = true;
+            j += 1;
+        } else if args.is(j, "optout") {
+            new.optout = true;
+            j += 1;
+        } else if args.is(j, "noloop") {
+            new.noloop = true;
+            j += 1;
+        } else {
+            return Reply::new(out, resp3).error(err::SYNTAX);
+        }
+    }
+    if !on {
+        if sess.info.tracking.borrow().on {
+            *sess.info.tracking.borrow_mut() = ClientTracking::default();
+            tracking::publish_settings(&sess.shard, sess.info.id, None, Vec::new()).await;
+        }
+        return Reply::new(out, resp3).ok();
+    }
+    let old = sess.info.tracking.borrow().clone();
+    if !new.bcast && !new.prefixes.is_empty() {
+        return Reply::new(out, resp3).error(err::TRACKING_PREFIX_NEEDS_BCAST);
+    }
+    if old.on && old.bcast != new.bcast {
+        return Reply::new(out, resp3).error(err::TRACKING_SWITCH_BCAST);
+    }
+    if new.bcast && (new.optin || new.optout) {
+        return Reply::new(out, resp3).error(err::TRACKING_BCAST_OPT);
+    }
+    if new.optin && new.optout {
+        return Reply::new(out, resp3).error(err::TRACKING_OPTIN_OPTOUT);
+    }
+    if old.on && ((new.optin && old.optout) || (new.optout && old.optin)) {
+        return Reply::new(out, resp3).error(err::TRACKING_SWITCH_OPT);
+    }
+    if new.bcast {
+        if let Some(msg) = prefix_collision(&old.prefixes, &new.prefixes) {
+            return Reply::new(out, resp3).error_bytes(&msg);
+        }
+        if new.prefixes.is_empty() && old.prefixes.is_empty() {
+            new.prefixes.push(bytes::Bytes::new());
+        }
+    }
+    let mut all = old.prefixes.clone();
+    all.extend(new.prefixes.iter().cloned());
+    new.prefixes = all;
+    let live = Live {
+        shard: sess.shard.id as u16,
+        redirect: new.redirect.map(|(id, s)| (id, s as u16)),
+        bcast: new.bcast,
+        noloop: new.noloop,
+    };
+    let prefixes = new.prefixes.clone();
+    *sess.info.tracking.borrow_mut() = new;
+    // Every shard learns where this client's invalidations go (and its
+    // prefixes) before the reply.
+    tracking::publish_settings(&sess.shard, sess.info.id, Some(live), prefixes).await;
+    Reply::new(out, resp3).ok()
+}
+
+/// Redis's prefix overlap errors for BCAST prefixes.
+fn prefix_collision(existing: &[bytes::Bytes], new: &[bytes::Bytes]) -> Option<Vec<u8>> {
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    for (i, p) in new.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| overlap(p, e)) {
+            let mut m = err::with_arg("ERR Prefix '", p, "' overlaps with an existing prefix '");
+            m.extend_from_slice(&err::with_arg(
+                "",
+                e,
+                "'. Prefixes for a single client must not overlap.",
+            ));
+            return Some(m);
+        }
+        if let Some(q) = new[i + 1..].iter().find(|q| overlap(p, q)) {
+            let mut m = err::with_arg("ERR Prefix '", p, "' overlaps with another provided prefix '");
+            m.extend_from_slice(&err::with_arg(
+                "",
+                q,
+                "'. Prefixes for a single client must not overlap.",
+            ));
+            return Some(m);
+        }
+    }
+    None
 }
 
 async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {

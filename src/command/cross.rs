@@ -92,8 +92,9 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             }
             drop(ks);
             touch_watched(sh, db, pairs.iter().map(|(k, _)| k.as_slice()));
+            crate::shard::tracking::keys_modified(sh, pairs.iter().map(|(k, _)| k.as_slice()));
             blocking::after_write(sh, db, pairs.iter().map(|(k, _)| k.as_slice()), now);
-            super::publish_events(sh);
+            crate::command::publish_events(sh);
         })
         .await;
     }
@@ -140,7 +141,7 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
     let it = keys.iter().map(|k| k.as_slice());
     match op {
         CountOp::Del => {
-            let watched = !sh.watches.borrow().is_empty();
+            let watched = !sh.watches.borrow().is_empty() || sh.tracking.borrow().active();
             if watched {
                 // Only the keys that existed change.
                 let gone: Vec<&[u8]> = keys
@@ -150,7 +151,8 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
                     .collect();
                 let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
                 drop(ks);
-                touch_watched(sh, db, gone.into_iter());
+                touch_watched(sh, db, gone.iter().copied());
+                crate::shard::tracking::keys_modified(sh, gone.into_iter());
                 return n;
             }
             keys::op_del(ks.db(db), it, now)
@@ -299,8 +301,8 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             for (db, k) in &written {
                 blocking::after_write(sh, *db, std::iter::once(k.as_slice()), now);
             }
-            // Events of the blocked clients served.
-            super::publish_events(sh);
+            crate::shard::tracking::keys_modified(sh, written.iter().map(|(_, k)| k.as_slice()));
+            crate::command::publish_events(sh);
         })
         .await;
     }

@@ -780,6 +780,7 @@ pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
     let db = sess.db;
     coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
         touch_watched_in(sh, &[db]);
+        crate::shard::tracking::on_flush(sh);
         sh.ks.borrow_mut().db(db).clear()
     })
     .await;
@@ -794,6 +795,7 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     coordinator::broadcast_locked_in(&sess.shard, sess.tx, |sh| {
         let all: Vec<usize> = (0..sh.ks.borrow().dbs.len()).collect();
         touch_watched_in(sh, &all);
+        crate::shard::tracking::on_flush(sh);
         sh.ks.borrow_mut().flush_all()
     })
     .await;

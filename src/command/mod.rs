@@ -244,6 +244,7 @@ pub fn execute(
     }
     if spec.flags & flags::WRITE != 0 {
         note_written(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
+        crate::shard::tracking::keys_modified(shard, spec.key_indices(args).map(|i| args.get(i)));
     }
     publish_events(shard);
     record_call(shard, spec, 0, &out[start..]);
@@ -314,15 +315,29 @@ pub fn in_transaction() -> bool {
     DEFERRED_WAKEUPS.with(|d| d.borrow().is_some())
 }
 
-/// Publishes the keyspace events raised and delivers the messages
-/// published so far, unless a transaction runs on this shard (they go out
-/// when it ends, with its wake-ups: [`serve_wakeups`]). Two thread-local
-/// reads when there is nothing to publish.
+thread_local! {
+    /// Something waits to go out after the running command: keyspace
+    /// events, messages published inside a transaction, invalidations.
+    static OUTGOING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that [`publish_events`] has work (called by whatever queues it).
+#[inline]
+pub fn mark_outgoing() {
+    OUTGOING.with(|o| o.set(true));
+}
+
+/// Publishes the keyspace events raised, delivers the messages published
+/// and sends the invalidations queued so far, unless a transaction runs on
+/// this shard (they go out when it ends, with its wake-ups:
+/// [`serve_wakeups`]). One thread-local read when there is nothing to do.
 #[inline]
 pub fn publish_events(shard: &std::rc::Rc<crate::shard::Shard>) {
-    if (notify::pending() || crate::shard::pubsub::deferred()) && !in_transaction() {
+    if OUTGOING.with(|o| o.get()) && !in_transaction() {
+        OUTGOING.with(|o| o.set(false));
         crate::shard::pubsub::publish_events(shard);
         crate::shard::pubsub::deliver_deferred(shard);
+        crate::shard::tracking::flush(shard);
     }
 }
 
@@ -362,6 +377,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         }
         ConnCmd::Reset => {
             pubsub::unsubscribe_all(sess).await;
+            crate::shard::tracking::disable(&sess.shard, &sess.info);
             connection::cmd_reset(sess, &mut Reply::new(out, resp3))
         }
         ConnCmd::Client => connection::cmd_client(sess, args, out).await,

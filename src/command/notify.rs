@@ -119,6 +119,7 @@ pub fn notify(class: u32, name: &'static str, db: usize, key: &[u8]) {
                 key: key.to_vec(),
             })
         });
+        super::mark_outgoing();
     }
 }
 
@@ -141,6 +142,7 @@ pub fn put_back(mut events: Vec<Event>) {
         events.append(&mut p);
         *p = events;
     });
+    super::mark_outgoing();
 }
 
 /// Whether events wait to be published.

@@ -40,6 +40,7 @@ use crate::server::conn::{must_wait, route, subcommand_error, Route};
 use crate::shard::blocking as blocked_clients;
 use crate::shard::coordinator::{self, run_blocking, Tx};
 use crate::shard::slot::key_shard;
+use crate::shard::tracking;
 use crate::shard::{ClientInfo, Shard, TxId};
 use crate::storage::{Entry, Keyspace};
 use crate::util::now_ms;
@@ -112,14 +113,27 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let argv: Vec<&[u8]> = (3 + n..args.len()).map(|i| args.get(i)).collect();
     let shard = sess.shard.clone();
     let (db, no_touch) = (sess.db, sess.no_touch);
+    let who = Caller::of(sess);
     if sess.tx == 0 {
         if let Some(target) = home_shard(&shard, &keys) {
             if target == shard.id && !blocked(&shard, db, &keys) {
-                if run_fast(&shard, sess.info.id, what, &keys, &argv, db, ro, resp3, no_touch, out) {
+                if run_fast(
+                    &shard,
+                    sess.info.id,
+                    who,
+                    what,
+                    &keys,
+                    &argv,
+                    db,
+                    ro,
+                    resp3,
+                    no_touch,
+                    out,
+                ) {
                     return;
                 }
             } else {
-                let job = Shipped::new(what, &keys, &argv, db, ro, resp3, no_touch);
+                let job = Shipped::new(who, what, &keys, &argv, db, ro, resp3, no_touch);
                 let pending =
                     coordinator::submit_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
                 if let Some(buf) = pending.wait().await {
@@ -129,6 +143,25 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         }
     }
     run_global(sess, what, &keys, &argv, ro, out).await;
+}
+
+/// Who runs a script: its writes are theirs (CLIENT TRACKING NOLOOP), and
+/// a tracking client files the keys its read-only calls read.
+#[derive(Clone, Copy)]
+struct Caller {
+    id: u64,
+    /// The caller, when it is a tracking client whose reads are filed.
+    tracker: Option<u64>,
+}
+
+impl Caller {
+    fn of(sess: &Session) -> Caller {
+        let tr = sess.info.tracking.borrow();
+        Caller {
+            id: sess.info.id,
+            tracker: tr.tracks_reads().then_some(sess.info.id),
+        }
+    }
 }
 
 /// The shard of every declared key (the connection's own when there are
@@ -159,6 +192,7 @@ fn blocked<K: AsRef<[u8]>>(shard: &Shard, db: usize, keys: &[K]) -> bool {
 fn run_fast(
     shard: &Rc<Shard>,
     caller: u64,
+    who: Caller,
     what: What,
     keys: &[&[u8]],
     argv: &[&[u8]],
@@ -169,7 +203,7 @@ fn run_fast(
     out: &mut Vec<u8>,
 ) -> bool {
     let start = out.len();
-    let mut be = ScriptBackend::new(shard.clone(), 0, db, no_touch);
+    let mut be = ScriptBackend::new(shard.clone(), 0, db, no_touch, who);
     let (outcome, wake) = with_running(shard, caller, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, ro, resp3, &mut be, out))
     });
@@ -186,6 +220,7 @@ fn run_fast(
 
 /// A fast-path run bound for another shard, with its arguments copied.
 struct Shipped {
+    who: Caller,
     kind: u8,
     text: Vec<u8>,
     keys: Vec<Vec<u8>>,
@@ -197,13 +232,24 @@ struct Shipped {
 }
 
 impl Shipped {
-    fn new(what: What, keys: &[&[u8]], argv: &[&[u8]], db: usize, ro: bool, resp3: bool, no_touch: bool) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        who: Caller,
+        what: What,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        db: usize,
+        ro: bool,
+        resp3: bool,
+        no_touch: bool,
+    ) -> Self {
         let (kind, text) = match what {
             What::Eval(t) => (0, t),
             What::EvalSha(t) => (1, t),
             What::Fcall(t) => (2, t),
         };
         Shipped {
+            who,
             kind,
             text: text.to_vec(),
             keys: keys.iter().map(|k| k.to_vec()).collect(),
@@ -232,6 +278,7 @@ impl Shipped {
         run_fast(
             sh,
             0,
+            self.who,
             what,
             &keys,
             &argv,
@@ -254,7 +301,7 @@ async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[
             tx.lock_shard(s).await;
         }
     }
-    let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch);
+    let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch, Caller::of(sess));
     let (outcome, wake) = with_running(&shard, sess.info.id, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
     });
@@ -270,6 +317,7 @@ async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[
 
 /// What scripts call through: checks, routing, undo log.
 struct ScriptBackend {
+    who: Caller,
     shard: Rc<Shard>,
     /// The transaction holding every shard (global mode), or 0 (fast path).
     tx: TxId,
@@ -308,7 +356,15 @@ impl Backend for ScriptBackend {
             ranges.push((data.len() as u32, a.len() as u32));
             data.extend_from_slice(a);
         }
-        let r = self.dispatch(&Args::new(&data, &ranges), resp3, out);
+        let args = Args::new(&data, &ranges);
+        if let Some(t) = self.who.tracker {
+            if let Some(spec) = super::lookup(argv[0]).filter(|s| s.flags & flags::READONLY != 0) {
+                tracking::remember_keys(&self.shard, t, spec.key_indices(&args).map(|i| args.get(i)));
+            }
+        }
+        tracking::set_writer(self.who.id);
+        let r = self.dispatch(&args, resp3, out);
+        tracking::set_writer(0);
         self.data = data;
         self.ranges = ranges;
         r
@@ -316,8 +372,9 @@ impl Backend for ScriptBackend {
 }
 
 impl ScriptBackend {
-    fn new(shard: Rc<Shard>, tx: TxId, db: usize, no_touch: bool) -> Self {
+    fn new(shard: Rc<Shard>, tx: TxId, db: usize, no_touch: bool, who: Caller) -> Self {
         ScriptBackend {
+            who,
             shard,
             tx,
             db,
@@ -572,6 +629,7 @@ impl ScriptBackend {
                             }
                         }
                         sh.watches.borrow_mut().touch(db, &k);
+                        crate::shard::tracking::keys_modified(sh, std::iter::once(k.as_slice()));
                         super::note_written(sh, db, std::iter::once(k.as_slice()), now);
                     }
                 });

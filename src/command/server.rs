@@ -38,6 +38,14 @@ struct ShardReport {
     blocking_keys: usize,
     /// Bytes of this shard's Lua VMs: (eval, functions).
     lua: (usize, usize),
+    /// Owned channels, patterns (replica: every shard knows all), owned
+    /// shard channels; clients with subscriptions.
+    pubsub: [usize; 3],
+    pubsub_clients: usize,
+    /// Tracked keys and items of this shard, prefixes (replica), tracking
+    /// clients of this shard.
+    tracking: (usize, usize, usize),
+    tracking_clients: usize,
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -170,6 +178,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             blocked: sh.blocking.borrow().blocked_clients,
             blocking_keys: sh.blocking.borrow().blocking_keys(),
             lua: crate::script::Engine::with(|e| e.lua_memory()),
+            pubsub: {
+                let ps = sh.pubsub.borrow();
+                let [ch, sch] = ps.owned_counts();
+                [ch, ps.pattern_count(), sch]
+            },
+            pubsub_clients: clients.values().filter(|c| c.subs.borrow().total() > 0).count(),
+            tracking: sh.tracking.borrow().totals(),
+            tracking_clients: sh.tracking.borrow().clients_of(sh.id),
         }
     })
     .await;
@@ -240,12 +256,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "clients" => {
                 let _ = write!(
                     text,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\npubsub_clients:0\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
                     connected.max(CONNECTED_CLIENTS.load(std::sync::atomic::Ordering::Relaxed) as usize),
                     cfg.maxclients,
                     max_qbuf,
                     max_obuf,
                     reports.iter().map(|r| r.blocked).sum::<usize>(),
+                    reports.iter().map(|r| r.tracking_clients).sum::<usize>(),
+                    reports.iter().map(|r| r.pubsub_clients).sum::<usize>(),
                     reports.iter().map(|r| r.blocking_keys).sum::<usize>(),
                 );
             }
@@ -294,7 +312,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "stats" => {
                 let _ = write!(
                     text,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\ntotal_error_replies:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
                     stats.total_connections,
                     stats.total_commands,
                     rates[0].round() as u64,
@@ -307,6 +325,12 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     expired_fields,
                     stats.keyspace_hits,
                     stats.keyspace_misses,
+                    reports.iter().map(|r| r.pubsub[0]).sum::<usize>(),
+                    reports[0].pubsub[1],
+                    reports.iter().map(|r| r.pubsub[2]).sum::<usize>(),
+                    reports.iter().map(|r| r.tracking.0).sum::<usize>(),
+                    reports.iter().map(|r| r.tracking.1).sum::<usize>(),
+                    reports[0].tracking.2,
                     stats.error_replies,
                 );
             }
@@ -460,6 +484,9 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     let _ = cfg.set(n, v);
                 }
                 crate::command::notify::set_flags(cfg.notify_keyspace_events);
+                drop(cfg);
+                crate::shard::tracking::enforce_limit(sh);
+                crate::command::publish_events(sh);
             })
             .await;
             Reply::new(out, resp3).ok()

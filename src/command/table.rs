@@ -239,6 +239,30 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Sets the client eviction mode of the connection.",
     },
     SubSpec {
+        name: "client|tracking",
+        arity: -3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Controls server-assisted client-side caching for the connection.",
+    },
+    SubSpec {
+        name: "client|caching",
+        arity: 3,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Instructs the server whether to track the keys in the next request.",
+    },
+    SubSpec {
+        name: "client|getredir",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Returns the client ID to which the connection's tracking notifications are redirected.",
+    },
+    SubSpec {
+        name: "client|trackinginfo",
+        arity: 2,
+        flags: NOSCRIPT | LOADING | STALE,
+        summary: "Returns information about server-assisted client-side caching for the connection.",
+    },
+    SubSpec {
         name: "client|reply",
         arity: 3,
         flags: NOSCRIPT | LOADING | STALE,

@@ -25,6 +25,7 @@ use crate::command::{self, errors, flags, Args, ArgsBuf, Session};
 use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
 use crate::shard::coordinator::{self, Pending};
 use crate::shard::slot::key_shard;
+use crate::shard::tracking;
 use crate::shard::{ClientInfo, Shard, CONNECTED_CLIENTS};
 use crate::util::now_ms;
 
@@ -65,8 +66,10 @@ struct RemoteBatch {
     cmds: Vec<(&'static CommandSpec, ShardFn)>,
 }
 
-/// Replies of a batch: one buffer and the end offset of each reply.
-type BatchReply = (Vec<u8>, Vec<u32>);
+/// Replies of a batch: one buffer, the end offset of each reply, and the
+/// acknowledgements of the invalidations its writes sent elsewhere (the
+/// replies wait for them).
+type BatchReply = (Vec<u8>, Vec<u32>, Vec<Pending<()>>);
 
 /// Whether a command's keys are locked by a cross-shard transaction.
 fn keys_locked(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize) -> bool {
@@ -95,7 +98,8 @@ pub(crate) fn must_wait(shard: &Shard, spec: &CommandSpec, args: &Args, db: usiz
     !shard.gate.is_open_for(0) || keys_locked(shard, spec, args, db)
 }
 
-fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool) -> BatchReply {
+fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool, client: u64) -> BatchReply {
+    tracking::set_writer(client);
     let start_us = crate::util::now_us();
     let now = start_us / 1000;
     let mut out = Vec::with_capacity(64 * b.cmds.len());
@@ -107,7 +111,13 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
         ran.push(spec.index() as u16);
     }
     command::charge_time(shard, &ran, crate::util::now_us().saturating_sub(start_us));
-    (out, ends)
+    tracking::set_writer(0);
+    let acks = if tracking::has_acks() {
+        tracking::take_acks()
+    } else {
+        Vec::new()
+    };
+    (out, ends, acks)
 }
 
 /// What woke a connection waiting on both directions.
@@ -237,6 +247,7 @@ impl State {
         let t0 = Instant::now();
         let shard = self.sess.shard.clone();
         let (db, resp3, no_touch) = (self.sess.db, self.sess.resp3, self.sess.no_touch);
+        let client = self.sess.info.id;
         let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
         for s in 0..self.batches.len() {
             if let Some(batch) = self.batches[s].take() {
@@ -245,7 +256,7 @@ impl State {
                     s,
                     batch,
                     move |sh, b| batch_blocked(sh, b, db),
-                    move |sh, b| run_batch(sh, b, db, resp3, no_touch),
+                    move |sh, b| run_batch(sh, b, db, resp3, no_touch, client),
                 )
                 .await;
                 pending.push((s, p));
@@ -253,13 +264,17 @@ impl State {
         }
         let mut results: Vec<Option<BatchReply>> = (0..self.batches.len()).map(|_| None).collect();
         for (s, p) in pending {
-            results[s] = Some(p.wait().await);
+            let mut r = p.wait().await;
+            for ack in std::mem::take(&mut r.2) {
+                ack.wait().await;
+            }
+            results[s] = Some(r);
         }
         for seg in self.segments.drain(..) {
             match seg {
                 Segment::Local { start, end } => self.out.extend_from_slice(&self.local[start..end]),
                 Segment::Remote { shard, index } => {
-                    let (buf, ends) = results[shard].as_ref().expect("batch sent");
+                    let (buf, ends, _) = results[shard].as_ref().expect("batch sent");
                     let start = if index == 0 { 0 } else { ends[index - 1] as usize };
                     self.out.extend_from_slice(&buf[start..ends[index] as usize]);
                 }
@@ -393,6 +408,22 @@ impl State {
                 return self.reply_error(Some(spec), busy.as_bytes());
             }
         }
+        // Client-side caching: the keys a tracking client reads are filed
+        // on their shards before the command reads them.
+        if spec.flags & flags::READONLY != 0
+            && !matches!(spec.handler, Handler::Conn(command::ConnCmd::Eval))
+            && self.sess.info.tracking.borrow().tracks_reads()
+        {
+            let t = self.sess.info.id;
+            tracking::remember_keys(&self.sess.shard, t, spec.key_indices(args).map(|i| args.get(i)));
+        }
+        // CLIENT CACHING applies to the next command only.
+        if spec.name != "client" && self.sess.multi.is_none() {
+            let mut tr = self.sess.info.tracking.borrow_mut();
+            if tr.caching.is_some() {
+                tr.caching = None;
+            }
+        }
         if self.sess.multi.is_some() && !command::multi::runs_in_multi(spec) {
             if spec.flags & flags::NO_MULTI != 0 {
                 return self.reply_error(Some(spec), command::multi::NOT_IN_MULTI.as_bytes());
@@ -418,9 +449,11 @@ impl State {
                     }
                     let no_touch = self.sess.no_touch;
                     let now = self.now_ms;
+                    tracking::set_writer(self.sess.info.id);
                     self.reply_with(|buf, resp3| {
                         command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
                     });
+                    tracking::set_writer(0);
                     self.ran.push(spec.index() as u16);
                 }
                 Route::Shard(target) => {
@@ -562,6 +595,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         crate::server::log::verbose(&format!("client {} closed: {}", info.addr, e));
     }
     crate::shard::pubsub::drop_client(&shard, &info);
+    tracking::disable(&shard, &info);
     shard.clients.borrow_mut().remove(&info.id);
     CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
@@ -586,7 +620,17 @@ impl Connection {
     async fn run(&mut self) -> std::io::Result<()> {
         let mut hint = 0usize;
         loop {
+            // Messages that arrived before this input go before its replies;
+            // those its commands cause go after them.
+            self.state.take_pushes();
             let closing = self.process(&mut hint).await;
+            if tracking::has_acks() {
+                // Invalidations sent by these commands reach their
+                // receivers before the replies leave.
+                for ack in tracking::take_acks() {
+                    ack.wait().await;
+                }
+            }
             self.state.take_pushes();
             if closing || self.state.sess.close_after_reply || self.state.sess.info.killed.get() {
                 if self.state.written < self.state.out.len() {

@@ -364,6 +364,9 @@ fn start_housekeeping(shard: &Rc<Shard>) {
             active_expire_cycle(&shard).await;
             active_expire_hash_fields(&shard);
             shard.watches.borrow_mut().prune();
+            // Whatever a rare path queued without publishing (events,
+            // invalidations) goes out within a tick.
+            crate::command::publish_events(&shard);
             let hz = shard.config.borrow().hz.max(1);
             Some(Duration::from_millis((1000 / hz as u64).min(10)))
         }
@@ -425,10 +428,8 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
             s
         };
         shard.stats.borrow_mut().expired_keys_active += slice.expired as u64;
-        if slice.expired > 0 {
-            // Their `expired` events.
-            crate::command::publish_events(shard);
-        }
+        // Invalidations (and events) of the keys it deleted.
+        crate::command::publish_events(shard);
         let (cdb, cslot) = shard.expire_cursor.get();
         // One full pass at most per tick, and at most the tick's budget.
         if (cdb == 0 && cslot == 0) || start.elapsed() > budget {

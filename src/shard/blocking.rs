@@ -275,6 +275,11 @@ fn run_serve(
     };
     let outcome = serve(&mut ctx);
     if matches!(outcome, Outcome::Served(_)) {
+        // Tracking clients hear of the keys it took from and wrote.
+        super::tracking::keys_modified(
+            shard,
+            std::iter::once(key).chain(ctx.touched.iter().map(|t| t.as_slice())),
+        );
         // Serving took from the key (and maybe wrote others): WATCHers see a change.
         let mut w = shard.watches.borrow_mut();
         if !w.is_empty() {
@@ -425,7 +430,6 @@ fn attempt(
         match run_serve(sh, db, key, now, waiter, &**serve, true) {
             (o @ (Outcome::Served(_) | Outcome::Retry | Outcome::Lost), touched) => {
                 after_write(sh, db, touched.iter().map(|t| t.as_slice()), now);
-                // The pops (and pushes) it raised, as Redis's immediate path.
                 crate::command::publish_events(sh);
                 return Some(o);
             }

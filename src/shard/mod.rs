@@ -9,6 +9,7 @@ pub mod coordinator;
 pub mod gate;
 pub mod pubsub;
 pub mod slot;
+pub mod tracking;
 pub mod watch;
 
 use std::cell::{Cell, RefCell};
@@ -177,6 +178,8 @@ pub struct ClientInfo {
     pub push_waker: Cell<Option<std::task::Waker>>,
     /// CLIENT REPLY OFF.
     pub reply_off: Cell<bool>,
+    /// CLIENT TRACKING settings.
+    pub tracking: RefCell<tracking::ClientTracking>,
     /// When the output first passed the soft pubsub limit (0: it is under).
     pub obuf_soft_since: Cell<u64>,
     /// Set while the client is blocked (BLPOP ...): wakes it for CLIENT
@@ -189,7 +192,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -207,6 +210,14 @@ impl ClientInfo {
             16384,
             16384 + self.obuf.get(),
             self.last_cmd.get(),
+            {
+                let tr = self.tracking.borrow();
+                match (tr.on, tr.redirect) {
+                    (false, _) => -1,
+                    (true, None) => 0,
+                    (true, Some((id, _))) => id as i64,
+                }
+            },
             self.resp.get(),
             self.lib_name.borrow(),
             self.lib_ver.borrow(),
@@ -225,6 +236,15 @@ impl ClientInfo {
         }
         if self.subs.borrow().total() > 0 {
             f.push('P');
+        }
+        {
+            let tr = self.tracking.borrow();
+            if tr.on {
+                f.push('t');
+            }
+            if tr.broken {
+                f.push('R');
+            }
         }
         if f.is_empty() {
             f.push('N');
@@ -311,6 +331,8 @@ pub struct Shard {
     pub watches: RefCell<watch::Watches>,
     /// Pub/sub: channels this shard owns, its clients' subscriptions.
     pub pubsub: RefCell<pubsub::PubSub>,
+    /// Client-side caching: keys of this shard read by tracking clients.
+    pub tracking: RefCell<tracking::Table>,
     /// Posted messages waiting for room in the channel to each shard, in
     /// order (see [`coordinator::post`]); true while a task drains it.
     pub(crate) outbox: RefCell<Vec<std::collections::VecDeque<Msg>>>,
@@ -386,6 +408,7 @@ impl Shard {
             blocking: RefCell::new(blocking::Registry::default()),
             watches: RefCell::new(watch::Watches::default()),
             pubsub: RefCell::new(pubsub::PubSub::new(count)),
+            tracking: RefCell::new(tracking::Table::default()),
             outbox: RefCell::new((0..count).map(|_| Default::default()).collect()),
             draining: (0..count).map(|_| Cell::new(false)).collect(),
         })

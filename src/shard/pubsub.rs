@@ -281,6 +281,7 @@ pub fn publish(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) ->
             d.borrow_mut()
                 .push((kind, Bytes::copy_from_slice(channel), Bytes::copy_from_slice(message)))
         });
+        crate::command::mark_outgoing();
         return total;
     }
     send(shard, kind, channel, message, dests);
@@ -310,12 +311,6 @@ thread_local! {
     /// Messages published inside a transaction on this shard, delivered at
     /// its end.
     static DEFERRED: std::cell::RefCell<Vec<(Kind, Bytes, Bytes)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether messages wait for a transaction's end.
-#[inline]
-pub fn deferred() -> bool {
-    DEFERRED.with(|d| !d.borrow().is_empty())
 }
 
 /// Delivers the messages published by the transaction that just ended.

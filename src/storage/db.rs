@@ -114,6 +114,7 @@ impl Db {
             RawEntryMut::Occupied(o) => {
                 if o.get().is_expired(now_ms) {
                     o.remove();
+                    crate::shard::tracking::key_expired(key);
                     self.hash_ttls.unfile(key);
                     self.keys -= 1;
                     self.volatile -= 1;
@@ -270,6 +271,7 @@ impl Db {
         if e.is_expired(now_ms) {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
             notify(class::EXPIRED, "expired", self.index, key);
+            crate::shard::tracking::key_expired(key);
             None
         } else {
             Some(e)
@@ -371,6 +373,7 @@ impl Db {
                     if !keep {
                         filed.unfile(k);
                         notify(class::EXPIRED, "expired", index, k);
+                        crate::shard::tracking::key_expired(k);
                     }
                     keep
                 });
