@@ -343,6 +343,7 @@ impl Db {
                 .collect();
             for k in gone {
                 self.remove(&k);
+                crate::shard::tracking::key_expired(&k);
                 EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
                 notify(class::EXPIRED, "expired", self.index, &k);
                 n += 1;
