@@ -148,7 +148,10 @@ fn events(port: u16, flags: &str, script: &str, at_least: usize) -> Vec<(String,
 
 /// Events in a comparable form (see the module comment): keyspace channels
 /// with their ordered event names, keyevent (channel, key) pairs counted.
-fn normalize(evs: &[(String, String)]) -> (BTreeMap<String, Vec<String>>, BTreeMap<(String, String), usize>) {
+/// Keyspace channels → event names in order; (keyevent channel, key) → count.
+type Normalized = (BTreeMap<String, Vec<String>>, BTreeMap<(String, String), usize>);
+
+fn normalize(evs: &[(String, String)]) -> Normalized {
     let mut space: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut event: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (ch, msg) in evs {
