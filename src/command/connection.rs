@@ -233,7 +233,7 @@ struct KillFilter {
     laddr: Option<String>,
     maxage: Option<u64>,
     user: Option<String>,
-    type_normal_only: Option<bool>,
+    kind: Option<ClientKind>,
     skip: Option<u64>,
 }
 
@@ -394,14 +394,13 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         }
         b"list" => {
             let mut ids: Option<Vec<u64>> = None;
+            let mut kind: Option<ClientKind> = None;
             let mut j = 2;
             while j < args.len() {
                 if args.is(j, "type") && j + 1 < args.len() {
-                    let t = args.get(j + 1).to_ascii_lowercase();
-                    match t.as_slice() {
-                        b"normal" => {}
-                        b"master" | b"replica" | b"slave" | b"pubsub" => ids = Some(Vec::new()),
-                        _ => {
+                    match ClientKind::parse(args.get(j + 1)) {
+                        Some(k) => kind = Some(k),
+                        None => {
                             let msg = err::with_arg("ERR Unknown client type '", args.get(j + 1), "'");
                             return Reply::new(out, resp3).error_bytes(&msg);
                         }
@@ -426,7 +425,11 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             let now = crate::util::now_ms();
             let parts = coordinator::broadcast_in(&sess.shard, sess.tx, move |shard| {
                 let clients = shard.clients.borrow();
-                let mut v: Vec<(u64, String)> = clients.values().map(|c| (c.id, c.describe(now))).collect();
+                let mut v: Vec<(u64, String)> = clients
+                    .values()
+                    .filter(|c| kind.map_or(true, |k| k.matches(c)))
+                    .map(|c| (c.id, c.describe(now)))
+                    .collect();
                 v.sort();
                 v
             })
@@ -499,20 +502,15 @@ async fn client_tracking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
         } else if args.is(j, "prefix") && more >= 1 {
             new.prefixes.push(bytes::Bytes::copy_from_slice(args.get(j + 1)));
             j += 2;
-        } else if args.is(j, "bcast") {
-            new.bcast = true;
-            j += 1;
-        } else if args.is(j, "optin") {
-            new.optin = true;
-            j += 1;
-        } else if args.is(j, "optout") {
-            new.optout = true;
-            j += 1;
-        } else if args.is(j, "noloop") {
-            new.noloop = true;
-            j += 1;
         } else {
-            return Reply::new(out, resp3).error(err::SYNTAX);
+            match args.get(j).to_ascii_lowercase().as_slice() {
+                b"bcast" => new.bcast = true,
+                b"optin" => new.optin = true,
+                b"optout" => new.optout = true,
+                b"noloop" => new.noloop = true,
+                _ => return Reply::new(out, resp3).error(err::SYNTAX),
+            }
+            j += 1;
         }
     }
     if !on {
@@ -589,6 +587,36 @@ fn prefix_collision(existing: &[bytes::Bytes], new: &[bytes::Bytes]) -> Option<V
     None
 }
 
+/// The client types of CLIENT LIST / CLIENT KILL TYPE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientKind {
+    Normal,
+    PubSub,
+    /// master, replica, slave: none exist here.
+    Replication,
+}
+
+impl ClientKind {
+    fn parse(v: &[u8]) -> Option<ClientKind> {
+        match v.to_ascii_lowercase().as_slice() {
+            b"normal" => Some(ClientKind::Normal),
+            b"pubsub" => Some(ClientKind::PubSub),
+            b"master" | b"replica" | b"slave" => Some(ClientKind::Replication),
+            _ => None,
+        }
+    }
+
+    /// A client with subscriptions is of the pubsub type, as in Redis.
+    fn matches(self, c: &crate::shard::ClientInfo) -> bool {
+        let pubsub = c.subs.borrow().total() > 0;
+        match self {
+            ClientKind::Normal => !pubsub,
+            ClientKind::PubSub => pubsub,
+            ClientKind::Replication => false,
+        }
+    }
+}
+
 async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let resp3 = sess.resp3;
     let mut f = KillFilter::default();
@@ -625,11 +653,9 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     Some(a) => f.maxage = Some(a as u64),
                 }
             } else if args.is(j, "type") {
-                let t = vs.to_ascii_lowercase();
-                match t.as_str() {
-                    "normal" => f.type_normal_only = Some(true),
-                    "master" | "replica" | "slave" | "pubsub" => f.type_normal_only = Some(false),
-                    _ => {
+                match ClientKind::parse(v) {
+                    Some(k) => f.kind = Some(k),
+                    None => {
                         let msg = err::with_arg("ERR Unknown client type '", v, "'");
                         return Reply::new(out, resp3).error_bytes(&msg);
                     }
@@ -664,7 +690,7 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 || f.addr.as_ref().is_some_and(|a| *a != c.addr)
                 || f.laddr.as_ref().is_some_and(|a| *a != c.laddr)
                 || f.user.as_ref().is_some_and(|u| u != "default")
-                || f.type_normal_only == Some(false)
+                || f.kind.is_some_and(|k| !k.matches(c))
                 || f.maxage.is_some_and(|m| now.saturating_sub(c.created_ms) / 1000 < m)
             {
                 continue;

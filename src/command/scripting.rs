@@ -112,28 +112,21 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let keys: Vec<&[u8]> = (3..3 + n).map(|i| args.get(i)).collect();
     let argv: Vec<&[u8]> = (3 + n..args.len()).map(|i| args.get(i)).collect();
     let shard = sess.shard.clone();
-    let (db, no_touch) = (sess.db, sess.no_touch);
-    let who = Caller::of(sess);
+    let run = Run {
+        who: Caller::of(sess),
+        db: sess.db,
+        ro,
+        resp3,
+        no_touch: sess.no_touch,
+    };
     if sess.tx == 0 {
         if let Some(target) = home_shard(&shard, &keys) {
-            if target == shard.id && !blocked(&shard, db, &keys) {
-                if run_fast(
-                    &shard,
-                    sess.info.id,
-                    who,
-                    what,
-                    &keys,
-                    &argv,
-                    db,
-                    ro,
-                    resp3,
-                    no_touch,
-                    out,
-                ) {
+            if target == shard.id && !blocked(&shard, run.db, &keys) {
+                if run_fast(&shard, sess.info.id, run, what, &keys, &argv, out) {
                     return;
                 }
             } else {
-                let job = Shipped::new(who, what, &keys, &argv, db, ro, resp3, no_touch);
+                let job = Shipped::new(run, what, &keys, &argv);
                 let pending =
                     coordinator::submit_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
                 if let Some(buf) = pending.wait().await {
@@ -143,6 +136,17 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         }
     }
     run_global(sess, what, &keys, &argv, ro, out).await;
+}
+
+/// How a script runs: for whom, in which database, read-only or not, the
+/// caller's protocol and CLIENT NO-TOUCH.
+#[derive(Clone, Copy)]
+struct Run {
+    who: Caller,
+    db: usize,
+    ro: bool,
+    resp3: bool,
+    no_touch: bool,
 }
 
 /// Who runs a script: its writes are theirs (CLIENT TRACKING NOLOOP), and
@@ -188,24 +192,19 @@ fn blocked<K: AsRef<[u8]>>(shard: &Shard, db: usize, keys: &[K]) -> bool {
 
 /// Runs the script on this shard, fast path. False when it aborted (its
 /// writes undone, `out` untouched): run it in global mode.
-#[allow(clippy::too_many_arguments)]
 fn run_fast(
     shard: &Rc<Shard>,
     caller: u64,
-    who: Caller,
+    run: Run,
     what: What,
     keys: &[&[u8]],
     argv: &[&[u8]],
-    db: usize,
-    ro: bool,
-    resp3: bool,
-    no_touch: bool,
     out: &mut Vec<u8>,
 ) -> bool {
     let start = out.len();
-    let mut be = ScriptBackend::new(shard.clone(), 0, db, no_touch, who);
+    let mut be = ScriptBackend::new(shard.clone(), 0, run.db, run.no_touch, run.who);
     let (outcome, wake) = with_running(shard, caller, || {
-        super::collect_wakeups(|| run_engine(what, keys, argv, ro, resp3, &mut be, out))
+        super::collect_wakeups(|| run_engine(what, keys, argv, run.ro, run.resp3, &mut be, out))
     });
     if outcome == Outcome::Aborted {
         be.rollback();
@@ -220,49 +219,31 @@ fn run_fast(
 
 /// A fast-path run bound for another shard, with its arguments copied.
 struct Shipped {
-    who: Caller,
+    run: Run,
     kind: u8,
     text: Vec<u8>,
     keys: Vec<Vec<u8>>,
     argv: Vec<Vec<u8>>,
-    db: usize,
-    ro: bool,
-    resp3: bool,
-    no_touch: bool,
 }
 
 impl Shipped {
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        who: Caller,
-        what: What,
-        keys: &[&[u8]],
-        argv: &[&[u8]],
-        db: usize,
-        ro: bool,
-        resp3: bool,
-        no_touch: bool,
-    ) -> Self {
+    fn new(run: Run, what: What, keys: &[&[u8]], argv: &[&[u8]]) -> Self {
         let (kind, text) = match what {
             What::Eval(t) => (0, t),
             What::EvalSha(t) => (1, t),
             What::Fcall(t) => (2, t),
         };
         Shipped {
-            who,
+            run,
             kind,
             text: text.to_vec(),
             keys: keys.iter().map(|k| k.to_vec()).collect(),
             argv: argv.iter().map(|a| a.to_vec()).collect(),
-            db,
-            ro,
-            resp3,
-            no_touch,
         }
     }
 
     fn blocked(&self, sh: &Shard) -> bool {
-        blocked(sh, self.db, &self.keys)
+        blocked(sh, self.run.db, &self.keys)
     }
 
     /// The reply, or None when the run aborted.
@@ -275,20 +256,7 @@ impl Shipped {
         let keys: Vec<&[u8]> = self.keys.iter().map(|k| k.as_slice()).collect();
         let argv: Vec<&[u8]> = self.argv.iter().map(|a| a.as_slice()).collect();
         let mut out = Vec::new();
-        run_fast(
-            sh,
-            0,
-            self.who,
-            what,
-            &keys,
-            &argv,
-            self.db,
-            self.ro,
-            self.resp3,
-            self.no_touch,
-            &mut out,
-        )
-        .then_some(out)
+        run_fast(sh, 0, self.run, what, &keys, &argv, &mut out).then_some(out)
     }
 }
 

@@ -418,11 +418,8 @@ impl State {
             tracking::remember_keys(&self.sess.shard, t, spec.key_indices(args).map(|i| args.get(i)));
         }
         // CLIENT CACHING applies to the next command only.
-        if spec.name != "client" && self.sess.multi.is_none() {
-            let mut tr = self.sess.info.tracking.borrow_mut();
-            if tr.caching.is_some() {
-                tr.caching = None;
-            }
+        if self.sess.info.tracking.borrow().caching.is_some() && spec.name != "client" && self.sess.multi.is_none() {
+            self.sess.info.tracking.borrow_mut().caching = None;
         }
         if self.sess.multi.is_some() && !command::multi::runs_in_multi(spec) {
             if spec.flags & flags::NO_MULTI != 0 {
