@@ -156,6 +156,8 @@ pub fn cmd_reset(sess: &mut Session, out: &mut Reply) {
     sess.authenticated = sess.shard.config.borrow().requirepass.is_none();
     sess.multi = None;
     sess.watch = None;
+    sess.info.reply_off.set(false);
+    sess.skip_next_reply = false;
     out.resp3 = false;
     out.simple("RESET");
 }
@@ -283,6 +285,10 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         }
         b"tracking" => client_tracking(sess, args, out).await,
         b"caching" => {
+            let mut tr = sess.info.tracking.borrow_mut();
+            if !tr.on || !(tr.optin || tr.optout) {
+                return Reply::new(out, resp3).error(err::CACHING_NEEDS_OPT);
+            }
             let yes = if args.is(2, "yes") {
                 true
             } else if args.is(2, "no") {
@@ -290,10 +296,6 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             } else {
                 return Reply::new(out, resp3).error(err::SYNTAX);
             };
-            let mut tr = sess.info.tracking.borrow_mut();
-            if !tr.on || !(tr.optin || tr.optout) {
-                return Reply::new(out, resp3).error(err::CACHING_NEEDS_OPT);
-            }
             if yes && !tr.optin {
                 return Reply::new(out, resp3).error(err::CACHING_YES_NEEDS_OPTIN);
             }

@@ -714,8 +714,9 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
     r.set_len(0); // tips
                   // Key specs: one range spec per legacy triple.
     if first > 0 {
+        // flags, begin_search, find_keys (no notes: none are declared).
         r.array_len(1);
-        r.map_len(4);
+        r.map_len(3);
         r.bulk(b"flags");
         if c.flags & super::flags::CHANNEL_KEYS != 0 {
             r.set_len(1);
@@ -747,8 +748,6 @@ fn write_command_info(r: &mut Reply, c: &CommandSpec) {
         r.int(c.step as i64);
         r.bulk(b"limit");
         r.int(0);
-        r.bulk(b"notes");
-        r.bulk(b"");
     } else {
         r.array_len(0);
     }

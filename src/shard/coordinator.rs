@@ -140,30 +140,30 @@ where
 {
     debug_assert_ne!(target, origin.id);
     let msg = Msg::Post(Box::new(f));
-    let mut outbox = origin.outbox.borrow_mut();
-    if !origin.draining[target].get() {
-        match origin.try_send(target, msg) {
-            Ok(()) => return,
-            Err(msg) => outbox[target].push_back(msg),
-        }
-        // The channel is full: a task sends the rest in order, waiting for
-        // room; later posts queue behind it.
-        origin.draining[target].set(true);
-        let origin = origin.clone();
-        glommio::spawn_local(async move {
-            loop {
-                let next = origin.outbox.borrow_mut()[target].pop_front();
-                match next {
-                    Some(msg) => origin.send(target, msg).await,
-                    None => break,
-                }
-            }
-            origin.draining[target].set(false);
-        })
-        .detach();
-    } else {
-        outbox[target].push_back(msg);
+    if origin.draining[target].get() {
+        origin.outbox.borrow_mut()[target].push_back(msg);
+        return;
     }
+    match origin.try_send(target, msg) {
+        Ok(()) => return,
+        Err(msg) => origin.outbox.borrow_mut()[target].push_back(msg),
+    }
+    // The channel is full: a task sends the rest in order, waiting for
+    // room; later posts queue behind it. No borrow of the outbox may be
+    // held here: glommio runs a spawned task at once, and it takes one.
+    origin.draining[target].set(true);
+    let origin = origin.clone();
+    glommio::spawn_local(async move {
+        loop {
+            let next = origin.outbox.borrow_mut()[target].pop_front();
+            match next {
+                Some(msg) => origin.send(target, msg).await,
+                None => break,
+            }
+        }
+        origin.draining[target].set(false);
+    })
+    .detach();
 }
 
 /// Runs `f` on `target` like [`post`] (at once, whatever locks are held)
