@@ -7,6 +7,7 @@
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::shard::count_lookup;
 use crate::storage::value::with_str_bytes;
@@ -50,12 +51,14 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
                 data[byte] |= mask;
             }
             db.insert(key, Value::Str { data, raw: true }, 0, clock);
+            notify(class::STRING, "setbit", ctx.db, key);
             0
         }
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => {
             let mut data = std::mem::replace(&mut e.value, Value::Int(0)).into_bytes();
-            if data.len() <= byte {
+            let grew = data.len() <= byte;
+            if grew {
                 data.resize(byte + 1, 0);
             }
             let old = (data[byte] & mask != 0) as i64;
@@ -66,6 +69,11 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             }
             e.value = Value::Str { data, raw: true };
             e.access = clock;
+            // Redis raises it when the string was created or grew, or the
+            // bit changed.
+            if grew || (old == 1) != on {
+                notify(class::STRING, "setbit", ctx.db, key);
+            }
             old
         }
     };
@@ -81,7 +89,10 @@ pub fn cmd_getbit(ctx: &mut Ctx, args: &Args) {
     let found = ctx.ks.dbs[ctx.db].lookup(args.get(1), now);
     count_lookup(found.is_some());
     let bit = match found {
-        None => 0,
+        None => {
+            key_miss(ctx.db, args.get(1));
+            0
+        }
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => with_str_bytes(&e.value, |b| {
             let byte = (offset >> 3) as usize;
@@ -107,10 +118,14 @@ pub fn popcount(b: &[u8]) -> u64 {
 /// Calls `f` with the string bytes of a key, without copying them:
 /// `Ok(None)` when the key is absent, WRONGTYPE for other types.
 fn with_string<R>(db: &mut Db, key: &[u8], now: u64, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, &'static str> {
+    let index = db.index;
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
     match found {
-        None => Ok(None),
+        None => {
+            key_miss(index, key);
+            Ok(None)
+        }
         Some(e) => with_str_bytes(&e.value, f).map(Some).ok_or(err::WRONGTYPE),
     }
 }
@@ -397,9 +412,12 @@ pub fn op_bitop<'a>(
     }
     let len = res.len();
     if len == 0 {
-        db.remove(dest);
+        if db.remove(dest).is_some() {
+            notify(class::GENERIC, "del", db.index, dest);
+        }
     } else {
         db.insert(dest, Value::Str { data: res, raw: true }, 0, clock);
+        notify(class::STRING, "set", db.index, dest);
     }
     Ok(len)
 }
@@ -734,11 +752,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
         data.resize(need, 0);
     }
     ctx.out.array_len(fields.len());
+    let mut changes = 0;
     for f in &fields {
         match f.op {
             FieldOp::Get => ctx.out.int(read_field(&data, f)),
             _ => match apply_field(&mut data, f) {
-                Some(v) => ctx.out.int(v),
+                Some(v) => {
+                    changes += 1;
+                    ctx.out.int(v)
+                }
                 None => ctx.out.null(),
             },
         }
@@ -753,6 +775,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
         None => {
             db.insert(key, value, 0, clock);
         }
+    }
+    if changes > 0 {
+        notify(class::STRING, "setbit", db.index, key);
     }
 }
 

@@ -47,7 +47,9 @@ async fn mget(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut
         let got = tx
             .lock_keys_run(shard, ids, move |sh| {
                 let now = now_ms();
-                string::op_mget(sh.ks.borrow_mut().db(db), &keys, now)
+                let got = string::op_mget(sh.ks.borrow_mut().db(db), &keys, now);
+                super::publish_events(sh);
+                got
             })
             .await;
         for (i, v) in idx.into_iter().zip(got) {
@@ -122,36 +124,42 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
         let ids = keys.iter().map(|k| key_id(db, k)).collect();
         total += tx
             .lock_keys_run(shard, ids, move |sh| {
-                let now = now_ms();
-                let mut ks = sh.ks.borrow_mut();
-                let it = keys.iter().map(|k| k.as_slice());
-                match op {
-                    CountOp::Del => {
-                        let watched = !sh.watches.borrow().is_empty() || sh.tracking.borrow().active();
-                        if watched {
-                            // Only the keys that existed change.
-                            let gone: Vec<&[u8]> = keys
-                                .iter()
-                                .map(|k| k.as_slice())
-                                .filter(|k| ks.db(db).lookup(k, now).is_some())
-                                .collect();
-                            let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
-                            drop(ks);
-                            touch_watched(sh, db, gone.iter().copied());
-                            crate::shard::tracking::keys_modified(sh, gone.into_iter());
-                            crate::command::publish_events(sh);
-                            return n;
-                        }
-                        keys::op_del(ks.db(db), it, now)
-                    }
-                    CountOp::Exists => keys::op_exists(ks.db(db), it, now),
-                    CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
-                }
+                let n = count_on_shard(sh, op, db, &keys);
+                super::publish_events(sh);
+                n
             })
             .await;
     }
     tx.finish().await;
     Reply::new(out, sess.resp3).int(total);
+}
+
+/// One shard's part of DEL/UNLINK, EXISTS or TOUCH.
+fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<u8>]) -> i64 {
+    let now = now_ms();
+    let mut ks = sh.ks.borrow_mut();
+    let it = keys.iter().map(|k| k.as_slice());
+    match op {
+        CountOp::Del => {
+            let watched = !sh.watches.borrow().is_empty() || sh.tracking.borrow().active();
+            if watched {
+                // Only the keys that existed change.
+                let gone: Vec<&[u8]> = keys
+                    .iter()
+                    .map(|k| k.as_slice())
+                    .filter(|k| ks.db(db).lookup(k, now).is_some())
+                    .collect();
+                let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
+                drop(ks);
+                touch_watched(sh, db, gone.iter().copied());
+                crate::shard::tracking::keys_modified(sh, gone.into_iter());
+                return n;
+            }
+            keys::op_del(ks.db(db), it, now)
+        }
+        CountOp::Exists => keys::op_exists(ks.db(db), it, now),
+        CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
+    }
 }
 
 /// Marks the watchers of `keys` (all written) of `db` on this shard.
@@ -215,21 +223,30 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             .lock_keys_run(*shard, ids, move |sh| {
                 let now = now_ms();
                 let mut ks = sh.ks.borrow_mut();
-                items2
+                let got = items2
                     .iter()
                     .map(|(db, k)| keys::op_clone_entry(ks.db(*db), k, now))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                drop(ks);
+                // Keys found expired on the way.
+                super::publish_events(sh);
+                got
             })
             .await;
         before.extend(items.iter().cloned().zip(got));
     }
-    // Run the command's own shard handler against the gathered keys.
+    // Run the command's own shard handler against the gathered keys. Filling
+    // the scratch keyspace raises nothing; the handler raises the command's
+    // events (on this thread), which wait until the writes have landed.
     let mut scratch = Keyspace::new(databases);
     for ((db, k), e) in &before {
         if let Some(e) = e {
-            scratch.db(*db).insert(k, e.value.clone(), e.expire_at(), e.access);
+            scratch
+                .db(*db)
+                .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
         }
     }
+    let held = super::notify::take();
     let now = now_ms();
     {
         let mut ctx = Ctx {
@@ -246,6 +263,8 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
         };
         handler(&mut ctx, args);
     }
+    let events = super::notify::take();
+    super::notify::put_back(held);
     // Scatter what changed.
     let mut writes: BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Entry>)>> = BTreeMap::new();
     for ((db, k), old) in before {
@@ -261,8 +280,9 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             for (db, k, e) in w {
                 match e {
                     Some(e) => {
+                        // Its `new` was raised on the scratch keyspace.
                         let at = e.expire_at();
-                        ks.db(db).insert(&k, e.value, at, e.access);
+                        ks.db(db).insert_silent(&k, e.value, at, e.access);
                     }
                     None => {
                         ks.db(db).remove(&k);
@@ -287,4 +307,6 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
         .await;
     }
     tx.finish().await;
+    super::notify::put_back(events);
+    super::publish_events(&sess.shard);
 }

@@ -14,6 +14,7 @@
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::string::{incr_float_text, OpError as StrError};
 use super::{Args, Ctx};
 use crate::config::Limits;
@@ -74,10 +75,14 @@ impl OpError {
 /// The hash at `key` for reading: `Ok(None)` when absent; counts a keyspace
 /// hit or miss and refreshes the access time unless `clock` is `None`.
 fn read_hash<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: Option<u32>) -> Result<Option<&'d mut Hash>, OpError> {
+    let index = db.index;
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
     match found {
-        None => Ok(None),
+        None => {
+            key_miss(index, key);
+            Ok(None)
+        }
         Some(e) => {
             if let Some(c) = clock {
                 e.access = c;
@@ -143,22 +148,46 @@ fn settle(db: &mut Db, key: &[u8]) {
     }
 }
 
-/// Deletes `key` when its hash is empty.
+/// Deletes `key` when its hash is empty, raising `del`.
 fn drop_if_empty(db: &mut Db, key: &[u8]) {
     if matches!(db.lookup(key, 0), Some(e) if matches!(&e.value, Value::Hash(h) if h.is_empty())) {
         db.remove(key);
+        notify(class::GENERIC, "del", db.index, key);
     }
 }
 
 /// Looks `field` up for a reader that reclaims expired fields: an expired
-/// field is deleted and reported absent.
-fn live_value<'h>(h: &'h mut Hash, field: &[u8], now: u64) -> Option<&'h [u8]> {
+/// field is deleted, counted in `reclaimed` and reported absent.
+fn live_value<'h>(h: &'h mut Hash, field: &[u8], now: u64, reclaimed: &mut usize) -> Option<&'h [u8]> {
     if h.is_expired_at(field, now) {
         h.remove(field);
         crate::storage::hash::count_expired_fields(1);
+        *reclaimed += 1;
         return None;
     }
     h.get(field)
+}
+
+/// A reader that reclaimed expired fields of `key`: `hexpired`, then the
+/// key's deletion (`del`) when that emptied the hash.
+fn reclaimed_by_reader(db: &mut Db, key: &[u8], reclaimed: usize) {
+    if reclaimed > 0 {
+        notify(class::HASH, "hexpired", db.index, key);
+    }
+    drop_if_empty(db, key);
+}
+
+/// A writer that reclaimed expired fields of `key` on its way (HINCRBY,
+/// HSETNX ...): `hexpired`, and when that emptied the hash, the `del` and
+/// `new` of Redis deleting it and creating it again.
+fn notify_reclaimed_then_write(index: usize, key: &[u8], reclaimed: usize, emptied: bool) {
+    if reclaimed > 0 {
+        notify(class::HASH, "hexpired", index, key);
+        if emptied {
+            notify(class::GENERIC, "del", index, key);
+            notify(class::NEW, "new", index, key);
+        }
+    }
 }
 
 // ---------------------------------------------------------------- ops
@@ -179,6 +208,7 @@ pub fn op_hset(
     for (f, v) in pairs {
         created += h.set(f, v, false, limits) as usize;
     }
+    notify(class::HASH, "hset", db.index, key);
     Ok(created)
 }
 
@@ -192,15 +222,19 @@ pub fn op_hincrby(
     now: u64,
     clock: u32,
 ) -> Result<i64, OpError> {
+    let index = db.index;
     let h = hash_or_create(db, key, now, clock)?;
-    let cur = match live_value(h, field, now) {
+    let mut reclaimed = 0;
+    let cur = match live_value(h, field, now, &mut reclaimed) {
         None => 0,
         Some(v) => crate::protocol::parser::parse_i64_strict(v).ok_or(OpError::NotInteger)?,
     };
+    notify_reclaimed_then_write(index, key, reclaimed, h.is_empty());
     let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
     let mut tmp = [0u8; 20];
     let text = crate::protocol::reply::fmt_i64(&mut tmp, new);
     h.set(field, text, true, limits);
+    notify(class::HASH, "hincrby", index, key);
     Ok(new)
 }
 
@@ -215,17 +249,21 @@ pub fn op_hincrbyfloat(
     now: u64,
     clock: u32,
 ) -> Result<Vec<u8>, OpError> {
+    let index = db.index;
     let h = hash_or_create(db, key, now, clock)?;
-    let cur = live_value(h, field, now).map(|v| Value::Str {
+    let mut reclaimed = 0;
+    let cur = live_value(h, field, now, &mut reclaimed).map(|v| Value::Str {
         data: v.to_vec(),
         raw: false,
     });
+    notify_reclaimed_then_write(index, key, reclaimed, h.is_empty());
     let text = match incr_float_text(cur.as_ref(), incr) {
         Ok(t) => t,
         Err(StrError::NanOrInfinity) => return Err(OpError::NanOrInfinity),
         Err(_) => return Err(OpError::NotFloat),
     };
     h.set(field, &text, true, limits);
+    notify(class::HASH, "hincrbyfloat", index, key);
     Ok(text)
 }
 
@@ -254,7 +292,8 @@ fn set_field_expiry(h: &mut Hash, field: &[u8], at: u64, cond: Cond, now: u64) -
 
 /// HEXPIRE family on one key: sets the expiry `at` (absolute ms) of each
 /// field under `cond`; returns the per-field codes, or `None` when the key
-/// does not exist.
+/// does not exist. Raises `hexpire`, or `hdel` when a time in the past
+/// deleted fields (and `del` when that emptied the hash).
 pub fn op_hexpire(
     db: &mut Db,
     key: &[u8],
@@ -268,8 +307,18 @@ pub fn op_hexpire(
         return Ok(None);
     };
     h.mark_ex();
-    let codes = fields.iter().map(|f| set_field_expiry(h, f, at, cond, now)).collect();
+    let codes: Vec<i64> = fields.iter().map(|f| set_field_expiry(h, f, at, cond, now)).collect();
+    let emptied = h.is_empty();
     settle(db, key);
+    let deleted = codes.contains(&SETEX_DELETED);
+    if deleted {
+        notify(class::HASH, "hdel", db.index, key);
+        if emptied {
+            notify(class::GENERIC, "del", db.index, key);
+        }
+    } else if codes.contains(&SETEX_OK) {
+        notify(class::HASH, "hexpire", db.index, key);
+    }
     Ok(Some(codes))
 }
 
@@ -404,15 +453,19 @@ pub fn cmd_hsetnx(ctx: &mut Ctx, args: &Args) {
     let (now, clock, limits) = (ctx.now_ms, ctx.clock, ctx.limits);
     let (key, field, value) = (args.get(1), args.get(2), args.get(3));
     let db = &mut ctx.ks.dbs[ctx.db];
+    let index = db.index;
     let h = match hash_or_create(db, key, now, clock) {
         Ok(h) => h,
         Err(e) => return ctx.out.error(e.message()),
     };
-    if live_value(h, field, now).is_some() {
+    let mut reclaimed = 0;
+    if live_value(h, field, now, &mut reclaimed).is_some() {
         return ctx.out.int(0);
     }
+    notify_reclaimed_then_write(index, key, reclaimed, h.is_empty());
     h.prepare_for(1, [field.len(), value.len()].into_iter(), &limits);
     h.set(field, value, false, &limits);
+    notify(class::HASH, "hset", index, key);
     ctx.out.int(1);
 }
 
@@ -426,11 +479,12 @@ pub fn cmd_hget(ctx: &mut Ctx, args: &Args) {
         Ok(None) => return ctx.out.null(),
         Err(e) => return ctx.out.error(e.message()),
     };
-    match live_value(h, args.get(2), now) {
+    let mut reclaimed = 0;
+    match live_value(h, args.get(2), now, &mut reclaimed) {
         Some(v) => ctx.out.bulk(v),
         None => {
             ctx.out.null();
-            drop_if_empty(db, key);
+            reclaimed_by_reader(db, key, reclaimed);
         }
     }
 }
@@ -451,13 +505,15 @@ pub fn cmd_hmget(ctx: &mut Ctx, args: &Args) {
         }
         return;
     };
+    // One `hexpired` for all the fields reclaimed, as Redis.
+    let mut reclaimed = 0;
     for i in 2..args.len() {
-        match live_value(h, args.get(i), now) {
+        match live_value(h, args.get(i), now, &mut reclaimed) {
             Some(v) => ctx.out.bulk(v),
             None => ctx.out.null(),
         }
     }
-    drop_if_empty(db, key);
+    reclaimed_by_reader(db, key, reclaimed);
 }
 
 /// `HDEL key field [field ...]` → number of fields removed (expired ones
@@ -479,6 +535,9 @@ pub fn cmd_hdel(ctx: &mut Ctx, args: &Args) {
                 break;
             }
         }
+    }
+    if n > 0 {
+        notify(class::HASH, "hdel", db.index, key);
     }
     drop_if_empty(db, key);
     ctx.out.int(n);
@@ -507,11 +566,12 @@ pub fn cmd_hstrlen(ctx: &mut Ctx, args: &Args) {
         Ok(None) => return ctx.out.int(0),
         Err(e) => return ctx.out.error(e.message()),
     };
-    match live_value(h, args.get(2), now) {
+    let mut reclaimed = 0;
+    match live_value(h, args.get(2), now, &mut reclaimed) {
         Some(v) => ctx.out.int(v.len() as i64),
         None => {
             ctx.out.int(0);
-            drop_if_empty(db, key);
+            reclaimed_by_reader(db, key, reclaimed);
         }
     }
 }
@@ -526,11 +586,12 @@ pub fn cmd_hexists(ctx: &mut Ctx, args: &Args) {
         Ok(None) => return ctx.out.int(0),
         Err(e) => return ctx.out.error(e.message()),
     };
-    if live_value(h, args.get(2), now).is_some() {
+    let mut reclaimed = 0;
+    if live_value(h, args.get(2), now, &mut reclaimed).is_some() {
         ctx.out.int(1);
     } else {
         ctx.out.int(0);
-        drop_if_empty(db, key);
+        reclaimed_by_reader(db, key, reclaimed);
     }
 }
 
@@ -664,9 +725,13 @@ pub fn cmd_hrandfield(ctx: &mut Ctx, args: &Args) {
         }
         Err(e) => return ctx.out.error(e.message()),
     };
-    h.remove_expired(now);
+    let reclaimed = h.remove_expired(now);
+    if reclaimed > 0 {
+        notify(class::HASH, "hexpired", ctx.db, key);
+    }
     if h.is_empty() {
         db.remove(key);
+        notify(class::GENERIC, "del", ctx.db, key);
         return if count.is_some() {
             ctx.out.array_len(0)
         } else {
@@ -936,6 +1001,7 @@ pub fn cmd_hpersist(ctx: &mut Ctx, args: &Args) {
         (first..args.len()).for_each(|_| ctx.out.int(TTL_NO_FIELD));
         return;
     };
+    let mut persisted = false;
     for i in first..args.len() {
         let f = args.get(i);
         let code = if h.position(f).is_none() {
@@ -946,11 +1012,15 @@ pub fn cmd_hpersist(ctx: &mut Ctx, args: &Args) {
                 at if at < now => TTL_NO_FIELD,
                 _ => {
                     h.set_ttl(f, 0);
+                    persisted = true;
                     1
                 }
             }
         };
         ctx.out.int(code);
+    }
+    if persisted {
+        notify(class::HASH, "hpersist", ctx.db, key);
     }
 }
 
@@ -973,15 +1043,23 @@ pub fn cmd_hgetdel(ctx: &mut Ctx, args: &Args) {
         (first..args.len()).for_each(|_| ctx.out.null());
         return;
     };
+    let (mut reclaimed, mut deleted) = (0, 0);
     for i in first..args.len() {
         let f = args.get(i);
-        match live_value(h, f, now) {
+        match live_value(h, f, now, &mut reclaimed) {
             Some(v) => {
                 ctx.out.bulk(v);
                 h.remove(f);
+                deleted += 1;
             }
             None => ctx.out.null(),
         }
+    }
+    if reclaimed > 0 {
+        notify(class::HASH, "hexpired", db.index, key);
+    }
+    if deleted > 0 {
+        notify(class::HASH, "hdel", db.index, key);
     }
     drop_if_empty(db, key);
 }
@@ -1039,23 +1117,43 @@ pub fn cmd_hgetex(ctx: &mut Ctx, args: &Args) {
     if unit.is_some() || persist {
         h.mark_ex();
     }
+    let (mut reclaimed, mut persisted, mut expiring, mut deleted) = (0, false, false, false);
     for i in first..args.len() {
         let f = args.get(i);
-        match live_value(h, f, now) {
+        match live_value(h, f, now, &mut reclaimed) {
             None => ctx.out.null(),
             Some(v) => {
                 ctx.out.bulk(v);
                 if persist {
                     if h.ttl_of(f) != 0 {
                         h.set_ttl(f, 0);
+                        persisted = true;
                     }
                 } else if unit.is_some() {
-                    set_field_expiry(h, f, at, Cond::None, now);
+                    match set_field_expiry(h, f, at, Cond::None, now) {
+                        SETEX_DELETED => deleted = true,
+                        _ => expiring = true,
+                    }
                 }
             }
         }
     }
+    let emptied = h.is_empty();
     settle(db, key);
+    let index = db.index;
+    if reclaimed > 0 {
+        notify(class::HASH, "hexpired", index, key);
+    }
+    if deleted {
+        notify(class::HASH, "hdel", index, key);
+    } else if expiring {
+        notify(class::HASH, "hexpire", index, key);
+    } else if persisted {
+        notify(class::HASH, "hpersist", index, key);
+    }
+    if emptied {
+        notify(class::GENERIC, "del", index, key);
+    }
 }
 
 /// `HSETEX key [FNX|FXX] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL] FIELDS
@@ -1141,8 +1239,9 @@ pub fn cmd_hsetex(ctx: &mut Ctx, args: &Args) {
     if fnx || fxx {
         let mut found = 0;
         let n = (args.len() - first) / 2;
+        let mut reclaimed = 0;
         for k in 0..n {
-            let exists = live_value(h, args.get(first + 2 * k), now).is_some();
+            let exists = live_value(h, args.get(first + 2 * k), now, &mut reclaimed).is_some();
             found += exists as usize;
             if (fxx && !exists) || (fnx && exists) {
                 break;
@@ -1161,14 +1260,26 @@ pub fn cmd_hsetex(ctx: &mut Ctx, args: &Args) {
     if expire.is_some() {
         h.mark_ex();
     }
+    let mut deleted = false;
     for k in (first..args.len()).step_by(2) {
         let (f, v) = (args.get(k), args.get(k + 1));
         h.set(f, v, keep_ttl || expire.is_some(), &limits);
         if let Some(at) = expire {
-            set_field_expiry(h, f, at, Cond::None, now);
+            deleted |= set_field_expiry(h, f, at, Cond::None, now) == SETEX_DELETED;
         }
     }
+    let emptied = h.is_empty();
     settle(db, key);
+    let index = db.index;
+    notify(class::HASH, "hset", index, key);
+    if deleted {
+        notify(class::HASH, "hdel", index, key);
+    } else if expire.is_some() {
+        notify(class::HASH, "hexpire", index, key);
+    }
+    if emptied {
+        notify(class::GENERIC, "del", index, key);
+    }
     ctx.out.int(1);
 }
 

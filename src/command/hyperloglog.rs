@@ -27,6 +27,7 @@
 //! identical.
 
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::shard::count_lookup;
 use crate::storage::{Db, Value};
@@ -570,19 +571,24 @@ pub fn op_pfadd<'a>(
         Some(e) => {
             check(&e.value)?;
             e.access = clock;
-            match &mut e.value {
+            let updated = match &mut e.value {
                 Value::Str { data, raw } => {
                     *raw = true;
-                    add_all(data, elements, max_bytes)
+                    add_all(data, elements, max_bytes)?
                 }
                 _ => unreachable!("checked to be a string"),
+            };
+            if updated {
+                notify(class::STRING, "pfadd", db.index, key);
             }
+            Ok(updated)
         }
         None => {
             let mut s = new_hll();
             add_all(&mut s, elements, max_bytes)?;
             s[15] |= 0x80;
             db.insert(key, Value::Str { data: s, raw: true }, 0, clock);
+            notify(class::STRING, "pfadd", db.index, key);
             Ok(true)
         }
     }
@@ -605,9 +611,13 @@ fn add_all<'a>(s: &mut Vec<u8>, elements: impl Iterator<Item = &'a [u8]>, max_by
 /// PFCOUNT of one key: the cached cardinality, or a fresh estimate that is
 /// then cached in the header.
 pub fn op_pfcount_one(db: &mut Db, key: &[u8], now: u64) -> Result<u64, OpError> {
+    let index = db.index;
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
-    let Some(e) = found else { return Ok(0) };
+    let Some(e) = found else {
+        key_miss(index, key);
+        return Ok(0);
+    };
     check(&e.value)?;
     let mut s = take_hll(&mut e.value);
     let result = match cached_card(&s) {
@@ -632,9 +642,13 @@ fn union<'a>(
     let mut max = Box::new([0u8; REGISTERS]);
     let mut any_dense = false;
     for key in keys {
+        let index = db.index;
         let found = db.lookup(key, now);
         count_lookup(found.is_some());
-        let Some(e) = found else { continue };
+        let Some(e) = found else {
+            key_miss(index, key);
+            continue;
+        };
         let s = check(&e.value)?;
         any_dense |= s[4] == DENSE;
         merge_into(&mut max, s)?;
@@ -683,6 +697,10 @@ pub fn op_pfmerge<'a>(
         None => {
             db.insert(dest, value, 0, clock);
         }
+    }
+    if converted.is_ok() {
+        // Redis names PFMERGE's event `pfadd`.
+        notify(class::STRING, "pfadd", db.index, dest);
     }
     converted
 }

@@ -4,6 +4,7 @@
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::coordinator;
@@ -14,23 +15,44 @@ use crate::util::{glob_match, now_ms};
 
 // ---------------------------------------------------------------- ops
 
-/// Deletes live keys; returns how many existed. Expired keys count as absent.
+/// Deletes live keys, raising `del` for each; returns how many existed.
+/// Expired keys count as absent (and raise `expired`).
 pub fn op_del<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64) -> i64 {
-    keys.filter(|k| db.remove_live(k, now).is_some()).count() as i64
+    let mut n = 0;
+    for k in keys {
+        if db.remove_live(k, now).is_some() {
+            notify(class::GENERIC, "del", db.index, k);
+            n += 1;
+        }
+    }
+    n
 }
 
-/// Counts live keys (a key named twice counts twice).
+/// Counts live keys (a key named twice counts twice); a missing one raises
+/// `keymiss`.
 pub fn op_exists<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64) -> i64 {
-    keys.filter(|k| db.contains(k, now)).count() as i64
+    let mut n = 0;
+    for k in keys {
+        if db.contains(k, now) {
+            n += 1;
+        } else {
+            key_miss(db.index, k);
+        }
+    }
+    n
 }
 
 /// Counts live keys and refreshes their access time.
 pub fn op_touch<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64, clock: u32) -> i64 {
     let mut n = 0;
+    let index = db.index;
     for k in keys {
-        if let Some(e) = db.lookup(k, now) {
-            e.access = clock;
-            n += 1;
+        match db.lookup(k, now) {
+            Some(e) => {
+                e.access = clock;
+                n += 1;
+            }
+            None => key_miss(index, k),
         }
     }
     n
@@ -42,10 +64,15 @@ pub fn op_clone_entry(db: &mut Db, key: &[u8], now: u64) -> Option<Entry> {
 }
 
 /// Stores an entry moved or copied from elsewhere. `nx`: only when the
-/// destination is absent. Returns whether it was stored.
+/// destination is absent. Returns whether it was stored. A replaced key
+/// is deleted first, so the destination always raises `new` (Redis's
+/// dbDelete + dbAdd).
 pub fn op_put_entry(db: &mut Db, key: &[u8], e: Entry, nx: bool, now: u64) -> bool {
-    if nx && db.contains(key, now) {
-        return false;
+    if db.contains(key, now) {
+        if nx {
+            return false;
+        }
+        db.remove(key);
     }
     let expire = e.expire_at();
     db.insert(key, e.value, expire, e.access);
@@ -79,7 +106,10 @@ pub fn cmd_touch(ctx: &mut Ctx, args: &Args) {
 pub fn cmd_type(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     match ctx.ks.dbs[ctx.db].lookup(args.get(1), now) {
-        None => ctx.out.simple("none"),
+        None => {
+            key_miss(ctx.db, args.get(1));
+            ctx.out.simple("none")
+        }
         Some(e) => {
             let t = e.value.type_name();
             ctx.out.simple(t)
@@ -167,8 +197,10 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, unit: Unit, absolute: bool, name: 
     }
     if when <= now {
         db.remove(key);
+        notify(class::GENERIC, "del", db.index, key);
     } else {
         db.set_expire(key, when as u64);
+        notify(class::GENERIC, "expire", db.index, key);
     }
     ctx.out.int(1);
 }
@@ -196,6 +228,7 @@ pub fn cmd_pexpiretime(ctx: &mut Ctx, args: &Args) {
 fn ttl_generic(ctx: &mut Ctx, args: &Args, ms: bool, absolute: bool) {
     let now = ctx.now_ms;
     let Some(e) = ctx.ks.dbs[ctx.db].lookup(args.get(1), now) else {
+        key_miss(ctx.db, args.get(1));
         return ctx.out.int(-2);
     };
     let at = e.expire_at();
@@ -226,6 +259,7 @@ pub fn cmd_persist(ctx: &mut Ctx, args: &Args) {
     match db.lookup(args.get(1), now) {
         Some(e) if e.expire_at() != 0 => {
             db.set_expire(args.get(1), 0);
+            notify(class::GENERIC, "persist", db.index, args.get(1));
             ctx.out.int(1)
         }
         _ => ctx.out.int(0),
@@ -257,6 +291,8 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
     }
     let e = db.remove(src).expect("source checked above");
     op_put_entry(db, dst, e, false, now);
+    notify(class::GENERIC, "rename_from", db.index, src);
+    notify(class::GENERIC, "rename_to", db.index, dst);
     if nx {
         ctx.out.int(1)
     } else {
@@ -302,9 +338,13 @@ pub fn cmd_copy(ctx: &mut Ctx, args: &Args) {
     }
     let now = ctx.now_ms;
     let Some(e) = op_clone_entry(&mut ctx.ks.dbs[ctx.db], src, now) else {
+        key_miss(ctx.db, src);
         return ctx.out.int(0);
     };
     let stored = op_put_entry(&mut ctx.ks.dbs[dst_db], dst, e, !replace, now);
+    if stored {
+        notify(class::GENERIC, "copy_to", dst_db, dst);
+    }
     ctx.out.int(stored as i64);
 }
 
@@ -332,6 +372,8 @@ pub fn cmd_move(ctx: &mut Ctx, args: &Args) {
     }
     let e = ctx.ks.dbs[ctx.db].remove(key).expect("checked above");
     op_put_entry(&mut ctx.ks.dbs[target], key, e, false, now);
+    notify(class::GENERIC, "move_from", ctx.db, key);
+    notify(class::GENERIC, "move_to", target, key);
     ctx.out.int(1);
 }
 
@@ -512,22 +554,44 @@ pub async fn cmd_scan(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     while let Some((shard, slot, want)) = walk.next_visit() {
         let (p, t, shards) = (walk.pattern.clone(), walk.type_filter.clone(), walk.shards);
         let step = coordinator::run_on_in(&sess.shard, sess.tx, shard, move |sh| {
-            let ks = sh.ks.borrow();
-            op_scan(
-                &ks.dbs[db],
-                slot,
-                want,
-                p.as_deref(),
-                t.as_deref(),
-                now_ms(),
-                shard,
-                shards,
-            )
+            let now = now_ms();
+            let mut ks = sh.ks.borrow_mut();
+            let step = op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now, shard, shards);
+            scan_reap(ks.db(db), slot, &step, p.as_deref(), now, shard, shards);
+            drop(ks);
+            super::publish_events(sh);
+            step
         })
         .await;
         walk.feed(shard, step);
     }
     walk.reply(&mut Reply::new(out, sess.resp3));
+}
+
+/// Deletes the expired keys a SCAN step walked past (from `slot` to where it
+/// stopped) that match its pattern, raising `expired`, as Redis's SCAN
+/// does with the keys it meets.
+#[allow(clippy::too_many_arguments)]
+pub fn scan_reap(
+    db: &mut Db,
+    slot: usize,
+    step: &(Vec<Vec<u8>>, Option<usize>, usize),
+    pattern: Option<&[u8]>,
+    now: u64,
+    shard: usize,
+    shards: usize,
+) {
+    if db.volatile() == 0 {
+        return;
+    }
+    let end = step.1.unwrap_or_else(|| {
+        let mut s = slot;
+        while s < SLOTS && slot_shard(s as u16, shards) == shard {
+            s += 1;
+        }
+        s
+    });
+    db.reap_expired(slot, end, now, |k| pattern.is_none_or(|p| glob_match(p, k, false)));
 }
 
 /// A SCAN call walking the slots shard by shard: which slot to visit next,
@@ -637,7 +701,13 @@ pub async fn cmd_randomkey(sess: &mut Session, out: &mut Vec<u8>) {
         let Some((target, seed)) = random_pick(&sizes, &sess.shard) else {
             break;
         };
-        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| op_random_key(sh, db, seed)).await;
+        let key = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| {
+            let k = op_random_key(sh, db, seed);
+            // The `expired` of a pick found past its TTL.
+            super::publish_events(sh);
+            k
+        })
+        .await;
         if let Some(k) = key {
             return r.bulk(&k);
         }
@@ -739,7 +809,12 @@ pub async fn cmd_swapdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
         Ok(ab) => ab,
         Err(e) => return Reply::new(out, sess.resp3).error(e),
     };
-    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| op_swapdb(sh, a, b)).await;
+    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
+        op_swapdb(sh, a, b);
+        // Events of blocked clients it served.
+        super::publish_events(sh);
+    })
+    .await;
     Reply::new(out, sess.resp3).ok();
 }
 

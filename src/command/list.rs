@@ -6,6 +6,7 @@
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::protocol::Reply;
 use crate::storage::list::{End, List};
@@ -33,12 +34,40 @@ pub(crate) fn get_list<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Optio
     }
 }
 
-/// Deletes `key` if its list became empty (empty collections never stay).
+/// [`get_list`] for a read: a missing key raises `keymiss`.
+fn read_list<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d mut List>, OpError> {
+    let index = db.index;
+    let l = get_list(db, key, now)?;
+    if l.is_none() {
+        key_miss(index, key);
+    }
+    Ok(l)
+}
+
+/// Deletes `key` if its list became empty (empty collections never stay),
+/// raising `del`.
 fn drop_if_empty(db: &mut Db, key: &[u8], now: u64) {
     if let Ok(Some(l)) = get_list(db, key, now) {
         if l.is_empty() {
             db.remove(key);
+            notify(class::GENERIC, "del", db.index, key);
         }
+    }
+}
+
+/// The event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The event of a pop from `end`.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
     }
 }
 
@@ -55,7 +84,9 @@ pub fn op_push(ctx: &mut Ctx, key: &[u8], elems: &[&[u8]], end: End, only_existi
                 l.push(end, e);
             }
             l.update_encoding(&limits);
-            Ok(l.len())
+            let n = l.len();
+            notify(class::LIST, push_event(end), db.index, key);
+            Ok(n)
         }
         None if only_existing => Ok(0),
         None => {
@@ -66,6 +97,7 @@ pub fn op_push(ctx: &mut Ctx, key: &[u8], elems: &[&[u8]], end: End, only_existi
             l.update_encoding(&limits);
             let n = l.len();
             db.insert(key, Value::List(Box::new(l)), 0, clock);
+            notify(class::LIST, push_event(end), db.index, key);
             Ok(n)
         }
     }
@@ -101,6 +133,7 @@ pub fn cmd_rpushx(ctx: &mut Ctx, args: &Args) {
 
 /// Pops up to `count` elements from `end`; deletes the key when emptied,
 /// otherwise re-evaluates its encoding. `Ok(None)` when the key is absent.
+/// Raises `lpop`/`rpop` (when something was popped), then `del`.
 pub fn op_pop(
     db: &mut Db,
     key: &[u8],
@@ -114,10 +147,16 @@ pub fn op_pop(
     };
     let n = count.min(l.len());
     let popped: Vec<Box<[u8]>> = (0..n).filter_map(|_| l.pop(end)).collect();
-    if l.is_empty() {
-        db.remove(key);
-    } else {
+    let emptied = l.is_empty();
+    if !emptied {
         l.update_encoding(limits);
+    }
+    if n > 0 {
+        notify(class::LIST, pop_event(end), db.index, key);
+    }
+    if emptied {
+        db.remove(key);
+        notify(class::GENERIC, "del", db.index, key);
     }
     Ok(Some(popped))
 }
@@ -168,7 +207,7 @@ pub fn cmd_rpop(ctx: &mut Ctx, args: &Args) {
 /// `LLEN key` → length, 0 when absent.
 pub fn cmd_llen(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
-    match get_list(ctx.db(), args.get(1), now) {
+    match read_list(ctx.db(), args.get(1), now) {
         Ok(l) => {
             let n = l.map_or(0, |l| l.len());
             ctx.out.int(n as i64)
@@ -184,7 +223,7 @@ pub fn cmd_lrange(ctx: &mut Ctx, args: &Args) {
     };
     let now = ctx.now_ms;
     let db = &mut ctx.ks.dbs[ctx.db];
-    let l = match get_list(db, args.get(1), now) {
+    let l = match read_list(db, args.get(1), now) {
         Ok(l) => l,
         Err(_) => return ctx.out.error(err::WRONGTYPE),
     };
@@ -209,7 +248,7 @@ pub fn cmd_lindex(ctx: &mut Ctx, args: &Args) {
     };
     let now = ctx.now_ms;
     let db = &mut ctx.ks.dbs[ctx.db];
-    match get_list(db, args.get(1), now) {
+    match read_list(db, args.get(1), now) {
         Err(_) => ctx.out.error(err::WRONGTYPE),
         Ok(None) => ctx.out.null(),
         Ok(Some(l)) => match l.index(i) {
@@ -257,7 +296,7 @@ pub fn cmd_lpos(ctx: &mut Ctx, args: &Args) {
     }
     let now = ctx.now_ms;
     let db = &mut ctx.ks.dbs[ctx.db];
-    let l = match get_list(db, args.get(1), now) {
+    let l = match read_list(db, args.get(1), now) {
         Err(_) => return ctx.out.error(err::WRONGTYPE),
         Ok(l) => l,
     };
@@ -307,7 +346,7 @@ pub fn cmd_lset(ctx: &mut Ctx, args: &Args) {
     let Some(i) = parse_i64(args.get(2)) else {
         return ctx.out.error(err::NOT_INTEGER);
     };
-    let (now, limits) = (ctx.now_ms, ctx.limits);
+    let (now, limits, index) = (ctx.now_ms, ctx.limits, ctx.db);
     match get_list(ctx.db(), args.get(1), now) {
         Err(_) => ctx.out.error(err::WRONGTYPE),
         Ok(None) => ctx.out.error(err::NO_SUCH_KEY),
@@ -317,6 +356,7 @@ pub fn cmd_lset(ctx: &mut Ctx, args: &Args) {
                 l.items[p] = args.get(3).into();
                 l.recount();
                 l.update_encoding(&limits);
+                notify(class::LIST, "lset", index, args.get(1));
                 ctx.out.ok()
             }
         },
@@ -333,7 +373,7 @@ pub fn cmd_linsert(ctx: &mut Ctx, args: &Args) {
     } else {
         return ctx.out.error(err::SYNTAX);
     };
-    let (now, limits) = (ctx.now_ms, ctx.limits);
+    let (now, limits, index) = (ctx.now_ms, ctx.limits, ctx.db);
     match get_list(ctx.db(), args.get(1), now) {
         Err(_) => ctx.out.error(err::WRONGTYPE),
         Ok(None) => ctx.out.int(0),
@@ -344,6 +384,7 @@ pub fn cmd_linsert(ctx: &mut Ctx, args: &Args) {
                 l.recount();
                 l.update_encoding(&limits);
                 let n = l.len();
+                notify(class::LIST, "linsert", index, args.get(1));
                 ctx.out.int(n as i64)
             }
         },
@@ -392,7 +433,10 @@ pub fn cmd_lrem(ctx: &mut Ctx, args: &Args) {
             removed
         }
     };
-    drop_if_empty(ctx.db(), key, now);
+    if removed > 0 {
+        notify(class::LIST, "lrem", ctx.db, key);
+        drop_if_empty(ctx.db(), key, now);
+    }
     ctx.out.int(removed as i64)
 }
 
@@ -416,6 +460,7 @@ pub fn cmd_ltrim(ctx: &mut Ctx, args: &Args) {
             }
             l.recount();
             l.update_encoding(&limits);
+            notify(class::LIST, "ltrim", ctx.db, key);
         }
     }
     drop_if_empty(ctx.db(), key, now);
@@ -445,6 +490,9 @@ pub fn op_move(
     let v = l.pop(from).expect("stored lists are never empty");
     l.update_encoding(limits);
     let emptied = l.is_empty();
+    // Redis's order: the push on the destination (`new` first if created),
+    // then the pop on the source, then its `del`.
+    let index = db.index;
     match get_list(db, dst, now)? {
         Some(d) => {
             d.push(to, &v);
@@ -457,13 +505,18 @@ pub fn op_move(
                 // Rotating a one-element list: it stays.
                 let e = db.lookup(src, now).expect("source exists");
                 e.value = Value::List(Box::new(d));
+                notify(class::LIST, push_event(to), index, dst);
+                notify(class::LIST, pop_event(from), index, src);
                 return Ok(Some(v));
             }
             db.insert(dst, Value::List(Box::new(d)), 0, clock);
         }
     }
+    notify(class::LIST, push_event(to), index, dst);
+    notify(class::LIST, pop_event(from), index, src);
     if emptied && src != dst {
         db.remove(src);
+        notify(class::GENERIC, "del", index, src);
     }
     Ok(Some(v))
 }
@@ -534,4 +587,31 @@ pub fn cmd_lmpop(ctx: &mut Ctx, args: &Args) {
         }
     }
     ctx.out.null_array()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::notify;
+
+    #[test]
+    fn lmove_raises_push_then_pop_then_del_like_redis() {
+        let mut db = Db::with_index(0);
+        let limits = crate::config::Limits::default();
+        let mut l = List::new();
+        l.push(End::Right, b"a");
+        db.insert_silent(b"src", Value::List(Box::new(l)), 0, 0);
+        notify::set_flags(notify::parse("KEAn").unwrap());
+        let v = op_move(&mut db, b"src", b"dst", End::Left, End::Right, 0, 0, &limits).unwrap();
+        assert_eq!(v.as_deref(), Some(&b"a"[..]));
+        let evs: Vec<(&str, Vec<u8>)> = notify::take().into_iter().map(|e| (e.name, e.key)).collect();
+        notify::set_flags(0);
+        let want: Vec<(&str, Vec<u8>)> = vec![
+            ("new", b"dst".to_vec()),
+            ("rpush", b"dst".to_vec()),
+            ("lpop", b"src".to_vec()),
+            ("del", b"src".to_vec()),
+        ];
+        assert_eq!(evs, want);
+    }
 }

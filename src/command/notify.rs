@@ -123,6 +123,28 @@ pub fn notify(class: u32, name: &'static str, db: usize, key: &[u8]) {
     }
 }
 
+/// A read lookup of `key` found nothing (Redis's lookupKeyRead; writes
+/// never raise it): raises `keymiss`.
+#[inline]
+pub fn key_miss(db: usize, key: &[u8]) {
+    notify(class::KEY_MISS, "keymiss", db, key);
+}
+
+/// Puts back events taken with [`take`] (ahead of any queued since), to be
+/// published later: a cross-shard command holds its events until its
+/// writes have landed.
+pub fn put_back(mut events: Vec<Event>) {
+    if events.is_empty() {
+        return;
+    }
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        events.append(&mut p);
+        *p = events;
+    });
+    super::mark_outgoing();
+}
+
 /// Whether events wait to be published.
 #[inline]
 pub fn pending() -> bool {
@@ -184,6 +206,21 @@ mod tests {
         let (space, event) = channels(flags(), &evs[0]);
         assert_eq!(space, None);
         assert_eq!(event.as_deref(), Some(&b"__keyevent@3__:del"[..]));
+        set_flags(0);
+    }
+
+    #[test]
+    fn key_miss_needs_m_and_put_back_goes_first() {
+        set_flags(parse("KEA").unwrap());
+        key_miss(0, b"k");
+        assert!(!pending());
+        set_flags(parse("Km").unwrap());
+        key_miss(0, b"k");
+        let held = take();
+        notify(class::KEY_MISS, "keymiss", 0, b"later");
+        put_back(held);
+        let keys: Vec<Vec<u8>> = take().into_iter().map(|e| e.key).collect();
+        assert_eq!(keys, [b"k".to_vec(), b"later".to_vec()]);
         set_flags(0);
     }
 }

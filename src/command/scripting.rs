@@ -477,8 +477,9 @@ impl ScriptBackend {
         for (db, k, e) in self.undo.drain(..).rev() {
             match e {
                 Some(e) => {
+                    // Put back as it was: no event.
                     let at = e.expire_at();
-                    ks.db(db).insert(&k, e.value, at, e.access);
+                    ks.db(db).insert_silent(&k, e.value, at, e.access);
                 }
                 None => {
                     ks.db(db).remove(&k);
@@ -509,19 +510,29 @@ impl ScriptBackend {
             let got = run_blocking(&self.shard, self.tx, *s, move |sh| {
                 let now = now_ms();
                 let mut kspace = sh.ks.borrow_mut();
-                ks2.iter()
+                let got = ks2
+                    .iter()
                     .map(|k| keys::op_clone_entry(kspace.db(db), k, now))
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                drop(kspace);
+                // Keys found expired on the way.
+                super::publish_events(sh);
+                got
             });
             before.extend(ks.iter().cloned().zip(got));
         }
         let mut scratch = Keyspace::new(databases);
         for (k, e) in &before {
             if let Some(e) = e {
-                scratch.db(db).insert(k, e.value.clone(), e.expire_at(), e.access);
+                // The handler raises the events; filling raises none.
+                scratch
+                    .db(db)
+                    .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
             }
         }
         let now = now_ms();
+        // The command's own events, apart from the script's earlier ones.
+        let held = super::notify::take();
         {
             let mut ctx = Ctx {
                 shard: &self.shard,
@@ -537,6 +548,8 @@ impl ScriptBackend {
             };
             h(&mut ctx, args);
         }
+        let raised = super::notify::take();
+        super::notify::put_back(held);
         let mut writes: BTreeMap<usize, Vec<(Vec<u8>, Option<Entry>)>> = BTreeMap::new();
         for (k, old) in before {
             let new = scratch.db(db).lookup(&k, now).map(|e| e.clone());
@@ -549,15 +562,35 @@ impl ScriptBackend {
                 writes.entry(key_shard(&k, shards)).or_default().push((k, new));
             }
         }
+        // Each event goes out from its key's shard, after the write-back
+        // there, in order with the other calls the script runs on that
+        // shard (those publish at once); events of this shard's keys, or of
+        // a shard written nothing, wait for the script's end like its local
+        // calls.
+        let mut events: BTreeMap<usize, Vec<super::notify::Event>> = BTreeMap::new();
+        let mut here = Vec::new();
+        for ev in raised {
+            let s = key_shard(&ev.key, shards);
+            if s != self.shard.id && writes.contains_key(&s) {
+                events.entry(s).or_default().push(ev);
+            } else {
+                here.push(ev);
+            }
+        }
+        let mut queued = super::notify::take();
+        queued.extend(here);
+        super::notify::put_back(queued);
         for (s, w) in writes {
+            let evs = events.remove(&s).unwrap_or_default();
             let ((), wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
-                super::collect_wakeups(|| {
+                let r = super::collect_wakeups(|| {
                     let now = now_ms();
                     for (k, e) in w {
                         match e {
                             Some(e) => {
+                                // Its `new` was raised on the scratch keyspace.
                                 let at = e.expire_at();
-                                sh.ks.borrow_mut().db(db).insert(&k, e.value, at, e.access);
+                                sh.ks.borrow_mut().db(db).insert_silent(&k, e.value, at, e.access);
                             }
                             None => {
                                 sh.ks.borrow_mut().db(db).remove(&k);
@@ -567,7 +600,10 @@ impl ScriptBackend {
                         crate::shard::tracking::keys_modified(sh, std::iter::once(k.as_slice()));
                         super::note_written(sh, db, std::iter::once(k.as_slice()), now);
                     }
-                })
+                });
+                super::notify::put_back(evs);
+                super::publish_events(sh);
+                r
             });
             self.remote_wake.entry(s).or_default().extend(wake);
         }
@@ -648,8 +684,13 @@ impl ScriptBackend {
                 while let Some((s, slot, want)) = walk.next_visit() {
                     let (p, t) = (walk.pattern.clone(), walk.type_filter.clone());
                     let step = run_blocking(&self.shard, self.tx, s, move |sh| {
-                        let ks = sh.ks.borrow();
-                        keys::op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now_ms(), s, shards)
+                        let now = now_ms();
+                        let mut ks = sh.ks.borrow_mut();
+                        let step = keys::op_scan(&ks.dbs[db], slot, want, p.as_deref(), t.as_deref(), now, s, shards);
+                        keys::scan_reap(ks.db(db), slot, &step, p.as_deref(), now, s, shards);
+                        drop(ks);
+                        super::publish_events(sh);
+                        step
                     });
                     walk.feed(s, step);
                 }
@@ -704,7 +745,10 @@ impl ScriptBackend {
                         break;
                     };
                     let key = run_blocking(&self.shard, self.tx, target, move |sh| {
-                        keys::op_random_key(sh, db, seed)
+                        let k = keys::op_random_key(sh, db, seed);
+                        // The `expired` of a pick found past its TTL.
+                        super::publish_events(sh);
+                        k
                     });
                     if let Some(k) = key {
                         return r.bulk(&k);

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::config::Limits;
 use crate::protocol::Reply;
@@ -65,10 +66,14 @@ fn lookup_set<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: u32) -> Result<Op
 /// Like [`lookup_set`] for a read command: counts the hit or miss and
 /// refreshes the access time (`touch`: the clock, None under NO-TOUCH).
 fn read_set<'d>(db: &'d mut Db, key: &[u8], now: u64, touch: Option<u32>) -> Result<Option<&'d mut Set>, OpError> {
+    let index = db.index;
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
     match found {
-        None => Ok(None),
+        None => {
+            key_miss(index, key);
+            Ok(None)
+        }
         Some(e) => {
             if let Some(clock) = touch {
                 e.access = clock;
@@ -137,7 +142,8 @@ impl<'k> Sources<'k> {
     fn restore(self, db: &mut Db) {
         for (k, e) in self.taken {
             let at = e.expire_at();
-            db.insert(k, e.value, at, e.access);
+            // Put back as it was: not a new key.
+            db.insert_silent(k, e.value, at, e.access);
         }
     }
 }
@@ -155,13 +161,21 @@ pub fn op_sadd(
     clock: u32,
 ) -> Result<usize, OpError> {
     let hint = members.len();
-    if let Some(s) = lookup_set(db, key, now, clock)? {
-        s.reserve_for(hint, limits);
-        return Ok(members.iter().filter(|m| s.add(m, limits)).count());
+    let added = match lookup_set(db, key, now, clock)? {
+        Some(s) => {
+            s.reserve_for(hint, limits);
+            members.iter().filter(|m| s.add(m, limits)).count()
+        }
+        None => {
+            let mut s = Set::for_first(members[0], hint, limits);
+            let added = members.iter().filter(|m| s.add(m, limits)).count();
+            db.insert(key, Value::Set(Box::new(s)), 0, clock);
+            added
+        }
+    };
+    if added > 0 {
+        notify(class::SET, "sadd", db.index, key);
     }
-    let mut s = Set::for_first(members[0], hint, limits);
-    let added = members.iter().filter(|m| s.add(m, limits)).count();
-    db.insert(key, Value::Set(Box::new(s)), 0, clock);
     Ok(added)
 }
 
@@ -180,8 +194,13 @@ pub fn op_srem(db: &mut Db, key: &[u8], members: &[&[u8]], now: u64, clock: u32)
             }
         }
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if removed > 0 {
+        notify(class::SET, "srem", db.index, key);
+    }
+    if emptied {
         db.remove(key);
+        notify(class::GENERIC, "del", db.index, key);
     }
     Ok(removed)
 }
@@ -202,6 +221,7 @@ pub fn op_smove(
         return Ok(false);
     }
     let dst_exists = lookup_set(db, dst, now, clock)?.is_some();
+    let index = db.index;
     let s = lookup_set(db, src, now, clock)?.expect("source looked up above");
     if src == dst {
         return Ok(s.contains(member));
@@ -209,16 +229,22 @@ pub fn op_smove(
     if !s.remove(member) {
         return Ok(false);
     }
+    notify(class::SET, "srem", index, src);
     if s.is_empty() {
         db.remove(src);
+        notify(class::GENERIC, "del", index, src);
     }
-    if dst_exists {
+    let added = if dst_exists {
         let d = lookup_set(db, dst, now, clock)?.expect("destination looked up above");
-        d.add(member, limits);
+        d.add(member, limits)
     } else {
         let mut d = Set::for_first(member, 1, limits);
         d.add(member, limits);
         db.insert(dst, Value::Set(Box::new(d)), 0, clock);
+        true
+    };
+    if added {
+        notify(class::SET, "sadd", index, dst);
     }
     Ok(true)
 }
@@ -358,13 +384,18 @@ fn union_diff(src: &Sources, n: usize, op: SetOp, limits: &Limits) -> Set {
     out
 }
 
-/// Stores `result` at `dst` (deleting `dst` when empty) and returns its size.
-fn store(db: &mut Db, dst: &[u8], result: Set, clock: u32) -> usize {
+/// Stores `result` at `dst` (deleting `dst` when empty) and returns its
+/// size. Raises `event` (`sinterstore` ...), or `del` when an existing
+/// `dst` was deleted.
+fn store(db: &mut Db, dst: &[u8], result: Set, clock: u32, event: &'static str) -> usize {
     let n = result.len();
     if n == 0 {
-        db.remove(dst);
+        if db.remove(dst).is_some() {
+            notify(class::GENERIC, "del", db.index, dst);
+        }
     } else {
         db.insert(dst, Value::Set(Box::new(result)), 0, clock);
+        notify(class::SET, event, db.index, dst);
     }
     n
 }
@@ -460,6 +491,7 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
     }
     let key = args.get(1);
     let (now, clock, limits) = (ctx.now_ms, ctx.clock, ctx.limits);
+    let index = ctx.db;
     if args.len() == 2 {
         let db = ctx.db();
         let popped = match lookup_set(db, key, now, clock) {
@@ -467,8 +499,10 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
             Ok(None) => return ctx.out.null(),
             Ok(Some(s)) => {
                 let m = s.remove_nth(rand_below(s.len()));
+                notify(class::SET, "spop", index, key);
                 if s.is_empty() {
                     db.remove(key);
+                    notify(class::GENERIC, "del", index, key);
                 }
                 m
             }
@@ -488,6 +522,7 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
     if count == 0 {
         return ctx.out.set_len(0);
     }
+    notify(class::SET, "spop", index, key);
     if count >= s.len() as u64 {
         // The whole set, answered as SUNION of the one key would be.
         let mut all = Set::new_intset();
@@ -495,6 +530,7 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
             all.add_elem(e, &limits);
         }
         db.remove(key);
+        notify(class::GENERIC, "del", index, key);
         return reply_members(&mut ctx.out, &all);
     }
     let popped = pop_random(s, count as usize, &limits);
@@ -626,7 +662,7 @@ fn sinter_generic(ctx: &mut Ctx, keys: &[&[u8]], mode: InterMode) {
             drop(sets);
             let db = &mut ctx.ks.dbs[ctx.db];
             src.restore(db);
-            let n = store(db, dst, result, clock);
+            let n = store(db, dst, result, clock, "sinterstore");
             return ctx.out.int(n as i64);
         }
     }
@@ -688,7 +724,11 @@ fn union_diff_generic(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Set
     match dst {
         None => reply_members(&mut ctx.out, &result),
         Some(d) => {
-            let n = store(db, d, result, clock);
+            let event = match op {
+                SetOp::Union => "sunionstore",
+                SetOp::Diff => "sdiffstore",
+            };
+            let n = store(db, d, result, clock, event);
             ctx.out.int(n as i64)
         }
     }

@@ -5,6 +5,7 @@
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::shard::count_lookup;
 use crate::storage::value::with_str_bytes;
@@ -38,10 +39,14 @@ impl OpError {
 
 /// Reads a string key: `Ok(None)` when absent, WrongType for other types.
 pub fn op_get<'d>(db: &'d mut Db, key: &[u8], now: u64) -> Result<Option<&'d Value>, OpError> {
+    let index = db.index;
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
     match found {
-        None => Ok(None),
+        None => {
+            key_miss(index, key);
+            Ok(None)
+        }
         Some(e) if e.value.is_string() => Ok(Some(&e.value)),
         Some(_) => Err(OpError::WrongType),
     }
@@ -59,9 +64,11 @@ pub fn op_incr(db: &mut Db, key: &[u8], delta: i64, now: u64, clock: u32) -> Res
         let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
         e.value = Value::Int(new);
         e.access = clock;
+        notify(class::STRING, "incrby", db.index, key);
         return Ok(new);
     }
     db.insert(key, Value::Int(delta), 0, clock);
+    notify(class::STRING, "incrby", db.index, key);
     Ok(delta)
 }
 
@@ -125,6 +132,7 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
                 raw: false,
             };
             e.access = clock;
+            notify(class::STRING, "incrbyfloat", db.index, key);
             return Ok(t);
         }
     };
@@ -137,6 +145,7 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
         0,
         clock,
     );
+    notify(class::STRING, "incrbyfloat", db.index, key);
     Ok(text)
 }
 
@@ -148,6 +157,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
                 return Err(OpError::TooLong);
             }
             db.insert(key, Value::from_bytes(tail), 0, clock);
+            notify(class::STRING, "append", db.index, key);
             Ok(tail.len())
         }
         Some(e) if !e.value.is_string() => Err(OpError::WrongType),
@@ -161,6 +171,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
             let len = data.len();
             e.value = Value::Str { data, raw: true };
             e.access = clock;
+            notify(class::STRING, "append", db.index, key);
             Ok(len)
         }
     }
@@ -192,6 +203,7 @@ pub fn op_setrange(
         data.extend_from_slice(value);
         let len = data.len();
         db.insert(key, Value::Str { data, raw: true }, 0, clock);
+        notify(class::STRING, "setrange", db.index, key);
         return Ok(len);
     }
     let e = db.lookup(key, now).expect("key looked up above");
@@ -210,11 +222,12 @@ pub fn op_setrange(
     let len = data.len();
     e.value = Value::Str { data, raw: true };
     e.access = clock;
+    notify(class::STRING, "setrange", db.index, key);
     Ok(len)
 }
 
 /// Stores a string, replacing any value; `expire_at` 0 = no TTL unless
-/// `keep_ttl`.
+/// `keep_ttl`. Raises `set` (and `new` for a new key).
 pub fn op_set(db: &mut Db, key: &[u8], value: &[u8], expire_at: u64, keep_ttl: bool, clock: u32) {
     let v = Value::from_bytes(value);
     if keep_ttl {
@@ -223,10 +236,12 @@ pub fn op_set(db: &mut Db, key: &[u8], value: &[u8], expire_at: u64, keep_ttl: b
             // command; now=0 here only skips a second expiry check.
             e.value = v;
             e.access = clock;
+            notify(class::STRING, "set", db.index, key);
             return;
         }
     }
     db.insert(key, v, expire_at, clock);
+    notify(class::STRING, "set", db.index, key);
 }
 
 // ---------------------------------------------------------------- helpers
@@ -279,7 +294,10 @@ pub fn cmd_get(ctx: &mut Ctx, args: &Args) {
     let found = ctx.ks.dbs[ctx.db].lookup(args.get(1), now);
     count_lookup(found.is_some());
     match found {
-        None => ctx.out.null(),
+        None => {
+            key_miss(ctx.db, args.get(1));
+            ctx.out.null()
+        }
         Some(e) => {
             if touch {
                 e.access = clock;
@@ -385,10 +403,20 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64, keep_ttl
     if !(nx || xx || get || keep_ttl) && (expire_at == 0 || expire_at > now) {
         // Plain SET: one hash lookup, replacing whatever was there.
         db.insert(key, Value::from_bytes(value), expire_at, clock);
+        notify(class::STRING, "set", db.index, key);
+        if expire_at != 0 {
+            notify(class::GENERIC, "expire", db.index, key);
+        }
         return ctx.out.ok();
     }
     let (exists, old) = match db.lookup(key, now) {
-        None => (false, None),
+        None => {
+            if get {
+                // GET reads the key first (Redis's lookupKeyRead).
+                key_miss(db.index, key);
+            }
+            (false, None)
+        }
         Some(e) => {
             if get {
                 if !e.value.is_string() {
@@ -412,10 +440,14 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64, keep_ttl
         return;
     }
     op_set(db, key, value, expire_at, keep_ttl, clock);
+    if expire_at != 0 {
+        notify(class::GENERIC, "expire", db.index, key);
+    }
     if expire_at != 0 && expire_at <= now {
         // EXAT/PXAT in the past: the write happens and the key is gone at
-        // once, as in Redis.
+        // once (Redis reclaims it on its next lookup, raising `expired`).
         db.remove(key);
+        notify(class::EXPIRED, "expired", db.index, key);
     }
     if get {
         match old {
@@ -467,10 +499,14 @@ pub fn cmd_getdel(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let db = &mut ctx.ks.dbs[ctx.db];
     match db.lookup(args.get(1), now) {
-        None => ctx.out.null(),
+        None => {
+            key_miss(db.index, args.get(1));
+            ctx.out.null()
+        }
         Some(e) if !e.value.is_string() => ctx.out.error(err::WRONGTYPE),
         Some(_) => {
             let e = db.remove(args.get(1)).expect("key looked up above");
+            notify(class::GENERIC, "del", db.index, args.get(1));
             reply_value(ctx, &e.value);
         }
     }
@@ -486,7 +522,10 @@ pub fn cmd_getex(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     // Redis looks the key up before validating the expire value.
     let v = match ctx.ks.dbs[ctx.db].lookup(key, now) {
-        None => return ctx.out.null(),
+        None => {
+            key_miss(ctx.db, key);
+            return ctx.out.null();
+        }
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => e.value.clone(),
     };
@@ -501,11 +540,17 @@ pub fn cmd_getex(ctx: &mut Ctx, args: &Args) {
     if expire_at != 0 {
         if expire_at <= now {
             db.remove(key);
+            notify(class::GENERIC, "del", db.index, key);
         } else {
             db.set_expire(key, expire_at);
+            notify(class::GENERIC, "expire", db.index, key);
         }
     } else if opts.persist {
-        db.set_expire(key, 0);
+        let had_ttl = db.lookup(key, now).is_some_and(|e| e.expire_at() != 0);
+        if had_ttl {
+            db.set_expire(key, 0);
+            notify(class::GENERIC, "persist", db.index, key);
+        }
     }
     reply_value(ctx, &v);
 }
@@ -523,7 +568,10 @@ pub fn cmd_mget(ctx: &mut Ctx, args: &Args) {
                 Value::Str { data, .. } => ctx.out.bulk(data),
                 _ => ctx.out.null(),
             },
-            None => ctx.out.null(),
+            None => {
+                key_miss(ctx.db, args.get(i));
+                ctx.out.null()
+            }
         }
     }
 }
@@ -532,11 +580,16 @@ pub fn cmd_mget(ctx: &mut Ctx, args: &Args) {
 pub fn op_mget(db: &mut Db, keys: &[Vec<u8>], now: u64) -> Vec<Option<Vec<u8>>> {
     keys.iter()
         .map(|k| {
+            let index = db.index;
             let found = db.lookup(k, now);
             count_lookup(found.is_some());
             match found {
                 Some(e) if e.value.is_string() => Some(value_bytes(&e.value)),
-                _ => None,
+                Some(_) => None,
+                None => {
+                    key_miss(index, k);
+                    None
+                }
             }
         })
         .collect()
@@ -736,7 +789,10 @@ pub fn cmd_lcs(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let mut fetch = |key: &[u8]| -> Result<Vec<u8>, ()> {
         match ctx.ks.dbs[ctx.db].lookup(key, now) {
-            None => Ok(Vec::new()),
+            None => {
+                key_miss(ctx.db, key);
+                Ok(Vec::new())
+            }
             Some(e) if e.value.is_string() => Ok(value_bytes(&e.value)),
             Some(_) => Err(()),
         }

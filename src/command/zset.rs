@@ -11,6 +11,7 @@ use hashbrown::HashMap;
 
 use super::args::parse_i64;
 use super::errors as err;
+use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
@@ -270,9 +271,13 @@ pub type Popped = Vec<(Vec<u8>, f64)>;
 /// Finds the zset at `key`: `Ok(None)` when absent, `Err` on another type.
 /// Counts a keyspace hit or miss when `read`.
 pub fn lookup<'d>(db: &'d mut Db, key: &[u8], now: u64, read: bool) -> Result<Option<&'d mut ZSet>, WrongType> {
+    let index = db.index;
     let found = db.lookup(key, now);
     if read {
         count_lookup(found.is_some());
+        if found.is_none() {
+            key_miss(index, key);
+        }
     }
     match found {
         None => Ok(None),
@@ -300,12 +305,13 @@ fn open<'c, 'a>(
     (lookup(db, key, now, read), &mut ctx.out)
 }
 
-/// Deletes `key` when its zset became empty.
+/// Deletes `key` when its zset became empty, raising `del`.
 fn drop_if_empty(ctx: &mut Ctx, key: &[u8]) {
     let now = ctx.now_ms;
     if let Some(e) = ctx.db().lookup(key, now) {
         if matches!(&e.value, Value::ZSet(z) if z.is_empty()) {
             ctx.db().remove(key);
+            notify(class::GENERIC, "del", ctx.db, key);
         }
     }
 }
@@ -477,6 +483,9 @@ pub fn op_zadd(
     } else if let Some(e) = db.lookup(key, now) {
         e.access = clock;
     }
+    if out.added + out.updated > 0 {
+        notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, db.index, key);
+    }
     Ok(out)
 }
 
@@ -560,7 +569,10 @@ pub fn cmd_zrem(ctx: &mut Ctx, args: &Args) {
         Ok(Some(z)) => (2..args.len()).filter(|&i| z.remove(args.get(i))).count(),
     };
     out.int(removed as i64);
-    drop_if_empty(ctx, key);
+    if removed > 0 {
+        notify(class::ZSET, "zrem", ctx.db, key);
+        drop_if_empty(ctx, key);
+    }
 }
 
 /// `ZCARD key` → number of members.
@@ -785,7 +797,12 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
     };
     let src = args.get(key_at);
     let lim = limits(ctx);
+    let index = ctx.db;
     let (z, out) = open(ctx, src, !store);
+    if store && matches!(z, Ok(None)) {
+        // Redis reads ZRANGESTORE's source with lookupKeyRead too.
+        key_miss(index, src);
+    }
     let z: Option<&ZSet> = match z {
         Err(WrongType) => return out.error(err::WRONGTYPE),
         Ok(z) => z.map(|z| &*z),
@@ -837,10 +854,13 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
         let clock = ctx.clock;
         match stored {
             None => {
-                ctx.db().remove(dst);
+                if ctx.db().remove(dst).is_some() {
+                    notify(class::GENERIC, "del", ctx.db, dst);
+                }
             }
             Some(v) => {
                 ctx.db().insert(dst, Value::ZSet(Box::new(v)), 0, clock);
+                notify(class::ZSET, "zrangestore", ctx.db, dst);
             }
         }
         return ctx.out.int(n as i64);
@@ -883,7 +903,7 @@ pub fn cmd_zremrangebyrank(ctx: &mut Ctx, args: &Args) {
     let (Some(s), Some(e)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
         return ctx.out.error(err::NOT_INTEGER);
     };
-    zrem_range(ctx, args.get(1), |z| rank_span(s, e, z.len()))
+    zrem_range(ctx, args.get(1), "zremrangebyrank", |z| rank_span(s, e, z.len()))
 }
 
 /// `ZREMRANGEBYSCORE key min max` → number removed.
@@ -891,7 +911,7 @@ pub fn cmd_zremrangebyscore(ctx: &mut Ctx, args: &Args) {
     let Some(r) = ScoreRange::parse(args.get(2), args.get(3)) else {
         return ctx.out.error(MINMAX_FLOAT);
     };
-    zrem_range(ctx, args.get(1), |z| r.ranks(z))
+    zrem_range(ctx, args.get(1), "zremrangebyscore", |z| r.ranks(z))
 }
 
 /// `ZREMRANGEBYLEX key min max` → number removed.
@@ -899,10 +919,10 @@ pub fn cmd_zremrangebylex(ctx: &mut Ctx, args: &Args) {
     let Some(r) = LexRange::parse(args.get(2), args.get(3)) else {
         return ctx.out.error(MINMAX_LEX);
     };
-    zrem_range(ctx, args.get(1), |z| r.ranks(z))
+    zrem_range(ctx, args.get(1), "zremrangebylex", |z| r.ranks(z))
 }
 
-fn zrem_range(ctx: &mut Ctx, key: &[u8], span: impl Fn(&ZSet) -> (usize, usize)) {
+fn zrem_range(ctx: &mut Ctx, key: &[u8], event: &'static str, span: impl Fn(&ZSet) -> (usize, usize)) {
     let (z, out) = open(ctx, key, false);
     let n = match z {
         Err(WrongType) => return out.error(err::WRONGTYPE),
@@ -913,19 +933,27 @@ fn zrem_range(ctx: &mut Ctx, key: &[u8], span: impl Fn(&ZSet) -> (usize, usize))
         }
     };
     out.int(n as i64);
-    drop_if_empty(ctx, key);
+    if n > 0 {
+        notify(class::ZSET, event, ctx.db, key);
+        drop_if_empty(ctx, key);
+    }
 }
 
 // ---------------------------------------------------------------- pops
 
 /// Pops up to `count` members from the zset at `key` (lowest first, or
 /// highest when `max`), deleting the key when it empties. `Ok(None)` when
-/// the key does not exist.
+/// the key does not exist. Raises `zpopmin`/`zpopmax` (when something was
+/// popped), then `del`.
 pub fn op_pop(db: &mut Db, key: &[u8], max: bool, count: usize, now: u64) -> Result<Option<Popped>, WrongType> {
+    let index = db.index;
     let got = match lookup(db, key, now, false)? {
         None => return Ok(None),
         Some(z) => {
             let got = z.pop(max, count);
+            if !got.is_empty() {
+                notify(class::ZSET, if max { "zpopmax" } else { "zpopmin" }, index, key);
+            }
             if !z.is_empty() {
                 return Ok(Some(got));
             }
@@ -933,6 +961,7 @@ pub fn op_pop(db: &mut Db, key: &[u8], max: bool, count: usize, now: u64) -> Res
         }
     };
     db.remove(key);
+    notify(class::GENERIC, "del", index, key);
     Ok(Some(got))
 }
 
@@ -1193,9 +1222,14 @@ impl<'k> Taken<'k> {
                 t.slots.push(v);
                 continue;
             }
+            let index = db.index;
             let found = db.lookup(k, now);
             if read {
                 count_lookup(found.is_some());
+            }
+            if found.is_none() {
+                // The STORE forms read their sources with lookupKeyRead too.
+                key_miss(index, k);
             }
             let slot = match found {
                 None => None,
@@ -1380,10 +1414,18 @@ fn zsetop_generic(ctx: &mut Ctx, args: &Args, store: bool, op: SetOp, name: &str
         let lim = limits(ctx);
         let clock = ctx.clock;
         if len == 0 {
-            ctx.db().remove(dst);
+            if ctx.db().remove(dst).is_some() {
+                notify(class::GENERIC, "del", ctx.db, dst);
+            }
         } else {
             let z = ZSet::from_sorted(result, lim);
             ctx.db().insert(dst, Value::ZSet(Box::new(z)), 0, clock);
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            notify(class::ZSET, event, ctx.db, dst);
         }
         return ctx.out.int(len as i64);
     }

@@ -389,6 +389,9 @@ fn active_expire_hash_fields(shard: &Rc<Shard>) {
             db.expire_hash_fields_slice(now, 1000);
         }
     }
+    drop(ks);
+    // `hexpired` / `del` events of the reclaimed fields.
+    crate::command::publish_events(shard);
 }
 
 /// Reclaims expired keys nobody touches: each tick walks the slots holding

@@ -10,12 +10,15 @@ use hashbrown::hash_map::RawEntryMut;
 use hashbrown::HashMap;
 
 use super::value::{Entry, Value};
+use crate::command::notify::{class, notify};
 use crate::shard::slot::{key_slot, SLOTS};
 
 pub type Table = HashMap<Box<[u8]>, Entry>;
 
 #[derive(Default)]
 pub struct Db {
+    /// This database's number (SELECT), for keyspace events.
+    pub index: usize,
     slots: Vec<Table>,
     /// Number of keys with an expiry, per slot.
     slot_volatile: Vec<u32>,
@@ -66,6 +69,11 @@ impl Db {
         Db::default()
     }
 
+    /// A database numbered `index` (keyspace events name it).
+    pub fn with_index(index: usize) -> Db {
+        Db { index, ..Db::default() }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         self.keys
@@ -88,8 +96,8 @@ impl Db {
         }
     }
 
-    /// Finds a live key; an expired one is deleted on the spot and reported
-    /// through `on_expire` (for stats and notifications) as absent.
+    /// Finds a live key; an expired one is deleted on the spot (raising
+    /// `expired`) and reported as absent.
     #[inline]
     pub fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         self.lookup_slot(key_slot(key), key, now_ms)
@@ -112,6 +120,7 @@ impl Db {
                     self.volatile -= 1;
                     self.slot_volatile[slot] -= 1;
                     EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+                    notify(class::EXPIRED, "expired", self.index, key);
                     None
                 } else {
                     Some(o.into_mut())
@@ -126,8 +135,21 @@ impl Db {
     }
 
     /// Stores `value` under `key` with the given expiry (0 = none), replacing
-    /// any previous value and expiry. Returns the previous entry.
+    /// any previous value and expiry. Returns the previous entry. A key that
+    /// did not exist raises `new` (as Redis's dbAdd does).
+    #[inline]
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
+        let old = self.insert_silent(key, value, expire_at, clock);
+        if old.is_none() {
+            notify(class::NEW, "new", self.index, key);
+        }
+        old
+    }
+
+    /// [`Db::insert`] without the `new` event: for entries that only move
+    /// (a cross-shard write-back, a scratch keyspace being filled), whose
+    /// events the command already raised.
+    pub fn insert_silent(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
         self.ensure_slots();
         let slot = key_slot(key) as usize;
         // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
@@ -214,8 +236,12 @@ impl Db {
                 _ => continue,
             };
             removed += gone;
+            if gone > 0 {
+                notify(class::HASH, "hexpired", self.index, &key);
+            }
             if empty {
                 self.remove(&key);
+                notify(class::GENERIC, "del", self.index, &key);
             } else if let Some(at) = next {
                 self.note_hash_ttl(&key, at);
             }
@@ -244,6 +270,7 @@ impl Db {
         let e = self.remove(key)?;
         if e.is_expired(now_ms) {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+            notify(class::EXPIRED, "expired", self.index, key);
             crate::shard::tracking::key_expired(key);
             None
         } else {
@@ -297,6 +324,34 @@ impl Db {
         }
     }
 
+    /// Deletes the expired keys of slots `from..to` that `keep` selects,
+    /// raising `expired` for each: what SCAN does to the keys it meets, as
+    /// Redis's does. Returns how many.
+    pub fn reap_expired(&mut self, from: usize, to: usize, now_ms: u64, keep: impl Fn(&[u8]) -> bool) -> usize {
+        if self.volatile == 0 || self.slots.is_empty() {
+            return 0;
+        }
+        let mut n = 0;
+        for slot in from..to.min(SLOTS) {
+            if self.slot_volatile[slot] == 0 {
+                continue;
+            }
+            let gone: Vec<Box<[u8]>> = self.slots[slot]
+                .iter()
+                .filter(|(k, e)| e.is_expired(now_ms) && keep(k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in gone {
+                self.remove(&k);
+                crate::shard::tracking::key_expired(&k);
+                EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
+                notify(class::EXPIRED, "expired", self.index, &k);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// One bounded slice of the active expiry cycle: walks slots from
     /// `start`, deleting expired keys, until `max_examined` entries were
     /// looked at or the last slot was done. Slots without volatile keys are
@@ -313,10 +368,12 @@ impl Db {
                 out.examined += table.len();
                 let before = table.len();
                 let filed = &mut self.hash_ttls;
+                let index = self.index;
                 table.retain(|k, e| {
                     let keep = !e.is_expired(now_ms);
                     if !keep {
                         filed.unfile(k);
+                        notify(class::EXPIRED, "expired", index, k);
                         crate::shard::tracking::key_expired(k);
                     }
                     keep
@@ -384,6 +441,66 @@ mod tests {
         let old = db.insert(b"a", Value::Int(3), 0, 0).unwrap();
         assert_eq!(old.expire_at(), 50);
         assert_eq!(db.volatile(), 0);
+    }
+
+    /// The events raised on this thread while `f` runs, as (db, name, key).
+    fn events(f: impl FnOnce()) -> Vec<(usize, &'static str, Vec<u8>)> {
+        use crate::command::notify;
+        notify::set_flags(notify::parse("KEAn").unwrap());
+        drop(notify::take());
+        f();
+        let evs = notify::take().into_iter().map(|e| (e.db, e.name, e.key)).collect();
+        notify::set_flags(0);
+        evs
+    }
+
+    #[test]
+    fn new_keys_and_expiries_raise_their_events() {
+        let mut db = Db::with_index(3);
+        let evs = events(|| {
+            db.insert(b"a", Value::Int(1), 0, 0);
+            db.insert(b"a", Value::Int(2), 0, 0);
+            db.insert_silent(b"b", Value::Int(1), 100, 0);
+            assert!(db.lookup(b"b", 100).is_none());
+            db.insert(b"c", Value::Int(1), 100, 0);
+            assert!(db.remove_live(b"c", 200).is_none());
+            db.insert_silent(b"d", Value::Int(1), 100, 0);
+            db.expire_slice(0, 200, 1000);
+        });
+        let want: Vec<(usize, &str, Vec<u8>)> = vec![
+            (3, "new", b"a".to_vec()),
+            (3, "expired", b"b".to_vec()),
+            (3, "new", b"c".to_vec()),
+            (3, "expired", b"c".to_vec()),
+            (3, "expired", b"d".to_vec()),
+        ];
+        assert_eq!(evs, want);
+    }
+
+    #[test]
+    fn reclaimed_hash_fields_raise_hexpired_then_del() {
+        let mut db = Db::with_index(0);
+        let mut h = crate::storage::hash::Hash::default();
+        let lim = crate::config::Limits::default();
+        h.set(b"f", b"1", false, &lim);
+        h.set(b"g", b"1", false, &lim);
+        h.set_ttl(b"f", 10);
+        h.set_ttl(b"g", 20);
+        db.insert_silent(b"h", Value::Hash(Box::new(h)), 0, 0);
+        let evs = events(|| {
+            db.expire_hash_fields_slice(15, 100);
+            db.expire_hash_fields_slice(25, 100);
+        });
+        let names: Vec<&str> = evs.iter().map(|e| e.1).collect();
+        assert_eq!(names, ["hexpired", "hexpired", "del"]);
+        assert!(db.is_empty());
+    }
+
+    #[test]
+    fn swapped_databases_keep_their_numbers() {
+        let mut ks = crate::storage::Keyspace::new(4);
+        ks.swap(1, 3);
+        assert_eq!(ks.dbs.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         Keyspace {
-            dbs: (0..databases).map(|_| Db::new()).collect(),
+            dbs: (0..databases).map(Db::with_index).collect(),
         }
     }
 
@@ -33,6 +33,8 @@ impl Keyspace {
     /// SWAPDB on this shard's part of the keyspace.
     pub fn swap(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
+        self.dbs[a].index = a;
+        self.dbs[b].index = b;
     }
 
     pub fn flush_all(&mut self) {
