@@ -112,8 +112,8 @@ fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch
     }
     command::charge_time(shard, &ran, crate::util::now_us().saturating_sub(start_us));
     tracking::set_writer(0);
-    let acks = if tracking::has_acks() {
-        tracking::take_acks()
+    let acks = if coordinator::has_acks() {
+        coordinator::take_acks()
     } else {
         Vec::new()
     };
@@ -181,6 +181,9 @@ pub(crate) struct State {
     fd: i32,
     /// Bytes of `out` already sent.
     written: usize,
+    /// Deliveries (messages, invalidations) this connection's commands
+    /// sent to other shards: the replies wait for them.
+    acks: Vec<Pending<()>>,
 }
 
 impl State {
@@ -198,6 +201,7 @@ impl State {
             excluded_us: 0,
             fd,
             written: 0,
+            acks: Vec::new(),
         }
     }
 
@@ -265,9 +269,7 @@ impl State {
         let mut results: Vec<Option<BatchReply>> = (0..self.batches.len()).map(|_| None).collect();
         for (s, p) in pending {
             let mut r = p.wait().await;
-            for ack in std::mem::take(&mut r.2) {
-                ack.wait().await;
-            }
+            self.acks.append(&mut r.2);
             results[s] = Some(r);
         }
         for seg in self.segments.drain(..) {
@@ -621,10 +623,10 @@ impl Connection {
             // those its commands cause go after them.
             self.state.take_pushes();
             let closing = self.process(&mut hint).await;
-            if tracking::has_acks() {
-                // Invalidations sent by these commands reach their
+            if !self.state.acks.is_empty() {
+                // Messages and invalidations these commands sent reach their
                 // receivers before the replies leave.
-                for ack in tracking::take_acks() {
+                for ack in std::mem::take(&mut self.state.acks) {
                     ack.wait().await;
                 }
             }
@@ -818,6 +820,9 @@ impl Connection {
                     };
                     let args = Args::new(buf, &ranges[..argc]);
                     state.dispatch(&args).await;
+                    if coordinator::has_acks() {
+                        state.acks.append(&mut coordinator::take_acks());
+                    }
                     // A message the command delivered to this very client
                     // (published to itself) follows its reply, as in
                     // Redis, unless replies of other shards are pending.

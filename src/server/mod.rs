@@ -367,6 +367,7 @@ fn start_housekeeping(shard: &Rc<Shard>) {
             // Whatever a rare path queued without publishing (events,
             // invalidations) goes out within a tick.
             crate::command::publish_events(&shard);
+            crate::shard::coordinator::prune_acks();
             let hz = shard.config.borrow().hz.max(1);
             Some(Duration::from_millis((1000 / hz as u64).min(10)))
         }

@@ -183,6 +183,47 @@ where
     Pending::Remote(r)
 }
 
+thread_local! {
+    /// Acknowledgements of [`post_acked`] messages sent by the commands run
+    /// since the last [`take_acks`].
+    static ACKS: std::cell::RefCell<Vec<Pending<()>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`post`] whose arrival the running command's connection waits for
+/// before it replies (see [`take_acks`]): for deliveries a client must have
+/// by the time the command that caused them is acknowledged (pub/sub
+/// messages, invalidations), as with Redis's single thread.
+pub fn post_acked<F>(origin: &Rc<Shard>, target: usize, f: F)
+where
+    F: FnOnce(&Rc<Shard>) + Send + 'static,
+{
+    let ack = call(origin, target, f);
+    ACKS.with(|a| a.borrow_mut().push(ack));
+}
+
+/// Whether [`post_acked`] messages await acknowledgement.
+#[inline]
+pub fn has_acks() -> bool {
+    ACKS.with(|a| !a.borrow().is_empty())
+}
+
+/// Takes the acknowledgements to wait for before replying.
+pub fn take_acks() -> Vec<Pending<()>> {
+    ACKS.with(|a| std::mem::take(&mut *a.borrow_mut()))
+}
+
+/// Forgets acknowledgements already received that nobody took (posts made
+/// outside any connection's command: timers, other shards' jobs), so the
+/// list stays bounded.
+pub fn prune_acks() {
+    ACKS.with(|a| {
+        a.borrow_mut().retain_mut(|p| match p {
+            Pending::Ready(_) => false,
+            Pending::Remote(r) => matches!(r.try_recv(), Ok(None)),
+        })
+    });
+}
+
 /// Runs `f` on every shard with [`call`] and waits for all the results, in
 /// shard order.
 pub async fn call_all<T, F>(origin: &Rc<Shard>, f: F) -> Vec<T>

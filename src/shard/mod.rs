@@ -407,7 +407,7 @@ impl Shard {
             rates: RefCell::new(Rates::default()),
             blocking: RefCell::new(blocking::Registry::default()),
             watches: RefCell::new(watch::Watches::default()),
-            pubsub: RefCell::new(pubsub::PubSub::new(count)),
+            pubsub: RefCell::new(pubsub::PubSub::new(count, id)),
             tracking: RefCell::new(tracking::Table::default()),
             outbox: RefCell::new((0..count).map(|_| Default::default()).collect()),
             draining: (0..count).map(|_| Cell::new(false)).collect(),

@@ -55,8 +55,15 @@ type Counts = Vec<u32>;
 /// One shard's pub/sub state.
 pub struct PubSub {
     shards: usize,
+    /// This shard's index.
+    me: usize,
     /// Owner side: channels and shard channels of this shard's slots.
     owned: [HashMap<Bytes, Counts>; 2],
+    /// Keyspace notification channels (`__keyspace@...`, `__keyevent@...`)
+    /// with subscribers anywhere, replicated on each shard like patterns:
+    /// a key's shard publishes its events itself, so every subscriber gets
+    /// one shard's events in the order they were raised.
+    keyspace: HashMap<Bytes, Counts>,
     /// Every pattern with a subscriber anywhere (replicated on each shard).
     patterns: HashMap<Bytes, Counts>,
     /// This shard's clients, by channel, pattern and shard channel.
@@ -81,6 +88,16 @@ impl Subscriptions {
     }
 }
 
+/// Whether a channel is a keyspace notification channel (replicated).
+fn is_keyspace_channel(name: &[u8]) -> bool {
+    name.starts_with(b"__keyspace@") || name.starts_with(b"__keyevent@")
+}
+
+/// Whether subscriptions to `name` are kept on every shard.
+fn replicated(kind: Kind, name: &[u8]) -> bool {
+    kind == Kind::Pattern || (kind == Kind::Channel && is_keyspace_channel(name))
+}
+
 fn owned_index(kind: Kind) -> usize {
     match kind {
         Kind::Channel => 0,
@@ -90,10 +107,12 @@ fn owned_index(kind: Kind) -> usize {
 }
 
 impl PubSub {
-    pub fn new(shards: usize) -> PubSub {
+    pub fn new(shards: usize, me: usize) -> PubSub {
         PubSub {
             shards,
+            me,
             owned: Default::default(),
+            keyspace: HashMap::new(),
             patterns: HashMap::new(),
             local: Default::default(),
         }
@@ -104,6 +123,7 @@ impl PubSub {
     fn count(&mut self, kind: Kind, name: Bytes, shard: usize, delta: i32) {
         let map = match kind {
             Kind::Pattern => &mut self.patterns,
+            Kind::Channel if is_keyspace_channel(&name) => &mut self.keyspace,
             k => &mut self.owned[owned_index(k)],
         };
         let shards = self.shards;
@@ -116,16 +136,37 @@ impl PubSub {
 
     /// Subscribers of an owned channel (or shard channel), all shards.
     pub fn subscribers(&self, kind: Kind, name: &[u8]) -> usize {
-        self.owned[owned_index(kind)]
-            .get(name)
+        self.counts(kind, name)
             .map_or(0, |c| c.iter().map(|&n| n as usize).sum())
+    }
+
+    /// Subscribers per shard of a channel (or shard channel) this shard
+    /// owns or replicates.
+    fn counts(&self, kind: Kind, name: &[u8]) -> Option<&Counts> {
+        match kind {
+            Kind::Channel if is_keyspace_channel(name) => self.keyspace.get(name),
+            k => self.owned[owned_index(k)].get(name),
+        }
+    }
+
+    /// Replicated keyspace channels whose owner is this shard (each is
+    /// reported once, by its owner).
+    fn keyspace_owned(&self) -> impl Iterator<Item = &Bytes> {
+        self.keyspace
+            .keys()
+            .filter(|c| super::slot::key_shard(c, self.shards) == self.me)
     }
 
     /// Owned channels (or shard channels) with subscribers, optionally
     /// matching `pattern`.
     pub fn owned_names(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let keyspace = (kind == Kind::Channel)
+            .then(|| self.keyspace_owned())
+            .into_iter()
+            .flatten();
         self.owned[owned_index(kind)]
             .keys()
+            .chain(keyspace)
             .filter(|c| pattern.map_or(true, |p| crate::util::glob_match(p, c, false)))
             .cloned()
             .collect()
@@ -145,7 +186,7 @@ impl PubSub {
     /// Owned channels and shard channels (INFO pubsub_channels,
     /// pubsub_shardchannels).
     pub fn owned_counts(&self) -> [usize; 2] {
-        [self.owned[0].len(), self.owned[1].len()]
+        [self.owned[0].len() + self.keyspace_owned().count(), self.owned[1].len()]
     }
 
     fn add_local(&mut self, kind: Kind, name: Bytes, client: &Rc<ClientInfo>) {
@@ -193,7 +234,7 @@ pub async fn unsubscribe(shard: &Rc<Shard>, client: &Rc<ClientInfo>, kind: Kind,
 async fn update_counts(shard: &Rc<Shard>, kind: Kind, name: Bytes, delta: i32) {
     let me = shard.id;
     match kind {
-        Kind::Pattern => {
+        _ if replicated(kind, &name) => {
             coordinator::call_all(shard, move |sh| {
                 sh.pubsub.borrow_mut().count(kind, name.clone(), me, delta)
             })
@@ -222,9 +263,10 @@ pub fn drop_client(shard: &Rc<Shard>, client: &ClientInfo) {
         let kind = [Kind::Channel, Kind::Pattern, Kind::ShardChannel][k];
         for name in set {
             shard.pubsub.borrow_mut().remove_local(kind, &name, client.id);
-            let targets: Vec<usize> = match kind {
-                Kind::Pattern => (0..shard.count).collect(),
-                _ => vec![owner(shard, &name)],
+            let targets: Vec<usize> = if replicated(kind, &name) {
+                (0..shard.count).collect()
+            } else {
+                vec![owner(shard, &name)]
             };
             for t in targets {
                 let name = name.clone();
@@ -240,11 +282,12 @@ pub fn drop_client(shard: &Rc<Shard>, client: &ClientInfo) {
     client.push.borrow_mut().clear();
 }
 
-/// Publishes on `shard`, which must own `channel`; returns the number of
+/// Publishes on `shard`, which must own `channel` (or replicate it: a
+/// keyspace notification channel); returns the number of
 /// receivers (channel subscribers and, for classic channels, pattern
 /// subscribers whose pattern matches).
 pub fn publish(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
-    debug_assert_eq!(owner(shard, channel), shard.id);
+    debug_assert!(owner(shard, channel) == shard.id || replicated(kind, channel));
     let mut per_shard = [0usize; 64];
     let mut wide: Vec<usize>;
     let dests: &mut [usize] = if shard.count <= 64 {
@@ -255,7 +298,7 @@ pub fn publish(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) ->
     };
     {
         let ps = shard.pubsub.borrow();
-        if let Some(c) = ps.owned[owned_index(kind)].get(channel) {
+        if let Some(c) = ps.counts(kind, channel) {
             for (d, &n) in dests.iter_mut().zip(c) {
                 *d += n as usize;
             }
@@ -298,7 +341,7 @@ fn send(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8], dests: &[
         for (s, &n) in dests.iter().enumerate() {
             if n > 0 && s != shard.id {
                 let (ch, msg) = (ch.clone(), msg.clone());
-                coordinator::post(shard, s, move |sh| deliver(sh, kind, &ch, &msg));
+                coordinator::post_acked(shard, s, move |sh| deliver(sh, kind, &ch, &msg));
             }
         }
     }
@@ -326,30 +369,18 @@ pub fn discard_deferred() {
     DEFERRED.with(|d| d.borrow_mut().clear());
 }
 
-/// Publishes from any shard, without waiting: on the owner at once when it
-/// is this shard, else posted there (keyspace notifications).
-pub fn publish_anywhere(shard: &Rc<Shard>, channel: Vec<u8>, message: Vec<u8>) {
-    let target = owner(shard, &channel);
-    if target == shard.id {
-        publish(shard, Kind::Channel, &channel, &message);
-    } else {
-        coordinator::post(shard, target, move |sh| {
-            publish(sh, Kind::Channel, &channel, &message);
-        });
-    }
-}
-
 /// Publishes the keyspace events the last command raised.
 pub fn publish_events(shard: &Rc<Shard>) {
     use crate::command::notify;
     let flags = notify::flags();
     for ev in notify::take() {
         let (space, event) = notify::channels(flags, &ev);
+        // Keyspace channels are replicated: the key's shard publishes.
         if let Some(ch) = space {
-            publish_anywhere(shard, ch, ev.name.as_bytes().to_vec());
+            publish(shard, Kind::Channel, &ch, ev.name.as_bytes());
         }
         if let Some(ch) = event {
-            publish_anywhere(shard, ch, ev.key);
+            publish(shard, Kind::Channel, &ch, &ev.key);
         }
     }
 }
@@ -463,7 +494,7 @@ mod tests {
 
     #[test]
     fn counts_vanish_at_zero() {
-        let mut ps = PubSub::new(3);
+        let mut ps = PubSub::new(3, 0);
         let ch = Bytes::from_static(b"ch");
         ps.count(Kind::Channel, ch.clone(), 1, 1);
         ps.count(Kind::Channel, ch.clone(), 2, 1);

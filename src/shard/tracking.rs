@@ -27,7 +27,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use hashbrown::HashMap;
 
-use super::coordinator::{self, Pending};
+use super::coordinator;
 use super::{ClientInfo, Shard};
 use crate::protocol::Reply;
 
@@ -300,33 +300,15 @@ pub fn flush(shard: &Rc<Shard>) {
 ///
 /// A remote delivery is acknowledged; the connection whose command caused
 /// it waits for the acknowledgements before sending its replies
-/// ([`take_acks`]), so by the time a writer hears OK every tracking client
+/// ([`coordinator::take_acks`]), so by the time a writer hears OK every tracking client
 /// has the invalidation in its output, as with Redis.
 fn send(shard: &Rc<Shard>, id: u64, l: Live, keys: Option<Vec<Bytes>>) {
     let target = l.redirect.map_or(l.shard, |(_, s)| s) as usize;
     if target == shard.id {
         deliver(shard, id, l, keys);
     } else {
-        let ack = coordinator::call(shard, target, move |sh| deliver(sh, id, l, keys));
-        ACKS.with(|a| a.borrow_mut().push(ack));
+        coordinator::post_acked(shard, target, move |sh| deliver(sh, id, l, keys));
     }
-}
-
-thread_local! {
-    /// Acknowledgements of remote invalidations sent by the commands run
-    /// since the last [`take_acks`].
-    static ACKS: std::cell::RefCell<Vec<Pending<()>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Whether remote invalidations await acknowledgement.
-#[inline]
-pub fn has_acks() -> bool {
-    ACKS.with(|a| !a.borrow().is_empty())
-}
-
-/// Takes the acknowledgements to wait for before replying.
-pub fn take_acks() -> Vec<Pending<()>> {
-    ACKS.with(|a| std::mem::take(&mut *a.borrow_mut()))
 }
 
 /// This shard's share of tracking-table-max-keys (None: no limit): the
