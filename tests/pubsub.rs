@@ -482,10 +482,9 @@ fn shard_channels_are_separate_from_classic_channels() {
 
 /// Redis runs a publish to the end before it answers, so a publisher that
 /// waits for PUBLISH a's reply before PUBLISH b has every subscriber of both
-/// see a first. Spindle answers once the owner has *posted* the deliveries,
-/// so b (another owner, another mesh channel) can overtake a.
+/// see a first. Spindle's PUBLISH answers once every receiving shard has
+/// the message, so b (another owner, another mesh channel) cannot overtake.
 #[test]
-#[ignore = "known difference from Redis: order across channels of one publisher (see the pstest report)"]
 fn order_across_channels_follows_the_publisher() {
     let srv = Server::start(4);
     let (a, b) = {
