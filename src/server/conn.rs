@@ -675,39 +675,67 @@ impl Connection {
                     rbuf,
                     rend,
                     state,
+                    fd,
                     ..
                 } = &mut *self;
-                let written = &mut state.written;
-                let info = &state.sess.info;
-                let io = async {
-                    if *written < state.out.len() {
-                        let pending = &state.out[*written..];
-                        futures_lite::future::or(async { Io::Wrote(writer.write(pending).await) }, async {
-                            Io::Read(stream.read(&mut rbuf[*rend..]).await)
-                        })
-                        .await
-                    } else {
-                        Io::Read(stream.read(&mut rbuf[*rend..]).await)
+                // One read stays armed while messages for a subscriber come
+                // and go: each is written at once without re-arming the
+                // socket (a direct recv and a poll per message otherwise).
+                let mut read = std::pin::pin!(stream.read(&mut rbuf[*rend..]));
+                let info = state.sess.info.clone();
+                let event = loop {
+                    let pending = state.written < state.out.len();
+                    let (out, written) = (&state.out, state.written);
+                    let step = async {
+                        let rd = async { Io::Read(read.as_mut().await) };
+                        // Messages wake the connection too (same thread:
+                        // that waker is never lost).
+                        let push = async {
+                            info.push_ready().await;
+                            Io::Push
+                        };
+                        if pending {
+                            let wr = async { Io::Wrote(writer.write(&out[written..]).await) };
+                            futures_lite::future::or(wr, futures_lite::future::or(rd, push)).await
+                        } else {
+                            futures_lite::future::or(rd, push).await
+                        }
+                    };
+                    match crate::util::within(REPOLL_IO, step).await {
+                        // A wake-up lost by the executor must not park a
+                        // client forever: a new read retries the socket.
+                        None => break None,
+                        Some(Io::Push) if !info.killed.get() => {
+                            state.take_pushes();
+                            if state.written < state.out.len() {
+                                let n = try_send(*fd, &state.out[state.written..])?;
+                                state.written += n;
+                                state.count_output(n);
+                            }
+                            if state.written == state.out.len() {
+                                state.written = 0;
+                                state.out.clear();
+                            }
+                        }
+                        Some(Io::Wrote(r)) => {
+                            let n = r?;
+                            state.written += n;
+                            state.count_output(n);
+                            if state.written == state.out.len() {
+                                state.written = 0;
+                                state.out.clear();
+                            }
+                        }
+                        Some(ev) => break Some(ev),
                     }
                 };
-                // Messages for a subscriber wake it too (same thread: the
-                // waker is never lost).
-                let io = futures_lite::future::or(io, async {
-                    info.push_ready().await;
-                    Io::Push
-                });
-                if let Some(event) = crate::util::within(REPOLL_IO, io).await {
+                if let Some(event) = event {
                     break event;
                 }
             };
             self.state.sess.info.idle.set(false);
             let n = match event {
-                Io::Wrote(r) => {
-                    let n = r?;
-                    self.state.written += n;
-                    self.state.count_output(n);
-                    continue;
-                }
+                Io::Wrote(_) => unreachable!("writes are handled while waiting"),
                 Io::Push => continue,
                 Io::Read(Ok(n)) => n,
                 Io::Read(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),

@@ -386,7 +386,7 @@ pub fn publish_events(shard: &Rc<Shard>) {
 }
 
 /// Delivers a message to this shard's receivers of `channel`. Each frame
-/// is encoded once per protocol and copied to every receiver.
+/// is encoded at most once per protocol and copied to every receiver.
 fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
     let ps = shard.pubsub.borrow();
     let (kind_name, direct) = match kind {
@@ -396,48 +396,67 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
     let limit = shard.config.borrow().client_output_buffer_limit[crate::config::OBUF_PUBSUB];
     let now = crate::util::now_ms();
     if let Some(clients) = direct {
-        let frames = Frames::new(&[kind_name, channel, message]);
+        let parts = [kind_name, channel, message];
+        let mut frames = Frames::new(&parts);
         for c in clients {
-            push_bytes(c, frames.get(c), limit, now);
+            frames.push(c, clients.len() == 1, limit, now);
         }
     }
     if kind == Kind::Channel {
         for (pat, clients) in &ps.local[1] {
             if crate::util::glob_match(pat, channel, false) {
-                let frames = Frames::new(&[b"pmessage", pat, channel, message]);
+                let parts: [&[u8]; 4] = [b"pmessage", pat, channel, message];
+                let mut frames = Frames::new(&parts);
                 for c in clients {
-                    push_bytes(c, frames.get(c), limit, now);
+                    frames.push(c, clients.len() == 1, limit, now);
                 }
             }
         }
     }
 }
 
-/// One push frame in both protocols (they differ in the first byte).
-struct Frames {
-    resp2: Vec<u8>,
-    resp3: Vec<u8>,
+/// One push frame, encoded on first use in each protocol (they differ in
+/// the first byte only).
+struct Frames<'a> {
+    parts: &'a [&'a [u8]],
+    encoded: [Vec<u8>; 2],
 }
 
-impl Frames {
-    fn new(parts: &[&[u8]]) -> Frames {
-        let mut resp2 = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
-        let mut r = Reply::new(&mut resp2, false);
-        r.push_len(parts.len());
-        for p in parts {
-            r.bulk(p);
+impl<'a> Frames<'a> {
+    fn new(parts: &'a [&'a [u8]]) -> Frames<'a> {
+        Frames {
+            parts,
+            encoded: Default::default(),
         }
-        let mut resp3 = resp2.clone();
-        resp3[0] = b'>';
-        Frames { resp2, resp3 }
     }
 
-    fn get(&self, c: &ClientInfo) -> &[u8] {
-        if c.resp.get() == 3 {
-            &self.resp3
-        } else {
-            &self.resp2
+    /// Appends the frame to `c`'s push buffer (encoded straight into it
+    /// when this is the only receiver).
+    fn push(&mut self, c: &ClientInfo, only: bool, limit: crate::config::ObufLimit, now_ms: u64) {
+        if only && accepts(c) {
+            let mut buf = c.push.borrow_mut();
+            let mut r = Reply::new(&mut buf, c.resp.get() == 3);
+            r.push_len(self.parts.len());
+            for p in self.parts {
+                r.bulk(p);
+            }
+            drop(buf);
+            return pushed(c, limit, now_ms);
         }
+        push_bytes(c, self.get(c), limit, now_ms);
+    }
+
+    fn get(&mut self, c: &ClientInfo) -> &[u8] {
+        let resp3 = c.resp.get() == 3;
+        let buf = &mut self.encoded[resp3 as usize];
+        if buf.is_empty() {
+            let mut r = Reply::new(buf, resp3);
+            r.push_len(self.parts.len());
+            for p in self.parts {
+                r.bulk(p);
+            }
+        }
+        buf
     }
 }
 
@@ -452,12 +471,21 @@ pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply))
 
 /// [`push_frame`] of an encoded frame.
 fn push_bytes(c: &ClientInfo, frame: &[u8], limit: crate::config::ObufLimit, now_ms: u64) {
-    // CLIENT REPLY OFF does not stop messages: Redis sends them as pushes,
-    // past the reply switch, in RESP2 as in RESP3.
-    if c.killed.get() {
-        return;
+    if accepts(c) {
+        c.push.borrow_mut().extend_from_slice(frame);
+        pushed(c, limit, now_ms);
     }
-    c.push.borrow_mut().extend_from_slice(frame);
+}
+
+/// Whether a client takes messages (CLIENT REPLY OFF does not stop them:
+/// Redis sends them as pushes past the reply switch, in RESP2 as in RESP3).
+fn accepts(c: &ClientInfo) -> bool {
+    !c.killed.get()
+}
+
+/// After a frame was appended: the output limit, and the connection's
+/// wake-up.
+fn pushed(c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
     let used = (c.push.borrow().len() + c.obuf.get()) as u64;
     if over_limit(c, limit, used, now_ms) {
         c.push.borrow_mut().clear();
