@@ -429,7 +429,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 let clients = shard.clients.borrow();
                 let mut v: Vec<(u64, String)> = clients
                     .values()
-                    .filter(|c| kind.map_or(true, |k| k.matches(c)))
+                    .filter(|c| kind.is_none_or(|k| k.matches(c)))
                     .map(|c| (c.id, c.describe(now)))
                     .collect();
                 v.sort();

@@ -167,7 +167,7 @@ impl PubSub {
         self.owned[owned_index(kind)]
             .keys()
             .chain(keyspace)
-            .filter(|c| pattern.map_or(true, |p| crate::util::glob_match(p, c, false)))
+            .filter(|c| pattern.is_none_or(|p| crate::util::glob_match(p, c, false)))
             .cloned()
             .collect()
     }

@@ -161,7 +161,7 @@ impl Table {
                 // Filings of clients that stopped tracking, or switched to
                 // BCAST since, are dropped.
                 match self.live.get(&t) {
-                    Some(l) if !l.bcast && !(l.noloop && t == writer) => self.pending.push((t, k.clone())),
+                    Some(l) if !l.bcast && (!l.noloop || t != writer) => self.pending.push((t, k.clone())),
                     _ => {}
                 }
             }
