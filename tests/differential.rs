@@ -9,28 +9,7 @@
 
 mod common;
 
-use common::{connect, Redis, Server};
-
-fn encode(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
-    v
-}
-
-fn split(line: &str) -> Vec<Vec<u8>> {
-    let mut ranges = Vec::new();
-    let mut buf = Vec::new();
-    spindle::protocol::parser::split_args(line.as_bytes(), &mut ranges, &mut buf)
-        .expect("balanced quotes in case file");
-    ranges
-        .iter()
-        .map(|&(o, l)| buf[o as usize..(o + l) as usize].to_vec())
-        .collect()
-}
+use common::{connect, encode_bytes, split_line, Redis, Server};
 
 #[test]
 fn replies_match_redis_byte_for_byte() {
@@ -51,9 +30,9 @@ fn replies_match_redis_byte_for_byte() {
         let mut r = connect(redis.port);
         let mut s = connect(spindle.port);
         for c in [&mut r, &mut s] {
-            c.send(&encode(&split("FLUSHALL")));
+            c.send(&encode_bytes(&split_line("FLUSHALL")));
             c.reply();
-            c.send(&encode(&split("HELLO 2")));
+            c.send(&encode_bytes(&split_line("HELLO 2")));
             c.reply();
         }
         for (n, line) in text.lines().enumerate() {
@@ -61,8 +40,8 @@ fn replies_match_redis_byte_for_byte() {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let args = split(line);
-            let req = encode(&args);
+            let args = split_line(line);
+            let req = encode_bytes(&args);
             r.send(&req);
             s.send(&req);
             let where_ = format!("{}:{}: {}", file.display(), n + 1, line);

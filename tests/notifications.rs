@@ -26,7 +26,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{connect, encode, Raw, Redis, Server};
+use common::{connect, encode, encode_bytes, split_line, Raw, Redis, Server};
 
 /// One pub/sub message as (channel, payload), None for a subscribe
 /// confirmation or on timeout.
@@ -64,26 +64,6 @@ fn listener(port: u16) -> Raw {
     l
 }
 
-fn split(line: &str) -> Vec<Vec<u8>> {
-    let mut ranges = Vec::new();
-    let mut buf = Vec::new();
-    spindle::protocol::parser::split_args(line.as_bytes(), &mut ranges, &mut buf).expect("balanced quotes");
-    ranges
-        .iter()
-        .map(|&(o, l)| buf[o as usize..(o + l) as usize].to_vec())
-        .collect()
-}
-
-fn encode_bytes(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
-    v
-}
-
 /// Runs `script` on the server at `port` with `notify-keyspace-events` set
 /// to `flags`, and returns the events its listener received, in arrival
 /// order. `at_least`: keep reading until that many arrived (Redis's
@@ -119,7 +99,7 @@ fn events(port: u16, flags: &str, script: &str, at_least: usize) -> Vec<(String,
             }
             continue;
         }
-        c.send(&encode_bytes(&split(line)));
+        c.send(&encode_bytes(&split_line(line)));
         c.reply();
     }
     let mut got = Vec::new();

@@ -289,11 +289,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             if !tr.on || !(tr.optin || tr.optout) {
                 return Reply::new(out, resp3).error(err::CACHING_NEEDS_OPT);
             }
-            let yes = if args.is(2, "yes") {
-                true
-            } else if args.is(2, "no") {
-                false
-            } else {
+            let Some(yes) = switch(args.get(2), "yes", "no") else {
                 return Reply::new(out, resp3).error(err::SYNTAX);
             };
             if yes && !tr.optin {
@@ -375,11 +371,7 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             }
         }
         b"no-evict" | b"no-touch" => {
-            let on = if args.is(2, "on") {
-                true
-            } else if args.is(2, "off") {
-                false
-            } else {
+            let Some(on) = switch(args.get(2), "on", "off") else {
                 return Reply::new(out, resp3).error(err::SYNTAX);
             };
             if sub == b"no-evict" {
@@ -469,16 +461,23 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
     }
 }
 
+/// A two-way option (`ON|OFF`, `YES|NO`), case-insensitively.
+fn switch(arg: &[u8], on: &str, off: &str) -> Option<bool> {
+    if arg.eq_ignore_ascii_case(on.as_bytes()) {
+        Some(true)
+    } else if arg.eq_ignore_ascii_case(off.as_bytes()) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
 /// [OPTOUT] [NOLOOP]`.
 async fn client_tracking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     use crate::shard::tracking::{self, ClientTracking, Live};
     let resp3 = sess.resp3;
-    let on = if args.is(2, "on") {
-        true
-    } else if args.is(2, "off") {
-        false
-    } else {
+    let Some(on) = switch(args.get(2), "on", "off") else {
         return Reply::new(out, resp3).error(err::SYNTAX);
     };
     let mut new = ClientTracking {

@@ -174,6 +174,30 @@ impl Raw {
     }
 }
 
+/// A multibulk of byte-string arguments.
+#[allow(dead_code)]
+pub fn encode_bytes(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// The arguments of a case-file line, in redis-cli quoting.
+#[allow(dead_code)]
+pub fn split_line(line: &str) -> Vec<Vec<u8>> {
+    let mut ranges = Vec::new();
+    let mut buf = Vec::new();
+    spindle::protocol::parser::split_args(line.as_bytes(), &mut ranges, &mut buf).expect("balanced quotes");
+    ranges
+        .iter()
+        .map(|&(o, l)| buf[o as usize..(o + l) as usize].to_vec())
+        .collect()
+}
+
 pub fn encode(args: &[&str]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
