@@ -192,7 +192,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -208,7 +208,8 @@ impl ClientInfo {
             self.qbuf.get(),
             16384usize.saturating_sub(self.qbuf.get()),
             16384,
-            16384 + self.obuf.get(),
+            self.obuf.get() + self.push.borrow().len(),
+            16384 + self.obuf.get() + self.push.borrow().len(),
             self.last_cmd.get(),
             {
                 let tr = self.tracking.borrow();
