@@ -498,19 +498,22 @@ fn pushed(c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
     c.wake_push();
 }
 
-/// Whether `used` bytes pending breaks `limit`: past the hard limit, or
-/// past the soft limit for longer than its seconds (tracked in the client).
+/// Whether `used` bytes pending breaks `limit`, as Redis judges it: past
+/// the hard limit, or past the soft limit at a check more than its seconds
+/// (whole seconds of the clock) after the first check that found it past.
 fn over_limit(c: &ClientInfo, limit: crate::config::ObufLimit, used: u64, now_ms: u64) -> bool {
     if limit.hard > 0 && used >= limit.hard {
         return true;
     }
     if limit.soft > 0 && used >= limit.soft {
+        let now_s = now_ms / 1000;
         let since = c.obuf_soft_since.get();
         if since == 0 {
-            c.obuf_soft_since.set(now_ms.max(1));
-            return limit.soft_secs == 0;
+            // The first time: start counting (stored +1, so 0 means unset).
+            c.obuf_soft_since.set(now_s + 1);
+            return false;
         }
-        return now_ms.saturating_sub(since) / 1000 >= limit.soft_secs;
+        return now_s.saturating_sub(since - 1) > limit.soft_secs;
     }
     c.obuf_soft_since.set(0);
     false
@@ -545,11 +548,20 @@ mod tests {
             soft_secs: 2,
         };
         assert!(!over_limit(&c, limit, 5, 1000));
+        // Past the soft limit at 1 s: dropped only at a check more than
+        // 2 whole seconds later.
         assert!(!over_limit(&c, limit, 20, 1000));
-        assert!(!over_limit(&c, limit, 20, 2500));
-        assert!(over_limit(&c, limit, 20, 3000));
-        assert!(!over_limit(&c, limit, 5, 3100));
-        assert!(!over_limit(&c, limit, 20, 3200));
-        assert!(over_limit(&c, limit, 100, 3200));
+        assert!(!over_limit(&c, limit, 20, 3999));
+        assert!(over_limit(&c, limit, 20, 4000));
+        // Back under: the count starts again.
+        assert!(!over_limit(&c, limit, 5, 4100));
+        assert!(!over_limit(&c, limit, 20, 4200));
+        assert!(over_limit(&c, limit, 100, 4200));
+        // Zero seconds: any later second.
+        let zero = crate::config::ObufLimit { soft_secs: 0, ..limit };
+        let d = ClientInfo::default();
+        assert!(!over_limit(&d, zero, 20, 7500));
+        assert!(!over_limit(&d, zero, 20, 7999));
+        assert!(over_limit(&d, zero, 20, 8000));
     }
 }
