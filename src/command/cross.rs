@@ -7,13 +7,15 @@
 
 use std::collections::BTreeMap;
 
-use super::table::CommandSpec;
+use std::rc::Rc;
+
+use super::table::{CommandSpec, ShardFn};
 use super::{keys, string, Args, Cross, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::blocking;
 use crate::shard::coordinator::Tx;
-use crate::shard::key_id;
 use crate::shard::slot::key_shard;
+use crate::shard::{key_id, Shard};
 use crate::storage::{Entry, Keyspace};
 use crate::util::now_ms;
 
@@ -199,6 +201,100 @@ fn same_entry(a: &Option<Entry>, b: &Option<Entry>) -> bool {
     }
 }
 
+/// Runs a shard handler on a scratch keyspace holding the gathered entries
+/// `before` ((db, key) → entry, None for a missing key). Returns the keys
+/// it changed with their entry now (None: deleted), in `before`'s order,
+/// and the keyspace events it raised (taken off this thread's queue, so the
+/// caller sends them once the writes have landed). Filling the scratch
+/// keyspace raises nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_on_scratch(
+    shard: &Rc<Shard>,
+    before: &[((usize, Vec<u8>), Option<Entry>)],
+    db: usize,
+    resp3: bool,
+    no_touch: bool,
+    handler: ShardFn,
+    args: &Args,
+    out: &mut Vec<u8>,
+) -> (Writes, Vec<super::notify::Event>) {
+    let (databases, max_bulk_len, limits) = {
+        let cfg = shard.config.borrow();
+        (cfg.databases, cfg.proto_max_bulk_len, cfg.limits)
+    };
+    let mut scratch = Keyspace::new(databases);
+    for ((d, k), e) in before {
+        if let Some(e) = e {
+            scratch
+                .db(*d)
+                .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
+        }
+    }
+    // Events queued before (a script's earlier calls) stay apart.
+    let held = super::notify::take();
+    let now = now_ms();
+    {
+        let mut ctx = Ctx {
+            shard,
+            ks: &mut scratch,
+            db,
+            out: Reply::new(out, resp3),
+            now_ms: now,
+            clock: (now / 1000) as u32,
+            no_touch,
+            shards: shard.count,
+            max_bulk_len,
+            limits,
+        };
+        handler(&mut ctx, args);
+    }
+    let raised = super::notify::take();
+    super::notify::put_back(held);
+    let mut writes = Writes::new();
+    for ((d, k), old) in before {
+        let new = scratch.db(*d).lookup(k, now).map(|e| e.clone());
+        if !same_entry(old, &new) {
+            writes
+                .entry(key_shard(k, shard.count))
+                .or_default()
+                .push((*d, k.clone(), new));
+        }
+    }
+    (writes, raised)
+}
+
+/// Changes to write back, per shard: (db, key, entry now or None).
+pub(crate) type Writes = BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Entry>)>>;
+
+/// Writes gathered changes back on their shard: entries put back silently
+/// (their events were raised on the scratch keyspace), deletions, and the
+/// signals a write gives (WATCH, blocked clients, tracking).
+pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Entry>)>) {
+    let mut written = Vec::with_capacity(writes.len());
+    {
+        let mut ks = sh.ks.borrow_mut();
+        for (db, k, e) in writes {
+            match e {
+                Some(e) => {
+                    let at = e.expire_at();
+                    ks.db(db).insert_silent(&k, e.value, at, e.access);
+                }
+                None => {
+                    ks.db(db).remove(&k);
+                }
+            }
+            written.push((db, k));
+        }
+    }
+    // Every key is in place before any blocked client is served.
+    let now = now_ms();
+    for (db, k) in &written {
+        sh.watches.borrow_mut().touch(*db, k);
+        crate::shard::tracking::keys_modified(sh, std::iter::once(k.as_slice()));
+        super::note_written(sh, *db, std::iter::once(k.as_slice()), now);
+    }
+}
+
 /// Gather → run on a scratch keyspace → scatter the changes back.
 async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut Vec<u8>) {
     let super::Handler::Shard(handler) = spec.handler else {
@@ -210,10 +306,6 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     for t in &targets {
         by_shard.entry(key_shard(&t.1, shards)).or_default().push(t.clone());
     }
-    let (databases, max_bulk_len, limits) = {
-        let cfg = sess.shard.config.borrow();
-        (cfg.databases, cfg.proto_max_bulk_len, cfg.limits)
-    };
     let mut tx = Tx::within(&sess.shard, sess.tx);
     let mut before: Vec<((usize, Vec<u8>), Option<Entry>)> = Vec::new();
     for (shard, items) in &by_shard {
@@ -235,73 +327,22 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
             .await;
         before.extend(items.iter().cloned().zip(got));
     }
-    // Run the command's own shard handler against the gathered keys. Filling
-    // the scratch keyspace raises nothing; the handler raises the command's
-    // events (on this thread), which wait until the writes have landed.
-    let mut scratch = Keyspace::new(databases);
-    for ((db, k), e) in &before {
-        if let Some(e) = e {
-            scratch
-                .db(*db)
-                .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
-        }
-    }
-    let held = super::notify::take();
-    let now = now_ms();
-    {
-        let mut ctx = Ctx {
-            shard: &sess.shard,
-            ks: &mut scratch,
-            db: sess.db,
-            out: Reply::new(out, sess.resp3),
-            now_ms: now,
-            clock: (now / 1000) as u32,
-            no_touch: sess.no_touch,
-            shards,
-            max_bulk_len,
-            limits,
-        };
-        handler(&mut ctx, args);
-    }
-    let events = super::notify::take();
-    super::notify::put_back(held);
+    // Run the command's own shard handler against the gathered keys; its
+    // events (raised on this thread) wait until the writes have landed.
+    let (writes, events) = run_on_scratch(
+        &sess.shard,
+        &before,
+        sess.db,
+        sess.resp3,
+        sess.no_touch,
+        handler,
+        args,
+        out,
+    );
     // Scatter what changed.
-    let mut writes: BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Entry>)>> = BTreeMap::new();
-    for ((db, k), old) in before {
-        let new = scratch.db(db).lookup(&k, now).map(|e| e.clone());
-        if !same_entry(&old, &new) {
-            writes.entry(key_shard(&k, shards)).or_default().push((db, k, new));
-        }
-    }
     for (shard, w) in writes {
         tx.run(shard, move |sh| {
-            let mut ks = sh.ks.borrow_mut();
-            let mut written = Vec::with_capacity(w.len());
-            for (db, k, e) in w {
-                match e {
-                    Some(e) => {
-                        // Its `new` was raised on the scratch keyspace.
-                        let at = e.expire_at();
-                        ks.db(db).insert_silent(&k, e.value, at, e.access);
-                    }
-                    None => {
-                        ks.db(db).remove(&k);
-                    }
-                }
-                written.push((db, k));
-            }
-            drop(ks);
-            {
-                let mut w = sh.watches.borrow_mut();
-                for (db, k) in &written {
-                    w.touch(*db, k);
-                }
-            }
-            let now = now_ms();
-            for (db, k) in &written {
-                blocking::after_write(sh, *db, std::iter::once(k.as_slice()), now);
-            }
-            crate::shard::tracking::keys_modified(sh, written.iter().map(|(_, k)| k.as_slice()));
+            write_back(sh, w);
             crate::command::publish_events(sh);
         })
         .await;

@@ -33,7 +33,7 @@ use std::rc::Rc;
 
 use super::args::parse_i64;
 use super::table::{CommandSpec, Handler, ShardFn};
-use super::{errors as err, flags, keys, Args, ArgsBuf, ConnCmd, Ctx, Session};
+use super::{cross, errors as err, flags, keys, Args, ArgsBuf, ConnCmd, Session};
 use crate::protocol::Reply;
 use crate::script::{engine, Abort, Backend, Engine, Kind, Outcome, ScriptFlags};
 use crate::server::conn::{must_wait, route, subcommand_error, Route};
@@ -42,7 +42,7 @@ use crate::shard::coordinator::{self, run_blocking, Tx};
 use crate::shard::slot::key_shard;
 use crate::shard::tracking;
 use crate::shard::{ClientInfo, Shard, TxId};
-use crate::storage::{Entry, Keyspace};
+use crate::storage::Entry;
 use crate::util::now_ms;
 
 pub const UNKNOWN_FROM_SCRIPT: &str = "ERR Unknown Redis command called from script";
@@ -500,11 +500,7 @@ impl ScriptBackend {
                 v.push(k.to_vec());
             }
         }
-        let (databases, max_bulk_len, limits) = {
-            let cfg = self.shard.config.borrow();
-            (cfg.databases, cfg.proto_max_bulk_len, cfg.limits)
-        };
-        let mut before: Vec<(Vec<u8>, Option<Entry>)> = Vec::new();
+        let mut before: Vec<((usize, Vec<u8>), Option<Entry>)> = Vec::new();
         for (s, ks) in &by_shard {
             let ks2 = ks.clone();
             let got = run_blocking(&self.shard, self.tx, *s, move |sh| {
@@ -519,49 +515,9 @@ impl ScriptBackend {
                 super::publish_events(sh);
                 got
             });
-            before.extend(ks.iter().cloned().zip(got));
+            before.extend(ks.iter().map(|k| (db, k.clone())).zip(got));
         }
-        let mut scratch = Keyspace::new(databases);
-        for (k, e) in &before {
-            if let Some(e) = e {
-                // The handler raises the events; filling raises none.
-                scratch
-                    .db(db)
-                    .insert_silent(k, e.value.clone(), e.expire_at(), e.access);
-            }
-        }
-        let now = now_ms();
-        // The command's own events, apart from the script's earlier ones.
-        let held = super::notify::take();
-        {
-            let mut ctx = Ctx {
-                shard: &self.shard,
-                ks: &mut scratch,
-                db,
-                out: Reply::new(out, resp3),
-                now_ms: now,
-                clock: (now / 1000) as u32,
-                no_touch: self.no_touch,
-                shards,
-                max_bulk_len,
-                limits,
-            };
-            h(&mut ctx, args);
-        }
-        let raised = super::notify::take();
-        super::notify::put_back(held);
-        let mut writes: BTreeMap<usize, Vec<(Vec<u8>, Option<Entry>)>> = BTreeMap::new();
-        for (k, old) in before {
-            let new = scratch.db(db).lookup(&k, now).map(|e| e.clone());
-            let same = match (&old, &new) {
-                (None, None) => true,
-                (Some(x), Some(y)) => x.value == y.value && x.expire_at() == y.expire_at(),
-                _ => false,
-            };
-            if !same {
-                writes.entry(key_shard(&k, shards)).or_default().push((k, new));
-            }
-        }
+        let (writes, raised) = cross::run_on_scratch(&self.shard, &before, db, resp3, self.no_touch, h, args, out);
         // Each event goes out from its key's shard, after the write-back
         // there, in order with the other calls the script runs on that
         // shard (those publish at once); events of this shard's keys, or of
@@ -583,24 +539,7 @@ impl ScriptBackend {
         for (s, w) in writes {
             let evs = events.remove(&s).unwrap_or_default();
             let ((), wake) = run_blocking(&self.shard, self.tx, s, move |sh| {
-                let r = super::collect_wakeups(|| {
-                    let now = now_ms();
-                    for (k, e) in w {
-                        match e {
-                            Some(e) => {
-                                // Its `new` was raised on the scratch keyspace.
-                                let at = e.expire_at();
-                                sh.ks.borrow_mut().db(db).insert_silent(&k, e.value, at, e.access);
-                            }
-                            None => {
-                                sh.ks.borrow_mut().db(db).remove(&k);
-                            }
-                        }
-                        sh.watches.borrow_mut().touch(db, &k);
-                        crate::shard::tracking::keys_modified(sh, std::iter::once(k.as_slice()));
-                        super::note_written(sh, db, std::iter::once(k.as_slice()), now);
-                    }
-                });
+                let r = super::collect_wakeups(|| cross::write_back(sh, w));
                 super::notify::put_back(evs);
                 super::publish_events(sh);
                 r
