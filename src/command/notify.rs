@@ -145,9 +145,10 @@ pub fn put_back(mut events: Vec<Event>) {
     super::mark_outgoing();
 }
 
-/// Whether events wait to be published.
-#[inline]
-pub fn pending() -> bool {
+/// Whether events wait to be published (the shard tracks this with
+/// `command::mark_outgoing`; tests look here).
+#[cfg(test)]
+fn pending() -> bool {
     FLAGS.with(|f| f.get()) != 0 && PENDING.with(|p| !p.borrow().is_empty())
 }
 

@@ -67,8 +67,8 @@ struct RemoteBatch {
 }
 
 /// Replies of a batch: one buffer, the end offset of each reply, and the
-/// acknowledgements of the invalidations its writes sent elsewhere (the
-/// replies wait for them).
+/// acknowledgements of the messages and invalidations it sent to other
+/// shards (the replies wait for them).
 type BatchReply = (Vec<u8>, Vec<u32>, Vec<Pending<()>>);
 
 /// Whether a command's keys are locked by a cross-shard transaction.
@@ -319,6 +319,22 @@ impl State {
         info.obuf.set(self.out.len() - self.written.min(self.out.len()));
     }
 
+    /// A tracking client's command: the keys it reads are filed on their
+    /// shards before it reads them; CLIENT CACHING applies to this command
+    /// only.
+    fn track(&mut self, spec: &'static CommandSpec, args: &Args) {
+        let info = &self.sess.info;
+        if spec.flags & flags::READONLY != 0
+            && !matches!(spec.handler, Handler::Conn(command::ConnCmd::Eval))
+            && info.tracking.borrow().tracks_reads()
+        {
+            tracking::remember_keys(&self.sess.shard, info.id, spec.key_indices(args).map(|i| args.get(i)));
+        }
+        if spec.name != "client" && self.sess.multi.is_none() {
+            info.tracking.borrow_mut().caching = None;
+        }
+    }
+
     /// Counts `n` bytes sent (stats, CLIENT LIST) after `written` moved.
     fn count_output(&mut self, n: usize) {
         self.sess.shard.stats.borrow_mut().net_output += n as u64;
@@ -410,18 +426,9 @@ impl State {
                 return self.reply_error(Some(spec), busy.as_bytes());
             }
         }
-        // Client-side caching: the keys a tracking client reads are filed
-        // on their shards before the command reads them.
-        if spec.flags & flags::READONLY != 0
-            && !matches!(spec.handler, Handler::Conn(command::ConnCmd::Eval))
-            && self.sess.info.tracking.borrow().tracks_reads()
-        {
-            let t = self.sess.info.id;
-            tracking::remember_keys(&self.sess.shard, t, spec.key_indices(args).map(|i| args.get(i)));
-        }
-        // CLIENT CACHING applies to the next command only.
-        if self.sess.info.tracking.borrow().caching.is_some() && spec.name != "client" && self.sess.multi.is_none() {
-            self.sess.info.tracking.borrow_mut().caching = None;
+        // Client-side caching (one RefCell read when off).
+        if self.sess.info.tracking.borrow().on {
+            self.track(spec, args);
         }
         if self.sess.multi.is_some() && !command::multi::runs_in_multi(spec) {
             if spec.flags & flags::NO_MULTI != 0 {

@@ -177,12 +177,6 @@ impl PubSub {
         self.patterns.len()
     }
 
-    /// Channels, patterns and shard channels with subscribers on this
-    /// shard's clients (INFO pubsub_* on this shard's share).
-    pub fn local_counts(&self) -> [usize; 3] {
-        [self.local[0].len(), self.local[1].len(), self.local[2].len()]
-    }
-
     /// Owned channels and shard channels (INFO pubsub_channels,
     /// pubsub_shardchannels).
     pub fn owned_counts(&self) -> [usize; 2] {
