@@ -133,12 +133,15 @@ where
 /// taken or waited for) and without waiting for it here: fire and forget,
 /// callable from synchronous code. Posts from one shard to another run in
 /// the order they were posted. For work that never touches the keyspace
-/// (pub/sub deliveries and registrations). `target` must be another shard.
+/// (pub/sub deliveries and registrations). On the caller's own shard `f`
+/// runs at once.
 pub fn post<F>(origin: &Rc<Shard>, target: usize, f: F)
 where
     F: FnOnce(&Rc<Shard>) + Send + 'static,
 {
-    debug_assert_ne!(target, origin.id);
+    if target == origin.id {
+        return f(origin);
+    }
     let msg = Msg::Post(Box::new(f));
     if origin.draining[target].get() {
         origin.outbox.borrow_mut()[target].push_back(msg);
@@ -197,6 +200,9 @@ pub fn post_acked<F>(origin: &Rc<Shard>, target: usize, f: F)
 where
     F: FnOnce(&Rc<Shard>) + Send + 'static,
 {
+    if target == origin.id {
+        return f(origin);
+    }
     let ack = call(origin, target, f);
     ACKS.with(|a| a.borrow_mut().push(ack));
 }

@@ -264,12 +264,7 @@ pub fn drop_client(shard: &Rc<Shard>, client: &ClientInfo) {
             };
             for t in targets {
                 let name = name.clone();
-                let f = move |sh: &Rc<Shard>| sh.pubsub.borrow_mut().count(kind, name, me, -1);
-                if t == me {
-                    f(shard);
-                } else {
-                    coordinator::post(shard, t, f);
-                }
+                coordinator::post(shard, t, move |sh| sh.pubsub.borrow_mut().count(kind, name, me, -1));
             }
         }
     }

@@ -304,11 +304,7 @@ pub fn flush(shard: &Rc<Shard>) {
 /// has the invalidation in its output, as with Redis.
 fn send(shard: &Rc<Shard>, id: u64, l: Live, keys: Option<Vec<Bytes>>) {
     let target = l.redirect.map_or(l.shard, |(_, s)| s) as usize;
-    if target == shard.id {
-        deliver(shard, id, l, keys);
-    } else {
-        coordinator::post_acked(shard, target, move |sh| deliver(sh, id, l, keys));
-    }
+    coordinator::post_acked(shard, target, move |sh| deliver(sh, id, l, keys));
 }
 
 /// This shard's share of tracking-table-max-keys (None: no limit): the
@@ -350,7 +346,6 @@ fn deliver(shard: &Rc<Shard>, id: u64, l: Live, keys: Option<Vec<Bytes>>) {
                         write_invalidation(shard, &r, keys.as_deref(), true);
                     }
                 }
-                None if l.shard as usize == shard.id => redirect_broken(shard, id, rid),
                 None => coordinator::post(shard, l.shard as usize, move |sh| redirect_broken(sh, id, rid)),
             }
         }
@@ -452,12 +447,7 @@ pub fn disable(shard: &Rc<Shard>, c: &ClientInfo) {
     drop(tr);
     let id = c.id;
     for s in 0..shard.count {
-        let f = move |sh: &Rc<Shard>| sh.tracking.borrow_mut().forget_client(id);
-        if s == shard.id {
-            f(shard);
-        } else {
-            coordinator::post(shard, s, f);
-        }
+        coordinator::post(shard, s, move |sh| sh.tracking.borrow_mut().forget_client(id));
     }
 }
 
