@@ -274,15 +274,7 @@ pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Ent
     {
         let mut ks = sh.ks.borrow_mut();
         for (db, k, e) in writes {
-            match e {
-                Some(e) => {
-                    let at = e.expire_at();
-                    ks.db(db).insert_silent(&k, e.value, at, e.access);
-                }
-                None => {
-                    ks.db(db).remove(&k);
-                }
-            }
+            ks.db(db).put_silent(&k, e);
             written.push((db, k));
         }
     }

@@ -475,16 +475,8 @@ impl ScriptBackend {
     fn rollback(&mut self) {
         let mut ks = self.shard.ks.borrow_mut();
         for (db, k, e) in self.undo.drain(..).rev() {
-            match e {
-                Some(e) => {
-                    // Put back as it was: no event.
-                    let at = e.expire_at();
-                    ks.db(db).insert_silent(&k, e.value, at, e.access);
-                }
-                None => {
-                    ks.db(db).remove(&k);
-                }
-            }
+            // Put back as it was: no event.
+            ks.db(db).put_silent(&k, e);
         }
     }
 

@@ -141,9 +141,8 @@ impl<'k> Sources<'k> {
 
     fn restore(self, db: &mut Db) {
         for (k, e) in self.taken {
-            let at = e.expire_at();
             // Put back as it was: not a new key.
-            db.insert_silent(k, e.value, at, e.access);
+            db.put_silent(k, Some(e));
         }
     }
 }

@@ -146,6 +146,21 @@ impl Db {
         old
     }
 
+    /// Puts back a recorded entry (None: the key absent) without raising
+    /// events: an undo log, a cross-shard write-back, a borrowed entry
+    /// returned.
+    pub fn put_silent(&mut self, key: &[u8], entry: Option<Entry>) {
+        match entry {
+            Some(e) => {
+                let at = e.expire_at();
+                self.insert_silent(key, e.value, at, e.access);
+            }
+            None => {
+                self.remove(key);
+            }
+        }
+    }
+
     /// [`Db::insert`] without the `new` event: for entries that only move
     /// (a cross-shard write-back, a scratch keyspace being filled), whose
     /// events the command already raised.
