@@ -283,6 +283,46 @@ const SPECS: &[(&str, &str)] = &[
     // set (end of set)
     // sorted set (end of sorted set)
     // hyperloglog (end of hyperloglog)
+    // stream
+    (
+        "xadd",
+        "key [NOMKSTREAM]{since=6.2.0} [<MAXLEN | MINID{since=6.2.0}>{name=strategy} [= | ~]{name=operator} \
+         threshold [LIMIT count{since=6.2.0}]]{name=trim} <* | id>{name=id-selector} field value [field value ...]{name=data}",
+    ),
+    ("xrange", "key start end [COUNT count]"),
+    ("xrevrange", "key end start [COUNT count]"),
+    ("xlen", "key"),
+    ("xdel", "key id [id ...]"),
+    (
+        "xtrim",
+        "key <MAXLEN | MINID{since=6.2.0}>{name=strategy} [= | ~]{name=operator} threshold [LIMIT count{since=6.2.0}]{name=trim}",
+    ),
+    (
+        "xread",
+        "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]{name=streams}",
+    ),
+    (
+        "xreadgroup",
+        "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]{name=streams}",
+    ),
+    ("xgroup", ""),
+    ("xack", "key group id [id ...]"),
+    (
+        "xpending",
+        "key group [[IDLE min-idle-time{since=6.2.0}] start end count [consumer]]{name=filters}",
+    ),
+    (
+        "xclaim",
+        "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] \
+         [FORCE] [JUSTID] [LASTID lastid]",
+    ),
+    ("xautoclaim", "key group consumer min-idle-time start [COUNT count] [JUSTID]"),
+    ("xinfo", ""),
+    (
+        "xsetid",
+        "key last-id [ENTRIESADDED entries-added{since=7.0.0}] [MAXDELETEDID max-deleted-id{since=7.0.0}]",
+    ),
+    // (end of stream)
     // generic
     ("del", "key [key ...]"),
     ("unlink", "key [key ...]"),

@@ -27,6 +27,7 @@ pub mod scripting;
 pub mod server;
 pub mod session;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;

@@ -9,7 +9,7 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 #[allow(unused_imports)]
-use super::{bitmap, connection, hash, hyperloglog, keys, list, pubsub, server, set, string, zset};
+use super::{bitmap, connection, hash, hyperloglog, keys, list, pubsub, server, set, stream, string, zset};
 use super::{Args, ConnCmd, Cross, Ctx};
 use crate::shard::pubsub::Kind;
 
@@ -44,6 +44,9 @@ pub struct CommandSpec {
     /// Movable keys: index of a `numkeys` argument whose keys follow it
     /// (ZUNION, LMPOP, SINTERCARD ...); 0 for none.
     pub numkeys_at: usize,
+    /// With `numkeys_at`: the keys follow a STREAMS keyword found from that
+    /// argument on, and are the first half of what follows it.
+    pub streams_keys: bool,
     /// Redis's command group (COMMAND DOCS) and ACL category.
     pub group: &'static str,
     pub since: &'static str,
@@ -71,7 +74,11 @@ impl CommandSpec {
     /// the handler then reports the error.
     pub fn key_indices(&self, args: &Args) -> impl Iterator<Item = usize> {
         let argc = args.len();
-        let movable = if self.numkeys_at > 0 && self.numkeys_at < argc {
+        let movable = if self.streams_keys {
+            (self.numkeys_at..argc)
+                .find(|&i| args.get(i).eq_ignore_ascii_case(b"streams"))
+                .map_or(0..0, |i| i + 1..i + 1 + (argc - i - 1) / 2)
+        } else if self.numkeys_at > 0 && self.numkeys_at < argc {
             match super::args::parse_i64(args.get(self.numkeys_at)) {
                 Some(n) if n > 0 && (n as u64) < (argc - self.numkeys_at) as u64 => {
                     self.numkeys_at + 1..self.numkeys_at + 1 + n as usize
@@ -129,6 +136,7 @@ impl CommandSpec {
             "hyperloglog" => v.push("@hyperloglog"),
             "connection" => v.push("@connection"),
             "pubsub" => v.push("@pubsub"),
+            "stream" => v.push("@stream"),
             _ => {}
         }
         if self.flags & ADMIN != 0 {
@@ -166,6 +174,17 @@ macro_rules! spec {
             cross: $cross,
             subcommands: $subs,
             numkeys_at: 0,
+            streams_keys: false,
+        }
+    };
+    // Keys after a STREAMS keyword searched from argument `$from`: the
+    // first half of the arguments after it (XREAD, XREADGROUP).
+    (streams $from:literal, $name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal,
+     $summary:literal, $handler:expr, $cross:expr, $subs:expr) => {
+        CommandSpec {
+            numkeys_at: $from,
+            streams_keys: true,
+            ..spec!($name, $arity, $flags, $keys, $group, $since, $summary, $handler, $cross, $subs)
         }
     };
     // Movable keys: `numkeys` at argument `$nk`, its keys right after it.
@@ -527,6 +546,22 @@ const COMMAND_SUBS: &[SubSpec] = &[
 
 const DEBUG_SUBS: &[SubSpec] = &[];
 
+const XGROUP_SUBS: &[SubSpec] = &[
+    SubSpec { name: "xgroup|create", arity: -5, flags: WRITE | DENYOOM, summary: "Creates a consumer group." },
+    SubSpec { name: "xgroup|createconsumer", arity: 5, flags: WRITE | DENYOOM, summary: "Creates a consumer in a consumer group." },
+    SubSpec { name: "xgroup|delconsumer", arity: 5, flags: WRITE, summary: "Deletes a consumer from a consumer group." },
+    SubSpec { name: "xgroup|destroy", arity: 4, flags: WRITE, summary: "Destroys a consumer group." },
+    SubSpec { name: "xgroup|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
+    SubSpec { name: "xgroup|setid", arity: -5, flags: WRITE, summary: "Sets the last-delivered ID of a consumer group." },
+];
+
+const XINFO_SUBS: &[SubSpec] = &[
+    SubSpec { name: "xinfo|consumers", arity: 4, flags: READONLY, summary: "Returns a list of the consumers in a consumer group." },
+    SubSpec { name: "xinfo|groups", arity: 3, flags: READONLY, summary: "Returns a list of the consumer groups of a stream." },
+    SubSpec { name: "xinfo|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
+    SubSpec { name: "xinfo|stream", arity: -3, flags: READONLY, summary: "Returns information about a stream." },
+];
+
 /// Every command Spindle serves, one line each.
 #[rustfmt::skip]
 pub static TABLE: &[CommandSpec] = &[
@@ -683,6 +718,23 @@ pub static TABLE: &[CommandSpec] = &[
     // -- set (end of set)
     // -- sorted set (end of sorted set)
     // -- hyperloglog (end of hyperloglog)
+    // -- stream
+    spec!("xadd", -5, WRITE | DENYOOM | FAST, KEY1, "stream", "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", Shard(stream::cmd_xadd), None, &[]),
+    spec!("xrange", -4, READONLY, KEY1, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", Shard(stream::cmd_xrange), None, &[]),
+    spec!("xrevrange", -4, READONLY, KEY1, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", Shard(stream::cmd_xrevrange), None, &[]),
+    spec!("xlen", 2, READONLY | FAST, KEY1, "stream", "5.0.0", "Return the number of messages in a stream.", Shard(stream::cmd_xlen), None, &[]),
+    spec!("xdel", -3, WRITE | FAST, KEY1, "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", Shard(stream::cmd_xdel), None, &[]),
+    spec!("xtrim", -4, WRITE, KEY1, "stream", "5.0.0", "Deletes messages from the beginning of a stream.", Shard(stream::cmd_xtrim), None, &[]),
+    spec!(streams 1, "xread", -4, READONLY | BLOCKING, NOKEYS, "stream", "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", Shard(stream::cmd_xread), Some(Cross::Gather), &[]),
+    spec!(streams 4, "xreadgroup", -7, WRITE | BLOCKING, NOKEYS, "stream", "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", Shard(stream::cmd_xread), Some(Cross::Gather), &[]),
+    spec!("xgroup", -2, 0, (2, 2, 1), "stream", "5.0.0", "A container for consumer groups commands.", Shard(stream::cmd_xgroup), None, XGROUP_SUBS),
+    spec!("xack", -4, WRITE | FAST, KEY1, "stream", "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", Shard(stream::cmd_xack), None, &[]),
+    spec!("xpending", -3, READONLY, KEY1, "stream", "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", Shard(stream::cmd_xpending), None, &[]),
+    spec!("xclaim", -6, WRITE | FAST, KEY1, "stream", "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", Shard(stream::cmd_xclaim), None, &[]),
+    spec!("xautoclaim", -6, WRITE | FAST, KEY1, "stream", "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", Shard(stream::cmd_xautoclaim), None, &[]),
+    spec!("xinfo", -2, 0, (2, 2, 1), "stream", "5.0.0", "A container for stream introspection commands.", Shard(stream::cmd_xinfo), None, XINFO_SUBS),
+    spec!("xsetid", -3, WRITE | DENYOOM | FAST, KEY1, "stream", "5.0.0", "An internal command for replicating stream values.", Shard(stream::cmd_xsetid), None, &[]),
+    // (end of stream)
     // -- generic (keys)
     spec!("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),
     spec!("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", Shard(keys::cmd_del), Some(Cross::CountKeys), &[]),

@@ -21,6 +21,7 @@ pub enum Value {
     Hash(Box<super::hash::Hash>),
     Set(Box<super::set::Set>),
     ZSet(Box<super::zset::ZSet>),
+    Stream(Box<super::stream::Stream>),
 }
 
 impl Value {
@@ -46,6 +47,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -64,6 +66,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 
@@ -78,6 +81,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<super::hash::Hash>() + h.heap_bytes(),
             Value::Set(s) => std::mem::size_of::<super::set::Set>() + s.heap_bytes(),
             Value::ZSet(z) => std::mem::size_of::<super::zset::ZSet>() + z.heap_bytes(),
+            Value::Stream(s) => std::mem::size_of::<super::stream::Stream>() + s.heap_bytes(),
         }
     }
 
