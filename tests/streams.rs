@@ -512,6 +512,20 @@ fn a_crashed_consumers_entries_are_recovered_with_xautoclaim_and_xclaim() {
     // Entries are idle for more than a second from here; a claim with a
     // minimum of one second takes them, and leaves entries just claimed.
     thread::sleep(Duration::from_millis(1100));
+    // All six, the deleted one included, are idle past the mark.
+    let idle: Value = redis::cmd("XPENDING")
+        .arg(&[key, "billing", "IDLE", "1000", "-", "+", "100"])
+        .query(&mut admin)
+        .unwrap();
+    let idle: Vec<(String, i64)> = items(&idle)
+        .iter()
+        .map(|e| (text(&items(e)[0]), int(&items(e)[2])))
+        .collect();
+    assert_eq!(
+        idle.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["1-0", "2-0", "3-0", "4-0", "5-0", "6-0"]
+    );
+    assert!(idle.iter().all(|e| e.1 >= 1000), "{idle:?}");
     let mut rescuer = srv.client();
     // Too recent for a one-hour minimum: nothing moves.
     let none: Value = redis::cmd("XCLAIM")
