@@ -557,10 +557,16 @@ fn cmd_xadd(o: &Opts) {
         })
         .collect();
     let iv = measure(o, &sh, threads);
+    // Every acknowledged XADD must be in a stream.
+    let mut xlen = 0;
+    for k in keys.iter() {
+        xlen += c.call_int(&[b"XLEN", k]);
+    }
+    let missing = sh.ops.load(Ordering::SeqCst) as i64 - xlen;
     del(&mut c, &keys);
     let h = sh.hist.lock().unwrap();
     println!(
-        "RESULT workload=xadd conns={} streams={} pipeline={} seconds={:.3} ops={} ops_per_s={:.0} {} \
+        "RESULT workload=xadd missing={missing} conns={} streams={} pipeline={} seconds={:.3} ops={} ops_per_s={:.0} {} \
          cpu_us_per_op={}",
         o.conns,
         o.streams,
@@ -788,10 +794,24 @@ fn cmd_latency(o: &Opts) {
     threads.push(producer);
     let iv = measure(o, &sh, threads);
     c.call(&[b"DEL", LAT_KEY]);
+    // The readers drained before they stopped, so every entry produced must
+    // have reached every reader (xread) or one reader (group).
+    let produced = sh.aux.load(Ordering::SeqCst);
+    let delivered = sh.ops.load(Ordering::SeqCst);
+    if delivered == 0 {
+        eprintln!("streams_bench: no entry was delivered to any reader");
+        std::process::exit(1);
+    }
+    let expected = if o.group_mode {
+        produced
+    } else {
+        produced * o.readers as u64
+    };
+    let missing = expected as i64 - delivered as i64;
     let h = sh.hist.lock().unwrap();
     // ops = deliveries (one per reader per entry with XREAD), aux = entries produced.
     println!(
-        "RESULT workload=latency mode={} readers={} rate={} seconds={:.3} produced={} produced_per_s={:.0} \
+        "RESULT workload=latency missing={missing} mode={} readers={} rate={} seconds={:.3} produced={} produced_per_s={:.0} \
          deliveries={} deliveries_per_s={:.0} {} cpu_us_per_delivery={} cpu_us_per_entry={}",
         if o.group_mode { "group" } else { "xread" },
         o.readers,
