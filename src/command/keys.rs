@@ -781,7 +781,9 @@ pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
     coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
         touch_watched_in(sh, &[db]);
         crate::shard::tracking::on_flush(sh);
-        sh.ks.borrow_mut().db(db).clear()
+        sh.ks.borrow_mut().db(db).clear();
+        // Blocked group readers answer that their group went away.
+        crate::shard::blocking::signal_databases(sh, &[db], crate::util::now_ms());
     })
     .await;
     Reply::new(out, sess.resp3).ok();
@@ -796,7 +798,8 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
         let all: Vec<usize> = (0..sh.ks.borrow().dbs.len()).collect();
         touch_watched_in(sh, &all);
         crate::shard::tracking::on_flush(sh);
-        sh.ks.borrow_mut().flush_all()
+        sh.ks.borrow_mut().flush_all();
+        crate::shard::blocking::signal_databases(sh, &all, crate::util::now_ms());
     })
     .await;
     Reply::new(out, sess.resp3).ok();

@@ -202,9 +202,15 @@ pub fn execute(
     out: &mut Vec<u8>,
 ) {
     let start = out.len();
+    // A container's flags are its subcommand's (XGROUP DESTROY writes).
+    let cmd_flags = if spec.subcommands.is_empty() {
+        spec.flags
+    } else {
+        spec.subcommand_flags(args)
+    };
     // WATCHed keys are compared before and after a write (rare: one
     // emptiness check otherwise).
-    let watched = if spec.flags & flags::WRITE != 0 && !shard.watches.borrow().is_empty() {
+    let watched = if cmd_flags & flags::WRITE != 0 && !shard.watches.borrow().is_empty() {
         let all_dbs = spec.flags & flags::CROSS_DB != 0;
         let mut ks = shard.ks.borrow_mut();
         Some(shard.watches.borrow().snapshot(
@@ -243,7 +249,7 @@ pub fn execute(
             shard.watches.borrow_mut().touch_changed(&mut ks, snap, now_ms);
         }
     }
-    if spec.flags & flags::WRITE != 0 {
+    if cmd_flags & flags::WRITE != 0 {
         note_written(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
         crate::shard::tracking::keys_modified(shard, spec.key_indices(args).map(|i| args.get(i)));
     }

@@ -47,8 +47,7 @@ pub const NEED_KEY: &str = "ERR The XGROUP subcommand requires the key to exist.
 pub const BUSYGROUP: &str = "BUSYGROUP Consumer Group name already exists";
 pub const ENTRIESREAD_RANGE: &str = "ERR value for ENTRIESREAD must be positive or -1";
 pub const ENTRIES_ADDED_NEGATIVE: &str = "ERR entries_added must be positive";
-pub const SETID_MAXDEL_ARG: &str =
-    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+pub const SETID_MAXDEL_ARG: &str = "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
 pub const SETID_MAXDEL: &str = "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id";
 pub const SETID_TOP: &str = "ERR The ID specified in XSETID is smaller than the target stream top item";
 pub const SETID_LEN: &str = "ERR The entries_added specified in XSETID is smaller than the target stream length";
@@ -333,7 +332,11 @@ pub fn cmd_xtrim(ctx: &mut Ctx, args: &Args) {
 // ---------------------------------------------------------------- reads
 
 fn range_generic(ctx: &mut Ctx, args: &Args, rev: bool) {
-    let (start_arg, end_arg) = if rev { (args.get(3), args.get(2)) } else { (args.get(2), args.get(3)) };
+    let (start_arg, end_arg) = if rev {
+        (args.get(3), args.get(2))
+    } else {
+        (args.get(2), args.get(3))
+    };
     let start = match parse_start(start_arg) {
         Ok(s) => s,
         Err(e) => return ctx.out.error(e),
@@ -574,15 +577,7 @@ pub fn parse_read(args: &Args) -> Result<ReadArgs, Vec<u8>> {
 /// Reads new entries of one stream for XREAD (after `after`) or for a group
 /// (`>`, delivering them), replying `[key, entries]` (RESP2) or `key =>
 /// entries` (RESP3 map member). Returns whether anything was served.
-fn serve_new(
-    r: &mut Reply,
-    resp3: bool,
-    key: &[u8],
-    s: &mut Stream,
-    after: StreamId,
-    ra: &ReadArgs,
-    now: u64,
-) -> bool {
+fn serve_new(r: &mut Reply, resp3: bool, key: &[u8], s: &mut Stream, after: StreamId, ra: &ReadArgs, now: u64) -> bool {
     let start = match after.incr() {
         Some(s) => s,
         None => return false,
@@ -601,7 +596,9 @@ fn serve_new(
             });
             n
         }),
-        Some((g, c)) => reply_counted(r, resp3, |r| s.deliver_new(g, c, ra.count, ra.noack, now, |e| reply_entry(r, e))),
+        Some((g, c)) => reply_counted(r, resp3, |r| {
+            s.deliver_new(g, c, ra.count, ra.noack, now, |e| reply_entry(r, e))
+        }),
     }
     true
 }
@@ -699,8 +696,13 @@ pub fn cmd_xread(ctx: &mut Ctx, args: &Args) {
         let mut r = Reply::new(&mut body, resp3);
         match &ra.group {
             None => {
-                let ReadId::After(after) = id else { unreachable!("resolved above") };
-                if s.len() > 0 && s.last_live_id().is_some_and(|m| m > after) && serve_new(&mut r, resp3, key, s, after, &ra, now) {
+                let ReadId::After(after) = id else {
+                    unreachable!("resolved above")
+                };
+                if s.len() > 0
+                    && s.last_live_id().is_some_and(|m| m > after)
+                    && serve_new(&mut r, resp3, key, s, after, &ra, now)
+                {
                     served += 1;
                 }
             }
@@ -719,7 +721,10 @@ pub fn cmd_xread(ctx: &mut Ctx, args: &Args) {
                 if created {
                     notify(class::STREAM, "xgroup-createconsumer", ctx.db, key);
                 }
-                let s = get_stream(&mut ctx.ks.dbs[ctx.db], key, now).ok().flatten().expect("present");
+                let s = get_stream(&mut ctx.ks.dbs[ctx.db], key, now)
+                    .ok()
+                    .flatten()
+                    .expect("present");
                 match after {
                     Some(a) if history => {
                         serve_history(&mut r, resp3, key, s, a, &ra, now);
@@ -1106,12 +1111,7 @@ pub fn cmd_xgroup(ctx: &mut Ctx, args: &Args) {
 }
 
 /// The group `name` of the stream at `key`, or the error to reply.
-fn lookup_group<'d>(
-    db: &'d mut Db,
-    key: &[u8],
-    name: &[u8],
-    now: u64,
-) -> Result<(&'d mut Stream, bool), Vec<u8>> {
+fn lookup_group<'d>(db: &'d mut Db, key: &[u8], name: &[u8], now: u64) -> Result<(&'d mut Stream, bool), Vec<u8>> {
     match get_stream(db, key, now) {
         Err(()) => Err(err::WRONGTYPE.into()),
         Ok(Some(s)) if s.groups.contains_key(name) => Ok((s, true)),
@@ -1421,7 +1421,11 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
     while let Some(from) = cursor {
         if attempts == 0 || count == 0 {
             // The next pending ID is where a later call resumes.
-            next = s.groups[gname].pel.range(from..).next().map_or(StreamId::MIN, |(k, _)| *k);
+            next = s.groups[gname]
+                .pel
+                .range(from..)
+                .next()
+                .map_or(StreamId::MIN, |(k, _)| *k);
             break;
         }
         attempts -= 1;
@@ -1532,7 +1536,11 @@ pub fn cmd_xinfo(ctx: &mut Ctx, args: &Args) {
             r.bulk(b"idle");
             r.int(now.saturating_sub(c.seen_time) as i64);
             r.bulk(b"inactive");
-            r.int(if c.active_time >= 0 { now as i64 - c.active_time } else { -1 });
+            r.int(if c.active_time >= 0 {
+                now as i64 - c.active_time
+            } else {
+                -1
+            });
         }
     } else if args.is(1, "groups") && argc == 3 {
         r.array_len(s.groups.len());

@@ -91,6 +91,22 @@ impl CommandSpec {
         self.legacy_key_indices(argc).chain(movable)
     }
 
+    /// The flags of the subcommand `args` names (a container's own flags
+    /// when it names none).
+    pub fn subcommand_flags(&self, args: &Args) -> u32 {
+        if args.len() < 2 {
+            return self.flags;
+        }
+        let sub = args.get(1);
+        self.subcommands
+            .iter()
+            .find(|s| {
+                s.name.len() == self.name.len() + 1 + sub.len()
+                    && s.name.as_bytes()[self.name.len() + 1..].eq_ignore_ascii_case(sub)
+            })
+            .map_or(self.flags, |s| s.flags)
+    }
+
     /// Whether the key positions depend on the arguments (COMMAND INFO's
     /// `movablekeys` flag).
     pub fn movable_keys(&self) -> bool {
@@ -547,19 +563,69 @@ const COMMAND_SUBS: &[SubSpec] = &[
 const DEBUG_SUBS: &[SubSpec] = &[];
 
 const XGROUP_SUBS: &[SubSpec] = &[
-    SubSpec { name: "xgroup|create", arity: -5, flags: WRITE | DENYOOM, summary: "Creates a consumer group." },
-    SubSpec { name: "xgroup|createconsumer", arity: 5, flags: WRITE | DENYOOM, summary: "Creates a consumer in a consumer group." },
-    SubSpec { name: "xgroup|delconsumer", arity: 5, flags: WRITE, summary: "Deletes a consumer from a consumer group." },
-    SubSpec { name: "xgroup|destroy", arity: 4, flags: WRITE, summary: "Destroys a consumer group." },
-    SubSpec { name: "xgroup|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
-    SubSpec { name: "xgroup|setid", arity: -5, flags: WRITE, summary: "Sets the last-delivered ID of a consumer group." },
+    SubSpec {
+        name: "xgroup|create",
+        arity: -5,
+        flags: WRITE | DENYOOM,
+        summary: "Creates a consumer group.",
+    },
+    SubSpec {
+        name: "xgroup|createconsumer",
+        arity: 5,
+        flags: WRITE | DENYOOM,
+        summary: "Creates a consumer in a consumer group.",
+    },
+    SubSpec {
+        name: "xgroup|delconsumer",
+        arity: 5,
+        flags: WRITE,
+        summary: "Deletes a consumer from a consumer group.",
+    },
+    SubSpec {
+        name: "xgroup|destroy",
+        arity: 4,
+        flags: WRITE,
+        summary: "Destroys a consumer group.",
+    },
+    SubSpec {
+        name: "xgroup|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubSpec {
+        name: "xgroup|setid",
+        arity: -5,
+        flags: WRITE,
+        summary: "Sets the last-delivered ID of a consumer group.",
+    },
 ];
 
 const XINFO_SUBS: &[SubSpec] = &[
-    SubSpec { name: "xinfo|consumers", arity: 4, flags: READONLY, summary: "Returns a list of the consumers in a consumer group." },
-    SubSpec { name: "xinfo|groups", arity: 3, flags: READONLY, summary: "Returns a list of the consumer groups of a stream." },
-    SubSpec { name: "xinfo|help", arity: 2, flags: LOADING | STALE, summary: "Returns helpful text about the different subcommands." },
-    SubSpec { name: "xinfo|stream", arity: -3, flags: READONLY, summary: "Returns information about a stream." },
+    SubSpec {
+        name: "xinfo|consumers",
+        arity: 4,
+        flags: READONLY,
+        summary: "Returns a list of the consumers in a consumer group.",
+    },
+    SubSpec {
+        name: "xinfo|groups",
+        arity: 3,
+        flags: READONLY,
+        summary: "Returns a list of the consumer groups of a stream.",
+    },
+    SubSpec {
+        name: "xinfo|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubSpec {
+        name: "xinfo|stream",
+        arity: -3,
+        flags: READONLY,
+        summary: "Returns information about a stream.",
+    },
 ];
 
 /// Every command Spindle serves, one line each.

@@ -364,50 +364,55 @@ impl State {
 
     /// Runs a shard handler where its keys live: inline on this shard,
     /// batched for another one, or gathered across shards.
-    async fn run_shard_command(&mut self, spec: &'static CommandSpec, handler: command::table::ShardFn, args: &Args<'_>) {
+    async fn run_shard_command(
+        &mut self,
+        spec: &'static CommandSpec,
+        handler: command::table::ShardFn,
+        args: &Args<'_>,
+    ) {
         let shard = self.sess.shard.clone();
         match route(spec, args, shard.count, shard.id) {
-                Route::Shard(target) if target == shard.id => {
-                    let db = self.sess.db;
-                    if must_wait(&shard, spec, args, db) {
-                        self.flush_remote().await;
-                        while must_wait(&shard, spec, args, db) {
-                            shard.gate.changed().await;
-                        }
-                    }
-                    let no_touch = self.sess.no_touch;
-                    let now = self.now_ms;
-                    tracking::set_writer(self.sess.info.id);
-                    self.reply_with(|buf, resp3| {
-                        command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
-                    });
-                    tracking::set_writer(0);
-                    self.ran.push(spec.index() as u16);
-                }
-                Route::Shard(target) => {
-                    let batch = self.batches[target].get_or_insert_with(RemoteBatch::default);
-                    batch.args.push(args);
-                    batch.cmds.push((spec, handler));
-                    let index = batch.cmds.len() - 1;
-                    self.segments.push(Segment::Remote { shard: target, index });
-                    self.remote_pending = true;
-                    if index + 1 >= MAX_BATCH_COMMANDS {
-                        self.flush_remote().await;
-                    }
-                }
-                Route::Cross => {
+            Route::Shard(target) if target == shard.id => {
+                let db = self.sess.db;
+                if must_wait(&shard, spec, args, db) {
                     self.flush_remote().await;
-                    let t0 = Instant::now();
-                    let start = self.out.len();
-                    match spec.cross {
-                        Some(how) => command::cross::execute(&mut self.sess, spec, how, args, &mut self.out).await,
-                        None => Reply::new(&mut self.out, self.sess.resp3).error(errors::CROSSSLOT),
+                    while must_wait(&shard, spec, args, db) {
+                        shard.gate.changed().await;
                     }
-                    let us = t0.elapsed().as_micros() as u64;
-                    self.excluded_us += us;
-                    command::record_call(&shard, spec, us, &self.out[start..]);
+                }
+                let no_touch = self.sess.no_touch;
+                let now = self.now_ms;
+                tracking::set_writer(self.sess.info.id);
+                self.reply_with(|buf, resp3| {
+                    command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
+                });
+                tracking::set_writer(0);
+                self.ran.push(spec.index() as u16);
+            }
+            Route::Shard(target) => {
+                let batch = self.batches[target].get_or_insert_with(RemoteBatch::default);
+                batch.args.push(args);
+                batch.cmds.push((spec, handler));
+                let index = batch.cmds.len() - 1;
+                self.segments.push(Segment::Remote { shard: target, index });
+                self.remote_pending = true;
+                if index + 1 >= MAX_BATCH_COMMANDS {
+                    self.flush_remote().await;
                 }
             }
+            Route::Cross => {
+                self.flush_remote().await;
+                let t0 = Instant::now();
+                let start = self.out.len();
+                match spec.cross {
+                    Some(how) => command::cross::execute(&mut self.sess, spec, how, args, &mut self.out).await,
+                    None => Reply::new(&mut self.out, self.sess.resp3).error(errors::CROSSSLOT),
+                }
+                let us = t0.elapsed().as_micros() as u64;
+                self.excluded_us += us;
+                command::record_call(&shard, spec, us, &self.out[start..]);
+            }
+        }
     }
 
     async fn dispatch_command(&mut self, args: &Args<'_>) {

@@ -112,7 +112,6 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
-
 #[inline]
 fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
     let mut v = 0u64;
@@ -356,7 +355,11 @@ impl Group {
                 }
             }
         }
-        self.consumers.get_mut(consumer).expect("consumer exists").pel.insert(id);
+        self.consumers
+            .get_mut(consumer)
+            .expect("consumer exists")
+            .pel
+            .insert(id);
         self.pel.get_mut(&id).expect("inserted")
     }
 }
@@ -424,7 +427,10 @@ impl Stream {
             .map(|(name, g)| {
                 96 + name.len()
                     + g.pel.len() * 64
-                    + g.consumers.iter().map(|(n, c)| 96 + 2 * n.len() + c.pel.len() * 24).sum::<usize>()
+                    + g.consumers
+                        .iter()
+                        .map(|(n, c)| 96 + 2 * n.len() + c.pel.len() * 24)
+                        .sum::<usize>()
             })
             .sum();
         nodes + groups
@@ -442,13 +448,7 @@ impl Stream {
 
     /// Appends an entry with `id` and the (field, value) pairs of `fv`
     /// (alternating). `id` must be greater than the last ID.
-    pub fn append(
-        &mut self,
-        id: StreamId,
-        fv: &[&[u8]],
-        max_bytes: usize,
-        max_entries: usize,
-    ) -> Result<(), AddError> {
+    pub fn append(&mut self, id: StreamId, fv: &[&[u8]], max_bytes: usize, max_entries: usize) -> Result<(), AddError> {
         if id <= self.last_id {
             return Err(AddError::IdTooSmall);
         }
@@ -523,7 +523,12 @@ impl Stream {
         }
         if !rev {
             // The node holding `start` begins at or before it.
-            let from = self.nodes.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(StreamId::MIN);
+            let from = self
+                .nodes
+                .range(..=start)
+                .next_back()
+                .map(|(k, _)| *k)
+                .unwrap_or(StreamId::MIN);
             for (&master, node) in self.nodes.range(from..=end) {
                 if node.last < start {
                     continue;
@@ -570,7 +575,9 @@ impl Stream {
         if node.last < id {
             return None;
         }
-        node.entries(master).find(|e| e.id >= id).filter(|e| e.id == id && !e.deleted)
+        node.entries(master)
+            .find(|e| e.id >= id)
+            .filter(|e| e.id == id && !e.deleted)
     }
 
     pub fn contains(&self, id: StreamId) -> bool {
@@ -933,7 +940,10 @@ mod tests {
         let pairs: Vec<_> = e.pairs().collect();
         assert_eq!(pairs, vec![(&b"other"[..], &b"x"[..]), (&b"more"[..], &b"7"[..])]);
         let e = s.get(id(24, 8)).unwrap();
-        assert_eq!(e.pairs().collect::<Vec<_>>(), vec![(&b"a"[..], &b"8"[..]), (&b"b"[..], &b"y"[..])]);
+        assert_eq!(
+            e.pairs().collect::<Vec<_>>(),
+            vec![(&b"a"[..], &b"8"[..]), (&b"b"[..], &b"y"[..])]
+        );
         assert!(s.get(id(24, 9)).is_none());
         // A range starting inside a node.
         let mut v = Vec::new();
