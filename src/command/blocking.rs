@@ -12,7 +12,7 @@ use super::errors as err;
 use super::list::{get_list, op_move, op_pop, parse_mpop, reply_key_elements};
 use super::{zset, Args, Session};
 use crate::protocol::Reply;
-use crate::shard::blocking::{self, Outcome, ServeCtx, ServeFn, Unserved};
+use crate::shard::blocking::{self, Outcome, ServeCtx, ServeFn, Unserved, WaitKind};
 use crate::storage::list::End;
 
 pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
@@ -302,10 +302,15 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
         Ok(p) => p,
         Err(e) => return Reply::new(out, resp3).error(e),
     };
+    let kind = if args.get(0)[..2].eq_ignore_ascii_case(b"bz") {
+        WaitKind::ZSet
+    } else {
+        WaitKind::List
+    };
     let shard = sess.shard.clone();
     let info = sess.info.clone();
     loop {
-        match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve.clone(), deadline, sess.tx).await {
+        match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve.clone(), deadline, sess.tx, kind).await {
             Ok(reply) => return out.extend_from_slice(&reply),
             // Inside a transaction a move answers a null bulk (Redis's
             // non-blocking path), a timed-out wait a null array.

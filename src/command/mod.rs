@@ -429,6 +429,18 @@ pub fn record_call(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec
     }
 }
 
+/// Completes the stats of a call already counted that then blocked: its
+/// time waiting and the outcome of its final reply.
+pub fn record_unblocked(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec: u64, reply: &[u8]) {
+    let mut st = shard.stats.borrow_mut();
+    let c = &mut st.commands[spec.index()];
+    c.usec += usec;
+    if reply.first() == Some(&b'-') {
+        c.failed += 1;
+        st.count_error(reply);
+    }
+}
+
 /// Records a command rejected before it ran (arity, auth).
 pub fn record_rejected(shard: &crate::shard::Shard, spec: Option<&'static CommandSpec>, reply: &[u8]) {
     let mut st = shard.stats.borrow_mut();

@@ -36,6 +36,7 @@ struct ShardReport {
     max_obuf: usize,
     blocked: usize,
     blocking_keys: usize,
+    blocking_keys_on_nokey: usize,
     /// Bytes of this shard's Lua VMs: (eval, functions).
     lua: (usize, usize),
     /// Owned channels, patterns (replica: every shard knows all), owned
@@ -177,6 +178,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             max_obuf: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
             blocked: sh.blocking.borrow().blocked_clients,
             blocking_keys: sh.blocking.borrow().blocking_keys(),
+            blocking_keys_on_nokey: sh.blocking.borrow().blocking_keys_on_nokey(),
             lua: crate::script::Engine::with(|e| e.lua_memory()),
             pubsub: {
                 let ps = sh.pubsub.borrow();
@@ -256,7 +258,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "clients" => {
                 let _ = write!(
                     text,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:{}\r\n",
                     connected.max(CONNECTED_CLIENTS.load(std::sync::atomic::Ordering::Relaxed) as usize),
                     cfg.maxclients,
                     max_qbuf,
@@ -265,6 +267,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     reports.iter().map(|r| r.tracking_clients).sum::<usize>(),
                     reports.iter().map(|r| r.pubsub_clients).sum::<usize>(),
                     reports.iter().map(|r| r.blocking_keys).sum::<usize>(),
+                    reports.iter().map(|r| r.blocking_keys_on_nokey).sum::<usize>(),
                 );
             }
             "memory" => {

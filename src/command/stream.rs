@@ -913,23 +913,28 @@ fn claim_error(waiter: &blocking::Waiter, resp3: bool, msg: &[u8]) -> Outcome {
 /// XREAD / XREADGROUP with BLOCK on a plain connection: `first` is the
 /// reply of the command run without blocking (a null array when nothing
 /// could be served); then the client waits on every key's shard.
-pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out: &mut Vec<u8>) {
+/// Returns whether the client waited.
+pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out: &mut Vec<u8>) -> bool {
     let resp3 = sess.resp3;
     let nothing = first == b"*-1\r\n" || first == b"_\r\n";
     let ra = match parse_read(args) {
-        Ok(r) if nothing => r,
-        _ => return out.extend_from_slice(&first),
+        Ok(r) if nothing && r.block.is_some() && sess.tx == 0 => r,
+        _ => {
+            out.extend_from_slice(&first);
+            return false;
+        }
     };
-    let Some(block) = ra.block else {
-        return out.extend_from_slice(&first);
-    };
+    let block = ra.block.unwrap_or(0);
     let now = crate::util::now_ms();
     let deadline = if block == 0 {
         0
     } else {
         match now.checked_add(block) {
             Some(d) if d <= i64::MAX as u64 => d,
-            _ => return Reply::new(out, resp3).error(TIMEOUT_RANGE),
+            _ => {
+                Reply::new(out, resp3).error(TIMEOUT_RANGE);
+                return false;
+            }
         }
     };
     let keys: Vec<Vec<u8>> = (0..ra.nkeys).map(|k| args.get(ra.keys_at + k).to_vec()).collect();
@@ -953,15 +958,21 @@ pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out:
         ra,
         resp3,
     });
+    let kind = if w.ra.group.is_some() {
+        blocking::WaitKind::StreamGroup
+    } else {
+        blocking::WaitKind::Stream
+    };
     let serve = stream_serve(w);
     let shard = sess.shard.clone();
     let info = sess.info.clone();
-    match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve, deadline, sess.tx).await {
+    match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve, deadline, sess.tx, kind).await {
         Ok(reply) => out.extend_from_slice(&reply),
         Err(Unserved::TimedOut) | Err(Unserved::Retry) => Reply::new(out, resp3).null_array(),
         Err(Unserved::Unblocked) => Reply::new(out, resp3).error(super::blocking::UNBLOCKED),
         Err(Unserved::Gone) => {}
     }
+    true
 }
 
 // ---------------------------------------------------------------- groups

@@ -506,8 +506,13 @@ impl State {
                 self.flush_remote().await;
                 let first = self.out.split_off(start);
                 let t0 = Instant::now();
-                command::stream::cmd_block(&mut self.sess, args, first, &mut self.out).await;
-                self.excluded_us += t0.elapsed().as_micros() as u64;
+                let at = self.out.len();
+                let waited = command::stream::cmd_block(&mut self.sess, args, first, &mut self.out).await;
+                let us = t0.elapsed().as_micros() as u64;
+                self.excluded_us += us;
+                if waited {
+                    command::record_unblocked(&self.sess.shard, spec, us, &self.out[at..]);
+                }
             }
             Handler::Shard(handler) => self.run_shard_command(spec, handler, args).await,
             Handler::Conn(c) => {

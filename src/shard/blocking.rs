@@ -119,6 +119,19 @@ struct Registration {
     id: u64,
     waiter: Arc<Waiter>,
     serve: Arc<ServeFn>,
+    kind: WaitKind,
+}
+
+/// What a blocked client waits for. Waiters of a kind that cannot be
+/// served from a key's current value are skipped together; stream readers
+/// each wait for their own ID, so they are tried one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitKind {
+    List,
+    ZSet,
+    Stream,
+    /// XREADGROUP: also woken when the key is deleted.
+    StreamGroup,
 }
 
 /// A shard's blocked-client registry.
@@ -158,6 +171,15 @@ impl Registry {
         self.keys.len()
     }
 
+    /// Keys with a waiter that a deletion wakes too (INFO
+    /// total_blocking_keys_on_nokey).
+    pub fn blocking_keys_on_nokey(&self) -> usize {
+        self.keys
+            .values()
+            .filter(|q| q.iter().any(|r| r.kind == WaitKind::StreamGroup))
+            .count()
+    }
+
     /// Notes that `key` was written; waiters on it are served at the next
     /// [`serve_ready`].
     pub fn signal(&mut self, db: usize, key: &[u8]) {
@@ -190,10 +212,10 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
         let (db, key) = split_reg_key(&k);
         let mut i = 0;
         loop {
-            let (id, waiter, serve) = {
+            let (id, waiter, serve, kind) = {
                 let reg = shard.blocking.borrow();
                 match reg.keys.get(&k).and_then(|q| q.get(i)) {
-                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone()),
+                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone(), r.kind),
                     None => break,
                 }
             };
@@ -203,7 +225,19 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
             }
             let (outcome, touched) = run_serve(shard, db, key, now_ms, &waiter, &*serve, false);
             match outcome {
-                Outcome::NotReady => break,
+                Outcome::NotReady => {
+                    // The key serves no waiter of this kind now (a stream
+                    // reader only knows for itself): skip to the next kind.
+                    i += 1;
+                    if !matches!(kind, WaitKind::Stream | WaitKind::StreamGroup) {
+                        let reg = shard.blocking.borrow();
+                        if let Some(q) = reg.keys.get(&k) {
+                            while q.get(i).is_some_and(|r| r.kind == kind) {
+                                i += 1;
+                            }
+                        }
+                    }
+                }
                 Outcome::Skip => i += 1,
                 Outcome::Lost => shard.blocking.borrow_mut().remove(&k, id),
                 Outcome::Served(reply) => {
@@ -366,6 +400,7 @@ pub async fn block_on_keys(
     serve: Arc<ServeFn>,
     deadline_ms: u64,
     outer: super::TxId,
+    kind: WaitKind,
 ) -> Result<Vec<u8>, Unserved> {
     // Inside a transaction (EXEC, a script) a blocking command never
     // blocks: it serves at once or times out at once, as in Redis.
@@ -392,7 +427,7 @@ pub async fn block_on_keys(
         let ids = hop_keys.iter().map(|k| key_id(db, k)).collect();
         let mut t = Tx::within(shard, outer);
         let outcome = t
-            .lock_keys_run(s, ids, move |sh| attempt(sh, db, &ks2, id, &w, &sv, nowait))
+            .lock_keys_run(s, ids, move |sh| attempt(sh, db, &ks2, id, &w, &sv, nowait, kind))
             .await;
         t.finish().await;
         if !nowait {
@@ -414,6 +449,7 @@ pub async fn block_on_keys(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Tries `keys` in order on this shard and registers the waiter on each
 /// that cannot serve. Returns the outcome that ended the attempt early.
 fn attempt(
@@ -424,6 +460,7 @@ fn attempt(
     waiter: &Arc<Waiter>,
     serve: &Arc<ServeFn>,
     nowait: bool,
+    kind: WaitKind,
 ) -> Option<Outcome> {
     let now = crate::util::now_ms();
     for key in keys {
@@ -444,6 +481,7 @@ fn attempt(
                         id,
                         waiter: waiter.clone(),
                         serve: serve.clone(),
+                        kind,
                     });
             }
         }
