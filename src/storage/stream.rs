@@ -145,6 +145,8 @@ struct Node {
     deleted: u32,
     /// ID of the node's last entry, deleted or not.
     last: StreamId,
+    /// Offset of that entry in `buf`.
+    last_at: u32,
 }
 
 impl Node {
@@ -471,7 +473,10 @@ impl Stream {
         };
         if open_new {
             if let Some(mut last) = self.nodes.last_entry() {
-                last.get_mut().buf.shrink_to_fit();
+                // Seal the full node in an allocation of its size: a
+                // shrinking realloc may keep the grown block.
+                let buf = &mut last.get_mut().buf;
+                *buf = buf.as_slice().to_vec();
             }
             let fields = (0..pairs).map(|i| Box::from(fv[2 * i])).collect();
             self.nodes.insert(
@@ -482,11 +487,13 @@ impl Stream {
                     live: 0,
                     deleted: 0,
                     last: id,
+                    last_at: 0,
                 },
             );
         }
         let (&master, node) = self.nodes.iter_mut().next_back().expect("a node exists");
         let same = node.fields.len() == pairs && (0..pairs).all(|i| *node.fields[i] == *fv[2 * i]);
+        node.last_at = node.buf.len() as u32;
         let buf = &mut node.buf;
         buf.push(if same { SAME_FIELDS } else { 0 });
         let ms_delta = id.ms - master.ms;
@@ -642,6 +649,11 @@ impl Stream {
 
     /// The last live entry's ID.
     pub fn last_live_id(&self) -> Option<StreamId> {
+        // Usually the last entry written: one flag to look at.
+        let (_, tail) = self.nodes.last_key_value()?;
+        if tail.buf[tail.last_at as usize] & DELETED == 0 {
+            return Some(tail.last);
+        }
         let mut found = None;
         self.range(StreamId::MIN, StreamId::MAX, true, |e| {
             found = Some(e.id);
