@@ -26,6 +26,7 @@ pub async fn execute(sess: &mut Session, spec: &'static CommandSpec, how: Cross,
         Cross::MSet => mset(sess, args, out).await,
         Cross::CountKeys => count_keys(sess, spec, args, out).await,
         Cross::Gather => gather(sess, spec, args, out).await,
+        Cross::Streams => super::stream::cross_read(sess, args, out).await,
     }
 }
 

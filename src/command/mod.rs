@@ -181,6 +181,8 @@ pub enum Cross {
     /// Gather the keys' entries under locks, run the shard handler on a
     /// scratch keyspace, write changed keys back (MSETNX, RENAME, COPY, LCS).
     Gather,
+    /// XREAD/XREADGROUP: each shard reads its own streams in place.
+    Streams,
 }
 
 /// Runs a shard handler on `shard` and counts the call. `out` receives the

@@ -642,6 +642,80 @@ fn serve_history(r: &mut Reply, resp3: bool, key: &[u8], s: &mut Stream, after: 
     }
 }
 
+/// Checks one key of XREAD/XREADGROUP (type, group) and resolves its ID
+/// argument, as Redis does before serving anything.
+fn resolve_one(db: &mut Db, key: &[u8], arg: &[u8], ra: &ReadArgs, now: u64) -> Result<ReadId, Vec<u8>> {
+    let s = read_stream(db, key, now).map_err(|()| err::WRONGTYPE.as_bytes().to_vec())?;
+    if let Some((g, _)) = &ra.group {
+        if !s.as_ref().is_some_and(|s| s.groups.contains_key(g.as_slice())) {
+            return Err(nogroup_xreadgroup(key, g));
+        }
+    }
+    Ok(match arg {
+        b"$" if ra.group.is_some() => return Err(DOLLAR_GROUP.into()),
+        b"$" => ReadId::After(s.map_or(StreamId::MIN, |s| s.last_id)),
+        b"+" if ra.group.is_some() => return Err(PLUS_GROUP.into()),
+        b"+" => match s {
+            Some(s) => ReadId::After(s.last_id.decr().ok_or(LAST_ZERO.as_bytes().to_vec())?),
+            None => ReadId::After(StreamId::MIN),
+        },
+        b">" if ra.group.is_none() => return Err(GT_XREAD.into()),
+        b">" => ReadId::New,
+        _ => ReadId::After(parse_id(arg, 0, true).ok_or(INVALID_ID.as_bytes().to_vec())?),
+    })
+}
+
+/// Serves one key of XREAD/XREADGROUP whose ID `resolve_one` gave,
+/// appending its part of the reply to `body`. Returns whether it served.
+fn serve_one(db: &mut Db, key: &[u8], id: ReadId, ra: &ReadArgs, now: u64, resp3: bool, body: &mut Vec<u8>) -> bool {
+    let index = db.index;
+    let Ok(Some(s)) = get_stream(db, key, now) else {
+        return false;
+    };
+    let mut r = Reply::new(body, resp3);
+    let Some((g, c)) = &ra.group else {
+        let ReadId::After(after) = id else {
+            unreachable!("resolved")
+        };
+        return s.last_live_id().is_some_and(|m| m > after) && serve_new(&mut r, resp3, key, s, after, ra, now);
+    };
+    let (history, after) = match id {
+        ReadId::After(a) => (true, Some(a)),
+        _ => {
+            let last = s.groups[g.as_slice()].last_id;
+            (false, s.last_live_id().filter(|m| *m > last).map(|_| last))
+        }
+    };
+    let group = s.groups.get_mut(g.as_slice()).expect("checked");
+    let (consumer, created) = group.consumer(c, now);
+    consumer.seen_time = now;
+    if created {
+        notify(class::STREAM, "xgroup-createconsumer", index, key);
+    }
+    match after {
+        Some(a) if history => {
+            serve_history(&mut r, resp3, key, s, a, ra, now);
+            true
+        }
+        Some(a) => serve_new(&mut r, resp3, key, s, a, ra, now),
+        None => false,
+    }
+}
+
+/// The reply of XREAD/XREADGROUP from the parts of the keys served: an
+/// array (RESP2) or map (RESP3) of them, or a null array if none.
+fn reply_read(r: &mut Reply, served: usize, body: &[u8]) {
+    if served == 0 {
+        return r.null_array();
+    }
+    if r.resp3 {
+        r.map_len(served);
+    } else {
+        r.array_len(served);
+    }
+    r.raw(body);
+}
+
 /// `XREAD [COUNT count] [BLOCK ms] STREAMS key [key ...] id [id ...]` and
 /// `XREADGROUP GROUP group consumer [COUNT count] [BLOCK ms] [NOACK] STREAMS key [key ...] id [id ...]`,
 /// without blocking: what can be served now, else a null array.
@@ -652,103 +726,117 @@ pub fn cmd_xread(ctx: &mut Ctx, args: &Args) {
     };
     let now = ctx.now_ms;
     let resp3 = ctx.out.resp3;
-    // Resolve the IDs, checking types and groups first, in key order.
+    let db = &mut ctx.ks.dbs[ctx.db];
     let mut ids = Vec::with_capacity(ra.nkeys);
     for k in 0..ra.nkeys {
-        let key = args.get(ra.keys_at + k);
-        let arg = args.get(ra.keys_at + ra.nkeys + k);
-        let s = match read_stream(&mut ctx.ks.dbs[ctx.db], key, now) {
-            Err(()) => return ctx.out.error(err::WRONGTYPE),
-            Ok(s) => s,
-        };
-        if let Some((g, _)) = &ra.group {
-            if !s.as_ref().is_some_and(|s| s.groups.contains_key(g.as_slice())) {
-                return ctx.out.error_bytes(&nogroup_xreadgroup(key, g));
-            }
+        let (key, arg) = (args.get(ra.keys_at + k), args.get(ra.keys_at + ra.nkeys + k));
+        match resolve_one(db, key, arg, &ra, now) {
+            Ok(id) => ids.push(id),
+            Err(e) => return ctx.out.error_bytes(&e),
         }
-        let id = match arg {
-            b"$" if ra.group.is_some() => return ctx.out.error(DOLLAR_GROUP),
-            b"$" => ReadId::After(s.map_or(StreamId::MIN, |s| s.last_id)),
-            b"+" if ra.group.is_some() => return ctx.out.error(PLUS_GROUP),
-            b"+" => match s {
-                Some(s) => match s.last_id.decr() {
-                    Some(id) => ReadId::After(id),
-                    None => return ctx.out.error(LAST_ZERO),
-                },
-                None => ReadId::After(StreamId::MIN),
-            },
-            b">" if ra.group.is_none() => return ctx.out.error(GT_XREAD),
-            b">" => ReadId::New,
-            _ => match parse_id(arg, 0, true) {
-                Some(id) => ReadId::After(id),
-                None => return ctx.out.error(INVALID_ID),
-            },
-        };
-        ids.push(id);
     }
     let mut body = Vec::new();
     let mut served = 0;
     for (k, id) in ids.into_iter().enumerate() {
-        let key = args.get(ra.keys_at + k);
-        let Ok(Some(s)) = get_stream(&mut ctx.ks.dbs[ctx.db], key, now) else {
-            continue;
-        };
-        let mut r = Reply::new(&mut body, resp3);
-        match &ra.group {
-            None => {
-                let ReadId::After(after) = id else {
-                    unreachable!("resolved above")
-                };
-                if s.len() > 0
-                    && s.last_live_id().is_some_and(|m| m > after)
-                    && serve_new(&mut r, resp3, key, s, after, &ra, now)
-                {
-                    served += 1;
-                }
-            }
-            Some((g, c)) => {
-                let (history, after) = match id {
-                    ReadId::After(a) => (true, Some(a)),
-                    _ => {
-                        let last = s.groups[g.as_slice()].last_id;
-                        let ready = s.len() > 0 && s.last_live_id().is_some_and(|m| m > last);
-                        (false, ready.then_some(last))
+        served += serve_one(db, args.get(ra.keys_at + k), id, &ra, now, resp3, &mut body) as usize;
+    }
+    reply_read(&mut ctx.out, served, &body);
+}
+
+/// XREAD/XREADGROUP on streams of several shards, atomically: every key
+/// locked, checked and resolved in key order first (the first error wins
+/// and nothing is served), then each shard serves its keys, and the parts
+/// are merged in key order. Nothing is copied between shards but replies.
+pub async fn cross_read(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    let ra = match parse_read(args) {
+        Ok(r) => r,
+        Err(e) => return Reply::new(out, resp3).error_bytes(&e),
+    };
+    let db = sess.db;
+    let mut by_shard: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for k in 0..ra.nkeys {
+        let s = crate::shard::slot::key_shard(args.get(ra.keys_at + k), sess.shard.count);
+        by_shard.entry(s).or_default().push(k);
+    }
+    let mut tx = crate::shard::coordinator::Tx::within(&sess.shard, sess.tx);
+    let mut ids: Vec<Option<Result<ReadId, Vec<u8>>>> = vec![None; ra.nkeys];
+    for (&s, ks) in &by_shard {
+        let keys: Vec<(usize, Vec<u8>, Vec<u8>)> = ks
+            .iter()
+            .map(|&k| {
+                (
+                    k,
+                    args.get(ra.keys_at + k).to_vec(),
+                    args.get(ra.keys_at + ra.nkeys + k).to_vec(),
+                )
+            })
+            .collect();
+        let locks = keys.iter().map(|(_, key, _)| crate::shard::key_id(db, key)).collect();
+        let ra2 = ra.clone();
+        let got = tx
+            .lock_keys_run(s, locks, move |sh| {
+                let now = crate::util::now_ms();
+                let mut ks = sh.ks.borrow_mut();
+                let d = ks.db(db);
+                let mut v = Vec::with_capacity(keys.len());
+                for (k, key, arg) in &keys {
+                    let r = resolve_one(d, key, arg, &ra2, now);
+                    let stop = r.is_err();
+                    v.push((*k, r));
+                    if stop {
+                        break;
                     }
-                };
-                let group = s.groups.get_mut(g.as_slice()).expect("checked");
-                let (consumer, created) = group.consumer(c, now);
-                consumer.seen_time = now;
-                if created {
-                    notify(class::STREAM, "xgroup-createconsumer", ctx.db, key);
                 }
-                let s = get_stream(&mut ctx.ks.dbs[ctx.db], key, now)
-                    .ok()
-                    .flatten()
-                    .expect("present");
-                match after {
-                    Some(a) if history => {
-                        serve_history(&mut r, resp3, key, s, a, &ra, now);
-                        served += 1;
-                    }
-                    Some(a) => {
-                        if serve_new(&mut r, resp3, key, s, a, &ra, now) {
-                            served += 1;
-                        }
-                    }
-                    None => {}
-                }
-            }
+                drop(ks);
+                super::publish_events(sh);
+                v
+            })
+            .await;
+        for (k, r) in got {
+            ids[k] = Some(r);
         }
     }
-    if served == 0 {
-        return ctx.out.null_array();
+    // The first error in key order, as a one-shard run would report.
+    for r in ids.iter().map_while(|r| r.as_ref()) {
+        if let Err(e) = r {
+            tx.finish().await;
+            return Reply::new(out, resp3).error_bytes(e);
+        }
     }
-    if resp3 {
-        ctx.out.map_len(served);
-    } else {
-        ctx.out.array_len(served);
+    let mut parts: Vec<(usize, Vec<u8>)> = Vec::new();
+    for (&s, ks) in &by_shard {
+        let keys: Vec<(usize, Vec<u8>, ReadId)> = ks
+            .iter()
+            .map(|&k| {
+                let id = ids[k].clone().expect("resolved").expect("no error");
+                (k, args.get(ra.keys_at + k).to_vec(), id)
+            })
+            .collect();
+        let ra2 = ra.clone();
+        let got = tx
+            .run(s, move |sh| {
+                let now = crate::util::now_ms();
+                let mut ks = sh.ks.borrow_mut();
+                let d = ks.db(db);
+                let mut v = Vec::new();
+                for (k, key, id) in &keys {
+                    let mut part = Vec::new();
+                    if serve_one(d, key, *id, &ra2, now, resp3, &mut part) {
+                        v.push((*k, part));
+                    }
+                }
+                drop(ks);
+                super::publish_events(sh);
+                v
+            })
+            .await;
+        parts.extend(got);
     }
-    ctx.out.raw(&body);
+    tx.finish().await;
+    parts.sort_by_key(|(k, _)| *k);
+    let body: Vec<u8> = parts.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    reply_read(&mut Reply::new(out, resp3), parts.len(), &body);
 }
 
 /// Whether XREAD/XREADGROUP `args` asks to block.
