@@ -411,6 +411,42 @@ PFCOUNT hl1 nohl
 DEL hl1 hl2 hl3 b1 b2 b4
 "#;
 
+const STREAMS: &str = r#"
+XADD st1 1-1 a 1
+XADD st1 2-1 b 2
+XADD st1 MAXLEN 1 3-1 c 3
+XADD st1 NOMKSTREAM 4-1 d 4
+XADD nost NOMKSTREAM 1-1 a 1
+XDEL st1 4-1 9-9
+XDEL st1 9-9
+XTRIM st1 MAXLEN 0
+XTRIM st1 MAXLEN 0
+XGROUP CREATE st2 g1 $ MKSTREAM
+XGROUP CREATE st2 g1 $
+XGROUP CREATECONSUMER st2 g1 alice
+XGROUP CREATECONSUMER st2 g1 alice
+XADD st2 5-1 f v
+XADD st2 6-1 f v
+XREADGROUP GROUP g1 bob STREAMS st2 >
+XREADGROUP GROUP g1 bob STREAMS st2 0
+XREAD STREAMS st2 nost 0 0
+XACK st2 g1 5-1
+XCLAIM st2 g1 carol 0 6-1
+XADD st2 7-1 f v
+XREADGROUP GROUP g1 dave STREAMS st2 >
+XAUTOCLAIM st2 g1 erin 0 0
+XGROUP SETID st2 g1 0
+XGROUP DELCONSUMER st2 g1 alice
+XGROUP DELCONSUMER st2 g1 nobody
+XSETID st2 10-1
+XGROUP DESTROY st2 g1
+XGROUP DESTROY st2 g1
+XADD {s}a 1-1 f v
+XADD {s}b 1-1 f v
+XREAD STREAMS {s}a {s}b 0 0
+DEL st1 st2 {s}a {s}b
+"#;
+
 const EXPIRY: &str = r#"
 SET e1 v PX 20
 SET e2 v PX 20
@@ -446,7 +482,17 @@ fn events_match_redis_for_every_family() {
     let redis = Redis::start();
     let spindle = Server::start(4);
     let all = "KEA";
-    for script in [STRINGS, KEYS, LISTS, HASHES, SETS, ZSETS, BITS_HLL, TRANSACTION] {
+    for script in [
+        STRINGS,
+        KEYS,
+        LISTS,
+        HASHES,
+        SETS,
+        ZSETS,
+        BITS_HLL,
+        STREAMS,
+        TRANSACTION,
+    ] {
         compare(&redis, &spindle, &[all, "KEAmn"], script);
     }
 }
@@ -455,11 +501,13 @@ fn events_match_redis_for_every_family() {
 fn class_subsets_filter_like_redis() {
     let redis = Redis::start();
     let spindle = Server::start(4);
-    let script = [STRINGS, KEYS, LISTS, HASHES, SETS, ZSETS, BITS_HLL].concat();
+    let script = [STRINGS, KEYS, LISTS, HASHES, SETS, ZSETS, BITS_HLL, STREAMS].concat();
     compare(
         &redis,
         &spindle,
-        &["Kn", "En", "Em", "Eg", "K$", "El", "Ks", "Ez", "Kh", "Eg$lshz", ""],
+        &[
+            "Kn", "En", "Em", "Eg", "K$", "El", "Ks", "Ez", "Kh", "Et", "Kt", "Eg$lshz", "",
+        ],
         &script,
     );
 }

@@ -1061,3 +1061,78 @@ fn big_entries_and_a_long_stream_paged_with_xrange() {
     let n: i64 = redis::cmd("DEL").arg(long).query(&mut c).unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn reads_across_shards_are_ordered_by_key_and_all_or_nothing() {
+    let srv = Target::start();
+    let mut c = srv.client();
+    let keys = keys_on_distinct_shards("multi:", 4);
+    let refs: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    fresh(&mut c, &refs);
+    for (n, k) in keys.iter().enumerate().take(3) {
+        for i in 1..=3 {
+            let _: String = redis::cmd("XADD")
+                .arg(&[k.as_str(), &format!("{i}-{n}"), "f", &format!("{k}:{i}")])
+                .query(&mut c)
+                .unwrap();
+        }
+    }
+    // Keys of three shards (and one missing) in one XREAD: served in the
+    // order asked, each from its own ID.
+    let order = [&keys[2], &keys[3], &keys[0], &keys[1]];
+    let v: Value = redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg(&order)
+        .arg(&["0", "0", "1-0", "$"])
+        .query(&mut c)
+        .unwrap();
+    let got = streams(&v);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, keys[2]);
+    assert_eq!(ids(&got[0].1), vec!["1-2", "2-2"]);
+    assert_eq!(got[1].0, keys[0]);
+    assert_eq!(ids(&got[1].1), vec!["2-0", "3-0"]);
+
+    // A group missing on a later key fails the whole XREADGROUP: the
+    // earlier key's group gains no consumer and delivers nothing.
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", &keys[0], "g", "0"])
+        .query(&mut c)
+        .unwrap();
+    let err = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "alice", "STREAMS", &keys[0], &keys[1], ">", ">"])
+        .query::<Value>(&mut c)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NOGROUP"), "{err:?}");
+    let consumers: Vec<Value> = redis::cmd("XINFO")
+        .arg(&["CONSUMERS", &keys[0], "g"])
+        .query(&mut c)
+        .unwrap();
+    assert!(consumers.is_empty(), "{consumers:?}");
+    assert_eq!(int(&groups(&mut c, &keys[0])["g"]["pending"]), 0);
+
+    // With the group on both, one call delivers from both shards.
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", &keys[1], "g", "0"])
+        .query(&mut c)
+        .unwrap();
+    let v: Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "alice", "STREAMS", &keys[1], &keys[0], ">", ">"])
+        .query(&mut c)
+        .unwrap();
+    let got = streams(&v);
+    assert_eq!(
+        got.iter().map(|(k, e)| (k.clone(), e.len())).collect::<Vec<_>>(),
+        vec![(keys[1].clone(), 3), (keys[0].clone(), 3)]
+    );
+    assert_eq!(int(&groups(&mut c, &keys[0])["g"]["pending"]), 3);
+    assert_eq!(int(&groups(&mut c, &keys[1])["g"]["pending"]), 3);
+    // Nothing new anywhere: a null reply.
+    let v: Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "alice", "STREAMS", &keys[1], &keys[0], ">", ">"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v, Value::Nil);
+}

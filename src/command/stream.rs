@@ -669,7 +669,8 @@ fn resolve_one(db: &mut Db, key: &[u8], arg: &[u8], ra: &ReadArgs, now: u64) -> 
 /// appending its part of the reply to `body`. Returns whether it served.
 fn serve_one(db: &mut Db, key: &[u8], id: ReadId, ra: &ReadArgs, now: u64, resp3: bool, body: &mut Vec<u8>) -> bool {
     let index = db.index;
-    let Ok(Some(s)) = get_stream(db, key, now) else {
+    // Looked up again, as Redis does (a missing key raises keymiss twice).
+    let Ok(Some(s)) = read_stream(db, key, now) else {
         return false;
     };
     let mut r = Reply::new(body, resp3);
