@@ -310,7 +310,18 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     let shard = sess.shard.clone();
     let info = sess.info.clone();
     loop {
-        match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve.clone(), deadline, sess.tx, kind).await {
+        match blocking::block_on_keys(
+            &shard,
+            &info,
+            sess.db,
+            &keys,
+            serve.clone(),
+            deadline,
+            sess.tx,
+            kind.clone(),
+        )
+        .await
+        {
             Ok(reply) => return out.extend_from_slice(&reply),
             // Inside a transaction a move answers a null bulk (Redis's
             // non-blocking path), a timed-out wait a null array.

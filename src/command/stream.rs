@@ -1047,10 +1047,9 @@ pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out:
         ra,
         resp3,
     });
-    let kind = if w.ra.group.is_some() {
-        blocking::WaitKind::StreamGroup
-    } else {
-        blocking::WaitKind::Stream
+    let kind = match &w.ra.group {
+        Some((g, _)) => blocking::WaitKind::StreamGroup(Arc::from(g.as_slice())),
+        None => blocking::WaitKind::Stream,
     };
     let serve = stream_serve(w);
     let shard = sess.shard.clone();

@@ -48,6 +48,17 @@ impl Harness {
         info.resp.set(2);
         shard.clients.borrow_mut().insert(info.id, info.clone());
         let state = State::new(&shard, info, true);
+        // The shard's periodic sweep times blocked clients out.
+        let sweeper = shard.clone();
+        executor.run(async move {
+            glommio::spawn_local(async move {
+                loop {
+                    glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+                    crate::shard::blocking::sweep(&sweeper);
+                }
+            })
+            .detach();
+        });
         Harness { executor, state, shard }
     }
 

@@ -363,6 +363,7 @@ fn start_housekeeping(shard: &Rc<Shard>) {
             }
             active_expire_cycle(&shard).await;
             active_expire_hash_fields(&shard);
+            crate::shard::blocking::sweep(&shard);
             shard.watches.borrow_mut().prune();
             // Whatever a rare path queued without publishing (events,
             // invalidations) goes out within a tick.

@@ -24,7 +24,6 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_channel::mpsc;
 use futures_lite::StreamExt;
@@ -45,6 +44,9 @@ pub enum Wake {
     Retry,
     /// CLIENT UNBLOCK: with `error`, reply -UNBLOCKED instead of a timeout.
     Unblock { error: bool },
+    /// The shard's sweep saw the deadline pass, the client killed, or its
+    /// peer gone: look.
+    Tick,
 }
 
 /// The shared part of one blocking call.
@@ -125,13 +127,15 @@ struct Registration {
 /// What a blocked client waits for. Waiters of a kind that cannot be
 /// served from a key's current value are skipped together; stream readers
 /// each wait for their own ID, so they are tried one by one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WaitKind {
     List,
     ZSet,
     Stream,
-    /// XREADGROUP: also woken when the key is deleted.
-    StreamGroup,
+    /// XREADGROUP of this group: also woken when the key is deleted. When
+    /// one such reader cannot be served, no reader of the same group on the
+    /// same key can.
+    StreamGroup(Arc<[u8]>),
 }
 
 /// A shard's blocked-client registry.
@@ -143,6 +147,17 @@ pub struct Registry {
     ready: Vec<Vec<u8>>,
     /// Clients of this shard blocked right now (INFO blocked_clients).
     pub blocked_clients: usize,
+    /// The same clients, by waiter, for [`sweep`].
+    sleepers: HashMap<u64, Sleeper>,
+    sweeps: u32,
+}
+
+/// A blocked client of this shard as the sweep sees it.
+struct Sleeper {
+    tx: mpsc::UnboundedSender<Wake>,
+    waiter: Arc<Waiter>,
+    deadline_ms: u64,
+    info: Rc<ClientInfo>,
 }
 
 /// The registry key: database number then key bytes.
@@ -176,7 +191,7 @@ impl Registry {
     pub fn blocking_keys_on_nokey(&self) -> usize {
         self.keys
             .values()
-            .filter(|q| q.iter().any(|r| r.kind == WaitKind::StreamGroup))
+            .filter(|q| q.iter().any(|r| matches!(r.kind, WaitKind::StreamGroup(_))))
             .count()
     }
 
@@ -211,14 +226,22 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
         };
         let (db, key) = split_reg_key(&k);
         let mut i = 0;
+        // Groups found with nothing to deliver in this pass.
+        let mut dry: Vec<Arc<[u8]>> = Vec::new();
         loop {
             let (id, waiter, serve, kind) = {
                 let reg = shard.blocking.borrow();
                 match reg.keys.get(&k).and_then(|q| q.get(i)) {
-                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone(), r.kind),
+                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone(), r.kind.clone()),
                     None => break,
                 }
             };
+            if let WaitKind::StreamGroup(g) = &kind {
+                if dry.iter().any(|d| d == g) && !waiter.is_claimed() {
+                    i += 1;
+                    continue;
+                }
+            }
             if waiter.is_claimed() {
                 shard.blocking.borrow_mut().remove(&k, id);
                 continue;
@@ -229,7 +252,9 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
                     // The key serves no waiter of this kind now (a stream
                     // reader only knows for itself): skip to the next kind.
                     i += 1;
-                    if !matches!(kind, WaitKind::Stream | WaitKind::StreamGroup) {
+                    if let WaitKind::StreamGroup(g) = kind {
+                        dry.push(g);
+                    } else if kind != WaitKind::Stream {
                         let reg = shard.blocking.borrow();
                         if let Some(q) = reg.keys.get(&k) {
                             while q.get(i).is_some_and(|r| r.kind == kind) {
@@ -369,9 +394,31 @@ pub enum Unserved {
 
 static NEXT_WAITER: AtomicU64 = AtomicU64::new(1);
 
-/// How often a blocked client looks at its socket, its kill flag and the
-/// clock (and, like every cross-shard wait, re-polls its channel).
-const BLOCKED_TICK: Duration = Duration::from_millis(20);
+/// Every how many sweeps the sockets of blocked clients are polled.
+const SOCKET_SWEEPS: u32 = 2;
+
+/// Tells each blocked client of this shard whose deadline passed, who was
+/// killed, or (every [`SOCKET_SWEEPS`] sweeps) whose peer went away, to look.
+/// Run by the shard's periodic task (every 10 ms), so waiting costs no timer
+/// per blocked call, and timeouts have the cron's granularity, as in Redis.
+/// A client already claimed by another shard is told too: that shard's
+/// wake-up may have been lost (see ARCHITECTURE.md, Lost wake-ups), and a
+/// wake from this thread is not.
+pub fn sweep(shard: &Shard) {
+    let mut reg = shard.blocking.borrow_mut();
+    if reg.sleepers.is_empty() {
+        return;
+    }
+    reg.sweeps = reg.sweeps.wrapping_add(1);
+    let sockets = reg.sweeps % SOCKET_SWEEPS == 0;
+    let now = crate::util::now_ms();
+    for s in reg.sleepers.values() {
+        let due = s.deadline_ms != 0 && now >= s.deadline_ms;
+        if due || s.waiter.is_claimed() || s.info.killed.get() || (sockets && peer_closed(s.info.fd)) {
+            let _ = s.tx.unbounded_send(Wake::Tick);
+        }
+    }
+}
 
 /// Whether the client's peer closed the connection (or it broke), even
 /// with unread input still queued (POLLRDHUP).
@@ -423,7 +470,7 @@ pub async fn block_on_keys(
     let mut registered: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
     let mut early: Option<Outcome> = None;
     for (s, hop_keys) in hops {
-        let (w, sv, ks2) = (waiter.clone(), serve.clone(), hop_keys.clone());
+        let (w, sv, ks2, kind) = (waiter.clone(), serve.clone(), hop_keys.clone(), kind.clone());
         let ids = hop_keys.iter().map(|k| key_id(db, k)).collect();
         let mut t = Tx::within(shard, outer);
         let outcome = t
@@ -443,7 +490,7 @@ pub async fn block_on_keys(
         Some(Outcome::Retry) => Err(Unserved::Retry),
         _ if nowait => Err(Unserved::TimedOut),
         // Lost: another shard claimed us meanwhile; its reply is on the way.
-        _ => wait(shard, info, &waiter, &mut rx, tx, deadline_ms).await,
+        _ => wait(shard, info, id, &waiter, &mut rx, tx, deadline_ms).await,
     };
     deregister(shard, db, id, registered).await;
     result
@@ -481,7 +528,7 @@ fn attempt(
                         id,
                         waiter: waiter.clone(),
                         serve: serve.clone(),
-                        kind,
+                        kind: kind.clone(),
                     });
             }
         }
@@ -495,40 +542,42 @@ fn attempt(
 async fn wait(
     shard: &Rc<Shard>,
     info: &Rc<ClientInfo>,
-    waiter: &Waiter,
+    id: u64,
+    waiter: &Arc<Waiter>,
     rx: &mut mpsc::UnboundedReceiver<Wake>,
     tx: mpsc::UnboundedSender<Wake>,
     deadline_ms: u64,
 ) -> Result<Vec<u8>, Unserved> {
-    shard.blocking.borrow_mut().blocked_clients += 1;
+    {
+        let mut reg = shard.blocking.borrow_mut();
+        reg.blocked_clients += 1;
+        reg.sleepers.insert(
+            id,
+            Sleeper {
+                tx: tx.clone(),
+                waiter: waiter.clone(),
+                deadline_ms,
+                info: info.clone(),
+            },
+        );
+    }
     *info.unblock.borrow_mut() = Some(tx);
     let mut gone = false;
     let result = loop {
-        let now = crate::util::now_ms();
-        let tick = if deadline_ms == 0 {
-            BLOCKED_TICK
-        } else {
-            Duration::from_millis(
-                deadline_ms
-                    .saturating_sub(now)
-                    .clamp(1, BLOCKED_TICK.as_millis() as u64),
-            )
-        };
-        match crate::util::within(tick, rx.next()).await {
-            Some(Some(Wake::Served(reply))) => {
+        match rx.next().await {
+            Some(Wake::Served(reply)) => {
                 if gone {
                     break Err(Unserved::Gone);
                 }
                 break Ok(reply);
             }
-            Some(Some(Wake::Retry)) => break Err(Unserved::Retry),
-            Some(Some(Wake::Unblock { error })) => {
+            Some(Wake::Retry) => break Err(Unserved::Retry),
+            Some(Wake::Unblock { error }) => {
                 if waiter.claim() {
                     break Err(if error { Unserved::Unblocked } else { Unserved::TimedOut });
                 }
             }
-            Some(None) => unreachable!("the client holds a sender"),
-            None => {
+            Some(Wake::Tick) => {
                 if !gone && (info.killed.get() || peer_closed(info.fd)) {
                     if waiter.claim() {
                         break Err(Unserved::Gone);
@@ -539,10 +588,13 @@ async fn wait(
                     break Err(Unserved::TimedOut);
                 }
             }
+            None => unreachable!("the client holds a sender"),
         }
     };
     *info.unblock.borrow_mut() = None;
-    shard.blocking.borrow_mut().blocked_clients -= 1;
+    let mut reg = shard.blocking.borrow_mut();
+    reg.sleepers.remove(&id);
+    reg.blocked_clients -= 1;
     result
 }
 
