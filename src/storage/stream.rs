@@ -7,16 +7,20 @@
 //! stores the field names of its first entry once; each entry is then
 //!
 //! ```text
-//! flags:u8  ms-delta:varint  seq:varint  values...            (same fields)
-//! flags:u8  ms-delta:varint  seq:varint  n:varint  (field value)*n  (others)
+//! head:varint  [ms-delta:varint]  [seq:varint]  values...                (same fields)
+//! head:varint  [ms-delta:varint]  [seq:varint]  n:varint  (field value)*n  (others)
 //! ```
 //!
-//! where `ms-delta` is relative to the master ID and `seq` is relative to
-//! the master's sequence when the millisecond is the master's, absolute
-//! otherwise; strings are a varint length and their bytes. A deleted entry
-//! keeps its bytes with the `DELETED` flag set (a tombstone, as in Redis's
-//! listpacks) until its whole node goes. So a typical small entry costs its
-//! value bytes plus four or five bytes, with no per-entry allocation.
+//! `head` holds four flag bits (deleted, same fields, millisecond changed,
+//! long sequence) under a small sequence number. IDs are relative to the
+//! previous entry of the node (the first entry's is the node's key): in the
+//! same millisecond the sequence is stored as the step minus one, after a
+//! millisecond change as is, with the millisecond delta after the head. So
+//! the entries `XADD *` makes cost one byte for their ID, or two when the
+//! clock moved. Strings are a varint length and their bytes. A deleted
+//! entry keeps its bytes with the `DELETED` flag set (a tombstone, as in
+//! Redis's listpacks) until its whole node goes; entries are always read
+//! from the node's start, which is what makes the relative IDs cheap.
 //!
 //! Node boundaries follow Redis's rules (a new node when the tail holds
 //! `stream-node-max-entries` entries, live or deleted, or would pass
@@ -103,6 +107,11 @@ impl StreamId {
 
 const DELETED: u8 = 1;
 const SAME_FIELDS: u8 = 2;
+/// The millisecond differs from the previous entry's: its delta follows.
+const MS_CHANGED: u64 = 4;
+/// The sequence does not fit under the flags: a varint of its own follows.
+const LONG_SEQ: u64 = 8;
+const FLAG_BITS: u32 = 4;
 
 fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -157,18 +166,27 @@ impl Node {
         7 + 8 + master + self.buf.len()
     }
 
-    /// Decodes the entry at `at` of a node whose master ID is `master`.
-    fn entry_at<'a>(&'a self, master: StreamId, at: usize) -> EntryRef<'a> {
+    /// Decodes the entry at `at` whose predecessor in the node has ID
+    /// `prev` (None for the first entry, whose ID is the master's).
+    fn entry_at<'a>(&'a self, master: StreamId, prev: Option<StreamId>, at: usize) -> EntryRef<'a> {
         let buf = &self.buf;
         let mut p = at;
-        let flags = buf[p];
-        p += 1;
-        let ms_delta = get_varint(buf, &mut p);
-        let seq = get_varint(buf, &mut p);
-        let id = if ms_delta == 0 {
-            StreamId::new(master.ms, master.seq + seq)
+        let head = get_varint(buf, &mut p);
+        let flags = (head & 3) as u8;
+        let ms_delta = if head & MS_CHANGED != 0 {
+            get_varint(buf, &mut p)
         } else {
-            StreamId::new(master.ms + ms_delta, seq)
+            0
+        };
+        let seq = if head & LONG_SEQ != 0 {
+            get_varint(buf, &mut p)
+        } else {
+            head >> FLAG_BITS
+        };
+        let id = match prev {
+            None => master,
+            Some(prev) if ms_delta == 0 => StreamId::new(prev.ms, prev.seq + seq + 1),
+            Some(prev) => StreamId::new(prev.ms + ms_delta, seq),
         };
         let body = p;
         let count = if flags & SAME_FIELDS != 0 {
@@ -198,14 +216,42 @@ impl Node {
     /// Every entry of the node in order, tombstones included.
     fn entries(&self, master: StreamId) -> impl Iterator<Item = EntryRef<'_>> {
         let mut at = 0;
+        let mut prev = None;
         std::iter::from_fn(move || {
             if at >= self.buf.len() {
                 return None;
             }
-            let e = self.entry_at(master, at);
+            let e = self.entry_at(master, prev, at);
             at = e.end;
+            prev = Some(e.id);
             Some(e)
         })
+    }
+
+    /// Appends the head and ID of entry `id` (flags `flags`) after the
+    /// node's last entry, or as its first.
+    fn put_id(&mut self, id: StreamId, flags: u64) {
+        let first = self.live + self.deleted == 0;
+        let (ms_delta, seq) = if first {
+            (0, 0)
+        } else if id.ms == self.last.ms {
+            (0, id.seq - self.last.seq - 1)
+        } else {
+            (id.ms - self.last.ms, id.seq)
+        };
+        let changed = if ms_delta != 0 { MS_CHANGED } else { 0 };
+        let buf = &mut self.buf;
+        if seq < 1 << (64 - FLAG_BITS) {
+            put_varint(buf, (seq << FLAG_BITS) | changed | flags);
+        } else {
+            put_varint(buf, LONG_SEQ | changed | flags);
+        }
+        if ms_delta != 0 {
+            put_varint(buf, ms_delta);
+        }
+        if seq >= 1 << (64 - FLAG_BITS) {
+            put_varint(buf, seq);
+        }
     }
 
     fn mark_deleted(&mut self, at: usize) {
@@ -491,14 +537,11 @@ impl Stream {
                 },
             );
         }
-        let (&master, node) = self.nodes.iter_mut().next_back().expect("a node exists");
+        let (_, node) = self.nodes.iter_mut().next_back().expect("a node exists");
         let same = node.fields.len() == pairs && (0..pairs).all(|i| *node.fields[i] == *fv[2 * i]);
         node.last_at = node.buf.len() as u32;
+        node.put_id(id, if same { SAME_FIELDS as u64 } else { 0 });
         let buf = &mut node.buf;
-        buf.push(if same { SAME_FIELDS } else { 0 });
-        let ms_delta = id.ms - master.ms;
-        put_varint(buf, ms_delta);
-        put_varint(buf, if ms_delta == 0 { id.seq - master.seq } else { id.seq });
         if same {
             for i in 0..pairs {
                 put_varint(buf, fv[2 * i + 1].len() as u64);
@@ -553,15 +596,16 @@ impl Stream {
                 }
             }
         } else {
-            let mut offsets: Vec<usize> = Vec::new();
+            let mut offsets: Vec<(usize, StreamId)> = Vec::new();
             for (&master, node) in self.nodes.range(..=end).rev() {
                 if node.last < start {
                     return;
                 }
                 offsets.clear();
-                offsets.extend(node.entries(master).map(|e| e.at));
-                for &at in offsets.iter().rev() {
-                    let e = node.entry_at(master, at);
+                offsets.extend(node.entries(master).map(|e| (e.at, e.id)));
+                for k in (0..offsets.len()).rev() {
+                    let prev = k.checked_sub(1).map(|p| offsets[p].1);
+                    let e = node.entry_at(master, prev, offsets[k].0);
                     if e.id < start {
                         return;
                     }
@@ -964,6 +1008,33 @@ mod tests {
             true
         });
         assert_eq!(v, vec![id(300, 100), id(303, 101), id(306, 102)]);
+    }
+
+    #[test]
+    fn long_sequences_and_tombstones_round_trip() {
+        let mut s = Stream::new();
+        let want = [
+            id(5, 3),
+            id(5, 1 << 61),
+            id(5, u64::MAX - 1),
+            id(6, u64::MAX),
+            id(7, 31),
+            id(7, 32),
+        ];
+        for i in want {
+            add(&mut s, i, &["f", "v"], 100);
+        }
+        assert_eq!(ids(&s, false), want.to_vec());
+        assert_eq!(s.delete(&[id(5, u64::MAX - 1), id(7, 32)]), 2);
+        assert_eq!(
+            ids(&s, true),
+            vec![id(7, 31), id(6, u64::MAX), id(5, 1 << 61), id(5, 3)]
+        );
+        assert_eq!(s.last_live_id(), Some(id(7, 31)));
+        assert_eq!(
+            s.get(id(6, u64::MAX)).unwrap().pairs().collect::<Vec<_>>(),
+            vec![(&b"f"[..], &b"v"[..])]
+        );
     }
 
     #[test]
