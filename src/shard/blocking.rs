@@ -485,6 +485,7 @@ pub async fn block_on_keys(
             break;
         }
     }
+    let waited = early.is_none() && !nowait;
     let result = match early {
         Some(Outcome::Served(reply)) => Ok(reply),
         Some(Outcome::Retry) => Err(Unserved::Retry),
@@ -492,6 +493,12 @@ pub async fn block_on_keys(
         // Lost: another shard claimed us meanwhile; its reply is on the way.
         _ => wait(shard, info, id, &waiter, &mut rx, tx, deadline_ms).await,
     };
+    // Waiting on one key, served (or told to retry) by that key's shard:
+    // the shard already dropped the registration, so no hop is needed.
+    let only_key = registered.len() == 1 && registered[0].1.len() == 1;
+    if waited && only_key && matches!(result, Ok(_) | Err(Unserved::Retry)) {
+        return result;
+    }
     deregister(shard, db, id, registered).await;
     result
 }
