@@ -119,7 +119,7 @@ fn xread_plus_and_unbalanced_errors_follow_7_4() {
         format!("*1\r\n*2\r\n{}*1\r\n{}", bulk("s"), entry("1-1", &["a", "1"]))
     );
     assert_eq!(h.cmd("XREAD BLOCK 5 STREAMS s $"), "*-1\r\n");
-    assert_eq!(h.cmd("HELLO 3").is_empty(), false);
+    assert!(!h.cmd("HELLO 3").is_empty());
     assert_eq!(h.cmd("XREAD BLOCK 5 STREAMS s $"), "_\r\n");
     assert_eq!(
         h.cmd("XREAD COUNT 1 STREAMS s 1-1"),

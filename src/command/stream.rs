@@ -464,7 +464,7 @@ pub fn cmd_xsetid(ctx: &mut Ctx, args: &Args) {
     if id < s.max_deleted {
         return ctx.out.error(SETID_MAXDEL);
     }
-    if s.len() > 0 {
+    if !s.is_empty() {
         if id < s.last_live_id().unwrap_or_default() {
             return ctx.out.error(SETID_TOP);
         }
@@ -539,7 +539,7 @@ pub fn parse_read(args: &Args) -> Result<ReadArgs, Vec<u8>> {
             r.count = c.max(0) as usize;
         } else if args.is(i, "streams") && more > 0 {
             let n = argc - i - 1;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 let (name, sym) = if group_cmd { ("xreadgroup", '>') } else { ("xread", '$') };
                 return Err(format!(
                     "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{sym}' must be specified."

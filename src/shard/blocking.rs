@@ -410,7 +410,7 @@ pub fn sweep(shard: &Shard) {
         return;
     }
     reg.sweeps = reg.sweeps.wrapping_add(1);
-    let sockets = reg.sweeps % SOCKET_SWEEPS == 0;
+    let sockets = reg.sweeps.is_multiple_of(SOCKET_SWEEPS);
     let now = crate::util::now_ms();
     for s in reg.sleepers.values() {
         let due = s.deadline_ms != 0 && now >= s.deadline_ms;
@@ -439,6 +439,7 @@ fn peer_closed(fd: i32) -> bool {
 /// order (the first that can serve wins at once, as Redis's immediate
 /// path); registration happens in the same step per shard, so no push can
 /// slip between the check and the registration.
+#[allow(clippy::too_many_arguments)]
 pub async fn block_on_keys(
     shard: &Rc<Shard>,
     info: &Rc<ClientInfo>,

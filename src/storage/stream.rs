@@ -871,13 +871,9 @@ impl Stream {
 }
 
 /// Parses a stream ID argument. `missing_seq` fills an absent sequence;
-/// `strict` refuses `-` and `+`; with `seq_star`, `<ms>-*` is accepted and
-/// reported through the second value (sequence to be chosen).
+/// `strict` refuses `-` and `+`.
 pub fn parse_id(arg: &[u8], missing_seq: u64, strict: bool) -> Option<StreamId> {
-    match parse_id_ext(arg, missing_seq, strict, false) {
-        Some((id, _)) => Some(id),
-        None => None,
-    }
+    parse_id_ext(arg, missing_seq, strict, false).map(|(id, _)| id)
 }
 
 /// [`parse_id`] with `<ms>-*` support: returns the ID and whether its
