@@ -472,12 +472,27 @@ pub async fn block_on_keys(
     let mut early: Option<Outcome> = None;
     for (s, hop_keys) in hops {
         let (w, sv, ks2, kind) = (waiter.clone(), serve.clone(), hop_keys.clone(), kind.clone());
-        let ids = hop_keys.iter().map(|k| key_id(db, k)).collect();
-        let mut t = Tx::within(shard, outer);
-        let outcome = t
-            .lock_keys_run(s, ids, move |sh| attempt(sh, db, &ks2, id, &w, &sv, nowait, kind))
-            .await;
-        t.finish().await;
+        let outcome = if outer == 0 {
+            // Once no transaction holds these keys there: one message each
+            // way, no lock to take and release.
+            let blocked = move |sh: &Shard, ks: &Vec<Vec<u8>>| {
+                !sh.gate.is_open_for(0) || (sh.gate.has_key_locks() && ks.iter().any(|k| sh.gate.key_locked(db, k)))
+            };
+            coordinator::submit_when_free(shard, s, ks2, blocked, move |sh, ks2| {
+                attempt(sh, db, &ks2, id, &w, &sv, nowait, kind)
+            })
+            .await
+            .wait()
+            .await
+        } else {
+            let ids = hop_keys.iter().map(|k| key_id(db, k)).collect();
+            let mut t = Tx::within(shard, outer);
+            let outcome = t
+                .lock_keys_run(s, ids, move |sh| attempt(sh, db, &ks2, id, &w, &sv, nowait, kind))
+                .await;
+            t.finish().await;
+            outcome
+        };
         if !nowait {
             registered.push((s, hop_keys));
         }
