@@ -928,6 +928,20 @@ fn a_blocked_xreadgroup_answers_an_error_when_its_stream_or_group_goes_away() {
     // The connection is usable after the error.
     assert_eq!(r.cmd(&["PING"]), "+PONG\r\n");
 
+    // The stream expires (7.0: UNBLOCKED; 7.4: the re-run's NOGROUP).
+    let gone = format!("{}:ttl", keys[0]);
+    let mut r = block_on(&gone);
+    wait_blocked(&mut admin, 1);
+    let n: i64 = redis::cmd("PEXPIRE").arg(&gone).arg(50).query(&mut admin).unwrap();
+    assert_eq!(n, 1);
+    let got = r.reply_str();
+    assert!(
+        got == format!("-NOGROUP No such key '{gone}' or consumer group 'g' in XREADGROUP with GROUP option\r\n")
+            || got == "-UNBLOCKED the stream key no longer exists\r\n",
+        "after expiry: {got:?}"
+    );
+    wait_blocked(&mut admin, 0);
+
     // A blocked XREAD (no group) does not care: it stays blocked through
     // the type change and is served by the next stream at that key.
     let mut reader = srv.raw();

@@ -347,6 +347,7 @@ pub fn publish_events(shard: &std::rc::Rc<crate::shard::Shard>) {
         crate::shard::pubsub::publish_events(shard);
         crate::shard::pubsub::deliver_deferred(shard);
         crate::shard::tracking::flush(shard);
+        crate::shard::blocking::serve_expired(shard);
     }
 }
 

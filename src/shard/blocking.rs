@@ -160,6 +160,40 @@ struct Sleeper {
     info: Rc<ClientInfo>,
 }
 
+thread_local! {
+    /// Whether this shard has blocked clients (so expiries are noted).
+    static WAITING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Keys with waiters that expired since the last [`serve_expired`].
+    static EXPIRED: std::cell::RefCell<Vec<(usize, Vec<u8>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes that `key` of `db` expired (lazily or actively): a group reader
+/// blocked on it must hear that its group is gone. One thread-local read
+/// when nobody is blocked.
+#[inline]
+pub fn key_expired(db: usize, key: &[u8]) {
+    if WAITING.with(|w| w.get()) {
+        EXPIRED.with(|e| e.borrow_mut().push((db, key.to_vec())));
+        crate::command::mark_outgoing();
+    }
+}
+
+/// Serves the waiters of the keys that expired (after the command or tick
+/// that reclaimed them).
+pub fn serve_expired(shard: &Shard) {
+    let expired = EXPIRED.with(|e| std::mem::take(&mut *e.borrow_mut()));
+    if expired.is_empty() {
+        return;
+    }
+    {
+        let mut reg = shard.blocking.borrow_mut();
+        for (db, k) in &expired {
+            reg.signal(*db, k);
+        }
+    }
+    serve_ready(shard, crate::util::now_ms());
+}
+
 /// The registry key: database number then key bytes.
 fn reg_key(db: usize, key: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(4 + key.len());
@@ -212,6 +246,9 @@ impl Registry {
             q.retain(|r| r.id != id);
             if q.is_empty() {
                 self.keys.remove(k);
+                if self.keys.is_empty() {
+                    WAITING.with(|w| w.set(false));
+                }
             }
         }
     }
@@ -542,6 +579,7 @@ fn attempt(
             }
             _ if nowait => {}
             _ => {
+                WAITING.with(|w| w.set(true));
                 sh.blocking
                     .borrow_mut()
                     .keys

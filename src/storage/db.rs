@@ -115,6 +115,7 @@ impl Db {
                 if o.get().is_expired(now_ms) {
                     o.remove();
                     crate::shard::tracking::key_expired(key);
+                    crate::shard::blocking::key_expired(self.index, key);
                     self.hash_ttls.unfile(key);
                     self.keys -= 1;
                     self.volatile -= 1;
@@ -287,6 +288,7 @@ impl Db {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
             notify(class::EXPIRED, "expired", self.index, key);
             crate::shard::tracking::key_expired(key);
+            crate::shard::blocking::key_expired(self.index, key);
             None
         } else {
             Some(e)
@@ -359,6 +361,7 @@ impl Db {
             for k in gone {
                 self.remove(&k);
                 crate::shard::tracking::key_expired(&k);
+                crate::shard::blocking::key_expired(self.index, &k);
                 EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
                 notify(class::EXPIRED, "expired", self.index, &k);
                 n += 1;
@@ -390,6 +393,7 @@ impl Db {
                         filed.unfile(k);
                         notify(class::EXPIRED, "expired", index, k);
                         crate::shard::tracking::key_expired(k);
+                        crate::shard::blocking::key_expired(index, k);
                     }
                     keep
                 });
