@@ -1342,6 +1342,42 @@ pub fn cmd_xpending(ctx: &mut Ctx, args: &Args) {
     }
 }
 
+/// Gives the live entry `id` to consumer `cname` of group `gname` (XCLAIM,
+/// XAUTOCLAIM): delivered at `delivery`, its count set to `count` or, unless
+/// JUSTID, one more (an entry made pending by FORCE starts at one), and
+/// replies the entry or, with JUSTID, its ID.
+#[allow(clippy::too_many_arguments)]
+fn claim(
+    s: &mut Stream,
+    gname: &[u8],
+    cname: &[u8],
+    id: StreamId,
+    now: u64,
+    delivery: u64,
+    fresh: bool,
+    count: Option<u64>,
+    justid: bool,
+    r: &mut Reply,
+) {
+    let g = s.groups.get_mut(gname).expect("checked");
+    let nack = g.assign(id, cname, now);
+    if fresh {
+        nack.delivery_count = 1;
+    }
+    nack.delivery_time = delivery;
+    match count {
+        Some(c) => nack.delivery_count = c,
+        None if !justid => nack.delivery_count += 1,
+        None => {}
+    }
+    g.consumers.get_mut(cname).expect("created").active_time = now as i64;
+    if justid {
+        reply_id(r, id);
+    } else {
+        reply_entry(r, &s.get(id).expect("exists"));
+    }
+}
+
 /// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]`
 pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
@@ -1444,22 +1480,8 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
                 continue;
             }
         }
-        let nack = g.assign(id, cname, now);
-        if fresh {
-            nack.delivery_count = 1;
-        }
-        nack.delivery_time = delivery;
-        if retry >= 0 {
-            nack.delivery_count = retry as u64;
-        } else if !justid {
-            nack.delivery_count += 1;
-        }
-        g.consumers.get_mut(cname).expect("created").active_time = now as i64;
-        if justid {
-            reply_id(&mut r, id);
-        } else {
-            reply_entry(&mut r, &s.get(id).expect("exists"));
-        }
+        let count = if retry >= 0 { Some(retry as u64) } else { None };
+        claim(s, gname, cname, id, now, delivery, fresh, count, justid, &mut r);
         n += 1;
     }
     ctx.out.array_len(n);
@@ -1542,17 +1564,7 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
         if min_idle != 0 && (now as i64 - g.pel[&id].delivery_time as i64) < min_idle {
             continue;
         }
-        let nack = g.assign(id, cname, now);
-        nack.delivery_time = now;
-        if !justid {
-            nack.delivery_count += 1;
-        }
-        g.consumers.get_mut(cname).expect("created").active_time = now as i64;
-        if justid {
-            reply_id(&mut r, id);
-        } else {
-            reply_entry(&mut r, &s.get(id).expect("exists"));
-        }
+        claim(s, gname, cname, id, now, now, false, None, justid, &mut r);
         claimed += 1;
         count -= 1;
     }

@@ -84,28 +84,14 @@ struct Ttls {
 }
 
 /// Appends `v` as LEB128.
-fn put_varint(buf: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+fn put_varint(buf: &mut Vec<u8>, v: usize) {
+    super::varint::put(buf, v as u64)
 }
 
 /// Reads a LEB128 number at `*at`, advancing it.
 #[inline]
 fn get_varint(buf: &[u8], at: &mut usize) -> usize {
-    let mut v = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = buf[*at];
-        *at += 1;
-        v |= ((b & 0x7f) as usize) << shift;
-        if b < 0x80 {
-            return v;
-        }
-        shift += 7;
-    }
+    super::varint::get(buf, at) as usize
 }
 
 fn varint_len(mut v: usize) -> usize {

@@ -9,6 +9,7 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod value;
+pub mod varint;
 pub mod zset;
 
 pub use db::Db;

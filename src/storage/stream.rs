@@ -30,6 +30,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::varint::{get as get_varint, put as put_varint};
+
 /// An entry ID: milliseconds and a sequence number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId {
@@ -112,29 +114,6 @@ const MS_CHANGED: u64 = 4;
 /// The sequence does not fit under the flags: a varint of its own follows.
 const LONG_SEQ: u64 = 8;
 const FLAG_BITS: u32 = 4;
-
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
-}
-
-#[inline]
-fn get_varint(buf: &[u8], at: &mut usize) -> u64 {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let b = buf[*at];
-        *at += 1;
-        v |= ((b & 0x7f) as u64) << shift;
-        if b < 0x80 {
-            return v;
-        }
-        shift += 7;
-    }
-}
 
 #[inline]
 fn get_str<'a>(buf: &'a [u8], at: &mut usize) -> &'a [u8] {
