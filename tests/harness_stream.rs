@@ -328,3 +328,26 @@ fn group_lag_and_entries_read() {
     let g = h.cmd("XINFO GROUPS s");
     assert!(g.contains(&format!("{}$-1\r\n", bulk("entries-read"))), "{g}");
 }
+
+#[test]
+fn signed_lag_count_caps_and_the_largest_id() {
+    let mut h = h();
+    h.cmd("XADD s 1-0 f v");
+    h.cmd("XGROUP CREATE s g $ ENTRIESREAD 100");
+    let g = h.cmd("XINFO GROUPS s");
+    assert!(
+        g.contains(&format!("{}:100\r\n{}:-99\r\n", bulk("entries-read"), bulk("lag"))),
+        "{g}"
+    );
+    assert_eq!(
+        h.cmd("XAUTOCLAIM s g c 0 0 COUNT 600000000000000000"),
+        "-ERR COUNT must be > 0\r\n"
+    );
+    h.cmd("XGROUP CREATE s g2 0");
+    h.cmd("XREADGROUP GROUP g2 c STREAMS s >");
+    // Redis keeps `>` as the largest ID: naming it reads new entries.
+    assert_eq!(
+        h.cmd("XREADGROUP GROUP g2 c STREAMS s 18446744073709551615-18446744073709551615"),
+        "*-1\r\n"
+    );
+}

@@ -1150,3 +1150,89 @@ fn reads_across_shards_are_ordered_by_key_and_all_or_nothing() {
         .unwrap();
     assert_eq!(v, Value::Nil);
 }
+
+#[test]
+fn blocked_reads_wake_only_as_redis_7_4_does() {
+    let srv = Target::start();
+    let mut admin = srv.client();
+    let keys = keys_on_distinct_shards("wake:", 4);
+    let refs: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    fresh(&mut admin, &refs);
+    let reply_of = |r: &mut Raw| r.reply_str();
+
+    // A group named "streams" still blocks.
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", &keys[0], "streams", "$", "MKSTREAM"])
+        .query(&mut admin)
+        .unwrap();
+    let mut r = srv.raw();
+    r.send(&encode(&[
+        "XREADGROUP",
+        "GROUP",
+        "streams",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        &keys[0],
+        ">",
+    ]));
+    wait_blocked(&mut admin, 1);
+    let _: String = redis::cmd("XADD")
+        .arg(&[&keys[0], "1-0", "f", "v"])
+        .query(&mut admin)
+        .unwrap();
+    assert!(reply_of(&mut r).contains("1-0"));
+    wait_blocked(&mut admin, 0);
+
+    // XGROUP SETID does not wake a group reader; the next XADD delivers
+    // from the new position.
+    let _: String = redis::cmd("XADD")
+        .arg(&[&keys[1], "1-0", "a", "1"])
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", &keys[1], "g", "$"])
+        .query(&mut admin)
+        .unwrap();
+    let mut r = srv.raw();
+    r.send(&encode(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        &keys[1],
+        ">",
+    ]));
+    wait_blocked(&mut admin, 1);
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["SETID", &keys[1], "g", "0"])
+        .query(&mut admin)
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&[&keys[1], "2-0", "b", "2"])
+        .query(&mut admin)
+        .unwrap();
+    let got = reply_of(&mut r);
+    assert!(got.contains("1-0") && got.contains("2-0"), "{got:?}");
+    wait_blocked(&mut admin, 0);
+
+    // A blocked `XREAD ... +` gets the last entry only.
+    let mut r = srv.raw();
+    r.send(&encode(&["XREAD", "BLOCK", "0", "STREAMS", &keys[2], "+"]));
+    wait_blocked(&mut admin, 1);
+    let mut m = srv.raw();
+    m.send(&encode(&["MULTI"]));
+    m.send(&encode(&["XADD", &keys[2], "1-0", "a", "1"]));
+    m.send(&encode(&["XADD", &keys[2], "2-0", "b", "2"]));
+    m.send(&encode(&["EXEC"]));
+    for _ in 0..4 {
+        m.reply();
+    }
+    let got = reply_of(&mut r);
+    assert!(got.contains("2-0") && !got.contains("1-0"), "{got:?}");
+    wait_blocked(&mut admin, 0);
+}

@@ -110,6 +110,9 @@ pub mod flags {
     pub const CHANNEL_KEYS: u32 = 1 << 17;
     /// COMMAND INFO shows no key positions at all (PUBLISH).
     pub const HIDE_KEYS: u32 = 1 << 18;
+    /// A write that never makes its key ready for blocked clients, which
+    /// Redis therefore does not wake (XGROUP SETID moving a group back).
+    pub const NO_WAKE: u32 = 1 << 19;
 
     /// Names as COMMAND INFO prints them, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -252,7 +255,9 @@ pub fn execute(
         }
     }
     if cmd_flags & flags::WRITE != 0 {
-        note_written(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
+        if cmd_flags & flags::NO_WAKE == 0 {
+            note_written(shard, db, spec.key_indices(args).map(|i| args.get(i)), now_ms);
+        }
         crate::shard::tracking::keys_modified(shard, spec.key_indices(args).map(|i| args.get(i)));
     }
     publish_events(shard);

@@ -16,7 +16,9 @@ use super::notify::{class, key_miss, notify};
 use super::{Args, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::blocking::{self, Outcome, ServeCtx, ServeFn, Unserved};
-use crate::storage::stream::{parse_id, parse_id_ext, AddError, EntryRef, Group, Stream, StreamId, Trim};
+use crate::storage::stream::{
+    parse_id, parse_id_ext, AddError, EntryRef, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
+};
 use crate::storage::{Db, Value};
 
 pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
@@ -661,7 +663,11 @@ fn resolve_one(db: &mut Db, key: &[u8], arg: &[u8], ra: &ReadArgs, now: u64) -> 
         },
         b">" if ra.group.is_none() => return Err(GT_XREAD.into()),
         b">" => ReadId::New,
-        _ => ReadId::After(parse_id(arg, 0, true).ok_or(INVALID_ID.as_bytes().to_vec())?),
+        _ => match parse_id(arg, 0, true).ok_or(INVALID_ID.as_bytes().to_vec())? {
+            // Redis stores `>` as the largest ID, so that ID reads new entries.
+            StreamId::MAX if ra.group.is_some() => ReadId::New,
+            id => ReadId::After(id),
+        },
     })
 }
 
@@ -844,14 +850,15 @@ pub async fn cross_read(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
 pub fn wants_block(args: &Args) -> bool {
     let n = args.len();
     let mut i = 1;
-    while i + 1 < n {
+    while i < n {
         if args.is(i, "streams") {
             return false;
         }
         if args.is(i, "block") {
             return true;
         }
-        i += 1;
+        // GROUP's name and consumer are not options.
+        i += if args.is(i, "group") { 3 } else { 1 };
     }
     false
 }
@@ -881,12 +888,15 @@ fn stream_serve(w: Arc<Waiting>) -> Arc<ServeFn> {
         let after = |k: usize, s: Option<&Stream>, resolved: &mut Vec<Option<StreamId>>| -> Option<StreamId> {
             match w.ids[k] {
                 ReadId::After(a) => Some(a),
-                ReadId::Dollar | ReadId::Plus => {
+                ReadId::Dollar => {
                     if resolved[k].is_none() {
                         resolved[k] = Some(s.map_or(StreamId::MIN, |s| s.last_id));
                     }
                     resolved[k]
                 }
+                // `+` is taken afresh each time, as Redis's re-run does:
+                // only the last entry is served.
+                ReadId::Plus => Some(s.map_or(StreamId::MIN, |s| s.last_id.decr().unwrap_or(StreamId::MIN))),
                 ReadId::New => None,
             }
         };
@@ -937,6 +947,24 @@ fn stream_serve(w: Arc<Waiting>) -> Arc<ServeFn> {
                 }
                 if !ready(k, s, &mut resolved) {
                     return Outcome::NotReady;
+                }
+            }
+        }
+        // Redis's re-run checks every key before serving any: another key
+        // of this shard of the wrong type, or (for a group) without the
+        // group, makes the reply that error.
+        for (j, key) in w.keys.iter().enumerate() {
+            if j == k || !c.owns(key) {
+                continue;
+            }
+            match get_stream(c.ks.db(c.db), key, now) {
+                Err(()) => return claim_error(c.waiter, w.resp3, err::WRONGTYPE.as_bytes()),
+                Ok(s) => {
+                    if let Some((g, _)) = &w.ra.group {
+                        if !s.is_some_and(|s| s.groups.contains_key(g.as_slice())) {
+                            return claim_error(c.waiter, w.resp3, &nogroup_xreadgroup(key, g));
+                        }
+                    }
                 }
             }
         }
@@ -1032,13 +1060,11 @@ pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out:
             b"$" => ReadId::Dollar,
             b"+" => ReadId::Plus,
             b">" => ReadId::New,
-            a => ReadId::After(parse_id(a, 0, true).unwrap_or_default()),
+            a => match parse_id(a, 0, true).unwrap_or_default() {
+                StreamId::MAX if ra.group.is_some() => ReadId::New,
+                id => ReadId::After(id),
+            },
         })
-        .collect();
-    // `+` found nothing now: it then waits like `$`.
-    let ids = ids
-        .into_iter()
-        .map(|i| if i == ReadId::Plus { ReadId::Dollar } else { i })
         .collect();
     let w = Arc::new(Waiting {
         resolved: std::sync::Mutex::new(vec![None; keys.len()]),
@@ -1511,7 +1537,7 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
         let more = args.len() - 1 - j;
         if args.is(j, "count") && more > 0 {
             match parse_i64(args.get(j + 1)) {
-                Some(v) if (1..=i64::MAX / ATTEMPTS_FACTOR).contains(&v) => count = v,
+                Some(v) if (1..=i64::MAX / 16).contains(&v) => count = v,
                 _ => return ctx.out.error(XAUTOCLAIM_COUNT),
             }
             j += 1;
@@ -1595,13 +1621,13 @@ const XINFO_HELP: &[&str] = &[
 
 fn lag_reply(r: &mut Reply, s: &Stream, g: &Group) {
     match s.lag(g) {
-        Some(l) => r.int(l as i64),
+        Some(l) => r.int(l),
         None => r.null(),
     }
 }
 
 fn entries_read_reply(r: &mut Reply, g: &Group) {
-    if g.entries_read >= 0 {
+    if g.entries_read != ENTRIES_READ_INVALID {
         r.int(g.entries_read);
     } else {
         r.null();

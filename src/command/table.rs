@@ -596,7 +596,7 @@ const XGROUP_SUBS: &[SubSpec] = &[
     SubSpec {
         name: "xgroup|setid",
         arity: -5,
-        flags: WRITE,
+        flags: WRITE | NO_WAKE,
         summary: "Sets the last-delivered ID of a consumer group.",
     },
 ];

@@ -790,14 +790,18 @@ impl Stream {
     }
 
     /// A group's lag: entries not yet delivered to it, when it can be known.
-    pub fn lag(&self, g: &Group) -> Option<u64> {
+    /// Signed, as Redis computes it: a group set ahead with ENTRIESREAD
+    /// shows a negative lag.
+    pub fn lag(&self, g: &Group) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
+        let added = self.entries_added as i64;
         if g.entries_read != ENTRIES_READ_INVALID && !self.range_has_tombstones(g.last_id, StreamId::MAX) {
-            return Some(self.entries_added.saturating_sub(g.entries_read as u64));
+            return Some(added.wrapping_sub(g.entries_read));
         }
-        self.estimate_distance(g.last_id).map(|read| self.entries_added - read)
+        self.estimate_distance(g.last_id)
+            .map(|read| added.wrapping_sub(read as i64))
     }
 
     /// Delivers to `consumer` of `group` the entries after the group's last
@@ -830,7 +834,7 @@ impl Stream {
             };
             let g = self.groups.get_mut(group).expect("group checked");
             if g.entries_read != ENTRIES_READ_INVALID && !tomb {
-                g.entries_read += 1;
+                g.entries_read = g.entries_read.wrapping_add(1);
             } else if let Some(e) = estimate {
                 g.entries_read = e.map_or(ENTRIES_READ_INVALID, |v| v as i64);
             }
