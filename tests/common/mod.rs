@@ -44,6 +44,7 @@ impl Server {
             if s.wait_ready() {
                 return s;
             }
+            eprintln!("spindle on port {port} did not answer PING within 20 s; starting another");
         }
         panic!("spindle did not start");
     }
