@@ -30,6 +30,18 @@ pub async fn within<T>(d: std::time::Duration, fut: impl std::future::Future<Out
     .await
 }
 
+/// Awaits `fut`, polling it again every `d` even without a wake-up: for
+/// futures woken from another thread, whose wake-up glommio 0.9 can lose
+/// (see ARCHITECTURE.md, Lost wake-ups).
+pub async fn repolled<T>(d: std::time::Duration, fut: impl std::future::Future<Output = T>) -> T {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Some(v) = within(d, fut.as_mut()).await {
+            return v;
+        }
+    }
+}
+
 /// A small xorshift generator; one per shard or connection, never shared.
 pub struct Rng(u64);
 

@@ -204,7 +204,10 @@ async fn shard_main(
     let shard = match mesh {
         None => Shard::new(0, 1, cfg, None),
         Some(mesh) => {
-            let (senders, mut receivers) = match mesh.join().await {
+            // Joining waits on the other shards' threads: look again
+            // every few milliseconds (a lost wake-up here once left a
+            // server that never started).
+            let (senders, mut receivers) = match crate::util::repolled(Duration::from_millis(5), mesh.join()).await {
                 Ok(v) => v,
                 Err(e) => {
                     let _ = ready.send(Err(format!("channel mesh: {}", e)));
@@ -243,11 +246,13 @@ async fn shard_main(
     }
     // Wait for the other shards off the executor thread, so this one keeps
     // serving its mesh channels meanwhile.
-    glommio::executor()
-        .spawn_blocking(move || {
+    crate::util::repolled(
+        Duration::from_millis(5),
+        glommio::executor().spawn_blocking(move || {
             all_up.wait();
-        })
-        .await;
+        }),
+    )
+    .await;
     let backlog = shard.config.borrow().tcp_backlog as i32;
     let mut listeners = Vec::new();
     for a in &addrs {
