@@ -289,8 +289,15 @@ pub fn cmd_xadd(ctx: &mut Ctx, args: &Args) {
     let Some(id) = id else {
         return ctx.out.error(ID_TOO_SMALL);
     };
-    let fv: Vec<&[u8]> = (fields_at..argc).map(|i| args.get(i)).collect();
-    match s.append(id, &fv, limits.stream_node_max_bytes, limits.stream_node_max_entries) {
+    // Fields and values straight from the arguments: nothing collected.
+    let fv = |k: usize| args.get(fields_at + k);
+    match s.append(
+        id,
+        argc - fields_at,
+        fv,
+        limits.stream_node_max_bytes,
+        limits.stream_node_max_entries,
+    ) {
         Ok(()) => {}
         Err(AddError::IdTooSmall) => return ctx.out.error(ID_TOO_SMALL),
         Err(AddError::TooLarge) => return ctx.out.error(TOO_LARGE),
@@ -1236,10 +1243,10 @@ pub fn cmd_xgroup(ctx: &mut Ctx, args: &Args) {
 }
 
 /// The group `name` of the stream at `key`, or the error to reply.
-fn lookup_group<'d>(db: &'d mut Db, key: &[u8], name: &[u8], now: u64) -> Result<(&'d mut Stream, bool), Vec<u8>> {
+fn lookup_group<'d>(db: &'d mut Db, key: &[u8], name: &[u8], now: u64) -> Result<&'d mut Stream, Vec<u8>> {
     match get_stream(db, key, now) {
         Err(()) => Err(err::WRONGTYPE.into()),
-        Ok(Some(s)) if s.groups.contains_key(name) => Ok((s, true)),
+        Ok(Some(s)) if s.groups.contains_key(name) => Ok(s),
         Ok(_) => Err(nogroup_key_group(key, name)),
     }
 }
@@ -1305,12 +1312,10 @@ pub fn cmd_xpending(ctx: &mut Ctx, args: &Args) {
     }
     let now = ctx.now_ms;
     let key = args.get(1);
-    let index = ctx.db;
     let s = match read_stream(&mut ctx.ks.dbs[ctx.db], key, now) {
         Err(()) => return ctx.out.error(err::WRONGTYPE),
         Ok(s) => s,
     };
-    let _ = index;
     let Some(g) = s.and_then(|s| s.groups.get(args.get(2))) else {
         return ctx.out.error_bytes(&nogroup_key_group(key, args.get(2)));
     };
@@ -1476,7 +1481,7 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
     } else {
         delivery as u64
     };
-    let (s, _) = lookup_group(&mut ctx.ks.dbs[ctx.db], key, gname, now).expect("checked");
+    let s = lookup_group(&mut ctx.ks.dbs[ctx.db], key, gname, now).expect("checked");
     let g = s.groups.get_mut(gname).expect("checked");
     if last_id > g.last_id {
         g.last_id = last_id;
@@ -1549,7 +1554,7 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
         j += 1;
     }
     let s = match lookup_group(&mut ctx.ks.dbs[ctx.db], key, gname, now) {
-        Ok((s, _)) => s,
+        Ok(s) => s,
         Err(e) => return ctx.out.error_bytes(&e),
     };
     let g = s.groups.get_mut(gname).expect("checked");

@@ -91,20 +91,23 @@ impl CommandSpec {
         self.legacy_key_indices(argc).chain(movable)
     }
 
+    /// The subcommand of a container that `args` names (`client|id` for
+    /// CLIENT ID), if any.
+    pub fn find_subcommand(&self, args: &Args) -> Option<&'static SubSpec> {
+        if self.subcommands.is_empty() || args.len() < 2 {
+            return None;
+        }
+        let sub = args.get(1);
+        let full_len = self.name.len() + 1 + sub.len();
+        self.subcommands
+            .iter()
+            .find(|s| s.name.len() == full_len && s.name.as_bytes()[self.name.len() + 1..].eq_ignore_ascii_case(sub))
+    }
+
     /// The flags of the subcommand `args` names (a container's own flags
     /// when it names none).
     pub fn subcommand_flags(&self, args: &Args) -> u32 {
-        if args.len() < 2 {
-            return self.flags;
-        }
-        let sub = args.get(1);
-        self.subcommands
-            .iter()
-            .find(|s| {
-                s.name.len() == self.name.len() + 1 + sub.len()
-                    && s.name.as_bytes()[self.name.len() + 1..].eq_ignore_ascii_case(sub)
-            })
-            .map_or(self.flags, |s| s.flags)
+        self.find_subcommand(args).map_or(self.flags, |s| s.flags)
     }
 
     /// Whether the key positions depend on the arguments (COMMAND INFO's

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
-use crate::command::table::{CommandSpec, Handler, ShardFn, SubSpec};
+use crate::command::table::{CommandSpec, Handler, ShardFn};
 use crate::command::{self, errors, flags, Args, ArgsBuf, Session};
 use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
 use crate::shard::coordinator::{self, Pending};
@@ -451,7 +451,7 @@ impl State {
         if !self.sess.resp3 && self.sess.info.subs.borrow().total() > 0 {
             use crate::command::pubsub;
             if !pubsub::allowed_when_subscribed(spec.name) {
-                let name = find_subcommand(spec, args).map_or(spec.name, |s| s.name);
+                let name = spec.find_subcommand(args).map_or(spec.name, |s| s.name);
                 return self.reply_error(Some(spec), pubsub::subscribed_context_error(name).as_bytes());
             }
             if spec.name == "ping" && args.len() <= 2 {
@@ -546,19 +546,8 @@ fn is_subscription_command(args: &Args) -> bool {
 /// Whether a container's subcommand may run while a script is busy
 /// (SCRIPT KILL, FUNCTION KILL, FUNCTION STATS).
 fn busy_allowed_sub(spec: &'static CommandSpec, args: &Args) -> bool {
-    find_subcommand(spec, args).is_some_and(|s| s.flags & flags::ALLOW_BUSY != 0)
-}
-
-/// A container's subcommand named by `args` (`client|id` for CLIENT ID).
-fn find_subcommand(spec: &'static CommandSpec, args: &Args) -> Option<&'static SubSpec> {
-    if spec.subcommands.is_empty() || args.len() < 2 {
-        return None;
-    }
-    let sub = args.get(1);
-    let full_len = spec.name.len() + 1 + sub.len();
-    spec.subcommands
-        .iter()
-        .find(|s| s.name.len() == full_len && s.name.as_bytes()[spec.name.len() + 1..].eq_ignore_ascii_case(sub))
+    spec.find_subcommand(args)
+        .is_some_and(|s| s.flags & flags::ALLOW_BUSY != 0)
 }
 
 /// Arity and name checks of container subcommands (CLIENT ID, CONFIG GET...),
@@ -567,7 +556,7 @@ pub(crate) fn subcommand_error(spec: &'static CommandSpec, args: &Args) -> Optio
     if spec.subcommands.is_empty() {
         return None;
     }
-    match find_subcommand(spec, args) {
+    match spec.find_subcommand(args) {
         None => Some(errors::unknown_subcommand(args.get(1), spec.name)),
         Some(s) => {
             let ok = if s.arity >= 0 {

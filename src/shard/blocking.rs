@@ -556,9 +556,9 @@ pub async fn block_on_keys(
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 /// Tries `keys` in order on this shard and registers the waiter on each
 /// that cannot serve. Returns the outcome that ended the attempt early.
+#[allow(clippy::too_many_arguments)]
 fn attempt(
     sh: &Rc<Shard>,
     db: usize,

@@ -475,11 +475,18 @@ impl Stream {
 
     /// Appends an entry with `id` and the (field, value) pairs of `fv`
     /// (alternating). `id` must be greater than the last ID.
-    pub fn append(&mut self, id: StreamId, fv: &[&[u8]], max_bytes: usize, max_entries: usize) -> Result<(), AddError> {
+    pub fn append<'a>(
+        &mut self,
+        id: StreamId,
+        len: usize,
+        fv: impl Fn(usize) -> &'a [u8],
+        max_bytes: usize,
+        max_entries: usize,
+    ) -> Result<(), AddError> {
         if id <= self.last_id {
             return Err(AddError::IdTooSmall);
         }
-        let total: usize = fv.iter().map(|s| s.len()).sum();
+        let total: usize = (0..len).map(|k| fv(k).len()).sum();
         if total > MAX_ENTRY_BYTES {
             return Err(AddError::TooLarge);
         }
@@ -488,7 +495,7 @@ impl Stream {
         } else {
             max_bytes
         };
-        let pairs = fv.len() / 2;
+        let pairs = len / 2;
         let open_new = match self.nodes.last_key_value() {
             None => true,
             Some((_, n)) => {
@@ -503,7 +510,7 @@ impl Stream {
                 let buf = &mut last.get_mut().buf;
                 *buf = buf.as_slice().to_vec();
             }
-            let fields = (0..pairs).map(|i| Box::from(fv[2 * i])).collect();
+            let fields = (0..pairs).map(|i| Box::from(fv(2 * i))).collect();
             self.nodes.insert(
                 id,
                 Node {
@@ -517,18 +524,19 @@ impl Stream {
             );
         }
         let (_, node) = self.nodes.iter_mut().next_back().expect("a node exists");
-        let same = node.fields.len() == pairs && (0..pairs).all(|i| *node.fields[i] == *fv[2 * i]);
+        let same = node.fields.len() == pairs && (0..pairs).all(|i| *node.fields[i] == *fv(2 * i));
         node.last_at = node.buf.len() as u32;
         node.put_id(id, if same { SAME_FIELDS as u64 } else { 0 });
         let buf = &mut node.buf;
         if same {
             for i in 0..pairs {
-                put_varint(buf, fv[2 * i + 1].len() as u64);
-                buf.extend_from_slice(fv[2 * i + 1]);
+                let v = fv(2 * i + 1);
+                put_varint(buf, v.len() as u64);
+                buf.extend_from_slice(v);
             }
         } else {
             put_varint(buf, pairs as u64);
-            for s in fv {
+            for s in (0..len).map(&fv) {
                 put_varint(buf, s.len() as u64);
                 buf.extend_from_slice(s);
             }
@@ -826,22 +834,23 @@ impl Stream {
             count == 0 || ids.len() < count
         });
         for &id in &ids {
-            let tomb = self.range_has_tombstones(id, StreamId::MAX);
-            let estimate = if self.entries_added > 0 {
-                Some(self.estimate_distance(id))
-            } else {
-                None
-            };
+            // The counter steps by one while no tombstone lies ahead;
+            // otherwise it is estimated (only then is the estimate needed).
+            let counting = self.groups[group].entries_read != ENTRIES_READ_INVALID
+                && !self.range_has_tombstones(id, StreamId::MAX);
+            let estimate = (!counting && self.entries_added > 0)
+                .then(|| self.estimate_distance(id).map_or(ENTRIES_READ_INVALID, |v| v as i64));
             let g = self.groups.get_mut(group).expect("group checked");
-            if g.entries_read != ENTRIES_READ_INVALID && !tomb {
+            if counting {
                 g.entries_read = g.entries_read.wrapping_add(1);
             } else if let Some(e) = estimate {
-                g.entries_read = e.map_or(ENTRIES_READ_INVALID, |v| v as i64);
+                g.entries_read = e;
             }
             g.last_id = id;
             if !noack {
-                g.assign(id, consumer, now).delivery_count = 1;
-                g.pel.get_mut(&id).expect("assigned").delivery_time = now;
+                let nack = g.assign(id, consumer, now);
+                nack.delivery_count = 1;
+                nack.delivery_time = now;
             }
         }
         if !noack && !ids.is_empty() {
@@ -920,7 +929,7 @@ mod tests {
 
     fn add(s: &mut Stream, i: StreamId, fv: &[&str], max_entries: usize) {
         let fv: Vec<&[u8]> = fv.iter().map(|x| x.as_bytes()).collect();
-        s.append(i, &fv, 4096, max_entries).unwrap();
+        s.append(i, fv.len(), |k| fv[k], 4096, max_entries).unwrap();
     }
 
     fn ids(s: &Stream, rev: bool) -> Vec<StreamId> {
