@@ -42,6 +42,44 @@ pub struct Config {
     pub encoding: Vec<i64>,
     /// The same thresholds, typed, as command handlers read them.
     pub limits: Limits,
+    /// maxmemory, its eviction policy and the lazy-free switches.
+    pub memory: MemoryConfig,
+}
+
+/// The memory limit and how it is kept (maxmemory-*, lfu-*, lazyfree-*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryConfig {
+    /// Bytes; 0 = no limit.
+    pub maxmemory: u64,
+    pub policy: crate::shard::evict::Policy,
+    pub samples: usize,
+    pub tenacity: u32,
+    pub lfu_log_factor: u32,
+    /// Minutes per halving step of an LFU counter (0 = never decays).
+    pub lfu_decay_time: u32,
+    pub lazy_eviction: bool,
+    pub lazy_expire: bool,
+    pub lazy_server_del: bool,
+    pub lazy_user_del: bool,
+    pub lazy_user_flush: bool,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            maxmemory: 0,
+            policy: crate::shard::evict::Policy::NoEviction,
+            samples: 5,
+            tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+            lazy_eviction: false,
+            lazy_expire: false,
+            lazy_server_del: false,
+            lazy_user_del: false,
+            lazy_user_flush: false,
+        }
+    }
 }
 
 /// Encoding thresholds of the collection types, as handlers see them (a
@@ -237,6 +275,7 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
             limits: Limits::default(),
+            memory: MemoryConfig::default(),
         }
     }
 }
@@ -377,13 +416,48 @@ pub const PARAMS: &[Param] = &[
         name: "save",
         mutability: Mutability::Runtime,
     },
-    // No memory limit exists yet: only "no limit" is accepted.
     Param {
         name: "maxmemory",
         mutability: Mutability::Runtime,
     },
     Param {
         name: "maxmemory-policy",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "maxmemory-samples",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "maxmemory-eviction-tenacity",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lfu-log-factor",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lfu-decay-time",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lazyfree-lazy-eviction",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lazyfree-lazy-expire",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lazyfree-lazy-server-del",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lazyfree-lazy-user-del",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "lazyfree-lazy-user-flush",
         mutability: Mutability::Runtime,
     },
     Param {
@@ -506,8 +580,17 @@ impl Config {
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
             "save" => String::new(),
-            "maxmemory" => "0".into(),
-            "maxmemory-policy" => "noeviction".into(),
+            "maxmemory" => self.memory.maxmemory.to_string(),
+            "maxmemory-policy" => self.memory.policy.name().into(),
+            "maxmemory-samples" => self.memory.samples.to_string(),
+            "maxmemory-eviction-tenacity" => self.memory.tenacity.to_string(),
+            "lfu-log-factor" => self.memory.lfu_log_factor.to_string(),
+            "lfu-decay-time" => self.memory.lfu_decay_time.to_string(),
+            "lazyfree-lazy-eviction" => yes_no(self.memory.lazy_eviction),
+            "lazyfree-lazy-expire" => yes_no(self.memory.lazy_expire),
+            "lazyfree-lazy-server-del" => yes_no(self.memory.lazy_server_del),
+            "lazyfree-lazy-user-del" => yes_no(self.memory.lazy_user_del),
+            "lazyfree-lazy-user-flush" => yes_no(self.memory.lazy_user_flush),
             "appendonly" => "no".into(),
             "notify-keyspace-events" => crate::command::notify::format(self.notify_keyspace_events),
             "client-output-buffer-limit" => {
@@ -589,9 +672,21 @@ impl Config {
             "client-output-buffer-limit" => parse_obuf_limits(v, &mut self.client_output_buffer_limit)?,
             "tracking-table-max-keys" => self.tracking_table_max_keys = parse_int(v, 0, i64::MAX)?,
             "save" | "appendonly" => return Err("persistence is not available yet".into()),
-            "maxmemory" if parse_memory(v) == Ok(0) => {}
-            "maxmemory-policy" if v.eq_ignore_ascii_case("noeviction") => {}
-            "maxmemory" | "maxmemory-policy" => return Err("memory limits are not available yet".into()),
+            "maxmemory" => self.memory.maxmemory = parse_memory(v)?,
+            "maxmemory-policy" => {
+                self.memory.policy = crate::shard::evict::Policy::parse(v).ok_or_else(|| {
+                    "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".to_string()
+                })?
+            }
+            "maxmemory-samples" => self.memory.samples = parse_int(v, 1, 64)?,
+            "maxmemory-eviction-tenacity" => self.memory.tenacity = parse_int(v, 0, 100)?,
+            "lfu-log-factor" => self.memory.lfu_log_factor = parse_int(v, 0, i32::MAX as i64)?,
+            "lfu-decay-time" => self.memory.lfu_decay_time = parse_int(v, 0, i32::MAX as i64)?,
+            "lazyfree-lazy-eviction" => self.memory.lazy_eviction = parse_bool(v)?,
+            "lazyfree-lazy-expire" => self.memory.lazy_expire = parse_bool(v)?,
+            "lazyfree-lazy-server-del" => self.memory.lazy_server_del = parse_bool(v)?,
+            "lazyfree-lazy-user-del" => self.memory.lazy_user_del = parse_bool(v)?,
+            "lazyfree-lazy-user-flush" => self.memory.lazy_user_flush = parse_bool(v)?,
             other => {
                 let Some(i) = encoding_param(other) else {
                     return Err("Bad directive or wrong number of arguments".into());

@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod config;
+pub mod memory;
 pub mod protocol;
 pub mod script;
 pub mod server;

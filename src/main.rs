@@ -1,9 +1,8 @@
 //! `spindle [/path/to/spindle.conf] [--name value ...]`
 
-use mimalloc::MiMalloc;
-
+/// mimalloc, counting what it hands out (INFO used_memory, maxmemory).
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
+static GLOBAL: spindle::memory::Counting = spindle::memory::Counting;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

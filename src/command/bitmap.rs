@@ -68,7 +68,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
                 data[byte] &= !mask;
             }
             e.value = Value::Str { data, raw: true };
-            e.access = clock;
+            e.touch(clock);
             // Redis raises it when the string was created or grew, or the
             // bit changed.
             if grew || (old == 1) != on {
@@ -770,7 +770,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     match db.lookup(key, now) {
         Some(e) => {
             e.value = value;
-            e.access = clock;
+            e.touch(clock);
         }
         None => {
             db.insert(key, value, 0, clock);

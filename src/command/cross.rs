@@ -107,7 +107,8 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
 
 #[derive(Clone, Copy)]
 enum CountOp {
-    Del,
+    /// DEL or UNLINK, freeing lazily or not.
+    Del(bool),
     Exists,
     Touch,
 }
@@ -116,7 +117,7 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
     let op = match spec.name {
         "exists" => CountOp::Exists,
         "touch" => CountOp::Touch,
-        _ => CountOp::Del,
+        _ => CountOp::Del(keys::del_is_lazy(&sess.shard, args.get(0))),
     };
     let groups = group_by_shard(spec, args, sess.shard.count);
     let db = sess.db;
@@ -143,7 +144,7 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
     let mut ks = sh.ks.borrow_mut();
     let it = keys.iter().map(|k| k.as_slice());
     match op {
-        CountOp::Del => {
+        CountOp::Del(lazy) => {
             let watched = !sh.watches.borrow().is_empty() || sh.tracking.borrow().active();
             if watched {
                 // Only the keys that existed change.
@@ -152,13 +153,13 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
                     .map(|k| k.as_slice())
                     .filter(|k| ks.db(db).lookup(k, now).is_some())
                     .collect();
-                let n = keys::op_del(ks.db(db), gone.iter().copied(), now);
+                let n = keys::op_del(ks.db(db), gone.iter().copied(), now, lazy);
                 drop(ks);
                 touch_watched(sh, db, gone.iter().copied());
                 crate::shard::tracking::keys_modified(sh, gone.into_iter());
                 return n;
             }
-            keys::op_del(ks.db(db), it, now)
+            keys::op_del(ks.db(db), it, now, lazy)
         }
         CountOp::Exists => keys::op_exists(ks.db(db), it, now),
         CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),

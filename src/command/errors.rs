@@ -26,6 +26,8 @@ pub const CURSOR: &str = "ERR invalid cursor";
 pub const EXPIRE_NX_XX_GT_LT: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
 pub const EXPIRE_GT_LT: &str = "ERR GT and LT options at the same time are not compatible";
 pub const LCS_IDX_LEN: &str = "ERR If you want both the length and indexes, please just use IDX.";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const IDLETIME_UNDER_LFU: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const DEBUG_UNKNOWN: &str = "ERR unknown subcommand or wrong number of arguments for";
 

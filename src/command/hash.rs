@@ -85,7 +85,7 @@ fn read_hash<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: Option<u32>) -> Re
         }
         Some(e) => {
             if let Some(c) = clock {
-                e.access = c;
+                e.touch(c);
             }
             match &mut e.value {
                 Value::Hash(h) => Ok(Some(h)),
@@ -100,7 +100,7 @@ fn write_hash<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: u32) -> Result<Op
     match db.lookup(key, now) {
         None => Ok(None),
         Some(e) => {
-            e.access = clock;
+            e.touch(clock);
             match &mut e.value {
                 Value::Hash(h) => Ok(Some(h)),
                 _ => Err(OpError::WrongType),
@@ -121,7 +121,7 @@ fn hash_or_create<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: u32) -> Resul
     }
     match db.lookup(key, now) {
         Some(e) => {
-            e.access = clock;
+            e.touch(clock);
             match &mut e.value {
                 Value::Hash(h) => Ok(h),
                 _ => Err(OpError::WrongType),

@@ -570,7 +570,7 @@ pub fn op_pfadd<'a>(
     match db.lookup(key, now) {
         Some(e) => {
             check(&e.value)?;
-            e.access = clock;
+            e.touch(clock);
             let updated = match &mut e.value {
                 Value::Str { data, raw } => {
                     *raw = true;
@@ -692,7 +692,7 @@ pub fn op_pfmerge<'a>(
     match db.lookup(dest, now) {
         Some(e) => {
             e.value = value;
-            e.access = clock;
+            e.touch(clock);
         }
         None => {
             db.insert(dest, value, 0, clock);
@@ -756,7 +756,7 @@ pub fn cmd_pfdebug(ctx: &mut Ctx, args: &Args) {
     if let Err(er) = check(&e.value) {
         return ctx.out.error(er.message());
     }
-    e.access = clock;
+    e.touch(clock);
     let mut s = take_hll(&mut e.value);
     let lower = sub.to_ascii_lowercase();
     let mut failed = false;

@@ -16,16 +16,26 @@ use crate::util::{glob_match, now_ms};
 // ---------------------------------------------------------------- ops
 
 /// Deletes live keys, raising `del` for each; returns how many existed.
-/// Expired keys count as absent (and raise `expired`).
-pub fn op_del<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64) -> i64 {
+/// Expired keys count as absent (and raise `expired`). `lazy` (UNLINK):
+/// big values are freed off the shard thread.
+pub fn op_del<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64, lazy: bool) -> i64 {
     let mut n = 0;
     for k in keys {
-        if db.remove_live(k, now).is_some() {
+        if let Some(e) = db.remove_live(k, now) {
+            if lazy {
+                crate::storage::lazyfree::drop_value(e.value);
+            }
             notify(class::GENERIC, "del", db.index, k);
             n += 1;
         }
     }
     n
+}
+
+/// Whether a DEL-like command frees lazily: UNLINK always, DEL under
+/// lazyfree-lazy-user-del.
+pub fn del_is_lazy(shard: &crate::shard::Shard, name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"unlink") || shard.config.borrow().memory.lazy_user_del
 }
 
 /// Counts live keys (a key named twice counts twice); a missing one raises
@@ -49,7 +59,7 @@ pub fn op_touch<'k>(db: &mut Db, keys: impl Iterator<Item = &'k [u8]>, now: u64,
     for k in keys {
         match db.lookup(k, now) {
             Some(e) => {
-                e.access = clock;
+                e.touch(clock);
                 n += 1;
             }
             None => key_miss(index, k),
@@ -84,7 +94,8 @@ pub fn op_put_entry(db: &mut Db, key: &[u8], e: Entry, nx: bool, now: u64) -> bo
 /// `DEL key [key ...]` / `UNLINK key [key ...]` → number of keys removed.
 pub fn cmd_del(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
-    let n = op_del(&mut ctx.ks.dbs[ctx.db], args.iter().skip(1), now);
+    let lazy = del_is_lazy(ctx.shard, args.get(0));
+    let n = op_del(&mut ctx.ks.dbs[ctx.db], args.iter().skip(1), now, lazy);
     ctx.out.int(n);
 }
 
@@ -408,18 +419,28 @@ pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
     let Some(e) = ctx.ks.dbs[ctx.db].lookup(args.get(2), now) else {
         return ctx.out.null();
     };
+    let mem = ctx.shard.config.borrow().memory;
     if sub.eq_ignore_ascii_case(b"encoding") {
         let enc = e.value.encoding();
         ctx.out.bulk(enc.as_bytes());
     } else if sub.eq_ignore_ascii_case(b"idletime") {
-        let idle = clock.saturating_sub(e.access);
+        if mem.policy.is_lfu() {
+            return ctx.out.error(err::IDLETIME_UNDER_LFU);
+        }
+        let idle = clock.wrapping_sub(e.access);
         ctx.out.int(idle as i64);
     } else if sub.eq_ignore_ascii_case(b"freq") {
-        ctx.out.error(err::LFU_NOT_SELECTED);
+        if !mem.policy.is_lfu() {
+            return ctx.out.error(err::LFU_NOT_SELECTED);
+        }
+        let freq = crate::shard::evict::lfu_decayed(e.lfu, clock, mem.lfu_decay_time);
+        ctx.out.int(freq as i64);
     } else {
         // Redis shares the integers 0..9999 and reports such values with
-        // its "shared object" refcount.
-        let shared = matches!(e.value, crate::storage::Value::Int(0..=9999));
+        // its "shared object" refcount, except under a maxmemory LRU or LFU
+        // policy (a shared object cannot hold a key's access history).
+        let lru = mem.maxmemory != 0 && (mem.policy.is_lru() || mem.policy.is_lfu());
+        let shared = !lru && matches!(e.value, crate::storage::Value::Int(0..=9999));
         ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
     }
 }
@@ -778,15 +799,89 @@ pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
         return Reply::new(out, sess.resp3).error(err::SYNTAX);
     }
     let db = sess.db;
-    coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
+    let mode = FlushMode::of(sess, args);
+    let done = coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
         touch_watched_in(sh, &[db]);
         crate::shard::tracking::on_flush(sh);
-        sh.ks.borrow_mut().db(db).clear();
+        let done = flush_dbs(sh, &[db], mode);
+        sh.ks.borrow_mut().db(db).prepare();
         // Blocked group readers answer that their group went away.
         crate::shard::blocking::signal_databases(sh, &[db], crate::util::now_ms());
+        done
     })
     .await;
+    wait_flushed(done).await;
     Reply::new(out, sess.resp3).ok();
+}
+
+/// How a flush frees what it removes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FlushMode {
+    /// Here, before replying (inside a transaction or a script).
+    Inline,
+    /// On the freeing thread; the reply waits until it is done (a plain
+    /// or SYNC flush: the client sees the memory freed, the shard keeps
+    /// serving meanwhile).
+    Blocking,
+    /// On the freeing thread, replying at once (ASYNC, or
+    /// lazyfree-lazy-user-flush without a mode).
+    Async,
+}
+
+impl FlushMode {
+    fn of(sess: &Session, args: &Args) -> FlushMode {
+        if args.len() == 2 && args.is(1, "async") {
+            return FlushMode::Async;
+        }
+        if args.len() == 1 && sess.shard.config.borrow().memory.lazy_user_flush {
+            return FlushMode::Async;
+        }
+        if sess.tx != 0 {
+            FlushMode::Inline
+        } else {
+            FlushMode::Blocking
+        }
+    }
+}
+
+/// Empties databases `dbs` of `sh` as `mode` says; for a blocking flush,
+/// the receiver that fires once their memory is freed.
+fn flush_dbs(
+    sh: &crate::shard::Shard,
+    dbs: &[usize],
+    mode: FlushMode,
+) -> Option<futures_channel::oneshot::Receiver<()>> {
+    let mut ks = sh.ks.borrow_mut();
+    if mode == FlushMode::Inline {
+        for &i in dbs {
+            ks.db(i).clear();
+        }
+        return None;
+    }
+    let (old, keys) = ks.take(dbs);
+    drop(ks);
+    sh.evict.borrow_mut().clear();
+    if mode == FlushMode::Async {
+        crate::storage::lazyfree::drop_dbs(old, keys, None);
+        return None;
+    }
+    let (tx, rx) = futures_channel::oneshot::channel();
+    crate::storage::lazyfree::drop_dbs(
+        old,
+        keys,
+        Some(Box::new(move || {
+            let _ = tx.send(());
+        })),
+    );
+    Some(rx)
+}
+
+/// Waits for the freeing thread to finish the blocking flushes `done`.
+async fn wait_flushed(done: Vec<Option<futures_channel::oneshot::Receiver<()>>>) {
+    for rx in done.into_iter().flatten() {
+        // Woken from the freeing thread: look again now and then.
+        let _ = crate::util::repolled(std::time::Duration::from_millis(5), rx).await;
+    }
 }
 
 /// `FLUSHALL [ASYNC|SYNC]` → OK.
@@ -794,14 +889,22 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     if !flush_mode_ok(args) {
         return Reply::new(out, sess.resp3).error(err::SYNTAX);
     }
-    coordinator::broadcast_locked_in(&sess.shard, sess.tx, |sh| {
+    let mode = FlushMode::of(sess, args);
+    let db = sess.db;
+    let done = coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| {
         let all: Vec<usize> = (0..sh.ks.borrow().dbs.len()).collect();
         touch_watched_in(sh, &all);
         crate::shard::tracking::on_flush(sh);
-        sh.ks.borrow_mut().flush_all();
+        let done = flush_dbs(sh, &all, mode);
+        // The caller's database is about to be written again: its slot
+        // tables are ready on every shard, so that cost shows in
+        // used_memory now rather than on the first write.
+        sh.ks.borrow_mut().db(db).prepare();
         crate::shard::blocking::signal_databases(sh, &all, crate::util::now_ms());
+        done
     })
     .await;
+    wait_flushed(done).await;
     Reply::new(out, sess.resp3).ok();
 }
 
@@ -865,7 +968,7 @@ mod tests {
         let keys: [&[u8]; 4] = [b"a", b"a", b"b", b"c"];
         assert_eq!(op_exists(&mut db, keys.iter().copied(), 1), 3);
         assert_eq!(op_exists(&mut db, keys.iter().copied(), 10), 2);
-        assert_eq!(op_del(&mut db, keys.iter().copied(), 10), 1);
+        assert_eq!(op_del(&mut db, keys.iter().copied(), 10, false), 1);
         assert_eq!(db.len(), 0);
     }
 

@@ -76,7 +76,7 @@ impl<'a> Ctx<'a> {
         let touch = !self.no_touch;
         let e = self.ks.dbs[self.db].lookup(key, now)?;
         if touch {
-            e.access = clock;
+            e.touch(clock);
         }
         Some(e)
     }
@@ -228,11 +228,23 @@ pub fn execute(
     } else {
         None
     };
+    let (max_bulk_len, limits, mem) = {
+        let cfg = shard.config.borrow();
+        (cfg.proto_max_bulk_len, cfg.limits, cfg.memory)
+    };
+    // Over maxmemory, a write first evicts (as Redis does before every
+    // command); one that may grow memory is refused if nothing can go.
+    if mem.maxmemory != 0 && cmd_flags & flags::WRITE != 0 {
+        let room = crate::shard::evict::make_room(shard, &mem, now_ms);
+        publish_events(shard);
+        if room == crate::shard::evict::Room::Full && cmd_flags & flags::DENYOOM != 0 && !in_transaction() {
+            drop(watched);
+            Reply::new(out, resp3).error(errors::OOM);
+            record_rejected(shard, Some(spec), &out[start..]);
+            return;
+        }
+    }
     {
-        let (max_bulk_len, limits) = {
-            let cfg = shard.config.borrow();
-            (cfg.proto_max_bulk_len, cfg.limits)
-        };
         let mut ks = shard.ks.borrow_mut();
         let mut ctx = Ctx {
             shard,

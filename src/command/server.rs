@@ -156,6 +156,8 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         }
     }
     let _ = everything;
+    // Read before gathering the reports, whose copies are not the server's.
+    let (used, peak) = (crate::memory::used(), crate::memory::peak());
     let shard = sess.shard.clone();
     let reports = coordinator::broadcast_in(&shard, sess.tx, |sh| {
         sh.drain_counters();
@@ -271,19 +273,31 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 );
             }
             "memory" => {
-                let used = allocator_used();
                 let rss = rss_bytes();
                 let sys = total_system_memory();
+                let startup = crate::memory::startup();
+                let committed = allocator_used();
+                let mem = cfg.memory;
+                let pct = |a: u64, b: u64| if b > 0 { a as f64 * 100.0 / b as f64 } else { 0.0 };
                 let _ = write!(
                     text,
-                    "# Memory\r\nused_memory:{}\r\nused_memory_human:{}\r\nused_memory_rss:{}\r\nused_memory_rss_human:{}\r\ntotal_system_memory:{}\r\ntotal_system_memory_human:{}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:mimalloc\r\nlazyfree_pending_objects:0\r\n",
-                    used,
+                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{committed}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{sys}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                     human_bytes(used),
-                    rss,
                     human_bytes(rss),
-                    sys,
+                    human_bytes(peak),
+                    pct(used, peak),
+                    used.saturating_sub(startup),
+                    pct(used.saturating_sub(startup), used),
                     human_bytes(sys),
+                    mem.maxmemory,
+                    human_bytes(mem.maxmemory),
+                    mem.policy.name(),
+                    if used > 0 { committed as f64 / used as f64 } else { 0.0 },
+                    committed as i64 - used as i64,
                     if used > 0 { rss as f64 / used as f64 } else { 0.0 },
+                    rss as i64 - used as i64,
+                    crate::storage::lazyfree::pending(),
+                    crate::storage::lazyfree::freed(),
                 );
                 let sc = crate::script::engine::stats();
                 let vm_eval: usize = reports.iter().map(|r| r.lua.0).sum();
@@ -315,7 +329,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "stats" => {
                 let _ = write!(
                     text,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
                     stats.total_connections,
                     stats.total_commands,
                     rates[0].round() as u64,
@@ -326,6 +340,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     stats.rejected_connections,
                     expired,
                     expired_fields,
+                    stats.evicted_keys,
                     stats.keyspace_hits,
                     stats.keyspace_misses,
                     reports.iter().map(|r| r.pubsub[0]).sum::<usize>(),
@@ -489,6 +504,8 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 crate::command::notify::set_flags(cfg.notify_keyspace_events);
                 drop(cfg);
                 crate::shard::tracking::enforce_limit(sh);
+                // A lower maxmemory evicts now, a policy applies at once.
+                crate::shard::evict::tick(sh);
                 crate::command::publish_events(sh);
             })
             .await;
@@ -505,6 +522,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 };
                 crate::storage::db::EXPIRED_LAZILY.with(|c| c.set(0));
                 crate::storage::hash::EXPIRED_FIELDS.with(|c| c.set(0));
+                crate::storage::lazyfree::reset_stats();
             })
             .await;
             Reply::new(out, resp3).ok()

@@ -54,7 +54,7 @@ fn lookup_set<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: u32) -> Result<Op
     match db.lookup(key, now) {
         None => Ok(None),
         Some(e) => {
-            e.access = clock;
+            e.touch(clock);
             match &mut e.value {
                 Value::Set(s) => Ok(Some(s)),
                 _ => Err(OpError::WrongType),
@@ -76,7 +76,7 @@ fn read_set<'d>(db: &'d mut Db, key: &[u8], now: u64, touch: Option<u32>) -> Res
         }
         Some(e) => {
             if let Some(clock) = touch {
-                e.access = clock;
+                e.touch(clock);
             }
             match &mut e.value {
                 Value::Set(s) => Ok(Some(s)),

@@ -63,7 +63,7 @@ pub fn op_incr(db: &mut Db, key: &[u8], delta: i64, now: u64, clock: u32) -> Res
         };
         let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
         e.value = Value::Int(new);
-        e.access = clock;
+        e.touch(clock);
         notify(class::STRING, "incrby", db.index, key);
         return Ok(new);
     }
@@ -131,7 +131,7 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
                 data: t.clone(),
                 raw: false,
             };
-            e.access = clock;
+            e.touch(clock);
             notify(class::STRING, "incrbyfloat", db.index, key);
             return Ok(t);
         }
@@ -170,7 +170,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
             data.extend_from_slice(tail);
             let len = data.len();
             e.value = Value::Str { data, raw: true };
-            e.access = clock;
+            e.touch(clock);
             notify(class::STRING, "append", db.index, key);
             Ok(len)
         }
@@ -221,7 +221,7 @@ pub fn op_setrange(
     data[offset..offset + value.len()].copy_from_slice(value);
     let len = data.len();
     e.value = Value::Str { data, raw: true };
-    e.access = clock;
+    e.touch(clock);
     notify(class::STRING, "setrange", db.index, key);
     Ok(len)
 }
@@ -235,7 +235,7 @@ pub fn op_set(db: &mut Db, key: &[u8], value: &[u8], expire_at: u64, keep_ttl: b
             // An expired key was already removed by a lookup earlier in the
             // command; now=0 here only skips a second expiry check.
             e.value = v;
-            e.access = clock;
+            e.touch(clock);
             notify(class::STRING, "set", db.index, key);
             return;
         }
@@ -300,7 +300,7 @@ pub fn cmd_get(ctx: &mut Ctx, args: &Args) {
         }
         Some(e) => {
             if touch {
-                e.access = clock;
+                e.touch(clock);
             }
             match &e.value {
                 Value::Int(i) => ctx.out.bulk_int(*i),

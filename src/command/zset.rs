@@ -299,7 +299,7 @@ fn open<'c, 'a>(
     let db = &mut ctx.ks.dbs[ctx.db];
     if touch {
         if let Some(e) = db.lookup(key, now) {
-            e.access = clock;
+            e.touch(clock);
         }
     }
     (lookup(db, key, now, read), &mut ctx.out)
@@ -481,7 +481,7 @@ pub fn op_zadd(
             db.insert(key, Value::ZSet(Box::new(z)), 0, clock);
         }
     } else if let Some(e) = db.lookup(key, now) {
-        e.access = clock;
+        e.touch(clock);
     }
     if out.added + out.updated > 0 {
         notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, db.index, key);

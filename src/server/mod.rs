@@ -146,7 +146,14 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
             .spin_before_park(Duration::from_micros(spin_us))
             .name(&format!("shard{}", i))
             .preempt_timer(Duration::from_micros(preempt_us))
-            .spawn(move || async move { shard_main(shards, cfg, mesh, addrs, ready, all_up).await })
+            // glommio's registered I/O buffer area (DMA file I/O; sockets do
+            // not use it): its 10 MiB default would be counted in
+            // used_memory and taken out of maxmemory.
+            .io_memory(256 << 10)
+            .spawn(move || async move {
+                crate::memory::register_shard_thread(i);
+                shard_main(shards, cfg, mesh, addrs, ready, all_up).await
+            })
             .map_err(|e| format!("can't start shard executor {}: {}", i, e))?;
         handles.push(handle);
     }
@@ -162,6 +169,7 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
         "Server initialized: {} shard(s), one glommio (io_uring) executor per shard, port {}",
         shards, cfg.port
     ));
+    crate::memory::mark_startup();
     log::notice("Ready to accept connections tcp");
     for h in handles {
         let _ = h.join();
@@ -237,6 +245,7 @@ async fn shard_main(
         }
     };
     log::debug(&format!("shard {} joined the mesh", shard.id));
+    crate::shard::evict::apply_policy(&shard.config.borrow().memory);
     // The housekeeping timer below keeps ticking from here on.
     ticker.destroy();
     start_housekeeping(&shard);
@@ -368,6 +377,7 @@ fn start_housekeeping(shard: &Rc<Shard>) {
             }
             active_expire_cycle(&shard).await;
             active_expire_hash_fields(&shard);
+            crate::shard::evict::tick(&shard);
             crate::shard::blocking::sweep(&shard);
             shard.watches.borrow_mut().prune();
             // Whatever a rare path queued without publishing (events,

@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod coordinator;
+pub mod evict;
 pub mod gate;
 pub mod pubsub;
 pub mod slot;
@@ -71,6 +72,7 @@ pub struct Stats {
     pub net_input: u64,
     pub net_output: u64,
     pub expired_keys_active: u64,
+    pub evicted_keys: u64,
     pub error_replies: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
@@ -96,6 +98,7 @@ impl Stats {
         self.net_input += o.net_input;
         self.net_output += o.net_output;
         self.expired_keys_active += o.expired_keys_active;
+        self.evicted_keys += o.evicted_keys;
         self.error_replies += o.error_replies;
         self.keyspace_hits += o.keyspace_hits;
         self.keyspace_misses += o.keyspace_misses;
@@ -330,6 +333,8 @@ pub struct Shard {
     pub blocking: RefCell<blocking::Registry>,
     /// Keys of this shard under WATCH.
     pub watches: RefCell<watch::Watches>,
+    /// Eviction candidates kept between evictions (maxmemory).
+    pub evict: RefCell<evict::Pool>,
     /// Pub/sub: channels this shard owns, its clients' subscriptions.
     pub pubsub: RefCell<pubsub::PubSub>,
     /// Client-side caching: keys of this shard read by tracking clients.
@@ -408,6 +413,7 @@ impl Shard {
             rates: RefCell::new(Rates::default()),
             blocking: RefCell::new(blocking::Registry::default()),
             watches: RefCell::new(watch::Watches::default()),
+            evict: RefCell::new(evict::Pool::default()),
             pubsub: RefCell::new(pubsub::PubSub::new(count, id)),
             tracking: RefCell::new(tracking::Table::default()),
             outbox: RefCell::new((0..count).map(|_| Default::default()).collect()),

@@ -130,6 +130,14 @@ impl Db {
         }
     }
 
+    /// The entry of `key`, expired or not, without touching anything.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        if self.keys == 0 {
+            return None;
+        }
+        self.slots[key_slot(key) as usize].get(key)
+    }
+
     /// Whether a live key exists (deleting it if it has expired).
     pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
         self.lookup(key, now_ms).is_some()
@@ -153,8 +161,7 @@ impl Db {
     pub fn put_silent(&mut self, key: &[u8], entry: Option<Entry>) {
         match entry {
             Some(e) => {
-                let at = e.expire_at();
-                self.insert_silent(key, e.value, at, e.access);
+                self.insert_entry_silent(key, e);
             }
             None => {
                 self.remove(key);
@@ -166,18 +173,25 @@ impl Db {
     /// (a cross-shard write-back, a scratch keyspace being filled), whose
     /// events the command already raised.
     pub fn insert_silent(&mut self, key: &[u8], value: Value, expire_at: u64, clock: u32) -> Option<Entry> {
-        self.ensure_slots();
-        let slot = key_slot(key) as usize;
-        // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
-        // brings its field TTLs along.
-        let hash_min = match &value {
-            Value::Hash(h) => h.min_expire(),
-            _ => None,
-        };
         let entry = Entry {
             value,
             expire_at,
             access: clock,
+            lfu: crate::shard::evict::lfu_new(clock),
+        };
+        self.insert_entry_silent(key, entry)
+    }
+
+    /// [`Db::insert_silent`] of a whole entry, its access history included.
+    pub fn insert_entry_silent(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.ensure_slots();
+        let slot = key_slot(key) as usize;
+        let expire_at = entry.expire_at;
+        // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
+        // brings its field TTLs along.
+        let hash_min = match &entry.value {
+            Value::Hash(h) => h.min_expire(),
+            _ => None,
         };
         let table = &mut self.slots[slot];
         let old = match table.raw_entry_mut().from_key(key) {
@@ -272,6 +286,7 @@ impl Db {
         }
         let slot = key_slot(key) as usize;
         let old = self.slots[slot].remove(key)?;
+        release_if_empty(&mut self.slots[slot]);
         self.hash_ttls.unfile(key);
         self.keys -= 1;
         if old.expire_at != 0 {
@@ -321,13 +336,27 @@ impl Db {
         true
     }
 
+    /// An empty database numbered like this one, with its slot tables in
+    /// place if this one had them: a database in use keeps its fixed cost
+    /// across a flush, so the first write after it does not allocate the
+    /// tables (and make used_memory jump) again.
+    pub fn emptied(&self) -> Db {
+        let mut db = Db::with_index(self.index);
+        if !self.slots.is_empty() {
+            db.ensure_slots();
+        }
+        db
+    }
+
+    /// Allocates the slot tables now (they are otherwise allocated on the
+    /// database's first write).
+    pub fn prepare(&mut self) {
+        self.ensure_slots();
+    }
+
     /// Drops every key.
     pub fn clear(&mut self) {
-        self.slots = Vec::new();
-        self.slot_volatile = Vec::new();
-        self.keys = 0;
-        self.volatile = 0;
-        self.hash_ttls = HashTtlRegistry::default();
+        *self = self.emptied();
     }
 
     /// Calls `f` for every live key of `slot`.
@@ -398,6 +427,7 @@ impl Db {
                     keep
                 });
                 let gone = before - table.len();
+                release_if_empty(table);
                 if gone > 0 {
                     out.expired += gone;
                     self.keys -= gone;
@@ -412,6 +442,41 @@ impl Db {
             slot += 1;
         }
         out
+    }
+
+    /// Calls `f` with up to `n` keys taken from random places, for
+    /// eviction: one key from each non-empty slot (only volatile keys when
+    /// `volatile_only`) walking on from a random slot, at most one lap. Keys
+    /// land in slots by CRC16, so neighbouring slots hold unrelated keys.
+    pub fn sample(&self, n: usize, volatile_only: bool, r: u64, mut f: impl FnMut(&[u8], &Entry)) {
+        if self.slots.is_empty() || self.keys == 0 || (volatile_only && self.volatile == 0) {
+            return;
+        }
+        let start = (r % SLOTS as u64) as usize;
+        let mut pick = r >> 14;
+        let mut taken = 0;
+        for i in 0..SLOTS {
+            let slot = (start + i) % SLOTS;
+            let table = &self.slots[slot];
+            if table.is_empty() || (volatile_only && self.slot_volatile[slot] == 0) {
+                continue;
+            }
+            let len = if volatile_only {
+                self.slot_volatile[slot] as usize
+            } else {
+                table.len()
+            };
+            let nth = (pick % len as u64) as usize;
+            pick = pick.rotate_right(7) ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut it = table.iter().filter(|(_, e)| !volatile_only || e.expire_at != 0);
+            if let Some((k, e)) = it.nth(nth) {
+                f(k, e);
+                taken += 1;
+                if taken >= n {
+                    return;
+                }
+            }
+        }
     }
 
     /// A uniformly chosen slot (among non-empty ones, weighted by size) and
@@ -431,6 +496,17 @@ impl Db {
             n -= t.len();
         }
         None
+    }
+}
+
+/// Frees the buckets of a slot table its last key left: a table never
+/// shrinks on its own, and with keys spread over 16384 slots, tables
+/// emptied by eviction or expiry would otherwise keep memory that no
+/// eviction can give back.
+#[inline]
+fn release_if_empty(table: &mut Table) {
+    if table.is_empty() && table.capacity() > 0 {
+        *table = Table::default();
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod hash;
+pub mod lazyfree;
 pub mod list;
 pub mod set;
 pub mod stream;
@@ -43,5 +44,20 @@ impl Keyspace {
         for db in &mut self.dbs {
             db.clear();
         }
+    }
+
+    /// Empties the databases `which`, handing back their old contents (to
+    /// be freed elsewhere) and how many keys they held.
+    pub fn take(&mut self, which: &[usize]) -> (Vec<Db>, u64) {
+        let mut keys = 0;
+        let old = which
+            .iter()
+            .map(|&i| {
+                keys += self.dbs[i].len() as u64;
+                let fresh = self.dbs[i].emptied();
+                std::mem::replace(&mut self.dbs[i], fresh)
+            })
+            .collect();
+        (old, keys)
     }
 }

@@ -441,6 +441,13 @@ impl Stream {
         self.nodes.len()
     }
 
+    /// How many frees destroying the stream takes, roughly: its nodes, its
+    /// groups and their pending entries (lazy freeing's threshold).
+    pub fn free_effort(&self) -> usize {
+        let groups: usize = self.groups.values().map(|g| 1 + g.pel.len()).sum();
+        self.nodes.len() + groups
+    }
+
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         let nodes: usize = self

@@ -123,11 +123,23 @@ pub struct Entry {
     /// Absolute unix time in ms; 0 = no expiry. Changed only through `Db`
     /// so that the per-slot volatile counts stay right.
     pub(crate) expire_at: u64,
-    /// Seconds clock of the last access (OBJECT IDLETIME).
+    /// Seconds clock of the last access (OBJECT IDLETIME, LRU eviction).
     pub access: u32,
+    /// LFU state: minutes clock of the last decay (16 bits) and the
+    /// logarithmic access counter (8 bits), kept only under an LFU policy.
+    pub lfu: u32,
 }
 
 impl Entry {
+    /// Records an access at `clock` (a command read or wrote the key).
+    #[inline]
+    pub fn touch(&mut self, clock: u32) {
+        self.access = clock;
+        if let Some(p) = crate::shard::evict::lfu_params() {
+            self.lfu = crate::shard::evict::lfu_bump(self.lfu, clock, p);
+        }
+    }
+
     #[inline]
     pub fn expire_at(&self) -> u64 {
         self.expire_at
