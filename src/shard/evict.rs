@@ -18,6 +18,7 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::Shard;
 use crate::command::notify::{class, notify};
@@ -219,7 +220,7 @@ fn score(policy: Policy, e: &crate::storage::Entry, clock: u32, mem: &MemoryConf
 }
 
 /// Picks the next victim on `shard`: (db, key).
-fn pick(shard: &Shard, mem: &MemoryConfig, clock: u32) -> Option<(usize, Box<[u8]>)> {
+fn pick(shard: &Shard, mem: &MemoryConfig, clock: u32) -> Option<(usize, Box<[u8]>, u64)> {
     let policy = mem.policy;
     let volatile = policy.volatile_only();
     let ks = shard.ks.borrow();
@@ -232,7 +233,7 @@ fn pick(shard: &Shard, mem: &MemoryConfig, clock: u32) -> Option<(usize, Box<[u8
             let mut found = None;
             ks.dbs[db].sample(1, volatile, next_random(), |k, _| found = Some(Box::from(k)));
             if let Some(k) = found {
-                return Some((db, k));
+                return Some((db, k, 0));
             }
         }
         return None;
@@ -249,12 +250,46 @@ fn pick(shard: &Shard, mem: &MemoryConfig, clock: u32) -> Option<(usize, Box<[u8
     }
     // The best candidate still present (the pool may hold keys deleted or
     // changed since they were sampled).
-    while let Some((_, db, key)) = pool.cands.pop() {
+    while let Some((score, db, key)) = pool.cands.pop() {
         if ks.dbs[db].peek(&key).is_some_and(|e| !volatile || e.expire_at() != 0) {
-            return Some((db, key));
+            return Some((db, key, score));
         }
     }
     None
+}
+
+/// Each shard's best eviction candidate score, as of its last pick (0:
+/// none): a shard about to evict one of its own keys first checks that no
+/// other shard holds a clearly colder one.
+static BEST: [std::sync::atomic::AtomicU64; 256] = [const { std::sync::atomic::AtomicU64::new(0) }; 256];
+/// Set while a shard has been asked to evict and has not run yet.
+static NUDGED: [std::sync::atomic::AtomicBool; 256] = [const { std::sync::atomic::AtomicBool::new(false) }; 256];
+
+/// The other shard with the best published candidate, if it beats `score`.
+fn colder_elsewhere(me: usize, count: usize, score: u64) -> Option<usize> {
+    (0..count.min(256))
+        .filter(|&i| i != me)
+        .map(|i| (BEST[i].load(Relaxed), i))
+        .filter(|&(b, _)| b > score)
+        .max()
+        .map(|(_, i)| i)
+}
+
+/// Asks shard `target` to run an eviction slice soon (at most one request
+/// outstanding per shard). The request itself only schedules the slice,
+/// which runs like the housekeeping tick's.
+fn nudge(shard: &Rc<Shard>, target: usize) {
+    if NUDGED[target % 256].swap(true, Relaxed) {
+        return;
+    }
+    crate::shard::coordinator::post(shard, target, |sh| {
+        let sh = sh.clone();
+        glommio::spawn_local(async move {
+            NUDGED[sh.id % 256].store(false, Relaxed);
+            tick(&sh);
+        })
+        .detach();
+    });
 }
 
 /// Deletes `key` of `db` on `shard` as an eviction: raises `evicted`,
@@ -312,6 +347,12 @@ pub enum Room {
     Full,
 }
 
+/// How far over maxmemory a shard lets writes go while another shard
+/// evicts colder keys for it.
+fn slack(mem: &MemoryConfig) -> u64 {
+    (mem.maxmemory / 256).max(16 << 10)
+}
+
 /// Microseconds one eviction slice may take, from maxmemory-eviction-
 /// tenacity as Redis maps it (10 → 500 µs; 100 → unbounded).
 fn slice_us(tenacity: u32) -> Option<u64> {
@@ -351,7 +392,8 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
         if freed >= to_free {
             break Room::Ok;
         }
-        let Some((db, key)) = pick(shard, mem, clock) else {
+        let Some((db, key, score)) = pick(shard, mem, clock) else {
+            BEST[shard.id % 256].store(0, Relaxed);
             publish_evictable(shard, mem.policy);
             let others = others_can_evict(shard.id, shard.count);
             break if evicted == 0 && !others {
@@ -360,13 +402,25 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
                 Room::Running
             };
         };
+        BEST[shard.id % 256].store(score, Relaxed);
+        // A colder key on another shard goes first: that shard is asked to
+        // evict and this write goes on, unless memory is over by more than
+        // the slack already.
+        let over = (to_free - freed) as u64;
+        if !mem.policy.random() && shard.count > 1 && over <= slack(mem) {
+            if let Some(other) = colder_elsewhere(shard.id, shard.count, score) {
+                shard.evict.borrow_mut().offer(score, db, &key);
+                nudge(shard, other);
+                break Room::Running;
+            }
+        }
         if evict_key(shard, db, &key, mem.lazy_eviction) {
             evicted += 1;
-        }
-        if evicted % 16 == 0 {
-            if let Some(us) = limit {
-                if started.elapsed().as_micros() as u64 > us {
-                    break Room::Running;
+            if evicted % 16 == 0 {
+                if let Some(us) = limit {
+                    if started.elapsed().as_micros() as u64 > us {
+                        break Room::Running;
+                    }
                 }
             }
         }
