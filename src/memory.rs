@@ -14,7 +14,11 @@
 //! Reading the sum touches every shard's counter line. A shard that checks
 //! the limit on each write keeps its own counter exact and refreshes its
 //! view of the others at most once per millisecond ([`used_view`]), so the
-//! check costs no cross-core traffic on the request path.
+//! check costs no cross-core traffic on the request path. The cached part
+//! can be stale in either direction (a block allocated here and freed on
+//! another shard since leaves this counter high until the view is
+//! refreshed), so a view over the limit is read again before anything is
+//! evicted or refused.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;

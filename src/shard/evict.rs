@@ -369,6 +369,12 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
     if mem.maxmemory == 0 {
         return Room::Ok;
     }
+    if crate::memory::used_view(now_ms) <= mem.maxmemory {
+        return Room::Ok;
+    }
+    // The cached part of the view can be stale high (memory another shard
+    // allocated and this one freed): over the limit, look again for real.
+    crate::memory::refresh_view();
     let used = crate::memory::used_view(now_ms);
     if used <= mem.maxmemory {
         return Room::Ok;
