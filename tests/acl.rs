@@ -451,3 +451,37 @@ fn config_user_directives_and_bind_addresses() {
     let mut r = Raw::from_stream(s);
     assert_eq!(r.cmd(&["PING"]), "+PONG\r\n");
 }
+
+/// A local address that is not loopback, if the host has one.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("10.255.255.255:1").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn protected_mode_follows_the_default_user() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("no non-loopback address: protected mode not tested");
+        return;
+    };
+    let server = Server::start_with(2, &["--bind", "0.0.0.0", "--protected-mode", "yes"]);
+    let connect = || {
+        let s = std::net::TcpStream::connect((ip, server.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw::from_stream(s)
+    };
+    let mut outside = connect();
+    outside.send(b"PING\r\n");
+    let r = outside.reply_str();
+    assert!(r.starts_with("-DENIED Spindle is running in protected mode"), "{r}");
+    // Loopback is always served; a password for the default user lifts
+    // protected mode.
+    let mut local = server.raw();
+    ok(&mut local, &["ACL", "SETUSER", "default", ">pw"]);
+    let mut outside = connect();
+    assert_eq!(outside.cmd(&["PING"]), "-NOAUTH Authentication required.\r\n");
+    ok(&mut outside, &["AUTH", "pw"]);
+    assert_eq!(outside.cmd(&["PING"]), "+PONG\r\n");
+}
