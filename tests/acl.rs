@@ -485,3 +485,25 @@ fn protected_mode_follows_the_default_user() {
     ok(&mut outside, &["AUTH", "pw"]);
     assert_eq!(outside.cmd(&["PING"]), "+PONG\r\n");
 }
+
+#[test]
+fn duplicate_config_users_abort_start_up() {
+    for user in ["foo", "default"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_spindle"))
+            .args([
+                "--port",
+                &common::free_port().to_string(),
+                "--user",
+                user,
+                "on",
+                "--user",
+                user,
+                "off",
+            ])
+            .output()
+            .expect("run spindle");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("Duplicate user '{user}' found")), "{err}");
+    }
+}

@@ -971,8 +971,14 @@ pub fn startup_users(cfg: &crate::config::Config) -> Result<Vec<User>, String> {
         d.apply(b"resetpass", pubsub_all).ok();
         d.apply(format!(">{}", p).as_bytes(), pubsub_all).ok();
     }
-    for words in &cfg.users {
+    for (i, words) in cfg.users.iter().enumerate() {
         let name = &words[0];
+        if cfg.users[..i].iter().any(|w| &w[0] == name) {
+            return Err(format!(
+                "Duplicate user '{}' found. A user can only be defined once in config files",
+                name
+            ));
+        }
         let rules: Vec<Vec<u8>> = words[1..].iter().map(|w| w.as_bytes().to_vec()).collect();
         let idx = match users.iter().position(|u| &u.name == name) {
             Some(i) => {
