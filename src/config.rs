@@ -44,6 +44,14 @@ pub struct Config {
     pub limits: Limits,
     /// maxmemory, its eviction policy and the lazy-free switches.
     pub memory: MemoryConfig,
+    /// ACL file (`aclfile`), empty for none.
+    pub aclfile: String,
+    /// Most ACL LOG entries kept.
+    pub acllog_max_len: usize,
+    /// `acl-pubsub-default allchannels`: new users may use every channel.
+    pub acl_pubsub_default_all: bool,
+    /// `user <name> <rules...>` directives of the config file, in order.
+    pub users: Vec<Vec<String>>,
 }
 
 /// The memory limit and how it is kept (maxmemory-*, lfu-*, lazyfree-*).
@@ -276,6 +284,10 @@ impl Default for Config {
             encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
             limits: Limits::default(),
             memory: MemoryConfig::default(),
+            aclfile: String::new(),
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
+            users: Vec::new(),
         }
     }
 }
@@ -476,6 +488,18 @@ pub const PARAMS: &[Param] = &[
         name: "tracking-table-max-keys",
         mutability: Mutability::Runtime,
     },
+    Param {
+        name: "aclfile",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "acllog-max-len",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "acl-pubsub-default",
+        mutability: Mutability::Runtime,
+    },
 ];
 
 /// The encoding parameters as rows of the main parameter table.
@@ -602,6 +626,14 @@ impl Config {
                 parts.join(" ")
             }
             "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
+            "aclfile" => self.aclfile.clone(),
+            "acllog-max-len" => self.acllog_max_len.to_string(),
+            "acl-pubsub-default" => if self.acl_pubsub_default_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            }
+            .into(),
             other => return encoding_param(other).map(|i| self.encoding[i].to_string()),
         })
     }
@@ -671,6 +703,15 @@ impl Config {
             }
             "client-output-buffer-limit" => parse_obuf_limits(v, &mut self.client_output_buffer_limit)?,
             "tracking-table-max-keys" => self.tracking_table_max_keys = parse_int(v, 0, i64::MAX)?,
+            "aclfile" => self.aclfile = v.to_string(),
+            "acllog-max-len" => self.acllog_max_len = parse_int(v, 0, i64::MAX)?,
+            "acl-pubsub-default" => {
+                self.acl_pubsub_default_all = match v.to_ascii_lowercase().as_str() {
+                    "allchannels" => true,
+                    "resetchannels" => false,
+                    _ => return Err("argument(s) must be one of the following: allchannels, resetchannels".into()),
+                }
+            }
             "save" | "appendonly" => return Err("persistence is not available yet".into()),
             "maxmemory" => self.memory.maxmemory = parse_memory(v)?,
             "maxmemory-policy" => {
@@ -766,6 +807,11 @@ impl Config {
             // benchmark scripts: Spindle has no persistence yet, so the only
             // values that are true are the disabled ones.
             "daemonize" if value.eq_ignore_ascii_case("no") => Ok(()),
+            // ACL users (see `acl::startup_users`).
+            "user" if !value.is_empty() => {
+                self.users.push(value.split_whitespace().map(String::from).collect());
+                Ok(())
+            }
             _ => {
                 if Config::param(&lname).is_none() {
                     return Err("Bad directive or wrong number of arguments".into());

@@ -2,6 +2,7 @@
 //!
 //! See ARCHITECTURE.md for the bird's-eye view and the code map.
 
+pub mod acl;
 pub mod command;
 pub mod config;
 pub mod memory;

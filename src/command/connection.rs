@@ -40,32 +40,20 @@ pub fn cmd_select(sess: &mut Session, args: &Args, out: &mut Reply) {
     out.ok();
 }
 
-/// Checks a username/password pair against the default user.
-fn check_credentials(sess: &Session, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &sess.shard.config.borrow().requirepass {
-        None => true,
-        Some(p) => p.as_bytes() == pass,
-    }
-}
-
 /// `AUTH [username] password` → OK.
 pub fn cmd_auth(sess: &mut Session, args: &Args, out: &mut Reply) {
     if args.len() > 3 {
         return out.error(err::SYNTAX);
     }
     let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
-        if sess.shard.config.borrow().requirepass.is_none() {
+        if super::acl::default_nopass(sess) {
             return out.error(err::AUTH_NOT_CONFIGURED);
         }
         (b"default", args.get(1))
     } else {
         (args.get(1), args.get(2))
     };
-    if check_credentials(sess, user, pass) {
-        sess.authenticated = true;
+    if super::acl::authenticate(sess, user, pass, args.get(0)) {
         out.ok();
     } else {
         out.error(err::WRONGPASS);
@@ -106,12 +94,11 @@ pub fn cmd_hello(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
         }
     }
     if let Some((u, p)) = auth {
-        if !check_credentials(sess, u, p) {
+        if !super::acl::authenticate(sess, u, p, args.get(0)) {
             return Reply::new(out, sess.resp3).error(err::WRONGPASS);
         }
-        sess.authenticated = true;
     }
-    if !sess.authenticated {
+    if !sess.authenticated && sess.shard.acl.users.borrow().auth_required() {
         return Reply::new(out, sess.resp3).error(err::HELLO_NOAUTH);
     }
     if let Some(name) = setname {
@@ -153,7 +140,6 @@ pub fn cmd_reset(sess: &mut Session, out: &mut Reply) {
     sess.info.no_touch.set(false);
     sess.info.no_evict.set(false);
     sess.info.name.borrow_mut().clear();
-    sess.authenticated = sess.shard.config.borrow().requirepass.is_none();
     sess.multi = None;
     sess.watch = None;
     sess.info.reply_off.set(false);

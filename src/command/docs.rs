@@ -366,6 +366,7 @@ const SPECS: &[(&str, &str)] = &[
     ("swapdb", "index1 index2"),
     ("info", "[section [section ...]]"),
     ("config", ""),
+    ("acl", ""),
     ("debug", ""),
     ("command", ""),
     ("time", ""),

@@ -9,6 +9,7 @@
 //!   await the coordinator (fan-out to all shards, cross-shard multi-key
 //!   commands) or change connection state (SELECT, HELLO, CLIENT...).
 
+pub mod acl;
 pub mod args;
 pub mod bitmap;
 pub mod blocking;
@@ -169,6 +170,7 @@ pub enum ConnCmd {
     Subscribe(crate::shard::pubsub::Kind),
     Unsubscribe(crate::shard::pubsub::Kind),
     PubSub,
+    Acl,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -405,6 +407,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Reset => {
             pubsub::unsubscribe_all(sess).await;
             crate::shard::tracking::disable(&sess.shard, &sess.info);
+            acl::reset_user(sess);
             connection::cmd_reset(sess, &mut Reply::new(out, resp3))
         }
         ConnCmd::Client => connection::cmd_client(sess, args, out).await,
@@ -432,6 +435,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Subscribe(kind) => pubsub::cmd_subscribe(sess, kind, args, out).await,
         ConnCmd::Unsubscribe(kind) => pubsub::cmd_unsubscribe(sess, kind, args, out).await,
         ConnCmd::PubSub => pubsub::cmd_pubsub(sess, args, out).await,
+        ConnCmd::Acl => acl::cmd_acl(sess, args, out).await,
     }
 }
 

@@ -249,10 +249,24 @@ pub async fn cmd_exec(sess: &mut Session, out: &mut Vec<u8>) {
     }
     let watched = watch.as_ref().map(|w| w.keys.clone()).unwrap_or_default();
     let flag = watch.map(|w| w.flag);
+    // ACL rules may have changed since the commands were queued (Redis
+    // checks again at EXEC); a denied command gets an error in its place.
+    let mut denied = Vec::new();
+    if sess.acl_ok != sess.shard.acl.generation() {
+        denied = (0..m.specs.len())
+            .map(|i| super::acl::exec_recheck(sess, m.specs[i], &m.args.get(i)))
+            .collect();
+        if denied.iter().all(|d| d.is_none()) {
+            denied.clear();
+        }
+    }
+    if !denied.is_empty() {
+        return exec_locked(sess, m, None, flag, watched, denied, out).await;
+    }
     match plan(sess, &m, &watched) {
         Plan::Single(target) => exec_single(sess, m, target, flag, watched, out).await,
-        Plan::Keys(locks) => exec_locked(sess, m, Some(locks), flag, watched, out).await,
-        Plan::Global => exec_locked(sess, m, None, flag, watched, out).await,
+        Plan::Keys(locks) => exec_locked(sess, m, Some(locks), flag, watched, denied, out).await,
+        Plan::Global => exec_locked(sess, m, None, flag, watched, denied, out).await,
     }
 }
 
@@ -327,8 +341,10 @@ async fn exec_locked(
     locks: Option<BTreeMap<usize, Vec<KeyId>>>,
     flag: Option<Arc<WatchFlag>>,
     watched: Vec<WatchedKey>,
+    denied: Vec<Option<Vec<u8>>>,
     out: &mut Vec<u8>,
 ) {
+    let is_denied = |i: usize| denied.get(i).is_some_and(|d| d.is_some());
     let shard = sess.shard.clone();
     let shards = shard.count;
     let mut tx = Tx::new(&shard);
@@ -372,6 +388,11 @@ async fn exec_locked(
     while i < m.specs.len() {
         let spec = m.specs[i];
         let args = m.args.get(i);
+        if let Some(Some(msg)) = denied.get(i) {
+            Reply::new(out, sess.resp3).error_bytes(msg);
+            i += 1;
+            continue;
+        }
         match spec.handler {
             Handler::Shard(h) => match route(spec, &args, shards, shard.id) {
                 Route::Shard(target) => {
@@ -379,7 +400,7 @@ async fn exec_locked(
                     let mut part = Part::default();
                     part.push(spec, h, &args);
                     i += 1;
-                    while i < m.specs.len() {
+                    while i < m.specs.len() && !is_denied(i) {
                         let (next, nargs) = (m.specs[i], m.args.get(i));
                         match (next.handler, route(next, &nargs, shards, shard.id)) {
                             (Handler::Shard(h2), Route::Shard(t2)) if t2 == target => part.push(next, h2, &nargs),

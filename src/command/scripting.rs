@@ -112,6 +112,8 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let keys: Vec<&[u8]> = (3..3 + n).map(|i| args.get(i)).collect();
     let argv: Vec<&[u8]> = (3 + n..args.len()).map(|i| args.get(i)).collect();
     let shard = sess.shard.clone();
+    // A restricted caller's user travels with the script (None: no checks).
+    let acl = super::acl::script_user(sess);
     let run = Run {
         who: Caller::of(sess),
         db: sess.db,
@@ -122,11 +124,11 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     if sess.tx == 0 {
         if let Some(target) = home_shard(&shard, &keys) {
             if target == shard.id && !blocked(&shard, run.db, &keys) {
-                if run_fast(&shard, sess.info.id, run, what, &keys, &argv, out) {
+                if run_fast(&shard, sess.info.id, run, &acl, what, &keys, &argv, out) {
                     return;
                 }
             } else {
-                let job = Shipped::new(run, what, &keys, &argv);
+                let job = Shipped::new(run, acl.clone(), what, &keys, &argv);
                 let pending =
                     coordinator::submit_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
                 if let Some(buf) = pending.wait().await {
@@ -135,8 +137,11 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             }
         }
     }
-    run_global(sess, what, &keys, &argv, ro, out).await;
+    run_global(sess, acl, what, &keys, &argv, ro, out).await;
 }
+
+/// A restricted caller's user and client description (ACL log), or None.
+type ScriptUser = Option<(std::sync::Arc<crate::acl::User>, String)>;
 
 /// How a script runs: for whom, in which database, read-only or not, the
 /// caller's protocol and CLIENT NO-TOUCH.
@@ -192,10 +197,12 @@ fn blocked<K: AsRef<[u8]>>(shard: &Shard, db: usize, keys: &[K]) -> bool {
 
 /// Runs the script on this shard, fast path. False when it aborted (its
 /// writes undone, `out` untouched): run it in global mode.
+#[allow(clippy::too_many_arguments)]
 fn run_fast(
     shard: &Rc<Shard>,
     caller: u64,
     run: Run,
+    acl: &ScriptUser,
     what: What,
     keys: &[&[u8]],
     argv: &[&[u8]],
@@ -203,6 +210,7 @@ fn run_fast(
 ) -> bool {
     let start = out.len();
     let mut be = ScriptBackend::new(shard.clone(), 0, run.db, run.no_touch, run.who);
+    be.acl = acl.clone();
     let (outcome, wake) = with_running(shard, caller, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, run.ro, run.resp3, &mut be, out))
     });
@@ -220,6 +228,7 @@ fn run_fast(
 /// A fast-path run bound for another shard, with its arguments copied.
 struct Shipped {
     run: Run,
+    acl: ScriptUser,
     kind: u8,
     text: Vec<u8>,
     keys: Vec<Vec<u8>>,
@@ -227,7 +236,7 @@ struct Shipped {
 }
 
 impl Shipped {
-    fn new(run: Run, what: What, keys: &[&[u8]], argv: &[&[u8]]) -> Self {
+    fn new(run: Run, acl: ScriptUser, what: What, keys: &[&[u8]], argv: &[&[u8]]) -> Self {
         let (kind, text) = match what {
             What::Eval(t) => (0, t),
             What::EvalSha(t) => (1, t),
@@ -235,6 +244,7 @@ impl Shipped {
         };
         Shipped {
             run,
+            acl,
             kind,
             text: text.to_vec(),
             keys: keys.iter().map(|k| k.to_vec()).collect(),
@@ -256,12 +266,20 @@ impl Shipped {
         let keys: Vec<&[u8]> = self.keys.iter().map(|k| k.as_slice()).collect();
         let argv: Vec<&[u8]> = self.argv.iter().map(|a| a.as_slice()).collect();
         let mut out = Vec::new();
-        run_fast(sh, 0, self.run, what, &keys, &argv, &mut out).then_some(out)
+        run_fast(sh, 0, self.run, &self.acl, what, &keys, &argv, &mut out).then_some(out)
     }
 }
 
 /// Global mode: every shard locked whole, the script on this thread.
-async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[&[u8]], ro: bool, out: &mut Vec<u8>) {
+async fn run_global(
+    sess: &mut Session,
+    acl: ScriptUser,
+    what: What<'_>,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    ro: bool,
+    out: &mut Vec<u8>,
+) {
     let shard = sess.shard.clone();
     let mut tx = Tx::within(&shard, sess.tx);
     if sess.tx == 0 {
@@ -270,6 +288,7 @@ async fn run_global(sess: &mut Session, what: What<'_>, keys: &[&[u8]], argv: &[
         }
     }
     let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch, Caller::of(sess));
+    be.acl = acl;
     let (outcome, wake) = with_running(&shard, sess.info.id, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
     });
@@ -304,6 +323,8 @@ struct ScriptBackend {
     /// Global mode: keys written on other shards whose blocked clients are
     /// served after the script.
     remote_wake: BTreeMap<usize, Vec<(usize, Vec<u8>)>>,
+    /// The caller's user when it is restricted (ACL checks per call).
+    acl: ScriptUser,
 }
 
 impl Backend for ScriptBackend {
@@ -313,6 +334,26 @@ impl Backend for ScriptBackend {
         }
         self.read_only = read_only || flags.no_writes;
         Ok(())
+    }
+
+    fn permits(&mut self, argv: &[&[u8]]) -> bool {
+        let Some((user, _)) = &self.acl else {
+            return true;
+        };
+        let mut data = Vec::new();
+        let mut ranges = Vec::new();
+        for a in argv {
+            ranges.push((data.len() as u32, a.len() as u32));
+            data.extend_from_slice(a);
+        }
+        let args = Args::new(&data, &ranges);
+        let Some(spec) = super::lookup(argv[0]) else {
+            return false;
+        };
+        if !spec.arity_ok(args.len()) || subcommand_error(spec, &args).is_some() {
+            return false;
+        }
+        user.check(&crate::acl::Resolved::of(spec, &args), &args).is_ok()
     }
 
     fn call(&mut self, argv: &[&[u8]], resp3: bool, out: &mut Vec<u8>) -> Result<(), Abort> {
@@ -353,6 +394,7 @@ impl ScriptBackend {
             data: Vec::new(),
             ranges: Vec::new(),
             remote_wake: BTreeMap::new(),
+            acl: None,
         }
     }
 
@@ -385,6 +427,12 @@ impl ScriptBackend {
         if spec.flags & flags::NOSCRIPT != 0 {
             Reply::new(out, resp3).error(NOT_FROM_SCRIPT);
             return Ok(());
+        }
+        if let Some(user) = &self.acl {
+            if let Some(msg) = super::acl::script_check(&self.shard, user, spec, args) {
+                Reply::new(out, resp3).error_bytes(&msg);
+                return Ok(());
+            }
         }
         if spec.flags & flags::WRITE != 0 && self.read_only {
             Reply::new(out, resp3).error(WRITE_IN_RO);

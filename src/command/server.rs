@@ -351,6 +351,13 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     reports[0].tracking.2,
                     stats.error_replies,
                 );
+                // ACL denials, at the end of the section as in Redis.
+                let d = &stats.acl_denied;
+                let _ = write!(
+                    text,
+                    "acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+                    d[3], d[0], d[1], d[2]
+                );
             }
             "replication" => {
                 let _ = write!(
@@ -503,6 +510,9 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
                 crate::command::notify::set_flags(cfg.notify_keyspace_events);
                 drop(cfg);
+                if changes.iter().any(|(n, _)| n == "requirepass") {
+                    crate::command::acl::apply_requirepass(sh);
+                }
                 crate::shard::tracking::enforce_limit(sh);
                 // A lower maxmemory evicts now, a policy applies at once.
                 crate::shard::evict::tick(sh);
@@ -703,7 +713,7 @@ fn write_sub_info(r: &mut Reply, s: &SubSpec, parent: &CommandSpec) {
     r.int(if has_key { parent.first_key as i64 } else { 0 });
     r.int(if has_key { parent.last_key as i64 } else { 0 });
     r.int(if has_key { parent.step as i64 } else { 0 });
-    let cats = parent.acl_categories();
+    let cats = s.acl_categories(parent);
     r.set_len(cats.len());
     for c in cats {
         r.simple(c);

@@ -29,11 +29,20 @@ pub struct Session {
     pub watch: Option<WatchState>,
     /// CLIENT REPLY SKIP: drop the next command's reply.
     pub skip_next_reply: bool,
+    /// The ACL user (the default user until AUTH).
+    pub user: std::sync::Arc<crate::acl::User>,
+    /// The shard's ACL generation at which this connection was found free
+    /// to run anything (authenticated, unrestricted user); 0 when not.
+    /// Dispatch skips every ACL check while it equals the shard's.
+    pub acl_ok: u64,
 }
 
 impl Session {
     pub fn new(shard: Rc<Shard>, info: Rc<ClientInfo>, local: bool) -> Session {
-        let authenticated = shard.config.borrow().requirepass.is_none();
+        let (authenticated, user) = {
+            let users = shard.acl.users.borrow();
+            (!users.auth_required(), users.default_user().clone())
+        };
         Session {
             shard,
             info,
@@ -47,6 +56,8 @@ impl Session {
             multi: None,
             watch: None,
             skip_next_reply: false,
+            user,
+            acl_ok: 0,
         }
     }
 

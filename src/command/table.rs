@@ -135,44 +135,17 @@ impl CommandSpec {
         (self as *const CommandSpec as usize - TABLE.as_ptr() as usize) / std::mem::size_of::<CommandSpec>()
     }
 
-    /// ACL categories, derived from group and flags as Redis does.
+    /// ACL categories, derived from group and flags as Redis does (see
+    /// `acl::categories`).
     pub fn acl_categories(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.flags & WRITE != 0 {
-            v.push("@write");
-        }
-        if self.flags & READONLY != 0 {
-            v.push("@read");
-        }
-        match self.group {
-            "string" => v.push("@string"),
-            "bitmap" => v.push("@bitmap"),
-            "generic" => v.push("@keyspace"),
-            "hash" => v.push("@hash"),
-            "list" => v.push("@list"),
-            "set" => v.push("@set"),
-            "sorted-set" => v.push("@sortedset"),
-            "hyperloglog" => v.push("@hyperloglog"),
-            "connection" => v.push("@connection"),
-            "pubsub" => v.push("@pubsub"),
-            "stream" => v.push("@stream"),
-            _ => {}
-        }
-        if self.flags & ADMIN != 0 {
-            v.push("@admin");
-            v.push("@dangerous");
-        } else if self.flags & DANGEROUS != 0 {
-            v.push("@dangerous");
-        }
-        if self.flags & FAST != 0 {
-            v.push("@fast");
-        } else {
-            v.push("@slow");
-        }
-        if self.flags & BLOCKING != 0 {
-            v.push("@blocking");
-        }
-        v
+        crate::acl::categories::category_names(crate::acl::categories::spec_categories(self))
+    }
+}
+
+impl SubSpec {
+    /// A subcommand's ACL categories (its own flags, its container's group).
+    pub fn acl_categories(&self, parent: &CommandSpec) -> Vec<&'static str> {
+        crate::acl::categories::category_names(crate::acl::categories::sub_categories(parent, self))
     }
 }
 
@@ -631,6 +604,23 @@ const XINFO_SUBS: &[SubSpec] = &[
     },
 ];
 
+#[rustfmt::skip]
+const ACL_SUBS: &[SubSpec] = &[
+    SubSpec { name: "acl|cat", arity: -2, flags: NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Lists the ACL categories, or the commands inside a category." },
+    SubSpec { name: "acl|deluser", arity: -3, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Deletes ACL users, and terminates their connections." },
+    SubSpec { name: "acl|dryrun", arity: -4, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Simulates the execution of a command by a user, without executing the command." },
+    SubSpec { name: "acl|genpass", arity: -2, flags: NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Generates a pseudorandom, secure password that can be used to identify ACL users." },
+    SubSpec { name: "acl|getuser", arity: 3, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Lists the ACL rules of a user." },
+    SubSpec { name: "acl|help", arity: 2, flags: LOADING | STALE | SENTINEL, summary: "Returns helpful text about the different subcommands." },
+    SubSpec { name: "acl|list", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Dumps the effective rules in ACL file format." },
+    SubSpec { name: "acl|load", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Reloads the rules from the configured ACL file." },
+    SubSpec { name: "acl|log", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Lists recent security events generated due to ACL rules." },
+    SubSpec { name: "acl|save", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Saves the effective ACL rules in the configured ACL file." },
+    SubSpec { name: "acl|setuser", arity: -3, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Creates and modifies an ACL user and its rules." },
+    SubSpec { name: "acl|users", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Lists all ACL users." },
+    SubSpec { name: "acl|whoami", arity: 2, flags: NOSCRIPT | LOADING | STALE | SENTINEL, summary: "Returns the authenticated username of the current connection." },
+];
+
 /// Every command Spindle serves, one line each.
 #[rustfmt::skip]
 pub static TABLE: &[CommandSpec] = &[
@@ -875,6 +865,7 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, "server", "1.0.0", "A container for debugging commands.", Conn(ConnCmd::Debug), None, DEBUG_SUBS),
     spec!("command", -1, LOADING | STALE, NOKEYS, "server", "2.8.13", "Returns detailed information about all commands.", Conn(ConnCmd::Command), None, COMMAND_SUBS),
     spec!("time", 1, LOADING | STALE | FAST, NOKEYS, "server", "2.6.0", "Returns the server time.", Shard(server::cmd_time), None, &[]),
+    spec!("acl", -2, SENTINEL, NOKEYS, "server", "6.0.0", "A container for Access List Control commands.", Conn(ConnCmd::Acl), None, ACL_SUBS),
     spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", Conn(ConnCmd::Shutdown), None, &[]),
 ];
 

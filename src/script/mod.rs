@@ -68,6 +68,11 @@ pub trait Backend {
     /// ...) are error replies written to `out`, with Redis's texts.
     /// `Err(Abort)` means: unwind the script at once, write nothing.
     fn call(&mut self, argv: &[&[u8]], resp3: bool, out: &mut Vec<u8>) -> Result<(), Abort>;
+
+    /// Whether the script's caller may run `argv` (redis.acl_check_cmd).
+    fn permits(&mut self, _argv: &[&[u8]]) -> bool {
+        true
+    }
 }
 
 /// How a script run ended.

@@ -1174,14 +1174,15 @@ unsafe fn acl_check(l: L) -> c_int {
         push_error_buff(l, b"Lua redis lib command arguments must be strings or integers");
         return -1;
     }
-    let exists = command_exists(&argv_of(ctx));
+    let argv = argv_of(ctx);
+    let exists = command_exists(&argv);
+    let permitted = exists && (*ctx.backend).permits(&argv);
     ffi::lua_settop(l, 0);
     if !exists {
         push_error_buff(l, b"Invalid command passed to redis.acl_check_cmd()");
         return -1;
     }
-    // Spindle has no ACL users yet: every known command is permitted.
-    ffi::lua_pushboolean(l, 1);
+    ffi::lua_pushboolean(l, permitted as c_int);
     1
 }
 

@@ -443,8 +443,12 @@ impl State {
         if let Some(msg) = subcommand_error(spec, args) {
             return self.reply_error(Some(spec), &msg);
         }
-        if !self.sess.authenticated && spec.flags & flags::NO_AUTH == 0 {
-            return self.reply_error(Some(spec), errors::NOAUTH.as_bytes());
+        // Authentication and ACL: one compare while the session's verdict
+        // ("may run anything") is as fresh as the shard's ACL generation.
+        if self.sess.acl_ok != self.sess.shard.acl.generation() {
+            if let Some(msg) = command::acl::gate(&mut self.sess, spec, args) {
+                return self.reply_error(Some(spec), &msg);
+            }
         }
         // A RESP2 client with subscriptions may only (un)subscribe, ping,
         // quit and reset. One RefCell read otherwise.

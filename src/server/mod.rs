@@ -90,6 +90,7 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     let shards = if cfg.shards == 0 { online_cores() } else { cfg.shards };
     cfg.shards = shards;
     let addrs = check_ports(&cfg)?;
+    crate::acl::init_startup(&cfg)?;
     let executable = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -332,7 +333,8 @@ pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
     {
         let (maxclients, protected, nopass) = {
             let c = shard.config.borrow();
-            (c.maxclients, c.protected_mode, c.requirepass.is_none())
+            let nopass = shard.acl.users.borrow().default_user().nopass;
+            (c.maxclients, c.protected_mode, nopass)
         };
         let local = stream.peer_addr().map(|a| a.ip().is_loopback()).unwrap_or(false);
         if protected && nopass && !local {

@@ -76,6 +76,8 @@ pub struct Stats {
     pub error_replies: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// ACL denials by kind: command, key, channel, auth.
+    pub acl_denied: [u64; 4],
 }
 
 impl Stats {
@@ -102,6 +104,9 @@ impl Stats {
         self.error_replies += o.error_replies;
         self.keyspace_hits += o.keyspace_hits;
         self.keyspace_misses += o.keyspace_misses;
+        for (a, b) in self.acl_denied.iter_mut().zip(o.acl_denied) {
+            *a += b;
+        }
     }
 
     /// Counts an error reply by its first word (ERR, WRONGTYPE, ...).
@@ -181,6 +186,9 @@ pub struct ClientInfo {
     pub push_waker: Cell<Option<std::task::Waker>>,
     /// CLIENT REPLY OFF.
     pub reply_off: Cell<bool>,
+    /// The ACL user the connection is authenticated as (CLIENT LIST's
+    /// `user=`); see [`ClientInfo::user_name`].
+    pub user: RefCell<String>,
     /// CLIENT TRACKING settings.
     pub tracking: RefCell<tracking::ClientTracking>,
     /// When the output first passed the soft pubsub limit (0: it is under).
@@ -195,7 +203,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -214,6 +222,7 @@ impl ClientInfo {
             self.obuf.get() + self.push.borrow().len(),
             16384 + self.obuf.get() + self.push.borrow().len(),
             self.last_cmd.get(),
+            self.user_name(),
             {
                 let tr = self.tracking.borrow();
                 match (tr.on, tr.redirect) {
@@ -254,6 +263,16 @@ impl ClientInfo {
             f.push('N');
         }
         f
+    }
+
+    /// The name of the ACL user the connection is authenticated as.
+    pub fn user_name(&self) -> String {
+        let u = self.user.borrow();
+        if u.is_empty() {
+            "default".to_string()
+        } else {
+            u.clone()
+        }
     }
 
     /// Wakes the connection task for its push buffer.
@@ -343,6 +362,8 @@ pub struct Shard {
     /// order (see [`coordinator::post`]); true while a task drains it.
     pub(crate) outbox: RefCell<Vec<std::collections::VecDeque<Msg>>>,
     pub(crate) draining: Vec<Cell<bool>>,
+    /// ACL users and log (this shard's copy) and their generation.
+    pub acl: crate::acl::ShardAcl,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -395,7 +416,9 @@ impl Shard {
         let ncmd = crate::command::TABLE.len();
         // A shard is built on its own thread.
         crate::command::notify::set_flags(config.notify_keyspace_events);
+        let acl = crate::acl::ShardAcl::new(&config);
         Rc::new(Shard {
+            acl,
             id,
             count,
             ks: RefCell::new(Keyspace::new(databases)),
