@@ -51,13 +51,18 @@ pub enum Msg {
     Post(Job),
 }
 
-/// Per-command counters (INFO commandstats).
+/// Per-command counters (INFO commandstats, latencystats), one per
+/// command and subcommand (`command::observe::stat_slot`).
 #[derive(Default, Clone, Debug)]
 pub struct CmdStat {
     pub calls: u64,
-    pub usec: u64,
+    /// Time spent, in nanoseconds (INFO shows microseconds).
+    pub nsec: u64,
     pub failed: u64,
     pub rejected: u64,
+    /// Latency distribution (ns), made on the first call when
+    /// latency-tracking is on.
+    pub hist: Option<Box<hdrhistogram::Histogram<u64>>>,
 }
 
 /// Per-shard counters; INFO sums them over shards.
@@ -74,6 +79,9 @@ pub struct Stats {
     pub error_replies: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    /// Reads and writes on client sockets (INFO total_reads/writes_processed).
+    pub reads_processed: u64,
+    pub writes_processed: u64,
 }
 
 impl Stats {
@@ -82,8 +90,16 @@ impl Stats {
             self.commands.resize(o.commands.len(), CmdStat::default());
         }
         for (a, b) in self.commands.iter_mut().zip(&o.commands) {
+            if let Some(h) = &b.hist {
+                match &mut a.hist {
+                    Some(m) => {
+                        let _ = m.add(&**h);
+                    }
+                    none => *none = Some(h.clone()),
+                }
+            }
             a.calls += b.calls;
-            a.usec += b.usec;
+            a.nsec += b.nsec;
             a.failed += b.failed;
             a.rejected += b.rejected;
         }
@@ -99,6 +115,8 @@ impl Stats {
         self.error_replies += o.error_replies;
         self.keyspace_hits += o.keyspace_hits;
         self.keyspace_misses += o.keyspace_misses;
+        self.reads_processed += o.reads_processed;
+        self.writes_processed += o.writes_processed;
     }
 
     /// Counts an error reply by its first word (ERR, WRONGTYPE, ...).
@@ -158,6 +176,8 @@ pub struct ClientInfo {
     pub no_evict: Cell<bool>,
     pub no_touch: Cell<bool>,
     pub killed: Cell<bool>,
+    /// In MONITOR mode (CLIENT LIST flag O).
+    pub monitor: Cell<bool>,
     /// The connection waits for input with nothing buffered either way: a
     /// busy script's poller may answer its next command on the socket.
     pub idle: Cell<bool>,
@@ -232,6 +252,9 @@ impl ClientInfo {
     /// (none).
     fn flags(&self) -> String {
         let mut f = String::new();
+        if self.monitor.get() {
+            f.push('O');
+        }
         if self.unblock.borrow().is_some() {
             f.push('b');
         }
@@ -387,9 +410,11 @@ impl Rates {
 impl Shard {
     pub fn new(id: usize, count: usize, config: Config, senders: Option<Senders<Msg>>) -> Rc<Shard> {
         let databases = config.databases;
-        let ncmd = crate::command::TABLE.len();
+        let ncmd = crate::command::observe::stat_slots();
         // A shard is built on its own thread.
         crate::command::notify::set_flags(config.notify_keyspace_events);
+        crate::command::observe::apply_config(&config);
+        crate::command::observe::calibrate();
         Rc::new(Shard {
             id,
             count,
