@@ -460,3 +460,33 @@ fn config_set_is_all_or_nothing() {
     let all = c.cmd(&["CONFIG", "GET", "slowlog-*"]);
     assert!(all.starts_with("*4\r\n"), "{all}");
 }
+
+#[test]
+fn watching_clients_in_info_and_client_list() {
+    let srv = Server::start(2);
+    let mut a = connect(srv.port);
+    let mut b = connect(srv.port);
+    let mut admin = srv.client();
+    let field = |c: &mut redis::Connection, name: &str| -> String {
+        info(c, &["clients"])
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
+            .unwrap()
+    };
+    assert_eq!(a.cmd(&["WATCH", "k1", "k2"]), "+OK\r\n");
+    assert_eq!(b.cmd(&["WATCH", "k2"]), "+OK\r\n");
+    assert_eq!(field(&mut admin, "watching_clients"), "2");
+    assert_eq!(field(&mut admin, "total_watched_keys"), "2");
+    assert!(a.cmd(&["CLIENT", "INFO"]).contains(" watch=2 "));
+    assert_eq!(a.cmd(&["MULTI"]), "+OK\r\n");
+    assert_eq!(a.cmd(&["EXEC"]), "*0\r\n");
+    assert_eq!(field(&mut admin, "watching_clients"), "1");
+    assert_eq!(field(&mut admin, "total_watched_keys"), "1");
+    assert_eq!(b.cmd(&["UNWATCH"]), "+OK\r\n");
+    assert_eq!(field(&mut admin, "watching_clients"), "0");
+    let info = b.cmd(&["CLIENT", "INFO"]);
+    assert!(
+        info.contains(" watch=0 ") && info.contains(" cmd=client|info "),
+        "{info}"
+    );
+}

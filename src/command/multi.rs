@@ -78,6 +78,21 @@ pub struct WatchState {
     keys: Vec<WatchedKey>,
 }
 
+impl WatchState {
+    /// The watched keys as (db, key), for CLIENT LIST and INFO.
+    pub fn key_list(&self) -> Vec<(usize, Vec<u8>)> {
+        self.keys.iter().map(|k| (k.db, k.key.clone())).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
 /// Whether the command runs at once even inside MULTI.
 pub fn runs_in_multi(spec: &CommandSpec) -> bool {
     matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")

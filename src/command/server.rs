@@ -47,6 +47,9 @@ struct ShardReport {
     /// clients of this shard.
     tracking: (usize, usize, usize),
     tracking_clients: usize,
+    /// Clients of this shard under WATCH, and their watched keys.
+    watching: usize,
+    watched_keys: Vec<(usize, Vec<u8>)>,
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -189,6 +192,8 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             pubsub_clients: clients.values().filter(|c| c.subs.borrow().total() > 0).count(),
             tracking: sh.tracking.borrow().totals(),
             tracking_clients: sh.tracking.borrow().clients_of(sh.id),
+            watching: clients.values().filter(|c| !c.watched.borrow().is_empty()).count(),
+            watched_keys: clients.values().flat_map(|c| c.watched.borrow().clone()).collect(),
         }
     })
     .await;
@@ -259,7 +264,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "clients" => {
                 let _ = write!(
                     text,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:{}\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:{}\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:{}\r\n",
                     connected.max(CONNECTED_CLIENTS.load(std::sync::atomic::Ordering::Relaxed) as usize),
                     cfg.maxclients,
                     max_qbuf,
@@ -267,6 +272,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     reports.iter().map(|r| r.blocked).sum::<usize>(),
                     reports.iter().map(|r| r.tracking_clients).sum::<usize>(),
                     reports.iter().map(|r| r.pubsub_clients).sum::<usize>(),
+                    reports.iter().map(|r| r.watching).sum::<usize>(),
+                    {
+                        let mut keys: Vec<&(usize, Vec<u8>)> =
+                            reports.iter().flat_map(|r| r.watched_keys.iter()).collect();
+                        keys.sort();
+                        keys.dedup();
+                        keys.len()
+                    },
                     reports.iter().map(|r| r.blocking_keys).sum::<usize>(),
                     reports.iter().map(|r| r.blocking_keys_on_nokey).sum::<usize>(),
                 );

@@ -291,6 +291,16 @@ impl State {
         observe::begin();
     }
 
+    /// Mirrors the session's watched keys into the client's info (only
+    /// WATCH adds keys; UNWATCH, EXEC, DISCARD, RESET clear them).
+    fn sync_watched(&self) {
+        let info = &self.sess.info;
+        let n = self.sess.watch.as_ref().map_or(0, |w| w.len());
+        if n != info.watched.borrow().len() {
+            *info.watched.borrow_mut() = self.sess.watch.as_ref().map(|w| w.key_list()).unwrap_or_default();
+        }
+    }
+
     /// Renews the slow log's view of this client after a connection
     /// command (CLIENT SETNAME, HELLO SETNAME change the name).
     fn refresh_caller(&mut self) {
@@ -383,7 +393,12 @@ impl State {
         let start = self.out.len().max(self.written);
         self.dispatch_command(args).await;
         self.flush_remote().await;
-        let confirmation = is_subscription_command(args);
+        // CLIENT REPLY ON answers even right after SKIP, as in Redis.
+        let confirmation = is_subscription_command(args)
+            || (args.len() == 3
+                && args.get(0).eq_ignore_ascii_case(b"client")
+                && args.get(1).eq_ignore_ascii_case(b"reply")
+                && args.get(2).eq_ignore_ascii_case(b"on"));
         if !confirmation && (skip || self.sess.info.reply_off.get()) && self.out.len() > start {
             self.out.truncate(start);
         }
@@ -456,6 +471,7 @@ impl State {
             if poison & POISON_END != 0 {
                 self.sess.multi = None;
                 self.sess.watch = None;
+                self.sync_watched();
             }
             if poison & POISON_START != 0 {
                 self.sess.multi = Some(Default::default());
@@ -506,6 +522,7 @@ impl State {
                 if spec.name == "exec" && self.sess.multi.take().is_some() {
                     // A refused EXEC ends the transaction.
                     self.sess.watch = None;
+                    self.sync_watched();
                     let msg = format!("{} {}", command::multi::EXECABORT_PREFIX, busy);
                     return self.reply_error(Some(spec), msg.as_bytes());
                 }
@@ -526,7 +543,12 @@ impl State {
             return self.reply_with(|buf, resp3| Reply::new(buf, resp3).simple("QUEUED"));
         }
         let info = &self.sess.info;
-        info.last_cmd.set(spec.name);
+        // CLIENT LIST shows `cmd=client|list` for a subcommand.
+        info.last_cmd.set(if spec.subcommands.is_empty() {
+            spec.name
+        } else {
+            spec.find_subcommand(args).map_or(spec.name, |s| s.name)
+        });
         info.tot_cmds.set(info.tot_cmds.get() + 1);
         // MONITOR: one relaxed load when nobody monitors.
         if observe::monitoring() {
@@ -576,6 +598,7 @@ impl State {
                 let ns = observe::ticks_to_ns(t1.wrapping_sub(t0));
                 observe::conn_command_done(&self.sess, spec, args, ns, &self.out[start..]);
                 self.refresh_caller();
+                self.sync_watched();
                 if exec_monitored {
                     observe::feed(&self.sess.shard, self.sess.db, &self.sess.info.addr, args);
                 }

@@ -178,6 +178,9 @@ pub struct ClientInfo {
     pub killed: Cell<bool>,
     /// In MONITOR mode (CLIENT LIST flag O).
     pub monitor: Cell<bool>,
+    /// The keys under WATCH (db, key), mirrored from the session after
+    /// connection commands for CLIENT LIST `watch=` and INFO.
+    pub watched: RefCell<Vec<(usize, Vec<u8>)>>,
     /// The connection waits for input with nothing buffered either way: a
     /// busy script's poller may answer its next command on the socket.
     pub idle: Cell<bool>,
@@ -212,7 +215,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -225,6 +228,7 @@ impl ClientInfo {
             self.subs.borrow().sets[0].len(),
             self.subs.borrow().sets[1].len(),
             self.subs.borrow().sets[2].len(),
+            self.watched.borrow().len(),
             self.qbuf.get(),
             16384usize.saturating_sub(self.qbuf.get()),
             16384,
