@@ -385,6 +385,12 @@ pub const PARAMS: &[Param] = &[
         name: "dir",
         mutability: Mutability::StartupOnly,
     },
+    // Spindle never daemonizes itself (service managers run it in the
+    // foreground); reported so tools that check it see the truth.
+    Param {
+        name: "daemonize",
+        mutability: Mutability::StartupOnly,
+    },
     // No persistence exists yet: these report (and accept) only the
     // disabled values, so tools that check them see the truth.
     Param {
@@ -539,6 +545,7 @@ impl Config {
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
+            "daemonize" => "no".into(),
             "save" => String::new(),
             "maxmemory" => "0".into(),
             "maxmemory-policy" => "noeviction".into(),

@@ -972,7 +972,10 @@ pub fn feed(shard: &Rc<Shard>, db: usize, who: &str, args: &Args) {
             continue;
         }
         let line = line.clone();
-        coordinator::post(shard, s, move |_| deliver(&line));
+        // Acknowledged: the command's reply (or its blocking) waits until
+        // every monitor has the line, so what a client observes after the
+        // reply shows up after it on the monitors.
+        coordinator::post_acked(shard, s, move |_| deliver(&line));
     }
 }
 

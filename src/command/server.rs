@@ -504,6 +504,12 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     let msg = err::config_set_failed(&name, "duplicate parameter");
                     return Reply::new(out, resp3).error(&msg);
                 }
+                // Setting a start-up parameter to the value it has is a
+                // no-op (CONFIG GET output fed back to CONFIG SET).
+                if param.mutability == Mutability::StartupOnly && test.get(param.name).as_deref() == Some(&value) {
+                    changes.push((param.name.to_string(), value));
+                    continue;
+                }
                 if param.mutability == Mutability::StartupOnly {
                     let msg = err::config_set_failed(&name, "can't set immutable config");
                     return Reply::new(out, resp3).error(&msg);

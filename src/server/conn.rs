@@ -291,6 +291,17 @@ impl State {
         observe::begin();
     }
 
+    /// Waits until the messages this connection's commands delivered so
+    /// far reached their receivers.
+    async fn wait_acks(&mut self) {
+        if coordinator::has_acks() {
+            self.acks.append(&mut coordinator::take_acks());
+        }
+        for ack in std::mem::take(&mut self.acks) {
+            ack.wait().await;
+        }
+    }
+
     /// Mirrors the session's watched keys into the client's info (only
     /// WATCH adds keys; UNWATCH, EXEC, DISCARD, RESET clear them).
     fn sync_watched(&self) {
@@ -560,6 +571,7 @@ impl State {
             Handler::Shard(handler) if spec.flags & flags::BLOCKING != 0 && command::stream::wants_block(args) => {
                 self.flush_remote().await;
                 self.write_out().await;
+                self.wait_acks().await;
                 observe::begin();
                 let start = self.out.len();
                 self.run_shard_command(spec, handler, args).await;
@@ -583,6 +595,8 @@ impl State {
                     // before it waits (a pipelined push's reply must not
                     // wait for the pop after it).
                     self.write_out().await;
+                    // So do the deliveries made so far (MONITOR lines).
+                    self.wait_acks().await;
                 }
                 let exec_monitored = c == command::ConnCmd::Exec && observe::monitoring();
                 if exec_monitored {
