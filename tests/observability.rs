@@ -196,7 +196,7 @@ fn latency_histograms_and_latencystats() {
     assert_eq!(set[1], Value::Int(2));
     assert_eq!(text(&set[2]), "histogram_usec");
     let buckets = items(&set[3]);
-    assert!(!buckets.is_empty() && buckets.len() % 2 == 0);
+    assert!(!buckets.is_empty() && buckets.len().is_multiple_of(2));
     assert_eq!(
         buckets[buckets.len() - 1],
         Value::Int(2),
@@ -382,12 +382,14 @@ fn start_on_file(path: &std::path::Path) -> FileServer {
         .stderr(Stdio::null())
         .spawn()
         .expect("start spindle");
+    // Killed and reaped on drop, whatever happens below.
+    let srv = FileServer { port, child };
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             let mut c = connect(port);
             if c.cmd(&["PING"]) == "+PONG\r\n" {
-                return FileServer { port, child };
+                return srv;
             }
         }
         std::thread::sleep(Duration::from_millis(20));
