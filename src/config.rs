@@ -52,6 +52,15 @@ pub struct Config {
     pub acl_pubsub_default_all: bool,
     /// `user <name> <rules...>` directives of the config file, in order.
     pub users: Vec<Vec<String>>,
+    /// Microseconds from which a command enters the slow log (-1: never).
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
+    /// Milliseconds from which the latency monitor records an event (0: off).
+    pub latency_monitor_threshold: u64,
+    /// Per-command latency histograms (INFO latencystats).
+    pub latency_tracking: bool,
+    /// Percentiles INFO latencystats reports.
+    pub latency_tracking_info_percentiles: Vec<f64>,
 }
 
 /// The memory limit and how it is kept (maxmemory-*, lfu-*, lazyfree-*).
@@ -288,6 +297,11 @@ impl Default for Config {
             acllog_max_len: 128,
             acl_pubsub_default_all: false,
             users: Vec::new(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
         }
     }
 }
@@ -422,6 +436,12 @@ pub const PARAMS: &[Param] = &[
         name: "dir",
         mutability: Mutability::StartupOnly,
     },
+    // Spindle never daemonizes itself (service managers run it in the
+    // foreground); reported so tools that check it see the truth.
+    Param {
+        name: "daemonize",
+        mutability: Mutability::StartupOnly,
+    },
     // No persistence exists yet: these report (and accept) only the
     // disabled values, so tools that check them see the truth.
     Param {
@@ -498,6 +518,26 @@ pub const PARAMS: &[Param] = &[
     },
     Param {
         name: "acl-pubsub-default",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "slowlog-log-slower-than",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "slowlog-max-len",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "latency-monitor-threshold",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "latency-tracking",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "latency-tracking-info-percentiles",
         mutability: Mutability::Runtime,
     },
 ];
@@ -603,6 +643,7 @@ impl Config {
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
+            "daemonize" => "no".into(),
             "save" => String::new(),
             "maxmemory" => self.memory.maxmemory.to_string(),
             "maxmemory-policy" => self.memory.policy.name().into(),
@@ -634,6 +675,16 @@ impl Config {
                 "resetchannels"
             }
             .into(),
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
+            "slowlog-max-len" => self.slowlog_max_len.to_string(),
+            "latency-monitor-threshold" => self.latency_monitor_threshold.to_string(),
+            "latency-tracking" => yes_no(self.latency_tracking),
+            "latency-tracking-info-percentiles" => self
+                .latency_tracking_info_percentiles
+                .iter()
+                .map(|p| crate::command::observe::trim_double(*p))
+                .collect::<Vec<_>>()
+                .join(" "),
             other => return encoding_param(other).map(|i| self.encoding[i].to_string()),
         })
     }
@@ -711,6 +762,20 @@ impl Config {
                     "resetchannels" => false,
                     _ => return Err("argument(s) must be one of the following: allchannels, resetchannels".into()),
                 }
+            }
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than = parse_int(v, -1, i64::MAX)?,
+            "slowlog-max-len" => self.slowlog_max_len = parse_int(v, 0, i64::MAX)?,
+            "latency-monitor-threshold" => self.latency_monitor_threshold = parse_int(v, 0, i64::MAX)?,
+            "latency-tracking" => self.latency_tracking = parse_bool(v)?,
+            "latency-tracking-info-percentiles" => {
+                let mut ps = Vec::new();
+                for w in v.split_whitespace() {
+                    match w.parse::<f64>() {
+                        Ok(p) if (0.0..=100.0).contains(&p) => ps.push(p),
+                        _ => return Err("Invalid latency-tracking-info-percentiles parameters".into()),
+                    }
+                }
+                self.latency_tracking_info_percentiles = ps;
             }
             "save" | "appendonly" => return Err("persistence is not available yet".into()),
             "maxmemory" => self.memory.maxmemory = parse_memory(v)?,
@@ -822,6 +887,112 @@ impl Config {
     }
 }
 
+/// Parameters written as several words on one line (never quoted whole).
+const LIST_PARAMS: &[&str] = &["bind", "latency-tracking-info-percentiles", "save"];
+
+/// Parameters CONFIG REWRITE leaves alone: fixed at start-up on the
+/// command line of a Spindle process, not settings of its file.
+const NOT_REWRITTEN: &[&str] = &["shards"];
+
+impl Config {
+    /// The config file's text after CONFIG REWRITE: comments, blank lines
+    /// and lines Spindle does not know stay as they are; the first line of
+    /// each known parameter gets its current value, later duplicates go;
+    /// parameters not in the file whose value differs from the default are
+    /// appended after a `# Generated by CONFIG REWRITE` line.
+    pub fn rewrite_text(&self, old: &str) -> String {
+        let defaults = Config::default();
+        let mut out: Vec<String> = Vec::new();
+        let mut done: Vec<&'static str> = Vec::new();
+        let generated = "# Generated by CONFIG REWRITE";
+        // A file rewritten before keeps its signature line; new lines then
+        // go at the end without a second one.
+        let mut appended = false;
+        for line in old.lines() {
+            let t = line.trim();
+            if t == generated {
+                appended = true;
+            }
+            let word = t.split_whitespace().next().unwrap_or("");
+            let known = if t.is_empty() || t.starts_with('#') {
+                None
+            } else {
+                Config::param(word)
+                    .map(|p| p.name)
+                    .filter(|n| !NOT_REWRITTEN.contains(n))
+            };
+            match known {
+                None => out.push(line.to_string()),
+                Some(name) if done.contains(&name) => {}
+                Some(name) => {
+                    done.push(name);
+                    out.extend(self.rewrite_lines(name));
+                }
+            }
+        }
+        for name in Config::all_names() {
+            if done.contains(&name) || NOT_REWRITTEN.contains(&name) || name == "lua-time-limit" {
+                continue;
+            }
+            if self.get(name) == defaults.get(name) {
+                continue;
+            }
+            if !appended {
+                out.push(generated.to_string());
+                appended = true;
+            }
+            out.extend(self.rewrite_lines(name));
+        }
+        let mut text = out.join("\n");
+        text.push('\n');
+        text
+    }
+
+    /// The config file lines that set `name` to its current value.
+    fn rewrite_lines(&self, name: &str) -> Vec<String> {
+        let v = self.get(name).unwrap_or_default();
+        if name == "client-output-buffer-limit" {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            return words.chunks(4).map(|g| format!("{} {}", name, g.join(" "))).collect();
+        }
+        if LIST_PARAMS.contains(&name) && !v.is_empty() {
+            return vec![format!("{} {}", name, v)];
+        }
+        vec![format!("{} {}", name, quote_if_needed(&v))]
+    }
+
+    /// CONFIG REWRITE: writes [`Config::rewrite_text`] of the config file
+    /// back in its place (through a temporary file and a rename).
+    pub fn rewrite_file(&self) -> Result<(), String> {
+        if self.config_file.is_empty() {
+            return Err("The server is running without a config file".into());
+        }
+        let old = std::fs::read_to_string(&self.config_file).unwrap_or_default();
+        let text = self.rewrite_text(&old);
+        let tmp = format!("{}.tmp-{}", self.config_file, std::process::id());
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &self.config_file))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("Rewriting config file: {}", e)
+            })
+    }
+}
+
+/// A value as a config file needs it: bare when it is one plain word,
+/// quoted and escaped (as Redis's sdscatrepr) otherwise.
+fn quote_if_needed(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
+    if plain {
+        return v.to_string();
+    }
+    let mut out = Vec::new();
+    crate::command::observe::repr(&mut out, v.as_bytes());
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
@@ -844,6 +1015,22 @@ mod tests {
         assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
         assert_eq!(c.requirepass.as_deref(), Some("a b"));
         assert!(c.apply_text("port 1 2 3\n").is_err());
+    }
+
+    #[test]
+    fn rewrite_keeps_comments_and_unknown_lines() {
+        let mut c = Config::default();
+        c.set("maxclients", "77").unwrap();
+        c.set("slowlog-max-len", "5").unwrap();
+        c.set("notify-keyspace-events", "KEA").unwrap();
+        let old = "# my comment\nmaxclients 10\nsome-unknown thing\n\nmaxclients 11\nport 6379\n";
+        let text = c.rewrite_text(old);
+        assert_eq!(
+            text,
+            "# my comment\nmaxclients 77\nsome-unknown thing\n\nport 6379\n# Generated by CONFIG REWRITE\nnotify-keyspace-events AKE\nslowlog-max-len 5\n"
+        );
+        // A second rewrite changes nothing.
+        assert_eq!(c.rewrite_text(&text), text);
     }
 
     #[test]

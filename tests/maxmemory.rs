@@ -201,11 +201,20 @@ fn lru_evicts_the_keys_idle_longest() {
             .count()
     };
     let (old, young) = (count(&mut c, "old"), count(&mut c, "young"));
-    assert!(info(&mut c, "stats", "evicted_keys") > 500);
-    // About as many keys are evicted as there were old ones: most of them
-    // go, few young ones (the LRU is approximated by sampling, as Redis's).
-    assert!(old < 300, "old keys kept: {old}, young: {young}");
-    assert!(young > 700, "young keys kept: {young}, old: {old}");
+    let evicted = info(&mut c, "stats", "evicted_keys") as usize;
+    assert!(evicted > 500);
+    // The old keys go first (the LRU is approximated by sampling, as
+    // Redis's, so not strictly): most evictions hit them, and a young key
+    // is far less likely to go than an old one.
+    let (old_gone, young_gone) = (1000 - old, 1000 - young);
+    assert!(
+        old_gone * 10 >= evicted.min(1000) * 7,
+        "{evicted} evicted: {old_gone} old, {young_gone} young"
+    );
+    assert!(
+        young_gone * 2 < old_gone,
+        "{evicted} evicted: {old_gone} old, {young_gone} young"
+    );
 }
 
 #[test]

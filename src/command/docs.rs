@@ -409,6 +409,16 @@ const SPECS: &[(&str, &str)] = &[
     ("spublish", "shardchannel message"),
     ("pubsub", ""),
     ("client", ""),
+    // observability
+    ("slowlog", ""),
+    ("slowlog|get", "[count]"),
+    ("latency", ""),
+    ("latency|graph", "event"),
+    ("latency|histogram", "[command [command ...]]"),
+    ("latency|history", "event"),
+    ("latency|reset", "[event [event ...]]"),
+    ("monitor", ""),
+    ("config|get", "parameter [parameter ...]"),
 ];
 
 /// Argument syntax of a command, Redis docs style, e.g. for "set":

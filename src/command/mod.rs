@@ -23,6 +23,7 @@ pub mod keys;
 pub mod list;
 pub mod multi;
 pub mod notify;
+pub mod observe;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -171,6 +172,9 @@ pub enum ConnCmd {
     Unsubscribe(crate::shard::pubsub::Kind),
     PubSub,
     Acl,
+    Slowlog,
+    Latency,
+    Monitor,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -192,9 +196,9 @@ pub enum Cross {
 
 /// Runs a shard handler on `shard` and counts the call. `out` receives the
 /// reply. This is the only way shard handlers are invoked, inline or for a
-/// batch that came from another shard. Time is measured per batch by the
-/// caller ([`charge_time`]): clock reads per command would cost more than
-/// most commands.
+/// batch that came from another shard. The command's time runs from the
+/// thread's timing mark to its end (one clock read, see
+/// [`observe::begin`]): callers set the mark before a run of commands.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub fn execute(
@@ -275,7 +279,7 @@ pub fn execute(
         crate::shard::tracking::keys_modified(shard, spec.key_indices(args).map(|i| args.get(i)));
     }
     publish_events(shard);
-    record_call(shard, spec, 0, &out[start..]);
+    observe::shard_command_done(shard, spec, args, observe::lap(), &out[start..]);
 }
 
 thread_local! {
@@ -377,22 +381,6 @@ pub fn discard_publications() {
     crate::shard::pubsub::discard_deferred();
 }
 
-/// Spreads `usec` spent on a batch over the commands it ran (their table
-/// indices), for INFO commandstats.
-pub fn charge_time(shard: &crate::shard::Shard, ran: &[u16], usec: u64) {
-    if ran.is_empty() {
-        return;
-    }
-    let each = usec / ran.len() as u64;
-    let mut extra = usec % ran.len() as u64;
-    let mut st = shard.stats.borrow_mut();
-    for &i in ran {
-        let c = &mut st.commands[i as usize];
-        c.usec += each + (extra > 0) as u64;
-        extra = extra.saturating_sub(1);
-    }
-}
-
 /// Runs a connection-level command.
 pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &mut Vec<u8>) {
     let resp3 = sess.resp3;
@@ -405,6 +393,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
             Reply::new(out, resp3).ok()
         }
         ConnCmd::Reset => {
+            observe::monitor_drop(&sess.shard, &sess.info);
             pubsub::unsubscribe_all(sess).await;
             crate::shard::tracking::disable(&sess.shard, &sess.info);
             acl::reset_user(sess);
@@ -436,6 +425,9 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Unsubscribe(kind) => pubsub::cmd_unsubscribe(sess, kind, args, out).await,
         ConnCmd::PubSub => pubsub::cmd_pubsub(sess, args, out).await,
         ConnCmd::Acl => acl::cmd_acl(sess, args, out).await,
+        ConnCmd::Slowlog => observe::cmd_slowlog(sess, args, out).await,
+        ConnCmd::Latency => observe::cmd_latency(sess, args, out).await,
+        ConnCmd::Monitor => observe::cmd_monitor(sess, out),
     }
 }
 
@@ -446,7 +438,7 @@ pub fn record_call(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec
     st.total_commands += 1;
     let c = &mut st.commands[spec.index()];
     c.calls += 1;
-    c.usec += usec;
+    c.nsec += usec * 1000;
     if reply.first() == Some(&b'-') {
         c.failed += 1;
         st.count_error(reply);
@@ -458,7 +450,7 @@ pub fn record_call(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec
 pub fn record_unblocked(shard: &crate::shard::Shard, spec: &'static CommandSpec, usec: u64, reply: &[u8]) {
     let mut st = shard.stats.borrow_mut();
     let c = &mut st.commands[spec.index()];
-    c.usec += usec;
+    c.nsec += usec * 1000;
     if reply.first() == Some(&b'-') {
         c.failed += 1;
         st.count_error(reply);

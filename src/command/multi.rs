@@ -49,6 +49,14 @@ pub struct MultiState {
 }
 
 impl MultiState {
+    /// Calls `f` on every queued command, in order (MONITOR shows them at
+    /// EXEC).
+    pub fn each_queued(&self, mut f: impl FnMut(&'static CommandSpec, &Args)) {
+        for (i, &spec) in self.specs.iter().enumerate() {
+            f(spec, &self.args.get(i));
+        }
+    }
+
     pub fn queue(&mut self, spec: &'static CommandSpec, args: &Args) {
         self.args.push(args);
         self.specs.push(spec);
@@ -68,6 +76,21 @@ pub struct WatchedKey {
 pub struct WatchState {
     flag: Arc<WatchFlag>,
     keys: Vec<WatchedKey>,
+}
+
+impl WatchState {
+    /// The watched keys as (db, key), for CLIENT LIST and INFO.
+    pub fn key_list(&self) -> Vec<(usize, Vec<u8>)> {
+        self.keys.iter().map(|k| (k.db, k.key.clone())).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// Whether the command runs at once even inside MULTI.
@@ -231,6 +254,7 @@ impl Part {
     fn run(&self, sh: &Rc<Shard>, db: usize, resp3: bool, no_touch: bool, out: &mut Vec<u8>) -> Vec<(usize, Vec<u8>)> {
         let now = now_ms();
         let ((), keys) = super::collect_wakeups(|| {
+            super::observe::begin();
             for (i, &(spec, handler)) in self.cmds.iter().enumerate() {
                 super::execute(sh, spec, handler, &self.args.get(i), db, resp3, no_touch, now, out);
             }
@@ -425,17 +449,21 @@ async fn exec_locked(
                 }
                 Route::Cross => {
                     let start = out.len();
+                    let t0 = super::observe::ticks();
                     match spec.cross {
                         Some(how) => Box::pin(super::cross::execute(sess, spec, how, &args, out)).await,
                         None => Reply::new(out, sess.resp3).error(err::CROSSSLOT),
                     }
-                    super::record_call(&shard, spec, 0, &out[start..]);
+                    let ns = super::observe::ticks_to_ns(super::observe::ticks().wrapping_sub(t0));
+                    super::observe::conn_command_done(sess, spec, &args, ns, &out[start..]);
                 }
             },
             Handler::Conn(c) => {
                 let start = out.len();
+                let t0 = super::observe::ticks();
                 Box::pin(super::exec_conn(sess, c, &args, out)).await;
-                super::record_call(&shard, spec, 0, &out[start..]);
+                let ns = super::observe::ticks_to_ns(super::observe::ticks().wrapping_sub(t0));
+                super::observe::conn_command_done(sess, spec, &args, ns, &out[start..]);
             }
         }
         i += 1;

@@ -438,6 +438,9 @@ impl ScriptBackend {
             Reply::new(out, resp3).error(WRITE_IN_RO);
             return Ok(());
         }
+        if super::observe::monitoring() && spec.subcommand_flags(args) & flags::ADMIN == 0 {
+            super::observe::feed(&self.shard, self.db, "lua", args);
+        }
         match spec.handler {
             Handler::Shard(h) => self.shard_cmd(spec, h, args, resp3, out)?,
             Handler::Conn(c) => self.conn_cmd(spec, c, args, resp3, out)?,
@@ -466,11 +469,13 @@ impl ScriptBackend {
             if spec.flags & flags::WRITE != 0 {
                 self.save_undo(spec, args);
             }
+            super::observe::begin();
             super::execute(&self.shard, spec, h, args, db, resp3, no_touch, self.now, out);
             return Ok(());
         }
         match route(spec, args, shards, me) {
             Route::Shard(t) if t == me => {
+                super::observe::begin();
                 super::execute(&self.shard, spec, h, args, db, resp3, no_touch, self.now, out)
             }
             Route::Shard(t) => {
@@ -480,6 +485,7 @@ impl ScriptBackend {
                 let (buf, wake) = run_blocking(&self.shard, self.tx, t, move |sh| {
                     let r = super::collect_wakeups(|| {
                         let mut buf = Vec::new();
+                        super::observe::begin();
                         super::execute(sh, spec, h, &owned.get(0), db, resp3, no_touch, now, &mut buf);
                         buf
                     });

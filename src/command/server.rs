@@ -47,6 +47,9 @@ struct ShardReport {
     /// clients of this shard.
     tracking: (usize, usize, usize),
     tracking_clients: usize,
+    /// Clients of this shard under WATCH, and their watched keys.
+    watching: usize,
+    watched_keys: Vec<(usize, Vec<u8>)>,
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -73,15 +76,16 @@ const ALL_SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
 
-fn rusage() -> (f64, f64) {
+fn rusage(who: libc::c_int) -> (f64, f64) {
     // SAFETY: getrusage only writes into the struct we pass.
     unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        libc::getrusage(who, &mut ru);
         let sys = ru.ru_stime.tv_sec as f64 + ru.ru_stime.tv_usec as f64 / 1e6;
         let user = ru.ru_utime.tv_sec as f64 + ru.ru_utime.tv_usec as f64 / 1e6;
         (sys, user)
@@ -190,6 +194,8 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             pubsub_clients: clients.values().filter(|c| c.subs.borrow().total() > 0).count(),
             tracking: sh.tracking.borrow().totals(),
             tracking_clients: sh.tracking.borrow().clients_of(sh.id),
+            watching: clients.values().filter(|c| !c.watched.borrow().is_empty()).count(),
+            watched_keys: clients.values().flat_map(|c| c.watched.borrow().clone()).collect(),
         }
     })
     .await;
@@ -260,7 +266,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "clients" => {
                 let _ = write!(
                     text,
-                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:0\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:0\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:{}\r\n",
+                    "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:{}\r\nclients_in_timeout_table:0\r\ntotal_watched_keys:{}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:{}\r\n",
                     connected.max(CONNECTED_CLIENTS.load(std::sync::atomic::Ordering::Relaxed) as usize),
                     cfg.maxclients,
                     max_qbuf,
@@ -268,6 +274,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     reports.iter().map(|r| r.blocked).sum::<usize>(),
                     reports.iter().map(|r| r.tracking_clients).sum::<usize>(),
                     reports.iter().map(|r| r.pubsub_clients).sum::<usize>(),
+                    reports.iter().map(|r| r.watching).sum::<usize>(),
+                    {
+                        let mut keys: Vec<&(usize, Vec<u8>)> =
+                            reports.iter().flat_map(|r| r.watched_keys.iter()).collect();
+                        keys.sort();
+                        keys.dedup();
+                        keys.len()
+                    },
                     reports.iter().map(|r| r.blocking_keys).sum::<usize>(),
                     reports.iter().map(|r| r.blocking_keys_on_nokey).sum::<usize>(),
                 );
@@ -329,7 +343,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "stats" => {
                 let _ = write!(
                     text,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
                     stats.total_connections,
                     stats.total_commands,
                     rates[0].round() as u64,
@@ -351,6 +365,13 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     reports[0].tracking.2,
                     stats.error_replies,
                 );
+                // Fields of Redis 7.4 whose truth here is a constant (no
+                // replication, forks, defragmentation or I/O threads).
+                let _ = write!(
+                    text,
+                    "total_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\nunexpected_error_replies:0\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\n",
+                    stats.reads_processed, stats.writes_processed,
+                );
                 // ACL denials, at the end of the section as in Redis.
                 let d = &stats.acl_denied;
                 let _ = write!(
@@ -367,11 +388,13 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 );
             }
             "cpu" => {
-                let (sys, user) = rusage();
+                let (sys, user) = rusage(libc::RUSAGE_SELF);
+                // The connection's shard thread stands for Redis's main thread.
+                let (tsys, tuser) = rusage(libc::RUSAGE_THREAD);
                 let _ = write!(
                     text,
-                    "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
-                    sys, user
+                    "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\nused_cpu_sys_main_thread:{:.6}\r\nused_cpu_user_main_thread:{:.6}\r\n",
+                    sys, user, tsys, tuser
                 );
             }
             "modules" => text.push_str("# Modules\r\n"),
@@ -381,15 +404,17 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     if c.calls == 0 && c.failed == 0 && c.rejected == 0 {
                         continue;
                     }
-                    let per = if c.calls > 0 {
-                        c.usec as f64 / c.calls as f64
-                    } else {
-                        0.0
-                    };
+                    let usec = c.nsec / 1000;
+                    let per = if c.calls > 0 { usec as f64 / c.calls as f64 } else { 0.0 };
                     let _ = write!(
                         text,
                         "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
-                        TABLE[i].name, c.calls, c.usec, per, c.rejected, c.failed
+                        super::observe::slot_name(i),
+                        c.calls,
+                        usec,
+                        per,
+                        c.rejected,
+                        c.failed
                     );
                 }
             }
@@ -399,6 +424,13 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 errs.sort();
                 for (code, n) in errs {
                     let _ = write!(text, "errorstat_{}:count={}\r\n", code, n);
+                }
+            }
+            "latencystats" => {
+                text.push_str("# Latencystats\r\n");
+                if cfg.latency_tracking {
+                    let hists: Vec<_> = stats.commands.iter().map(|c| c.hist.clone()).collect();
+                    super::observe::latencystats_lines(&mut text, &hists, &cfg.latency_tracking_info_percentiles);
                 }
             }
             "cluster" => text.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
@@ -430,6 +462,8 @@ const CONFIG_HELP: &[&str] = &[
     "    Set the configuration <directive> to <value>.",
     "RESETSTAT",
     "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
     "HELP",
     "    Print this help.",
 ];
@@ -492,6 +526,12 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     let msg = err::config_set_failed(&name, "duplicate parameter");
                     return Reply::new(out, resp3).error(&msg);
                 }
+                // Setting a start-up parameter to the value it has is a
+                // no-op (CONFIG GET output fed back to CONFIG SET).
+                if param.mutability == Mutability::StartupOnly && test.get(param.name).as_deref() == Some(&value) {
+                    changes.push((param.name.to_string(), value));
+                    continue;
+                }
                 if param.mutability == Mutability::StartupOnly {
                     let msg = err::config_set_failed(&name, "can't set immutable config");
                     return Reply::new(out, resp3).error(&msg);
@@ -509,6 +549,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                     let _ = cfg.set(n, v);
                 }
                 crate::command::notify::set_flags(cfg.notify_keyspace_events);
+                crate::command::observe::apply_config(&cfg);
                 drop(cfg);
                 if changes.iter().any(|(n, _)| n == "requirepass") {
                     crate::command::acl::apply_requirepass(sh);
@@ -537,8 +578,15 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             .await;
             Reply::new(out, resp3).ok()
         }
+        b"rewrite" if args.len() == 2 => {
+            let cfg = sess.shard.config.borrow().clone();
+            match cfg.rewrite_file() {
+                Ok(()) => Reply::new(out, resp3).ok(),
+                Err(e) => Reply::new(out, resp3).error(&format!("ERR {}", e)),
+            }
+        }
         b"help" if args.len() == 2 => reply_help(&mut Reply::new(out, resp3), CONFIG_HELP),
-        b"get" | b"set" | b"resetstat" | b"help" => {
+        b"get" | b"set" | b"resetstat" | b"rewrite" | b"help" => {
             let msg = err::arity(&format!("config|{}", String::from_utf8_lossy(&sub)));
             Reply::new(out, resp3).error(&msg)
         }
@@ -808,13 +856,18 @@ fn write_command_docs(r: &mut Reply, c: &CommandSpec) {
         r.map_len(c.subcommands.len());
         for s in c.subcommands {
             r.bulk(s.name.as_bytes());
-            r.map_len(3);
+            let sub_args = super::docs::has_arguments(s.name);
+            r.map_len(3 + sub_args as usize);
             r.bulk(b"summary");
             r.bulk(s.summary.as_bytes());
             r.bulk(b"since");
             r.bulk(c.since.as_bytes());
             r.bulk(b"group");
             r.bulk(c.group.as_bytes());
+            if sub_args {
+                r.bulk(b"arguments");
+                super::docs::write_arguments(r, s.name);
+            }
         }
     }
 }

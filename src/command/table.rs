@@ -293,6 +293,78 @@ const CLIENT_SUBS: &[SubSpec] = &[
     },
 ];
 
+const SLOWLOG_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "slowlog|get",
+        arity: -2,
+        flags: ADMIN | LOADING | STALE,
+        summary: "Returns the slow log's entries.",
+    },
+    SubSpec {
+        name: "slowlog|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Show helpful text about the different subcommands",
+    },
+    SubSpec {
+        name: "slowlog|len",
+        arity: 2,
+        flags: ADMIN | LOADING | STALE,
+        summary: "Returns the number of entries in the slow log.",
+    },
+    SubSpec {
+        name: "slowlog|reset",
+        arity: 2,
+        flags: ADMIN | LOADING | STALE,
+        summary: "Clears all entries from the slow log.",
+    },
+];
+
+const LATENCY_SUBS: &[SubSpec] = &[
+    SubSpec {
+        name: "latency|doctor",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns a human-readable latency analysis report.",
+    },
+    SubSpec {
+        name: "latency|graph",
+        arity: 3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns a latency graph for an event.",
+    },
+    SubSpec {
+        name: "latency|help",
+        arity: 2,
+        flags: LOADING | STALE,
+        summary: "Returns helpful text about the different subcommands.",
+    },
+    SubSpec {
+        name: "latency|histogram",
+        arity: -2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns the cumulative distribution of latencies of a subset or all commands.",
+    },
+    SubSpec {
+        name: "latency|history",
+        arity: 3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns timestamp-latency samples for an event.",
+    },
+    SubSpec {
+        name: "latency|latest",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Returns the latest latency samples for all events.",
+    },
+    SubSpec {
+        name: "latency|reset",
+        arity: -2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Resets the latency data for one or more events.",
+    },
+];
+
 const CONFIG_SUBS: &[SubSpec] = &[
     SubSpec {
         name: "config|get",
@@ -311,6 +383,12 @@ const CONFIG_SUBS: &[SubSpec] = &[
         arity: 2,
         flags: ADMIN | NOSCRIPT | LOADING | STALE,
         summary: "Resets the server's statistics.",
+    },
+    SubSpec {
+        name: "config|rewrite",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Persists the effective configuration to file.",
     },
     SubSpec {
         name: "config|help",
@@ -864,6 +942,9 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("config", -2, NOSCRIPT | LOADING | STALE, NOKEYS, "server", "2.0.0", "A container for server configuration commands.", Conn(ConnCmd::Config), None, CONFIG_SUBS),
     spec!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, "server", "1.0.0", "A container for debugging commands.", Conn(ConnCmd::Debug), None, DEBUG_SUBS),
     spec!("command", -1, LOADING | STALE, NOKEYS, "server", "2.8.13", "Returns detailed information about all commands.", Conn(ConnCmd::Command), None, COMMAND_SUBS),
+    spec!("slowlog", -2, 0, NOKEYS, "server", "2.2.12", "A container for slow log commands.", Conn(ConnCmd::Slowlog), None, SLOWLOG_SUBS),
+    spec!("latency", -2, 0, NOKEYS, "server", "2.8.13", "A container for latency diagnostics commands.", Conn(ConnCmd::Latency), None, LATENCY_SUBS),
+    spec!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, NOKEYS, "server", "1.0.0", "Listens for all requests received by the server in real-time.", Conn(ConnCmd::Monitor), None, &[]),
     spec!("time", 1, LOADING | STALE | FAST, NOKEYS, "server", "2.6.0", "Returns the server time.", Shard(server::cmd_time), None, &[]),
     spec!("acl", -2, SENTINEL, NOKEYS, "server", "6.0.0", "A container for Access List Control commands.", Conn(ConnCmd::Acl), None, ACL_SUBS),
     spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", Conn(ConnCmd::Shutdown), None, &[]),

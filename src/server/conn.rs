@@ -15,11 +15,13 @@
 
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
+use crate::command::observe::{self, Caller};
 use crate::command::table::{CommandSpec, Handler, ShardFn};
 use crate::command::{self, errors, flags, Args, ArgsBuf, Session};
 use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
@@ -98,19 +100,26 @@ pub(crate) fn must_wait(shard: &Shard, spec: &CommandSpec, args: &Args, db: usiz
     !shard.gate.is_open_for(0) || keys_locked(shard, spec, args, db)
 }
 
-fn run_batch(shard: &Rc<Shard>, b: RemoteBatch, db: usize, resp3: bool, no_touch: bool, client: u64) -> BatchReply {
+fn run_batch(
+    shard: &Rc<Shard>,
+    b: RemoteBatch,
+    db: usize,
+    resp3: bool,
+    no_touch: bool,
+    client: u64,
+    caller: &Caller,
+) -> BatchReply {
     tracking::set_writer(client);
-    let start_us = crate::util::now_us();
-    let now = start_us / 1000;
+    observe::begin();
+    let now = now_ms();
     let mut out = Vec::with_capacity(64 * b.cmds.len());
     let mut ends = Vec::with_capacity(b.cmds.len());
-    let mut ran = Vec::with_capacity(b.cmds.len());
-    for (i, &(spec, handler)) in b.cmds.iter().enumerate() {
-        command::execute(shard, spec, handler, &b.args.get(i), db, resp3, no_touch, now, &mut out);
-        ends.push(out.len() as u32);
-        ran.push(spec.index() as u16);
-    }
-    command::charge_time(shard, &ran, crate::util::now_us().saturating_sub(start_us));
+    observe::with_caller(caller, || {
+        for (i, &(spec, handler)) in b.cmds.iter().enumerate() {
+            command::execute(shard, spec, handler, &b.args.get(i), db, resp3, no_touch, now, &mut out);
+            ends.push(out.len() as u32);
+        }
+    });
     tracking::set_writer(0);
     let acks = if coordinator::has_acks() {
         coordinator::take_acks()
@@ -171,12 +180,9 @@ pub(crate) struct State {
     remote_pending: bool,
     /// Clock of the current batch (ms), read once per read(2).
     pub(crate) now_ms: u64,
-    /// Table indices of the commands run inline in this batch, for the
-    /// per-command time in INFO commandstats.
-    ran: Vec<u16>,
-    /// Time of this batch spent outside inline commands (waiting for other
-    /// shards, connection commands that charge themselves).
-    excluded_us: u64,
+    /// The client as the slow log names it (address, name), shared with
+    /// the batches sent to other shards; None only while lent out.
+    caller: Option<Arc<Caller>>,
     /// The socket (for the flush before a command blocks).
     fd: i32,
     /// Bytes of `out` already sent.
@@ -189,6 +195,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(shard: &Rc<Shard>, info: Rc<ClientInfo>, is_local: bool) -> State {
         let fd = info.fd;
+        let caller = Some(observe::caller_of(&info));
         State {
             sess: Session::new(shard.clone(), info, is_local),
             out: Vec::with_capacity(INITIAL_READ_BUFFER),
@@ -197,8 +204,7 @@ impl State {
             local: Vec::new(),
             remote_pending: false,
             now_ms: 0,
-            ran: Vec::with_capacity(64),
-            excluded_us: 0,
+            caller,
             fd,
             written: 0,
             acks: Vec::new(),
@@ -248,20 +254,17 @@ impl State {
         if !self.remote_pending {
             return;
         }
-        let t0 = Instant::now();
         let shard = self.sess.shard.clone();
         let (db, resp3, no_touch) = (self.sess.db, self.sess.resp3, self.sess.no_touch);
         let client = self.sess.info.id;
+        let caller = self.caller.clone().expect("caller present");
         let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
         for s in 0..self.batches.len() {
             if let Some(batch) = self.batches[s].take() {
-                let p = coordinator::submit_when_free(
-                    &shard,
-                    s,
-                    batch,
-                    move |sh, b| batch_blocked(sh, b, db),
-                    move |sh, b| run_batch(sh, b, db, resp3, no_touch, client),
-                )
+                let p = coordinator::submit_when_free(&shard, s, batch, move |sh, b| batch_blocked(sh, b, db), {
+                    let caller = caller.clone();
+                    move |sh, b| run_batch(sh, b, db, resp3, no_touch, client, &caller)
+                })
                 .await;
                 pending.push((s, p));
             }
@@ -284,7 +287,48 @@ impl State {
         }
         self.local.clear();
         self.remote_pending = false;
-        self.excluded_us += t0.elapsed().as_micros() as u64;
+        // Time spent waiting belongs to no command.
+        observe::begin();
+    }
+
+    /// Waits until the messages this connection's commands delivered so
+    /// far reached their receivers.
+    async fn wait_acks(&mut self) {
+        if coordinator::has_acks() {
+            self.acks.append(&mut coordinator::take_acks());
+        }
+        for ack in std::mem::take(&mut self.acks) {
+            ack.wait().await;
+        }
+    }
+
+    /// Mirrors the session's watched keys into the client's info (only
+    /// WATCH adds keys; UNWATCH, EXEC, DISCARD, RESET clear them).
+    fn sync_watched(&self) {
+        let info = &self.sess.info;
+        let n = self.sess.watch.as_ref().map_or(0, |w| w.len());
+        if n != info.watched.borrow().len() {
+            *info.watched.borrow_mut() = self.sess.watch.as_ref().map(|w| w.key_list()).unwrap_or_default();
+        }
+    }
+
+    /// Renews the slow log's view of this client after a connection
+    /// command (CLIENT SETNAME, HELLO SETNAME change the name).
+    fn refresh_caller(&mut self) {
+        let info = &self.sess.info;
+        if self.caller.as_ref().is_none_or(|c| c.name != *info.name.borrow()) {
+            self.caller = Some(observe::caller_of(info));
+        }
+    }
+
+    /// Shows a command to the clients in MONITOR mode (only called when
+    /// there are some). EXEC shows its queued commands, then itself after
+    /// running; administrative commands are not shown.
+    fn feed_monitors(&self, spec: &'static CommandSpec, args: &Args) {
+        if spec.subcommand_flags(args) & flags::ADMIN != 0 || spec.name == "exec" {
+            return;
+        }
+        observe::feed(&self.sess.shard, self.sess.db, &self.sess.info.addr, args);
     }
 
     /// Sends every reply written so far, waiting for socket room.
@@ -337,7 +381,11 @@ impl State {
 
     /// Counts `n` bytes sent (stats, CLIENT LIST) after `written` moved.
     fn count_output(&mut self, n: usize) {
-        self.sess.shard.stats.borrow_mut().net_output += n as u64;
+        {
+            let mut st = self.sess.shard.stats.borrow_mut();
+            st.net_output += n as u64;
+            st.writes_processed += 1;
+        }
         let info = &self.sess.info;
         info.tot_net_out.set(info.tot_net_out.get() + n as u64);
         info.obuf.set(self.out.len() - self.written.min(self.out.len()));
@@ -356,7 +404,12 @@ impl State {
         let start = self.out.len().max(self.written);
         self.dispatch_command(args).await;
         self.flush_remote().await;
-        let confirmation = is_subscription_command(args);
+        // CLIENT REPLY ON answers even right after SKIP, as in Redis.
+        let confirmation = is_subscription_command(args)
+            || (args.len() == 3
+                && args.get(0).eq_ignore_ascii_case(b"client")
+                && args.get(1).eq_ignore_ascii_case(b"reply")
+                && args.get(2).eq_ignore_ascii_case(b"on"));
         if !confirmation && (skip || self.sess.info.reply_off.get()) && self.out.len() > start {
             self.out.truncate(start);
         }
@@ -379,15 +432,20 @@ impl State {
                     while must_wait(&shard, spec, args, db) {
                         shard.gate.changed().await;
                     }
+                    observe::begin();
                 }
                 let no_touch = self.sess.no_touch;
                 let now = self.now_ms;
                 tracking::set_writer(self.sess.info.id);
+                // Lent to the closure without touching its count.
+                let caller = self.caller.take().expect("caller present");
                 self.reply_with(|buf, resp3| {
-                    command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
+                    observe::with_caller(&caller, || {
+                        command::execute(&shard, spec, handler, args, db, resp3, no_touch, now, buf)
+                    })
                 });
+                self.caller = Some(caller);
                 tracking::set_writer(0);
-                self.ran.push(spec.index() as u16);
             }
             Route::Shard(target) => {
                 let batch = self.batches[target].get_or_insert_with(RemoteBatch::default);
@@ -402,15 +460,16 @@ impl State {
             }
             Route::Cross => {
                 self.flush_remote().await;
-                let t0 = Instant::now();
+                let t0 = observe::ticks();
                 let start = self.out.len();
                 match spec.cross {
                     Some(how) => command::cross::execute(&mut self.sess, spec, how, args, &mut self.out).await,
                     None => Reply::new(&mut self.out, self.sess.resp3).error(errors::CROSSSLOT),
                 }
-                let us = t0.elapsed().as_micros() as u64;
-                self.excluded_us += us;
-                command::record_call(&shard, spec, us, &self.out[start..]);
+                let t1 = observe::ticks();
+                observe::set_mark(t1);
+                let ns = observe::ticks_to_ns(t1.wrapping_sub(t0));
+                observe::conn_command_done(&self.sess, spec, args, ns, &self.out[start..]);
             }
         }
     }
@@ -423,6 +482,7 @@ impl State {
             if poison & POISON_END != 0 {
                 self.sess.multi = None;
                 self.sess.watch = None;
+                self.sync_watched();
             }
             if poison & POISON_START != 0 {
                 self.sess.multi = Some(Default::default());
@@ -477,6 +537,7 @@ impl State {
                 if spec.name == "exec" && self.sess.multi.take().is_some() {
                     // A refused EXEC ends the transaction.
                     self.sess.watch = None;
+                    self.sync_watched();
                     let msg = format!("{} {}", command::multi::EXECABORT_PREFIX, busy);
                     return self.reply_error(Some(spec), msg.as_bytes());
                 }
@@ -497,23 +558,35 @@ impl State {
             return self.reply_with(|buf, resp3| Reply::new(buf, resp3).simple("QUEUED"));
         }
         let info = &self.sess.info;
-        info.last_cmd.set(spec.name);
+        // CLIENT LIST shows `cmd=client|list` for a subcommand.
+        info.last_cmd.set(if spec.subcommands.is_empty() {
+            spec.name
+        } else {
+            spec.find_subcommand(args).map_or(spec.name, |s| s.name)
+        });
         info.tot_cmds.set(info.tot_cmds.get() + 1);
+        // MONITOR: one relaxed load when nobody monitors.
+        if observe::monitoring() {
+            self.feed_monitors(spec, args);
+        }
         match spec.handler {
             // XREAD/XREADGROUP with BLOCK: run without blocking, then wait
             // if that found nothing.
             Handler::Shard(handler) if spec.flags & flags::BLOCKING != 0 && command::stream::wants_block(args) => {
                 self.flush_remote().await;
                 self.write_out().await;
+                self.wait_acks().await;
+                observe::begin();
                 let start = self.out.len();
                 self.run_shard_command(spec, handler, args).await;
                 self.flush_remote().await;
                 let first = self.out.split_off(start);
-                let t0 = Instant::now();
+                let t0 = observe::ticks();
                 let at = self.out.len();
                 let waited = command::stream::cmd_block(&mut self.sess, args, first, &mut self.out).await;
-                let us = t0.elapsed().as_micros() as u64;
-                self.excluded_us += us;
+                let t1 = observe::ticks();
+                observe::set_mark(t1);
+                let us = observe::ticks_to_ns(t1.wrapping_sub(t0)) / 1000;
                 if waited {
                     command::record_unblocked(&self.sess.shard, spec, us, &self.out[at..]);
                 }
@@ -526,13 +599,27 @@ impl State {
                     // before it waits (a pipelined push's reply must not
                     // wait for the pop after it).
                     self.write_out().await;
+                    // So do the deliveries made so far (MONITOR lines).
+                    self.wait_acks().await;
                 }
-                let t0 = Instant::now();
+                let exec_monitored = c == command::ConnCmd::Exec && observe::monitoring();
+                if exec_monitored {
+                    if let Some(m) = self.sess.multi.as_ref().filter(|m| !m.aborted) {
+                        m.each_queued(|spec, args| self.feed_monitors(spec, args));
+                    }
+                }
+                let t0 = observe::ticks();
                 let start = self.out.len();
                 command::exec_conn(&mut self.sess, c, args, &mut self.out).await;
-                let us = t0.elapsed().as_micros() as u64;
-                self.excluded_us += us;
-                command::record_call(&self.sess.shard, spec, us, &self.out[start..]);
+                let t1 = observe::ticks();
+                observe::set_mark(t1);
+                let ns = observe::ticks_to_ns(t1.wrapping_sub(t0));
+                observe::conn_command_done(&self.sess, spec, args, ns, &self.out[start..]);
+                self.refresh_caller();
+                self.sync_watched();
+                if exec_monitored {
+                    observe::feed(&self.sess.shard, self.sess.db, &self.sess.info.addr, args);
+                }
             }
         }
     }
@@ -624,6 +711,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     }
     crate::shard::pubsub::drop_client(&shard, &info);
     tracking::disable(&shard, &info);
+    observe::monitor_drop(&shard, &info);
     shard.clients.borrow_mut().remove(&info.id);
     CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
@@ -778,7 +866,11 @@ impl Connection {
             info.tot_net_in.set(info.tot_net_in.get() + n as u64);
             info.qbuf.set(self.rend - self.rstart);
             info.last_interaction_ms.set(now_ms());
-            self.state.sess.shard.stats.borrow_mut().net_input += n as u64;
+            {
+                let mut st = self.state.sess.shard.stats.borrow_mut();
+                st.net_input += n as u64;
+                st.reads_processed += 1;
+            }
         }
     }
 
@@ -830,18 +922,9 @@ impl Connection {
             state,
             ..
         } = self;
-        // One clock read gives both the batch's time and its start.
-        let start_us = crate::util::now_us();
-        state.now_ms = start_us / 1000;
-        let closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, resume, state, hint).await;
-        let shard = state.sess.shard.clone();
-        let spent = crate::util::now_us()
-            .saturating_sub(start_us)
-            .saturating_sub(state.excluded_us);
-        command::charge_time(&shard, &state.ran, spent);
-        state.ran.clear();
-        state.excluded_us = 0;
-        closing
+        state.now_ms = now_ms();
+        observe::begin();
+        Self::process_commands(rbuf, rstart, rend, ranges, scratch, resume, state, hint).await
     }
 
     async fn process_commands(

@@ -432,6 +432,7 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
         }
         let (db, slot) = shard.expire_cursor.get();
         let now = crate::util::now_ms();
+        let slice_start = std::time::Instant::now();
         let slice = {
             let mut ks = shard.ks.borrow_mut();
             let ndb = ks.dbs.len();
@@ -449,6 +450,9 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
         shard.stats.borrow_mut().expired_keys_active += slice.expired as u64;
         // Invalidations (and events) of the keys it deleted.
         crate::command::publish_events(shard);
+        // A slice is one synchronous stretch: the latency monitor's
+        // `expire-cycle` event when it ran long (a big key freed).
+        crate::command::observe::record("expire-cycle", slice_start.elapsed().as_millis() as u64);
         let (cdb, cslot) = shard.expire_cursor.get();
         // One full pass at most per tick, and at most the tick's budget.
         if (cdb == 0 && cslot == 0) || start.elapsed() > budget {

@@ -52,13 +52,18 @@ pub enum Msg {
     Post(Job),
 }
 
-/// Per-command counters (INFO commandstats).
+/// Per-command counters (INFO commandstats, latencystats), one per
+/// command and subcommand (`command::observe::stat_slot`).
 #[derive(Default, Clone, Debug)]
 pub struct CmdStat {
     pub calls: u64,
-    pub usec: u64,
+    /// Time spent, in nanoseconds (INFO shows microseconds).
+    pub nsec: u64,
     pub failed: u64,
     pub rejected: u64,
+    /// Latency distribution (ns), made on the first call when
+    /// latency-tracking is on.
+    pub hist: Option<Box<hdrhistogram::Histogram<u64>>>,
 }
 
 /// Per-shard counters; INFO sums them over shards.
@@ -78,6 +83,9 @@ pub struct Stats {
     pub keyspace_misses: u64,
     /// ACL denials by kind: command, key, channel, auth.
     pub acl_denied: [u64; 4],
+    /// Reads and writes on client sockets (INFO total_reads/writes_processed).
+    pub reads_processed: u64,
+    pub writes_processed: u64,
 }
 
 impl Stats {
@@ -86,8 +94,16 @@ impl Stats {
             self.commands.resize(o.commands.len(), CmdStat::default());
         }
         for (a, b) in self.commands.iter_mut().zip(&o.commands) {
+            if let Some(h) = &b.hist {
+                match &mut a.hist {
+                    Some(m) => {
+                        let _ = m.add(&**h);
+                    }
+                    none => *none = Some(h.clone()),
+                }
+            }
             a.calls += b.calls;
-            a.usec += b.usec;
+            a.nsec += b.nsec;
             a.failed += b.failed;
             a.rejected += b.rejected;
         }
@@ -107,6 +123,8 @@ impl Stats {
         for (a, b) in self.acl_denied.iter_mut().zip(o.acl_denied) {
             *a += b;
         }
+        self.reads_processed += o.reads_processed;
+        self.writes_processed += o.writes_processed;
     }
 
     /// Counts an error reply by its first word (ERR, WRONGTYPE, ...).
@@ -166,6 +184,11 @@ pub struct ClientInfo {
     pub no_evict: Cell<bool>,
     pub no_touch: Cell<bool>,
     pub killed: Cell<bool>,
+    /// In MONITOR mode (CLIENT LIST flag O).
+    pub monitor: Cell<bool>,
+    /// The keys under WATCH (db, key), mirrored from the session after
+    /// connection commands for CLIENT LIST `watch=` and INFO.
+    pub watched: RefCell<Vec<(usize, Vec<u8>)>>,
     /// The connection waits for input with nothing buffered either way: a
     /// busy script's poller may answer its next command on the socket.
     pub idle: Cell<bool>,
@@ -203,7 +226,7 @@ impl ClientInfo {
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -216,6 +239,7 @@ impl ClientInfo {
             self.subs.borrow().sets[0].len(),
             self.subs.borrow().sets[1].len(),
             self.subs.borrow().sets[2].len(),
+            self.watched.borrow().len(),
             self.qbuf.get(),
             16384usize.saturating_sub(self.qbuf.get()),
             16384,
@@ -244,6 +268,9 @@ impl ClientInfo {
     /// (none).
     fn flags(&self) -> String {
         let mut f = String::new();
+        if self.monitor.get() {
+            f.push('O');
+        }
         if self.unblock.borrow().is_some() {
             f.push('b');
         }
@@ -413,10 +440,12 @@ impl Rates {
 impl Shard {
     pub fn new(id: usize, count: usize, config: Config, senders: Option<Senders<Msg>>) -> Rc<Shard> {
         let databases = config.databases;
-        let ncmd = crate::command::TABLE.len();
+        let ncmd = crate::command::observe::stat_slots();
         // A shard is built on its own thread.
         crate::command::notify::set_flags(config.notify_keyspace_events);
         let acl = crate::acl::ShardAcl::new(&config);
+        crate::command::observe::apply_config(&config);
+        crate::command::observe::calibrate();
         Rc::new(Shard {
             acl,
             id,
