@@ -344,7 +344,8 @@ pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
         if keepalive > 0 {
             let ka = socket2::TcpKeepalive::new()
                 .with_time(Duration::from_secs(keepalive))
-                .with_interval(Duration::from_secs((keepalive / 3).max(1)));
+                .with_interval(Duration::from_secs((keepalive / 3).max(1)))
+                .with_retries(3);
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
         glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
@@ -360,26 +361,60 @@ async fn reject(mut stream: glommio::net::TcpStream, msg: &str) {
 /// (Redis's CONFIG_MIN_RESERVED_FDS).
 const RESERVED_FDS: u64 = 32;
 
-/// Raises RLIMIT_NOFILE to `maxclients` + 32 if it is lower, as Redis does
-/// at start-up and on CONFIG SET maxclients. Each connection holds two
-/// descriptors here (its socket and the dup'ed writer), so the limit
-/// asked is twice the clients, falling back to Redis's own figure.
-/// `Err` carries the maxclients the limit obtained can serve.
+/// Descriptors per connection in Redis's arithmetic (maxclients + 32).
+const FDS_PER_CLIENT: u64 = 1;
+
+/// Raises RLIMIT_NOFILE to maxclients + 32 as Redis does at start-up and on
+/// CONFIG SET maxclients, with Redis's log lines and its lowering of
+/// maxclients (`Err` carries the lower value). A Spindle connection holds
+/// two descriptors (its socket and the dup'ed writer), so it first tries
+/// for twice that and warns when the system refuses.
 pub fn adjust_open_files_limit(maxclients: usize) -> Result<(), usize> {
-    let wanted = maxclients as u64 + RESERVED_FDS;
+    let both = maxclients as u64 * 2 + RESERVED_FDS;
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on local structs.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) } == 0 && cur.rlim_cur < both {
+        let l = libc::rlimit {
+            rlim_cur: both,
+            rlim_max: both.max(cur.rlim_max),
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
+            log::warning(&format!(
+                "Spindle holds two file descriptors per client: with the open files limit at {}, at most {} clients fit.",
+                cur.rlim_cur.max(cur.rlim_max.min(both)),
+                cur.rlim_cur.max(cur.rlim_max.min(both)).saturating_sub(RESERVED_FDS) / 2
+            ));
+            if cur.rlim_max > cur.rlim_cur {
+                let l = libc::rlimit {
+                    rlim_cur: cur.rlim_max,
+                    rlim_max: cur.rlim_max,
+                };
+                // SAFETY: as above.
+                unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) };
+            }
+        }
+    }
+    let wanted = maxclients as u64 * FDS_PER_CLIENT + RESERVED_FDS;
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: plain syscalls on a local struct.
+    // SAFETY: plain syscalls on local structs.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         log::warning(&format!(
             "Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.",
             std::io::Error::last_os_error()
         ));
-        return Err(1024 - RESERVED_FDS as usize);
+        return Err(((1024 - RESERVED_FDS) / FDS_PER_CLIENT) as usize);
     }
     let old = lim.rlim_cur;
+    if old >= wanted {
+        return Ok(());
+    }
     let set = |n: u64| {
         let l = libc::rlimit {
             rlim_cur: n,
@@ -388,21 +423,6 @@ pub fn adjust_open_files_limit(maxclients: usize) -> Result<(), usize> {
         // SAFETY: as above.
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 }
     };
-    // Both descriptors of every connection, when the system allows it.
-    if old >= wanted {
-        if old < 2 * wanted {
-            set(2 * wanted);
-        }
-        return Ok(());
-    }
-    if set(2 * wanted) {
-        log::notice(&format!(
-            "Increased maximum number of open files to {} (it was originally set to {}).",
-            2 * wanted,
-            old
-        ));
-        return Ok(());
-    }
     let mut best = wanted;
     let mut error = 0;
     while best > old {
@@ -424,14 +444,14 @@ pub fn adjust_open_files_limit(maxclients: usize) -> Result<(), usize> {
         ));
         return Ok(());
     }
-    let reduced = best.saturating_sub(RESERVED_FDS) as usize;
-    if best <= RESERVED_FDS {
+    if best <= RESERVED_FDS + FDS_PER_CLIENT {
         log::warning(&format!(
             "Your current 'ulimit -n' of {} is not enough for the server to start. Please increase your open file limit to at least {}. Exiting.",
             old, wanted
         ));
         std::process::exit(1);
     }
+    let reduced = ((best - RESERVED_FDS) / FDS_PER_CLIENT) as usize;
     log::warning(&format!(
         "You requested maxclients of {} requiring at least {} max file descriptors.",
         maxclients, wanted
