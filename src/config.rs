@@ -698,7 +698,18 @@ impl Config {
             "protected-mode" => self.protected_mode = parse_bool(v)?,
             "requirepass" => self.requirepass = if v.is_empty() { None } else { Some(v.to_string()) },
             "databases" => self.databases = parse_int(v, 1, i32::MAX as i64)?,
-            "maxclients" => self.maxclients = parse_int(v, 1, u32::MAX as i64)?,
+            "maxclients" => {
+                let n: usize = parse_int(v, 1, u32::MAX as i64)?;
+                if n > self.maxclients {
+                    if let Err(can) = crate::server::adjust_open_files_limit(n) {
+                        return Err(format!(
+                            "The operating system is not able to handle the specified number of clients, try with {}",
+                            can
+                        ));
+                    }
+                }
+                self.maxclients = n;
+            }
             "timeout" => self.timeout = parse_int(v, 0, i32::MAX as i64)?,
             "tcp-keepalive" => self.tcp_keepalive = parse_int(v, 0, i32::MAX as i64)?,
             "tcp-backlog" => self.tcp_backlog = parse_int(v, 0, i32::MAX as i64)?,

@@ -182,8 +182,20 @@ const CLIENT_HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
     "         [OPTIN] [OPTOUT] [NOLOOP]",
     "    Control server assisted client side caching.",
@@ -193,14 +205,6 @@ const CLIENT_HELP: &[&str] = &[
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
     "    Will not touch LRU/LFU stats when this mode is on.",
-    "SETNAME <name>",
-    "    Assign the name <name> to the current connection.",
-    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-    "    Unblock the specified blocked client.",
-    "SETINFO <option> <value>",
-    "    Set client meta attr. Options are:",
-    "    * LIB-NAME: the client lib name.",
-    "    * LIB-VER: the client lib version.",
     "HELP",
     "    Print this help.",
 ];
@@ -426,6 +430,11 @@ pub async fn cmd_client(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
             Reply::new(out, resp3).verbatim(text.as_bytes())
         }
         b"kill" => client_kill(sess, args, out).await,
+        b"pause" => client_pause(sess, args, out).await,
+        b"unpause" => {
+            coordinator::broadcast_in(&sess.shard, sess.tx, |sh| sh.pause.clear()).await;
+            Reply::new(out, resp3).ok()
+        }
         b"unblock" => {
             let Some(id) = parse_i64(args.get(2)) else {
                 return Reply::new(out, resp3).error(err::NOT_INTEGER);
@@ -604,6 +613,9 @@ impl ClientKind {
     }
 }
 
+/// `CLIENT KILL ip:port` → OK, or `CLIENT KILL <filter> <value> ...` → the
+/// number of clients killed (every filter must match; SKIPME defaults to
+/// yes). Runs on every shard.
 async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let resp3 = sess.resp3;
     let mut f = KillFilter::default();
@@ -611,11 +623,12 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     if old_style {
         f.addr = Some(String::from_utf8_lossy(args.get(2)).into_owned());
     } else {
-        if (args.len() - 2) % 2 != 0 {
-            return Reply::new(out, resp3).error(err::SYNTAX);
-        }
         let mut skipme = true;
-        for j in (2..args.len()).step_by(2) {
+        let mut j = 2;
+        while j < args.len() {
+            if j + 1 >= args.len() {
+                return Reply::new(out, resp3).error(err::SYNTAX);
+            }
             let v = args.get(j + 1);
             let vs = String::from_utf8_lossy(v).into_owned();
             if args.is(j, "id") {
@@ -623,16 +636,6 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     Some(id) => f.id = Some(id as u64),
                     None => return Reply::new(out, resp3).error(err::CLIENT_ID_POSITIVE),
                 }
-            } else if args.is(j, "addr") {
-                f.addr = Some(vs);
-            } else if args.is(j, "laddr") {
-                f.laddr = Some(vs);
-            } else if args.is(j, "user") {
-                if vs != "default" {
-                    let msg = err::with_arg("ERR No such user '", v, "'");
-                    return Reply::new(out, resp3).error_bytes(&msg);
-                }
-                f.user = Some(vs);
             } else if args.is(j, "maxage") {
                 match parse_i64(v) {
                     None => return Reply::new(out, resp3).error(err::MAXAGE_NOT_INTEGER),
@@ -647,17 +650,25 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                         return Reply::new(out, resp3).error_bytes(&msg);
                     }
                 }
+            } else if args.is(j, "addr") {
+                f.addr = Some(vs);
+            } else if args.is(j, "laddr") {
+                f.laddr = Some(vs);
+            } else if args.is(j, "user") {
+                if !user_exists(v) {
+                    let msg = err::with_arg("ERR No such user '", v, "'");
+                    return Reply::new(out, resp3).error_bytes(&msg);
+                }
+                f.user = Some(vs);
             } else if args.is(j, "skipme") {
-                if v.eq_ignore_ascii_case(b"yes") {
-                    skipme = true;
-                } else if v.eq_ignore_ascii_case(b"no") {
-                    skipme = false;
-                } else {
-                    return Reply::new(out, resp3).error(err::SYNTAX);
+                match switch(v, "yes", "no") {
+                    Some(yes) => skipme = yes,
+                    None => return Reply::new(out, resp3).error(err::SYNTAX),
                 }
             } else {
                 return Reply::new(out, resp3).error(err::SYNTAX);
             }
+            j += 2;
         }
         if skipme {
             f.skip = Some(sess.id());
@@ -676,7 +687,8 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 || f.id.is_some_and(|id| id != c.id)
                 || f.addr.as_ref().is_some_and(|a| *a != c.addr)
                 || f.laddr.as_ref().is_some_and(|a| *a != c.laddr)
-                || f.user.as_ref().is_some_and(|u| u != "default")
+                || f.user.as_ref().is_some_and(|u| *u != client_user(c))
+                || c.killed.get()
                 || f.kind.is_some_and(|k| !k.matches(c))
                 || f.maxage.is_some_and(|m| now.saturating_sub(c.created_ms) / 1000 < m)
             {
@@ -705,5 +717,90 @@ async fn client_kill(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         }
     } else {
         r.int(total as i64)
+    }
+}
+
+/// Whether an ACL user of that name exists. Until ACL users arrive, only
+/// `default` does.
+fn user_exists(name: &[u8]) -> bool {
+    name == b"default"
+}
+
+/// The user a client is authenticated as (ACL users: every client is
+/// `default` for now).
+fn client_user(_c: &crate::shard::ClientInfo) -> &'static str {
+    "default"
+}
+
+/// `CLIENT PAUSE timeout [WRITE|ALL]` → OK. Every shard holds its clients'
+/// commands (all, or those that may write) until the deadline or CLIENT
+/// UNPAUSE; a later deadline and the stricter mode win.
+async fn client_pause(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let resp3 = sess.resp3;
+    if args.len() > 4 {
+        return Reply::new(out, resp3).error(err::SYNTAX);
+    }
+    let mut all = true;
+    if args.len() == 4 {
+        match switch(args.get(3), "write", "all") {
+            Some(write) => all = !write,
+            None => return Reply::new(out, resp3).error(err::CLIENT_PAUSE_MODE),
+        }
+    }
+    let now = crate::util::now_ms() as i64;
+    let end = match parse_i64(args.get(2)) {
+        None => return Reply::new(out, resp3).error(super::stream::TIMEOUT_NOT_INT),
+        Some(t) if t < 0 => return Reply::new(out, resp3).error(super::stream::TIMEOUT_NEGATIVE),
+        Some(0) => 0,
+        Some(t) if t > i64::MAX - now => return Reply::new(out, resp3).error(err::TIMEOUT_OUT_OF_RANGE),
+        Some(t) => (t + now) as u64,
+    };
+    coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| {
+        sh.pause.set(end, all);
+        sh.pause.tick(crate::util::now_ms());
+    })
+    .await;
+    Reply::new(out, resp3).ok()
+}
+
+/// Whether a command may write or replicate, as CLIENT PAUSE WRITE judges
+/// it: write and may-replicate commands, EXEC of a transaction holding
+/// one, and scripts that do not declare `no-writes`. Asked only while a
+/// WRITE pause is on.
+pub(crate) fn pause_may_write(spec: &'static super::CommandSpec, args: &Args, sess: &Session) -> bool {
+    match spec.name {
+        "exec" => sess
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.commands().any(|(spec, args)| pause_may_write(spec, &args, sess))),
+        "eval" | "evalsha" | "fcall" => !script_no_writes(spec.name, args.get(1)),
+        _ => super::may_replicate(spec, spec.subcommand_flags(args)),
+    }
+}
+
+/// Whether the script EVAL/EVALSHA/FCALL names declares `no-writes`
+/// (unknown scripts may write, as Redis judges them).
+fn script_no_writes(cmd: &str, what: &[u8]) -> bool {
+    use crate::script::{shebang, store};
+    match cmd {
+        "eval" => matches!(shebang::eval_shebang(what), Ok((f, _)) if f.declared && f.no_writes),
+        "evalsha" => {
+            let Ok(sha) = <[u8; 40]>::try_from(what.to_ascii_lowercase().as_slice()) else {
+                return false;
+            };
+            store::scripts()
+                .map
+                .get(&sha)
+                .is_some_and(|s| s.flags.declared && s.flags.no_writes)
+        }
+        _ => {
+            let libs = store::libraries();
+            let name = store::lower(what);
+            libs.functions
+                .get(&name)
+                .and_then(|id| libs.by_id.get(id))
+                .and_then(|lib| lib.functions.iter().find(|f| store::lower(&f.name) == name))
+                .is_some_and(|f| f.flags & shebang::NO_WRITES != 0)
+        }
     }
 }

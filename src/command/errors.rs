@@ -151,3 +151,5 @@ pub fn unknown_command(name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>) -> Ve
     v.extend_from_slice(&tail);
     v
 }
+pub const CLIENT_PAUSE_MODE: &str = "ERR CLIENT PAUSE mode must be WRITE or ALL";
+pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";

@@ -84,6 +84,28 @@ impl<'a> Ctx<'a> {
     }
 }
 
+thread_local! {
+    /// The output buffer limit of the client whose commands run now on this
+    /// thread (usize::MAX: none). A reply that can grow without bound
+    /// (HRANDFIELD with a huge negative count) stops early past it: the
+    /// client is closed for its limit right after and the reply dropped.
+    pub static REPLY_CAP: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Whether a reply buffer of `len` bytes outgrew [`REPLY_CAP`].
+#[inline]
+pub fn reply_over_cap(len: usize) -> bool {
+    REPLY_CAP.with(|c| len > c.get())
+}
+
+/// Whether a command may write or replicate (CLIENT PAUSE WRITE holds it,
+/// read-only scripts refuse it). PUBLISH and SPUBLISH are may-replicate in
+/// Redis 7.4; the table keeps the COMMAND INFO flags the differential tests
+/// compare against, so they are named here.
+pub fn may_replicate(spec: &CommandSpec, flags: u32) -> bool {
+    flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 || matches!(spec.name, "publish" | "spublish")
+}
+
 /// Command flags: metadata used for COMMAND INFO, ACL categories and
 /// dispatch decisions.
 pub mod flags {

@@ -61,6 +61,11 @@ impl MultiState {
         self.args.push(args);
         self.specs.push(spec);
     }
+
+    /// The queued commands, in order.
+    pub fn commands(&self) -> impl Iterator<Item = (&'static CommandSpec, Args<'_>)> + '_ {
+        self.specs.iter().enumerate().map(|(i, &s)| (s, self.args.get(i)))
+    }
 }
 
 /// A watched key: database, key, and whether it existed when watched (a

@@ -434,7 +434,9 @@ impl ScriptBackend {
                 return Ok(());
             }
         }
-        if spec.flags & flags::WRITE != 0 && self.read_only {
+        // May-replicate commands (PUBLISH, PFCOUNT) count as writes, as in
+        // Redis (CLIENT PAUSE WRITE relies on it).
+        if self.read_only && super::may_replicate(spec, spec.flags) {
             Reply::new(out, resp3).error(WRITE_IN_RO);
             return Ok(());
         }

@@ -182,7 +182,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             clients: clients.len(),
             max_qbuf: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
             max_obuf: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
-            blocked: sh.blocking.borrow().blocked_clients,
+            blocked: sh.blocking.borrow().blocked_clients + sh.pause.held.get(),
             blocking_keys: sh.blocking.borrow().blocking_keys(),
             blocking_keys_on_nokey: sh.blocking.borrow().blocking_keys_on_nokey(),
             lua: crate::script::Engine::with(|e| e.lua_memory()),

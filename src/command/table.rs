@@ -286,6 +286,18 @@ const CLIENT_SUBS: &[SubSpec] = &[
         summary: "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
     },
     SubSpec {
+        name: "client|pause",
+        arity: -3,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Suspends commands processing.",
+    },
+    SubSpec {
+        name: "client|unpause",
+        arity: 2,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        summary: "Resumes processing commands from paused clients.",
+    },
+    SubSpec {
         name: "client|help",
         arity: 2,
         flags: LOADING | STALE,

@@ -108,8 +108,10 @@ fn run_batch(
     no_touch: bool,
     client: u64,
     caller: &Caller,
+    reply_cap: usize,
 ) -> BatchReply {
     tracking::set_writer(client);
+    command::REPLY_CAP.with(|c| c.set(reply_cap));
     observe::begin();
     let now = now_ms();
     let mut out = Vec::with_capacity(64 * b.cmds.len());
@@ -139,6 +141,12 @@ enum Io {
 
 /// How long a connection waits on its socket before looking again.
 const REPOLL_IO: Duration = Duration::from_millis(50);
+/// The same once it has been idle for `IDLE_RELEASE_MS`: ten thousand idle
+/// connections then cost 10 000 wake-ups a second (one `recv` peek each),
+/// not 200 000 re-armed reads.
+const REPOLL_IDLE: Duration = Duration::from_millis(1000);
+/// Waiting this long for input, a connection gives its buffers back.
+const IDLE_RELEASE_MS: u64 = 2000;
 
 /// One non-blocking send(2); 0 when the socket buffer is full.
 fn try_send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
@@ -162,6 +170,22 @@ fn try_send(fd: i32, buf: &[u8]) -> std::io::Result<usize> {
         Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
         _ => Err(e),
     }
+}
+
+/// Whether the socket has input (or end of stream) waiting: one
+/// non-blocking `recv(MSG_PEEK)`.
+fn socket_has_input(fd: i32) -> bool {
+    let mut b = 0u8;
+    // SAFETY: one byte into a local; `fd` is the connection's open socket.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            &mut b as *mut u8 as *mut libc::c_void,
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n >= 0 || !matches!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EAGAIN))
 }
 
 /// A reply's place in the pipeline while some replies are still remote.
@@ -190,6 +214,9 @@ pub(crate) struct State {
     /// Deliveries (messages, invalidations) this connection's commands
     /// sent to other shards: the replies wait for them.
     acks: Vec<Pending<()>>,
+    /// client-output-buffer-limit of this client's class, read once per
+    /// batch (hard limit `u64::MAX` when off).
+    obuf_limit: crate::config::ObufLimit,
 }
 
 impl State {
@@ -198,7 +225,7 @@ impl State {
         let caller = Some(observe::caller_of(&info));
         State {
             sess: Session::new(shard.clone(), info, is_local),
-            out: Vec::with_capacity(INITIAL_READ_BUFFER),
+            out: Vec::new(),
             batches: (0..shard.count).map(|_| None).collect(),
             segments: Vec::new(),
             local: Vec::new(),
@@ -208,6 +235,11 @@ impl State {
             fd,
             written: 0,
             acks: Vec::new(),
+            obuf_limit: crate::config::ObufLimit {
+                hard: u64::MAX,
+                soft: u64::MAX,
+                soft_secs: 0,
+            },
         }
     }
 
@@ -258,12 +290,13 @@ impl State {
         let (db, resp3, no_touch) = (self.sess.db, self.sess.resp3, self.sess.no_touch);
         let client = self.sess.info.id;
         let caller = self.caller.clone().expect("caller present");
+        let reply_cap = self.reply_cap();
         let mut pending: Vec<(usize, Pending<BatchReply>)> = Vec::new();
         for s in 0..self.batches.len() {
             if let Some(batch) = self.batches[s].take() {
                 let p = coordinator::submit_when_free(&shard, s, batch, move |sh, b| batch_blocked(sh, b, db), {
                     let caller = caller.clone();
-                    move |sh, b| run_batch(sh, b, db, resp3, no_touch, client, &caller)
+                    move |sh, b| run_batch(sh, b, db, resp3, no_touch, client, &caller, reply_cap)
                 })
                 .await;
                 pending.push((s, p));
@@ -389,6 +422,89 @@ impl State {
         let info = &self.sess.info;
         info.tot_net_out.set(info.tot_net_out.get() + n as u64);
         info.obuf.set(self.out.len() - self.written.min(self.out.len()));
+        info.obuf_cap.set(self.out.capacity());
+    }
+
+    /// The reply size past which this client is closed (see
+    /// `command::REPLY_CAP`).
+    fn reply_cap(&self) -> usize {
+        self.obuf_limit.hard.min(usize::MAX as u64) as usize
+    }
+
+    /// Reads this client's output buffer limit for the coming batch.
+    fn load_obuf_limit(&mut self) {
+        let class = if self.sess.info.subs.borrow().total() > 0 {
+            crate::config::OBUF_PUBSUB
+        } else {
+            0
+        };
+        let mut l = self.sess.shard.config.borrow().client_output_buffer_limit[class];
+        if l.hard == 0 {
+            l.hard = u64::MAX;
+        }
+        if l.soft == 0 {
+            l.soft = u64::MAX;
+        }
+        self.obuf_limit = l;
+    }
+
+    /// After a command: whether the replies not yet sent break the output
+    /// buffer limit. If so the client is closed without them, as Redis
+    /// drops a client past its limit (one comparison per command when
+    /// under the soft limit).
+    fn obuf_over_limit(&mut self) -> bool {
+        let pending = (self.out.len() - self.written.min(self.out.len()) + self.local.len()) as u64;
+        if pending < self.obuf_limit.soft && pending < self.obuf_limit.hard {
+            return false;
+        }
+        let mut limit = self.obuf_limit;
+        for v in [&mut limit.hard, &mut limit.soft] {
+            if *v == u64::MAX {
+                *v = 0;
+            }
+        }
+        let info = self.sess.info.clone();
+        if !crate::shard::pubsub::over_limit(&info, limit, pending, crate::util::now_ms()) {
+            return false;
+        }
+        info.obuf.set(pending as usize);
+        crate::server::log::warning(&format!(
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            info.describe(crate::util::now_ms())
+        ));
+        self.sess.shard.stats.borrow_mut().client_outbuf_limit_disconnections += 1;
+        self.out.truncate(self.written.min(self.out.len()));
+        self.local.clear();
+        info.killed.set(true);
+        true
+    }
+
+    /// CLIENT PAUSE: waits while the pause holds this command (commands
+    /// before it in the pipeline are answered first). One `Cell` read when
+    /// no pause is on.
+    async fn wait_if_paused(&mut self, spec: &'static CommandSpec, args: &Args<'_>) {
+        let shard = self.sess.shard.clone();
+        if !shard
+            .pause
+            .holds(|| command::connection::pause_may_write(spec, args, &self.sess))
+        {
+            return;
+        }
+        self.flush_remote().await;
+        self.write_out().await;
+        let info = self.sess.info.clone();
+        info.paused.set(true);
+        shard.pause.held.set(shard.pause.held.get() + 1);
+        while !info.killed.get()
+            && shard
+                .pause
+                .holds(|| command::connection::pause_may_write(spec, args, &self.sess))
+        {
+            crate::util::within(REPOLL_IO, shard.pause.changed()).await;
+        }
+        shard.pause.held.set(shard.pause.held.get() - 1);
+        info.paused.set(false);
+        self.now_ms = now_ms();
     }
 
     /// Dispatches one parsed command.
@@ -404,12 +520,9 @@ impl State {
         let start = self.out.len().max(self.written);
         self.dispatch_command(args).await;
         self.flush_remote().await;
-        // CLIENT REPLY ON answers even right after SKIP, as in Redis.
+        // CLIENT REPLY ON clears SKIP before it answers, as in Redis.
         let confirmation = is_subscription_command(args)
-            || (args.len() == 3
-                && args.get(0).eq_ignore_ascii_case(b"client")
-                && args.get(1).eq_ignore_ascii_case(b"reply")
-                && args.get(2).eq_ignore_ascii_case(b"on"));
+            || (args.len() == 3 && args.is(0, "client") && args.is(1, "reply") && args.is(2, "on"));
         if !confirmation && (skip || self.sess.info.reply_off.get()) && self.out.len() > start {
             self.out.truncate(start);
         }
@@ -436,6 +549,8 @@ impl State {
                 }
                 let no_touch = self.sess.no_touch;
                 let now = self.now_ms;
+                let cap = self.reply_cap();
+                command::REPLY_CAP.with(|c| c.set(cap));
                 tracking::set_writer(self.sess.info.id);
                 // Lent to the closure without touching its count.
                 let caller = self.caller.take().expect("caller present");
@@ -543,6 +658,9 @@ impl State {
                 }
                 return self.reply_error(Some(spec), busy.as_bytes());
             }
+        }
+        if self.sess.shard.pause.mode() != crate::shard::pause::Mode::Off {
+            self.wait_if_paused(spec, args).await;
         }
         // Client-side caching (one RefCell read when off).
         if self.sess.info.tracking.borrow().on {
@@ -679,6 +797,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         ..Default::default()
     });
     info.resp.set(2);
+    info.qbuf_cap.set(INITIAL_READ_BUFFER);
     info.last_cmd.set("NULL");
     info.last_interaction_ms.set(now_ms());
     shard.clients.borrow_mut().insert(info.id, info.clone());
@@ -714,6 +833,26 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     observe::monitor_drop(&shard, &info);
     shard.clients.borrow_mut().remove(&info.id);
     CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Bytes quoted as Redis's `sdscatrepr` shows them in logs.
+fn repr(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{:02x}", c)),
+        }
+    }
+    s.push('"');
+    s
 }
 
 struct Connection {
@@ -770,12 +909,10 @@ impl Connection {
                 }
             }
             self.make_room(hint)?;
-            let timeout = self.state.sess.shard.config.borrow().timeout;
-            let _ = self.stream.set_read_timeout(if timeout > 0 {
-                Some(Duration::from_secs(timeout))
-            } else {
-                None
-            });
+            let info = &self.state.sess.info;
+            info.qbuf.set(self.rend - self.rstart);
+            info.qbuf_cap.set(self.rbuf.len());
+            info.obuf_cap.set(self.state.out.capacity());
             // With replies still pending, wait for room to write or for more
             // input, whichever comes first: a client that sends its whole
             // pipeline before reading must not deadlock against us.
@@ -785,69 +922,114 @@ impl Connection {
             let idle = self.state.written >= self.state.out.len() && self.rstart == self.rend;
             self.state.sess.info.idle.set(idle);
             self.state.sess.info.in_multi.set(self.state.sess.multi.is_some());
+            let mut waited_ms = 0u64;
             let event = loop {
-                let Connection {
-                    stream,
-                    writer,
-                    rbuf,
-                    rend,
-                    state,
-                    fd,
-                    ..
-                } = &mut *self;
-                // One read stays armed while messages for a subscriber come
-                // and go: each is written at once without re-arming the
-                // socket (a direct recv and a poll per message otherwise).
-                let mut read = std::pin::pin!(stream.read(&mut rbuf[*rend..]));
-                let info = state.sess.info.clone();
-                let event = loop {
-                    let pending = state.written < state.out.len();
-                    let (out, written) = (&state.out, state.written);
-                    let step = async {
-                        let rd = async { Io::Read(read.as_mut().await) };
-                        // Messages wake the connection too (same thread:
-                        // that waker is never lost).
-                        let push = async {
-                            info.push_ready().await;
-                            Io::Push
-                        };
-                        if pending {
-                            let wr = async { Io::Wrote(writer.write(&out[written..]).await) };
-                            futures_lite::future::or(wr, futures_lite::future::or(rd, push)).await
+                // Idle for a while: give the buffers back and wait for input
+                // with a one-byte peek, so an idle connection holds no
+                // buffer (Redis frees an idle client's query buffer too).
+                if waited_ms >= IDLE_RELEASE_MS
+                    && self.state.written >= self.state.out.len()
+                    && (self.rbuf.len() > INITIAL_READ_BUFFER || self.rstart == self.rend)
+                    && !self.rbuf.is_empty()
+                {
+                    self.release_buffers();
+                }
+                let released = self.rbuf.is_empty();
+                // A connection idle for long looks again less often.
+                let repoll = if waited_ms >= IDLE_RELEASE_MS {
+                    REPOLL_IDLE
+                } else {
+                    REPOLL_IO
+                };
+                let event = {
+                    let Connection {
+                        stream,
+                        writer,
+                        rbuf,
+                        rend,
+                        state,
+                        fd,
+                        ..
+                    } = &mut *self;
+                    let mut peeked = [0u8; 1];
+                    // One read stays armed while messages for a subscriber come
+                    // and go: each is written at once without re-arming the
+                    // socket (a direct recv and a poll per message otherwise).
+                    let mut read = std::pin::pin!(async {
+                        if released {
+                            stream.peek(&mut peeked).await.map_err(std::io::Error::from)
                         } else {
-                            futures_lite::future::or(rd, push).await
+                            stream.read(&mut rbuf[*rend..]).await
                         }
-                    };
-                    match crate::util::within(REPOLL_IO, step).await {
-                        // A wake-up lost by the executor must not park a
-                        // client forever: a new read retries the socket.
-                        None => break None,
-                        Some(Io::Push) if !info.killed.get() => {
-                            state.take_pushes();
-                            if state.written < state.out.len() {
-                                let n = try_send(*fd, &state.out[state.written..])?;
+                    });
+                    let info = state.sess.info.clone();
+                    let event = loop {
+                        let pending = state.written < state.out.len();
+                        let (out, written) = (&state.out, state.written);
+                        let step = async {
+                            let rd = async { Io::Read(read.as_mut().await) };
+                            // Messages wake the connection too (same thread:
+                            // that waker is never lost).
+                            let push = async {
+                                info.push_ready().await;
+                                Io::Push
+                            };
+                            if pending {
+                                let wr = async { Io::Wrote(writer.write(&out[written..]).await) };
+                                futures_lite::future::or(wr, futures_lite::future::or(rd, push)).await
+                            } else {
+                                futures_lite::future::or(rd, push).await
+                            }
+                        };
+                        match crate::util::within(repoll, step).await {
+                            // A wake-up lost by the executor must not park a
+                            // client forever: a new read retries the socket.
+                            // With nothing to write, one non-blocking peek
+                            // tells whether that is needed (re-arming the read
+                            // costs more, and idle connections repoll often).
+                            None => {
+                                waited_ms += repoll.as_millis() as u64;
+                                let release_due = waited_ms >= IDLE_RELEASE_MS && !released;
+                                if pending || release_due || socket_has_input(*fd) {
+                                    break None;
+                                }
+                            }
+                            Some(Io::Push) if !info.killed.get() => {
+                                state.take_pushes();
+                                if state.written < state.out.len() {
+                                    let n = try_send(*fd, &state.out[state.written..])?;
+                                    state.written += n;
+                                    state.count_output(n);
+                                }
+                                if state.written == state.out.len() {
+                                    state.written = 0;
+                                    state.out.clear();
+                                }
+                            }
+                            Some(Io::Wrote(r)) => {
+                                let n = r?;
                                 state.written += n;
                                 state.count_output(n);
+                                if state.written == state.out.len() {
+                                    state.written = 0;
+                                    state.out.clear();
+                                }
                             }
-                            if state.written == state.out.len() {
-                                state.written = 0;
-                                state.out.clear();
-                            }
+                            Some(ev) => break Some(ev),
                         }
-                        Some(Io::Wrote(r)) => {
-                            let n = r?;
-                            state.written += n;
-                            state.count_output(n);
-                            if state.written == state.out.len() {
-                                state.written = 0;
-                                state.out.clear();
-                            }
-                        }
-                        Some(ev) => break Some(ev),
-                    }
+                    };
+                    event
                 };
-                if let Some(event) = event {
-                    break event;
+                match event {
+                    Some(Io::Read(Ok(n))) if released && n > 0 => {
+                        // Input arrived for a released connection: take a
+                        // buffer again and read it.
+                        self.rbuf = vec![0u8; INITIAL_READ_BUFFER];
+                        self.state.sess.info.qbuf_cap.set(self.rbuf.len());
+                        waited_ms = 0;
+                    }
+                    Some(event) => break event,
+                    None => {}
                 }
             };
             self.state.sess.info.idle.set(false);
@@ -855,7 +1037,6 @@ impl Connection {
                 Io::Wrote(_) => unreachable!("writes are handled while waiting"),
                 Io::Push => continue,
                 Io::Read(Ok(n)) => n,
-                Io::Read(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
                 Io::Read(Err(e)) => return Err(e),
             };
             if n == 0 {
@@ -865,6 +1046,7 @@ impl Connection {
             let info = &self.state.sess.info;
             info.tot_net_in.set(info.tot_net_in.get() + n as u64);
             info.qbuf.set(self.rend - self.rstart);
+            info.qbuf_peak.set(info.qbuf_peak.get().max(self.rend - self.rstart));
             info.last_interaction_ms.set(now_ms());
             {
                 let mut st = self.state.sess.shard.stats.borrow_mut();
@@ -874,9 +1056,39 @@ impl Connection {
         }
     }
 
+    /// Gives back an idle connection's buffers: the read buffer entirely
+    /// when it holds nothing, else shrunk to what it holds (a partial
+    /// command stays); the output buffer when everything was sent.
+    fn release_buffers(&mut self) {
+        let pending = self.rend - self.rstart;
+        if self.rstart > 0 {
+            self.rbuf.copy_within(self.rstart..self.rend, 0);
+            self.rstart = 0;
+            self.rend = pending;
+        }
+        if pending == 0 && !self.resume.active() {
+            self.rbuf = Vec::new();
+        } else if self.rbuf.len() > INITIAL_READ_BUFFER.max(pending * 2) {
+            self.rbuf.truncate(INITIAL_READ_BUFFER.max(pending * 2));
+            self.rbuf.shrink_to_fit();
+        }
+        if self.state.written >= self.state.out.len() {
+            self.state.out = Vec::new();
+            self.state.written = 0;
+        }
+        self.scratch = Vec::new();
+        let info = &self.state.sess.info;
+        info.qbuf_cap.set(self.rbuf.len());
+        info.obuf_cap.set(self.state.out.capacity());
+        info.qbuf_peak.set(pending);
+    }
+
     /// Ensures free space after `rend`: compacts, grows for a large frame
     /// (`hint` bytes from `rstart`), enforces the query buffer limit.
     fn make_room(&mut self, hint: usize) -> std::io::Result<()> {
+        if self.rbuf.is_empty() {
+            self.rbuf = vec![0u8; INITIAL_READ_BUFFER];
+        }
         if self.rstart == self.rend {
             self.rstart = 0;
             self.rend = 0;
@@ -892,12 +1104,25 @@ impl Connection {
                 self.rstart = 0;
                 self.rend = pending;
             }
-            let limit = self.state.sess.shard.config.borrow().client_query_buffer_limit;
+            let mut limit = self.state.sess.shard.config.borrow().client_query_buffer_limit;
+            if !self.state.sess.authenticated {
+                // Before AUTH, at most 1 MB, as in Redis.
+                limit = limit.min(1024 * 1024);
+            }
             if need > limit || pending >= limit {
+                let info = &self.state.sess.info;
+                info.qbuf.set(pending);
                 crate::server::log::warning(&format!(
-                    "Closing client that reached max query buffer length: {} (qbuf={})",
-                    self.state.sess.info.addr, pending
+                    "Closing client that reached max query buffer length: {} (qbuf initial bytes: {})",
+                    info.describe(now_ms()),
+                    repr(&self.rbuf[..pending.min(64)])
                 ));
+                self.state
+                    .sess
+                    .shard
+                    .stats
+                    .borrow_mut()
+                    .client_qbuf_limit_disconnections += 1;
                 return Err(std::io::Error::other("query buffer limit reached"));
             }
             if self.rbuf.len() < need || self.rend == self.rbuf.len() {
@@ -924,7 +1149,13 @@ impl Connection {
         } = self;
         state.now_ms = now_ms();
         observe::begin();
-        Self::process_commands(rbuf, rstart, rend, ranges, scratch, resume, state, hint).await
+        state.load_obuf_limit();
+        let mut closing = Self::process_commands(rbuf, rstart, rend, ranges, scratch, resume, state, hint).await;
+        // Replies of other shards arrived at the end of the batch.
+        if !closing && state.obuf_over_limit() {
+            closing = true;
+        }
+        closing
     }
 
     async fn process_commands(
@@ -959,7 +1190,12 @@ impl Connection {
                         ArgSource::Scratch => &scratch[..],
                     };
                     let args = Args::new(buf, &ranges[..argc]);
+                    // CLIENT LIST shows the running command in qbuf, as Redis.
+                    state.sess.info.qbuf.set(*rend - base);
                     state.dispatch(&args).await;
+                    if state.obuf_over_limit() {
+                        return true;
+                    }
                     if coordinator::has_acks() {
                         state.acks.append(&mut coordinator::take_acks());
                     }

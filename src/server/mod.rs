@@ -91,6 +91,9 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     cfg.shards = shards;
     let addrs = check_ports(&cfg)?;
     crate::acl::init_startup(&cfg)?;
+    if let Err(reduced) = adjust_open_files_limit(cfg.maxclients) {
+        cfg.maxclients = reduced;
+    }
     let executable = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
@@ -352,7 +355,8 @@ pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
         if keepalive > 0 {
             let ka = socket2::TcpKeepalive::new()
                 .with_time(Duration::from_secs(keepalive))
-                .with_interval(Duration::from_secs((keepalive / 3).max(1)));
+                .with_interval(Duration::from_secs((keepalive / 3).max(1)))
+                .with_retries(3);
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
         glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
@@ -362,6 +366,165 @@ pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
 async fn reject(mut stream: glommio::net::TcpStream, msg: &str) {
     use futures_lite::AsyncWriteExt;
     let _ = stream.write_all(msg.as_bytes()).await;
+}
+
+/// File descriptors kept for listeners, logs and the rest beyond clients
+/// (Redis's CONFIG_MIN_RESERVED_FDS).
+const RESERVED_FDS: u64 = 32;
+
+/// Descriptors per connection in Redis's arithmetic (maxclients + 32).
+const FDS_PER_CLIENT: u64 = 1;
+
+/// Raises RLIMIT_NOFILE to maxclients + 32 as Redis does at start-up and on
+/// CONFIG SET maxclients, with Redis's log lines and its lowering of
+/// maxclients (`Err` carries the lower value). A Spindle connection holds
+/// two descriptors (its socket and the dup'ed writer), so it first tries
+/// for twice that and warns when the system refuses.
+pub fn adjust_open_files_limit(maxclients: usize) -> Result<(), usize> {
+    let both = maxclients as u64 * 2 + RESERVED_FDS;
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on local structs.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) } == 0 && cur.rlim_cur < both {
+        let l = libc::rlimit {
+            rlim_cur: both,
+            rlim_max: both.max(cur.rlim_max),
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } != 0 {
+            log::warning(&format!(
+                "Spindle holds two file descriptors per client: with the open files limit at {}, at most {} clients fit.",
+                cur.rlim_cur.max(cur.rlim_max.min(both)),
+                cur.rlim_cur.max(cur.rlim_max.min(both)).saturating_sub(RESERVED_FDS) / 2
+            ));
+            if cur.rlim_max > cur.rlim_cur {
+                let l = libc::rlimit {
+                    rlim_cur: cur.rlim_max,
+                    rlim_max: cur.rlim_max,
+                };
+                // SAFETY: as above.
+                unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) };
+            }
+        }
+    }
+    let wanted = maxclients as u64 * FDS_PER_CLIENT + RESERVED_FDS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on local structs.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        log::warning(&format!(
+            "Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.",
+            std::io::Error::last_os_error()
+        ));
+        return Err(((1024 - RESERVED_FDS) / FDS_PER_CLIENT) as usize);
+    }
+    let old = lim.rlim_cur;
+    if old >= wanted {
+        return Ok(());
+    }
+    let set = |n: u64| {
+        let l = libc::rlimit {
+            rlim_cur: n,
+            rlim_max: n.max(lim.rlim_max),
+        };
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 }
+    };
+    let mut best = wanted;
+    let mut error = 0;
+    while best > old {
+        if set(best) {
+            break;
+        }
+        error = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        if best < 16 {
+            best = old;
+            break;
+        }
+        best -= 16;
+    }
+    best = best.max(old);
+    if best >= wanted {
+        log::notice(&format!(
+            "Increased maximum number of open files to {} (it was originally set to {}).",
+            wanted, old
+        ));
+        return Ok(());
+    }
+    if best <= RESERVED_FDS + FDS_PER_CLIENT {
+        log::warning(&format!(
+            "Your current 'ulimit -n' of {} is not enough for the server to start. Please increase your open file limit to at least {}. Exiting.",
+            old, wanted
+        ));
+        std::process::exit(1);
+    }
+    let reduced = ((best - RESERVED_FDS) / FDS_PER_CLIENT) as usize;
+    log::warning(&format!(
+        "You requested maxclients of {} requiring at least {} max file descriptors.",
+        maxclients, wanted
+    ));
+    log::warning(&format!(
+        "Server can't set maximum open files to {} because of OS error: {}.",
+        wanted,
+        std::io::Error::from_raw_os_error(error)
+    ));
+    log::warning(&format!(
+        "Current maximum open files is {}. maxclients has been reduced to {} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+        best, reduced
+    ));
+    Err(reduced)
+}
+
+/// Every 100 ms on each shard (Redis's clientsCron): closes clients idle
+/// past `timeout` (not subscribers, not blocked or paused clients, as in
+/// Redis). Buffers of idle connections are given back by the connections
+/// themselves (conn.rs), so this walk costs nothing per request.
+fn clients_cron(shard: &Rc<Shard>, now: u64) {
+    if now < shard.clients_cron_ms.get() + 100 {
+        return;
+    }
+    shard.clients_cron_ms.set(now);
+    let (timeout, limits) = {
+        let c = shard.config.borrow();
+        (c.timeout, c.client_output_buffer_limit)
+    };
+    let clients = shard.clients.borrow();
+    for c in clients.values() {
+        // A soft output limit passed long enough ago closes the client even
+        // when no new output arrives.
+        let pending = (c.obuf.get() + c.push.borrow().len()) as u64;
+        if pending > 0 && !c.killed.get() {
+            let class = if c.subs.borrow().total() > 0 {
+                crate::config::OBUF_PUBSUB
+            } else {
+                0
+            };
+            if crate::shard::pubsub::over_limit(c, limits[class], pending, now) {
+                log::warning(&format!(
+                    "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    c.describe(now)
+                ));
+                shard.stats.borrow_mut().client_outbuf_limit_disconnections += 1;
+                c.push.borrow_mut().clear();
+                c.kill();
+                continue;
+            }
+        }
+        if timeout > 0
+            && c.idle.get()
+            && !c.paused.get()
+            && c.unblock.borrow().is_none()
+            && c.subs.borrow().total() == 0
+            && now.saturating_sub(c.last_interaction_ms.get()) / 1000 > timeout
+        {
+            log::verbose("Closing idle client");
+            c.kill();
+        }
+    }
 }
 
 /// Per-shard background work: the active expiry cycle. It also keeps a
@@ -377,6 +540,9 @@ fn start_housekeeping(shard: &Rc<Shard>) {
                 drop(st);
                 shard.rates.borrow_mut().sample(crate::util::now_ms(), c, i, o);
             }
+            let now = crate::util::now_ms();
+            shard.pause.tick(now);
+            clients_cron(&shard, now);
             active_expire_cycle(&shard).await;
             active_expire_hash_fields(&shard);
             crate::shard::evict::tick(&shard);
@@ -398,7 +564,7 @@ fn active_expire_hash_fields(shard: &Rc<Shard>) {
     if !shard.config.borrow().active_expire_enabled {
         return;
     }
-    if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() {
+    if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() || shard.paused_writes() {
         return;
     }
     let now = crate::util::now_ms();
@@ -420,14 +586,15 @@ async fn active_expire_cycle(shard: &Rc<Shard>) {
     if !shard.config.borrow().active_expire_enabled {
         return;
     }
-    // Keys a transaction holds must not change under it: skip this tick.
-    if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() {
+    // Keys a transaction holds must not change under it, and CLIENT PAUSE
+    // holds writes: skip this tick.
+    if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() || shard.paused_writes() {
         return;
     }
     let budget = Duration::from_millis(1);
     let start = std::time::Instant::now();
     loop {
-        if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() {
+        if !shard.gate.is_open_for(0) || shard.gate.has_key_locks() || shard.paused_writes() {
             return;
         }
         let (db, slot) = shard.expire_cursor.get();

@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod coordinator;
 pub mod evict;
 pub mod gate;
+pub mod pause;
 pub mod pubsub;
 pub mod slot;
 pub mod tracking;
@@ -86,6 +87,10 @@ pub struct Stats {
     /// Reads and writes on client sockets (INFO total_reads/writes_processed).
     pub reads_processed: u64,
     pub writes_processed: u64,
+    /// Clients closed for passing client-output-buffer-limit.
+    pub client_outbuf_limit_disconnections: u64,
+    /// Clients closed for passing client-query-buffer-limit.
+    pub client_qbuf_limit_disconnections: u64,
 }
 
 impl Stats {
@@ -125,6 +130,8 @@ impl Stats {
         }
         self.reads_processed += o.reads_processed;
         self.writes_processed += o.writes_processed;
+        self.client_outbuf_limit_disconnections += o.client_outbuf_limit_disconnections;
+        self.client_qbuf_limit_disconnections += o.client_qbuf_limit_disconnections;
     }
 
     /// Counts an error reply by its first word (ERR, WRONGTYPE, ...).
@@ -180,7 +187,13 @@ pub struct ClientInfo {
     pub last_cmd: Cell<&'static str>,
     pub resp: Cell<u8>,
     pub qbuf: Cell<usize>,
+    /// Size of the query buffer (qbuf + qbuf-free; 0 while released).
+    pub qbuf_cap: Cell<usize>,
     pub obuf: Cell<usize>,
+    /// Size of the output buffer (its allocation, for tot-mem).
+    pub obuf_cap: Cell<usize>,
+    /// Waiting for CLIENT PAUSE to end.
+    pub paused: Cell<bool>,
     pub no_evict: Cell<bool>,
     pub no_touch: Cell<bool>,
     pub killed: Cell<bool>,
@@ -216,6 +229,10 @@ pub struct ClientInfo {
     pub tracking: RefCell<tracking::ClientTracking>,
     /// When the output first passed the soft pubsub limit (0: it is under).
     pub obuf_soft_since: Cell<u64>,
+    /// Bytes of the arguments of the command running now (argv-mem).
+    pub argv_mem: Cell<usize>,
+    /// Largest query buffer use since the connection last shrank it (rbp).
+    pub qbuf_peak: Cell<usize>,
     /// Set while the client is blocked (BLPOP ...): wakes it for CLIENT
     /// UNBLOCK.
     pub unblock: RefCell<Option<futures_channel::mpsc::UnboundedSender<blocking::Wake>>>,
@@ -225,8 +242,14 @@ impl ClientInfo {
     /// One CLIENT LIST line (without the trailing newline), in Redis 7.4's
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
+        // Redis keeps the first 16 KiB of replies in a fixed buffer (obl)
+        // and the rest in a list of 16 KiB blocks (oll, omem).
+        let pending = self.obuf.get() + self.push.borrow().len();
+        let obl = pending.min(OBUF_STATIC);
+        let omem = pending - obl;
+        let oll = omem.div_ceil(OBUF_STATIC);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -241,10 +264,14 @@ impl ClientInfo {
             self.subs.borrow().sets[2].len(),
             self.watched.borrow().len(),
             self.qbuf.get(),
-            16384usize.saturating_sub(self.qbuf.get()),
-            16384,
-            self.obuf.get() + self.push.borrow().len(),
-            16384 + self.obuf.get() + self.push.borrow().len(),
+            self.qbuf_cap.get().saturating_sub(self.qbuf.get()),
+            self.argv_mem.get(),
+            self.qbuf_cap.get(),
+            self.qbuf_peak.get(),
+            obl,
+            oll,
+            omem,
+            self.qbuf_cap.get() + self.obuf_cap.get() + self.push.borrow().capacity() + self.argv_mem.get(),
             self.last_cmd.get(),
             self.user_name(),
             {
@@ -271,11 +298,14 @@ impl ClientInfo {
         if self.monitor.get() {
             f.push('O');
         }
-        if self.unblock.borrow().is_some() {
-            f.push('b');
-        }
         if self.subs.borrow().total() > 0 {
             f.push('P');
+        }
+        if self.in_multi.get() {
+            f.push('x');
+        }
+        if self.unblock.borrow().is_some() || self.paused.get() {
+            f.push('b');
         }
         {
             let tr = self.tracking.borrow();
@@ -285,6 +315,15 @@ impl ClientInfo {
             if tr.broken {
                 f.push('R');
             }
+            if tr.on && tr.bcast {
+                f.push('B');
+            }
+        }
+        if self.no_evict.get() {
+            f.push('e');
+        }
+        if self.no_touch.get() {
+            f.push('T');
         }
         if f.is_empty() {
             f.push('N');
@@ -333,6 +372,10 @@ impl ClientInfo {
         }
     }
 }
+
+/// Redis's fixed reply buffer size (PROTO_REPLY_CHUNK_BYTES), for the
+/// obl/oll/omem split of CLIENT LIST.
+pub const OBUF_STATIC: usize = 16 * 1024;
 
 /// Facts about the process that never change after start-up; shared
 /// read-only by every shard.
@@ -391,6 +434,10 @@ pub struct Shard {
     pub(crate) draining: Vec<Cell<bool>>,
     /// ACL users and log (this shard's copy) and their generation.
     pub acl: crate::acl::ShardAcl,
+    /// CLIENT PAUSE on this shard.
+    pub pause: pause::Pause,
+    /// When the client cron last ran (idle timeout, buffer shrinking), ms.
+    pub clients_cron_ms: Cell<u64>,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -470,6 +517,8 @@ impl Shard {
             tracking: RefCell::new(tracking::Table::default()),
             outbox: RefCell::new((0..count).map(|_| Default::default()).collect()),
             draining: (0..count).map(|_| Cell::new(false)).collect(),
+            pause: pause::Pause::default(),
+            clients_cron_ms: Cell::new(0),
         })
     }
 
@@ -525,6 +574,13 @@ impl Shard {
             Err(glommio::GlommioError::WouldBlock(glommio::ResourceType::Channel(m))) => Err(m),
             Err(_) => panic!("cross-shard message refused: peer shard is gone"),
         }
+    }
+
+    /// Whether CLIENT PAUSE holds writes now: expiry and eviction must not
+    /// delete keys (one `Cell` read).
+    #[inline]
+    pub fn paused_writes(&self) -> bool {
+        self.pause.writes_paused()
     }
 
     /// Folds the thread-local counters into this shard's stats.

@@ -479,8 +479,8 @@ fn pushed(c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
     if over_limit(c, limit, used, now_ms) {
         c.push.borrow_mut().clear();
         crate::server::log::warning(&format!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-            c.id, c.addr
+            "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.describe(now_ms)
         ));
         c.kill();
     }
@@ -490,7 +490,7 @@ fn pushed(c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
 /// Whether `used` bytes pending breaks `limit`, as Redis judges it: past
 /// the hard limit, or past the soft limit at a check more than its seconds
 /// (whole seconds of the clock) after the first check that found it past.
-fn over_limit(c: &ClientInfo, limit: crate::config::ObufLimit, used: u64, now_ms: u64) -> bool {
+pub(crate) fn over_limit(c: &ClientInfo, limit: crate::config::ObufLimit, used: u64, now_ms: u64) -> bool {
     if limit.hard > 0 && used >= limit.hard {
         return true;
     }

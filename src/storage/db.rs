@@ -113,6 +113,10 @@ impl Db {
             RawEntryMut::Vacant(_) => None,
             RawEntryMut::Occupied(o) => {
                 if o.get().is_expired(now_ms) {
+                    if EXPIRY_PAUSED.with(|c| c.get()) {
+                        // CLIENT PAUSE: logically gone, deleted later.
+                        return None;
+                    }
                     o.remove();
                     crate::shard::tracking::key_expired(key);
                     crate::shard::blocking::key_expired(self.index, key);
@@ -298,6 +302,14 @@ impl Db {
 
     /// Removes a live key; an expired one counts as absent.
     pub fn remove_live(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
+        if EXPIRY_PAUSED.with(|c| c.get())
+            && !self.slots.is_empty()
+            && self.slots[key_slot(key) as usize]
+                .get(key)
+                .is_some_and(|e| e.is_expired(now_ms))
+        {
+            return None;
+        }
         let e = self.remove(key)?;
         if e.is_expired(now_ms) {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
@@ -374,7 +386,7 @@ impl Db {
     /// raising `expired` for each: what SCAN does to the keys it meets, as
     /// Redis's does. Returns how many.
     pub fn reap_expired(&mut self, from: usize, to: usize, now_ms: u64, keep: impl Fn(&[u8]) -> bool) -> usize {
-        if self.volatile == 0 || self.slots.is_empty() {
+        if self.volatile == 0 || self.slots.is_empty() || EXPIRY_PAUSED.with(|c| c.get()) {
             return 0;
         }
         let mut n = 0;
@@ -522,6 +534,9 @@ thread_local! {
     /// Keys deleted by a lazy expiry check on this thread, drained into the
     /// shard's stats (a thread is a shard, so this is shard-local state).
     pub static EXPIRED_LAZILY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Set while CLIENT PAUSE holds writes on this thread's shard: expired
+    /// keys read as absent but are not deleted (as in Redis).
+    pub static EXPIRY_PAUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[cfg(test)]
