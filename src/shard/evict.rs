@@ -382,9 +382,10 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
     if mem.policy == Policy::NoEviction {
         return Room::Full;
     }
-    // Keys a cross-shard transaction holds must not change under it; the
-    // tick comes back once it ends.
-    if shard.gate.has_key_locks() {
+    // Keys a cross-shard transaction holds must not change under it, and
+    // CLIENT PAUSE WRITE stops evictions as it stops expiry; the tick comes
+    // back once either ends.
+    if shard.gate.has_key_locks() || shard.paused_writes() {
         return Room::Running;
     }
     let to_free = (used - mem.maxmemory) as i64;
@@ -432,6 +433,7 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
         }
     };
     if evicted > 0 {
+        crate::command::observe::record("eviction-cycle", started.elapsed().as_millis() as u64);
         // Other shards' figures may have moved meanwhile: look again before
         // saying "done".
         crate::memory::refresh_view();
