@@ -163,7 +163,8 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     // Read before gathering the reports, whose copies are not the server's.
     let (used, peak) = (crate::memory::used(), crate::memory::peak());
     let shard = sess.shard.clone();
-    let reports = coordinator::broadcast_in(&shard, sess.tx, |sh| {
+    let want_hists = sections.contains(&"latencystats");
+    let reports = coordinator::broadcast_in(&shard, sess.tx, move |sh| {
         sh.drain_counters();
         let ks = sh.ks.borrow();
         let keyspace = ks
@@ -173,8 +174,9 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             .map(|(i, d)| (i, d.len(), d.volatile(), d.hash_ttl_keys()))
             .collect();
         let clients = sh.clients.borrow();
+        let stats = sh.stats.borrow_mut().snapshot(want_hists);
         ShardReport {
-            stats: sh.stats.borrow().clone(),
+            stats,
             rates: sh.rates.borrow().current(),
             expired: sh.expired_keys(),
             expired_fields: crate::storage::hash::EXPIRED_FIELDS.with(|c| c.get()),

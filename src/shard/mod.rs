@@ -94,6 +94,26 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A copy for INFO. The per-command latency histograms are copied only
+    /// when `hists` (INFO latencystats): they are most of the stats' size,
+    /// and copying them on every INFO made it slow and allocation-heavy.
+    pub fn snapshot(&mut self, hists: bool) -> Stats {
+        let commands = std::mem::take(&mut self.commands);
+        let mut copy = self.clone();
+        copy.commands = commands
+            .iter()
+            .map(|c| CmdStat {
+                calls: c.calls,
+                nsec: c.nsec,
+                failed: c.failed,
+                rejected: c.rejected,
+                hist: if hists { c.hist.clone() } else { None },
+            })
+            .collect();
+        self.commands = commands;
+        copy
+    }
+
     pub fn merge(&mut self, o: &Stats) {
         if self.commands.len() < o.commands.len() {
             self.commands.resize(o.commands.len(), CmdStat::default());
