@@ -47,6 +47,10 @@ pub fn startup() -> u64 {
     STARTUP.load(Ordering::Relaxed)
 }
 
+/// Slots in use: 1 + the highest shard slot registered (only these are
+/// summed).
+static IN_USE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 /// Highest `used_memory` seen (INFO's used_memory_peak), updated when read.
 static PEAK: AtomicU64 = AtomicU64::new(0);
 
@@ -115,16 +119,21 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+fn in_use() -> &'static [Slot] {
+    &COUNTERS[..IN_USE.load(Ordering::Relaxed)]
+}
+
 /// Gives the calling thread (shard `index`) its own counter.
 pub fn register_shard_thread(index: usize) {
     let slot = 1 + index % (SLOTS - 1);
+    IN_USE.fetch_max(slot + 1, Ordering::Relaxed);
     MY_SLOT.with(|s| s.set(slot));
 }
 
 /// Bytes allocated and not yet freed, by every thread (0 when the counting
 /// allocator is not the global one, as in unit tests).
 pub fn used() -> u64 {
-    let sum: i64 = COUNTERS.iter().map(|c| c.0.load(Ordering::Relaxed)).sum();
+    let sum: i64 = in_use().iter().map(|c| c.0.load(Ordering::Relaxed)).sum();
     let used = sum.max(0) as u64;
     PEAK.fetch_max(used, Ordering::Relaxed);
     used
@@ -142,7 +151,7 @@ pub fn used_view(now_ms: u64) -> u64 {
         if at == now_ms {
             return sum;
         }
-        let sum: i64 = COUNTERS
+        let sum: i64 = in_use()
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != slot)

@@ -12,17 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{keys_on_distinct_shards, Server};
-
-fn info(c: &mut redis::Connection, section: &str, name: &str) -> i64 {
-    let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
+use common::{info_in as info, keys_on_distinct_shards, Server};
 
 fn used(c: &mut redis::Connection) -> i64 {
     info(c, "memory", "used_memory")

@@ -318,10 +318,15 @@ pub fn connect(port: u16) -> Raw {
 
 /// An INFO clients field.
 pub fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    info_in(c, "clients", name)
+}
+
+/// A numeric field of INFO `section`.
+pub fn info_in(c: &mut redis::Connection, section: &str, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
     info.lines()
         .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
         .trim()
         .parse()
         .unwrap()
