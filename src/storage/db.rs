@@ -1,19 +1,18 @@
 //! One logical database of one shard.
 //!
-//! Keys are kept in one hashbrown table per hash slot. That costs one extra
+//! Keys are kept in one table per hash slot (see [`super::node`]). That costs one extra
 //! indirection per lookup but buys three things: SCAN cursors that are slot
 //! numbers and therefore survive any rehashing, an active expiry cycle that
 //! skips slots without volatile keys, and (later) slot migration for cluster
 //! mode. The per-slot vector is allocated on the first write to the database.
 
-use hashbrown::hash_map::RawEntryMut;
 use hashbrown::HashMap;
 
 use super::value::{Entry, Value};
 use crate::command::notify::{class, notify};
 use crate::shard::slot::{key_slot, SLOTS};
 
-pub type Table = HashMap<Box<[u8]>, Entry>;
+pub use super::node::Table;
 
 #[derive(Default)]
 pub struct Db {
@@ -109,9 +108,9 @@ impl Db {
         }
         let slot = slot as usize;
         let table = &mut self.slots[slot];
-        match table.raw_entry_mut().from_key(key) {
-            RawEntryMut::Vacant(_) => None,
-            RawEntryMut::Occupied(o) => {
+        match table.find_entry(key) {
+            None => None,
+            Some(o) => {
                 if o.get().is_expired(now_ms) {
                     if EXPIRY_PAUSED.with(|c| c.get()) {
                         // CLIENT PAUSE: logically gone, deleted later.
@@ -198,13 +197,7 @@ impl Db {
             _ => None,
         };
         let table = &mut self.slots[slot];
-        let old = match table.raw_entry_mut().from_key(key) {
-            RawEntryMut::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
-            RawEntryMut::Vacant(v) => {
-                v.insert(key.into(), entry);
-                None
-            }
-        };
+        let old = table.insert(key, entry);
         match &old {
             Some(o) => {
                 if o.expire_at != 0 {
@@ -397,7 +390,7 @@ impl Db {
             let gone: Vec<Box<[u8]>> = self.slots[slot]
                 .iter()
                 .filter(|(k, e)| e.is_expired(now_ms) && keep(k))
-                .map(|(k, _)| k.clone())
+                .map(|(k, _)| Box::from(k))
                 .collect();
             for k in gone {
                 self.remove(&k);
