@@ -24,6 +24,28 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+/// mimalloc's options, set before the first allocation (from the ELF
+/// constructor list, which runs before Rust's runtime allocates anything).
+///
+/// Arenas are not committed eagerly: with eager commit, freed pages are
+/// only reset (`MADV_FREE`), which leaves them counted in RSS until the
+/// kernel needs the memory. Measured with bench/cache (256 MB maxmemory,
+/// `--shards 1`): 3.6 MiB less RSS at start and a peak RSS of 1.050x
+/// maxmemory instead of 1.062x, at the same used_memory.
+extern "C" fn allocator_options() {
+    // `mi_option_arena_eager_commit` in mimalloc.h (v2 and v3); the sys
+    // crate does not name it.
+    const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    // SAFETY: plain integer options, set before any allocation.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static ALLOCATOR_OPTIONS: extern "C" fn() = allocator_options;
+
 /// Counter slots: slot 0 is shared by threads that are not shards.
 const SLOTS: usize = 257;
 
