@@ -50,7 +50,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             if on {
                 data[byte] |= mask;
             }
-            db.insert(key, Value::Str { data, raw: true }, 0, clock);
+            db.insert(key, Value::raw_string(data), 0, clock);
             notify(class::STRING, "setbit", ctx.db, key);
             0
         }
@@ -67,7 +67,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             } else {
                 data[byte] &= !mask;
             }
-            e.value = Value::Str { data, raw: true };
+            e.value = Value::raw_string(data);
             e.touch(clock);
             // Redis raises it when the string was created or grew, or the
             // bit changed.
@@ -416,7 +416,7 @@ pub fn op_bitop<'a>(
             notify(class::GENERIC, "del", db.index, dest);
         }
     } else {
-        db.insert(dest, Value::Str { data: res, raw: true }, 0, clock);
+        db.insert(dest, Value::raw_string(res), 0, clock);
         notify(class::STRING, "set", db.index, dest);
     }
     Ok(len)
@@ -766,7 +766,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
         }
     }
     let db = &mut ctx.ks.dbs[ctx.db];
-    let value = Value::Str { data, raw: true };
+    let value = Value::raw_string(data);
     match db.lookup(key, now) {
         Some(e) => {
             e.value = value;

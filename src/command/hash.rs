@@ -252,10 +252,7 @@ pub fn op_hincrbyfloat(
     let index = db.index;
     let h = hash_or_create(db, key, now, clock)?;
     let mut reclaimed = 0;
-    let cur = live_value(h, field, now, &mut reclaimed).map(|v| Value::Str {
-        data: v.to_vec(),
-        raw: false,
-    });
+    let cur = live_value(h, field, now, &mut reclaimed).map(|v| Value::string(v.to_vec()));
     notify_reclaimed_then_write(index, key, reclaimed, h.is_empty());
     let text = match incr_float_text(cur.as_ref(), incr) {
         Ok(t) => t,

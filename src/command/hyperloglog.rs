@@ -535,7 +535,7 @@ fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), OpError> {
 /// string with the magic, a known encoding and, if dense, the exact length.
 fn check(v: &Value) -> Result<&[u8], OpError> {
     let s = match v {
-        Value::Str { data, .. } => data.as_slice(),
+        Value::Str(data) => data.as_slice(),
         Value::Int(_) => return Err(OpError::NotHll),
         _ => return Err(OpError::WrongType),
     };
@@ -548,7 +548,7 @@ fn check(v: &Value) -> Result<&[u8], OpError> {
 /// Takes the HLL bytes of a validated value out of it, for in-place work.
 fn take_hll(v: &mut Value) -> Vec<u8> {
     match std::mem::replace(v, Value::Int(0)) {
-        Value::Str { data, .. } => data,
+        Value::Str(data) => data,
         _ => unreachable!("checked to be a string"),
     }
 }
@@ -572,8 +572,8 @@ pub fn op_pfadd<'a>(
             check(&e.value)?;
             e.touch(clock);
             let updated = match &mut e.value {
-                Value::Str { data, raw } => {
-                    *raw = true;
+                Value::Str(data) => {
+                    crate::storage::value::mark_raw(data);
                     add_all(data, elements, max_bytes)?
                 }
                 _ => unreachable!("checked to be a string"),
@@ -587,7 +587,7 @@ pub fn op_pfadd<'a>(
             let mut s = new_hll();
             add_all(&mut s, elements, max_bytes)?;
             s[15] |= 0x80;
-            db.insert(key, Value::Str { data: s, raw: true }, 0, clock);
+            db.insert(key, Value::raw_string(s), 0, clock);
             notify(class::STRING, "pfadd", db.index, key);
             Ok(true)
         }
@@ -628,7 +628,7 @@ pub fn op_pfcount_one(db: &mut Db, key: &[u8], now: u64) -> Result<u64, OpError>
             card
         }),
     };
-    e.value = Value::Str { data: s, raw: true };
+    e.value = Value::raw_string(s);
     result
 }
 
@@ -688,7 +688,7 @@ pub fn op_pfmerge<'a>(
         }
         s[15] |= 0x80;
     }
-    let value = Value::Str { data: s, raw: true };
+    let value = Value::raw_string(s);
     match db.lookup(dest, now) {
         Some(e) => {
             e.value = value;
@@ -806,7 +806,7 @@ pub fn cmd_pfdebug(ctx: &mut Ctx, args: &Args) {
         ctx.out.error(INVALID_HLL);
     }
     if let Some(e) = ctx.ks.dbs[ctx.db].lookup(args.get(2), now) {
-        e.value = Value::Str { data: s, raw: true };
+        e.value = Value::raw_string(s);
     }
 }
 

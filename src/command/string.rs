@@ -58,7 +58,7 @@ pub fn op_incr(db: &mut Db, key: &[u8], delta: i64, now: u64, clock: u32) -> Res
     if let Some(e) = db.lookup(key, now) {
         let cur = match &e.value {
             Value::Int(i) => *i,
-            Value::Str { data, .. } => crate::protocol::parser::parse_i64_strict(data).ok_or(OpError::NotInteger)?,
+            Value::Str(data) => crate::protocol::parser::parse_i64_strict(data).ok_or(OpError::NotInteger)?,
             _ => return Err(OpError::WrongType),
         };
         let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
@@ -93,7 +93,7 @@ pub fn incr_float_text(cur: Option<&Value>, incr: &[u8]) -> Result<Vec<u8>, OpEr
     let (ptr, len, is_int, int) = match cur {
         None => (std::ptr::null(), 0, 0, 0),
         Some(Value::Int(i)) => (std::ptr::null(), 0, 1, *i),
-        Some(Value::Str { data, .. }) => (data.as_ptr(), data.len(), 0, 0),
+        Some(Value::Str(data)) => (data.as_ptr(), data.len(), 0, 0),
         Some(_) => return Err(OpError::WrongType),
     };
     // SAFETY: every pointer is valid for the length passed with it; the C
@@ -127,10 +127,7 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
         None => incr_float_text(None, incr)?,
         Some(e) => {
             let t = incr_float_text(Some(&e.value), incr)?;
-            e.value = Value::Str {
-                data: t.clone(),
-                raw: false,
-            };
+            e.value = Value::string(t.clone());
             e.touch(clock);
             notify(class::STRING, "incrbyfloat", db.index, key);
             return Ok(t);
@@ -138,10 +135,7 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
     };
     db.insert(
         key,
-        Value::Str {
-            data: text.clone(),
-            raw: false,
-        },
+        Value::string(text.clone()),
         0,
         clock,
     );
@@ -169,7 +163,7 @@ pub fn op_append(db: &mut Db, key: &[u8], tail: &[u8], max: usize, now: u64, clo
             }
             data.extend_from_slice(tail);
             let len = data.len();
-            e.value = Value::Str { data, raw: true };
+            e.value = Value::raw_string(data);
             e.touch(clock);
             notify(class::STRING, "append", db.index, key);
             Ok(len)
@@ -202,7 +196,7 @@ pub fn op_setrange(
         let mut data = vec![0u8; offset];
         data.extend_from_slice(value);
         let len = data.len();
-        db.insert(key, Value::Str { data, raw: true }, 0, clock);
+        db.insert(key, Value::raw_string(data), 0, clock);
         notify(class::STRING, "setrange", db.index, key);
         return Ok(len);
     }
@@ -220,7 +214,7 @@ pub fn op_setrange(
     }
     data[offset..offset + value.len()].copy_from_slice(value);
     let len = data.len();
-    e.value = Value::Str { data, raw: true };
+    e.value = Value::raw_string(data);
     e.touch(clock);
     notify(class::STRING, "setrange", db.index, key);
     Ok(len)
@@ -251,7 +245,7 @@ pub fn op_set(db: &mut Db, key: &[u8], value: &[u8], expire_at: u64, keep_ttl: b
 pub fn reply_value(ctx: &mut Ctx, v: &Value) {
     match v {
         Value::Int(i) => ctx.out.bulk_int(*i),
-        Value::Str { data, .. } => ctx.out.bulk(data),
+        Value::Str(data) => ctx.out.bulk(data),
         _ => ctx.out.error(err::WRONGTYPE),
     }
 }
@@ -304,7 +298,7 @@ pub fn cmd_get(ctx: &mut Ctx, args: &Args) {
             }
             match &e.value {
                 Value::Int(i) => ctx.out.bulk_int(*i),
-                Value::Str { data, .. } => ctx.out.bulk(data),
+                Value::Str(data) => ctx.out.bulk(data),
                 _ => ctx.out.error(err::WRONGTYPE),
             }
         }
@@ -565,7 +559,7 @@ pub fn cmd_mget(ctx: &mut Ctx, args: &Args) {
         match found {
             Some(e) => match &e.value {
                 Value::Int(v) => ctx.out.bulk_int(*v),
-                Value::Str { data, .. } => ctx.out.bulk(data),
+                Value::Str(data) => ctx.out.bulk(data),
                 _ => ctx.out.null(),
             },
             None => {
@@ -712,7 +706,7 @@ pub fn cmd_getrange(ctx: &mut Ctx, args: &Args) {
     let mut tmp = [0u8; 20];
     let s: &[u8] = match v {
         Value::Int(i) => crate::protocol::reply::fmt_i64(&mut tmp, *i),
-        Value::Str { data, .. } => data,
+        Value::Str(data) => data,
         _ => return ctx.out.error(err::WRONGTYPE),
     };
     let len = s.len() as i64;
@@ -913,10 +907,7 @@ mod tests {
         let v = db.lookup(b"k", 0).unwrap().value.clone();
         assert_eq!(
             v,
-            Value::Str {
-                data: b"123\0\0x".to_vec(),
-                raw: true
-            }
+            Value::raw_string(b"123\0\0x".to_vec())
         );
         assert_eq!(op_setrange(&mut db, b"missing", 3, b"", 100, 0, 0), Ok(0));
         assert!(db.lookup(b"missing", 0).is_none());

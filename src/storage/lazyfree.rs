@@ -89,7 +89,7 @@ fn run(job: Job) {
 /// How many frees destroying `v` takes, roughly (Redis's free effort).
 pub fn free_effort(v: &Value) -> usize {
     match v {
-        Value::Int(_) | Value::Str { .. } => 1,
+        Value::Int(_) | Value::Str(_) => 1,
         Value::List(l) => l.len(),
         Value::Hash(h) if h.encoding() == "hashtable" => h.len(),
         Value::Set(s) if s.encoding() == "hashtable" => s.len(),

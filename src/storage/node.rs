@@ -257,14 +257,11 @@ mod tests {
         for key in [&b""[..], b"k", b"a-key-of-some-length", &[7u8; 1000][..]] {
             let mut n = Node::new(key, entry(1));
             assert_eq!(n.key(), key);
-            n.entry_mut().value = Value::Str {
-                data: b"hello".to_vec(),
-                raw: false,
-            };
+            n.entry_mut().value = Value::string(b"hello".to_vec());
             assert_eq!(n.key(), key);
-            assert!(matches!(&n.entry().value, Value::Str { data, .. } if data == b"hello"));
+            assert!(matches!(&n.entry().value, Value::Str(data) if data == b"hello"));
             let e = n.into_entry();
-            assert!(matches!(e.value, Value::Str { .. }));
+            assert!(matches!(e.value, Value::Str(_)));
         }
     }
 

@@ -4,19 +4,21 @@
 pub const EMBSTR_MAX: usize = 44;
 
 /// A stored value. Every command checks the variant and answers WRONGTYPE
-/// on a mismatch. Collections are boxed so that a value stays two words
-/// plus a tag whatever its type; an empty collection is never stored (the
-/// command that empties it deletes the key).
-#[derive(Debug, Clone, PartialEq)]
+/// on a mismatch. Collections are boxed so that a value stays three words
+/// whatever its type (the tag lives in the string's capacity niche); an
+/// empty collection is never stored (the command that empties it deletes
+/// the key).
+#[derive(Debug, PartialEq)]
 pub enum Value {
     /// A string that holds a canonical decimal i64 ("int" encoding).
     Int(i64),
-    /// Any other string. `raw` is set once the string was modified in place
-    /// (APPEND, SETRANGE), which is when Redis switches to "raw".
-    Str {
-        data: Vec<u8>,
-        raw: bool,
-    },
+    /// Any other string. Build it with [`Value::string`] or
+    /// [`Value::raw_string`]: a short string modified in place (APPEND,
+    /// SETRANGE, SETBIT), which Redis then reports as "raw" rather than
+    /// "embstr", is marked by spare capacity (see [`Value::is_raw`]). A
+    /// separate flag would make every value, and so every key, 8 bytes
+    /// bigger.
+    Str(Vec<u8>),
     List(Box<super::list::List>),
     Hash(Box<super::hash::Hash>),
     Set(Box<super::set::Set>),
@@ -33,16 +35,35 @@ impl Value {
                 return Value::Int(v);
             }
         }
-        Value::Str {
-            data: b.to_vec(),
-            raw: false,
+        Value::Str(b.to_vec())
+    }
+
+    /// A string value reported as "embstr" when short enough: the capacity
+    /// is trimmed to the length (that is what marks it not raw).
+    pub fn string(mut data: Vec<u8>) -> Value {
+        if data.len() <= EMBSTR_MAX && data.capacity() != data.len() {
+            data.shrink_to_fit();
         }
+        Value::Str(data)
+    }
+
+    /// A string value reported as "raw" whatever its length (a result of
+    /// an in-place modification).
+    pub fn raw_string(mut data: Vec<u8>) -> Value {
+        mark_raw(&mut data);
+        Value::Str(data)
+    }
+
+    /// Whether a Str value reports the "raw" encoding: longer than an
+    /// embstr, or built or modified as raw (capacity beyond its length).
+    pub fn is_raw(data: &Vec<u8>) -> bool {
+        data.len() > EMBSTR_MAX || data.capacity() > data.len()
     }
 
     /// The name TYPE reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Int(_) | Value::Str { .. } => "string",
+            Value::Int(_) | Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
@@ -55,11 +76,11 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Str { data, raw } => {
-                if !*raw && data.len() <= EMBSTR_MAX {
-                    "embstr"
-                } else {
+            Value::Str(data) => {
+                if Value::is_raw(data) {
                     "raw"
+                } else {
+                    "embstr"
                 }
             }
             Value::List(l) => l.encoding(),
@@ -76,7 +97,7 @@ impl Value {
         let own = std::mem::size_of::<Value>();
         own + match self {
             Value::Int(_) => 0,
-            Value::Str { data, .. } => data.capacity(),
+            Value::Str(data) => data.capacity(),
             Value::List(l) => std::mem::size_of::<super::list::List>() + l.heap_bytes(),
             Value::Hash(h) => std::mem::size_of::<super::hash::Hash>() + h.heap_bytes(),
             Value::Set(s) => std::mem::size_of::<super::set::Set>() + s.heap_bytes(),
@@ -86,7 +107,7 @@ impl Value {
     }
 
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Str { .. })
+        matches!(self, Value::Int(_) | Value::Str(_))
     }
 
     /// The string bytes of an Int or Str value, taken by value. Callers
@@ -97,9 +118,34 @@ impl Value {
                 let mut tmp = [0u8; 20];
                 crate::protocol::reply::fmt_i64(&mut tmp, i).to_vec()
             }
-            Value::Str { data, .. } => data,
+            Value::Str(data) => data,
             _ => Vec::new(),
         }
+    }
+}
+
+impl Clone for Value {
+    /// A clone keeps the string encoding (COPY of a raw string is raw),
+    /// which a plain `Vec` clone would lose with the spare capacity.
+    fn clone(&self) -> Value {
+        match self {
+            Value::Int(i) => Value::Int(*i),
+            Value::Str(data) if Value::is_raw(data) => Value::raw_string(data.clone()),
+            Value::Str(data) => Value::Str(data.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
+            Value::Stream(s) => Value::Stream(s.clone()),
+        }
+    }
+}
+
+/// Marks a string modified in place as raw (see [`Value::is_raw`]): a
+/// short one gets one byte of spare capacity if it has none.
+pub fn mark_raw(data: &mut Vec<u8>) {
+    if data.len() <= EMBSTR_MAX && data.capacity() == data.len() {
+        data.reserve_exact(1);
     }
 }
 
@@ -111,7 +157,7 @@ pub fn with_str_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
             let mut tmp = [0u8; 20];
             Some(f(crate::protocol::reply::fmt_i64(&mut tmp, *i)))
         }
-        Value::Str { data, .. } => Some(f(data)),
+        Value::Str(data) => Some(f(data)),
         _ => None,
     }
 }
@@ -162,13 +208,21 @@ mod tests {
         assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
         assert_eq!(
-            Value::Str {
-                data: b"a".to_vec(),
-                raw: true
-            }
+            Value::raw_string(b"a".to_vec())
             .encoding(),
             "raw"
         );
         assert_eq!(Value::from_bytes(b"-9223372036854775808"), Value::Int(i64::MIN));
+        let mut grown = b"ab".to_vec();
+        grown.reserve(10);
+        assert_eq!(Value::string(grown.clone()).encoding(), "embstr");
+        assert_eq!(Value::raw_string(grown).clone().encoding(), "raw");
+        let mut short = Value::from_bytes(b"xy");
+        if let Value::Str(d) = &mut short {
+            mark_raw(d);
+        }
+        assert_eq!(short.clone().encoding(), "raw");
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 40);
     }
 }
