@@ -118,13 +118,13 @@ fn evictable(info: &ClientInfo) -> bool {
 
 /// Memory of every client of every shard, as last counted.
 pub fn total(shard: &Shard) -> u64 {
-    let mut sum = shard.client_mem.sum.get();
-    for s in 0..shard.count.min(SLOTS) {
-        if s != shard.id {
-            sum += SHARDS[s].sum.load(Ordering::Relaxed);
-        }
-    }
-    sum
+    let others: u64 = SHARDS[..shard.count.min(SLOTS)]
+        .iter()
+        .enumerate()
+        .filter(|&(s, _)| s != shard.id)
+        .map(|(_, p)| p.sum.load(Ordering::Relaxed))
+        .sum();
+    shard.client_mem.sum.get() + others
 }
 
 /// Counts `info` again; a client that is closing counts nothing.
