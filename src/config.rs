@@ -35,6 +35,9 @@ pub struct Config {
     /// client-output-buffer-limit per class (normal, replica, pubsub):
     /// hard limit, soft limit (bytes, 0 = none), soft seconds.
     pub client_output_buffer_limit: [ObufLimit; 3],
+    /// maxmemory-clients: bytes all clients may use together before the
+    /// biggest are closed; negative: a percentage of maxmemory; 0: off.
+    pub maxmemory_clients: i64,
     /// Most keys remembered for client-side caching (0 = no limit).
     pub tracking_table_max_keys: usize,
     /// Encoding thresholds of the collection types (hash-max-listpack-entries
@@ -289,6 +292,7 @@ impl Default for Config {
                     soft_secs: 60,
                 },
             ],
+            maxmemory_clients: 0,
             tracking_table_max_keys: 1_000_000,
             encoding: ENCODING_PARAMS.iter().map(|p| p.default).collect(),
             limits: Limits::default(),
@@ -505,6 +509,10 @@ pub const PARAMS: &[Param] = &[
         mutability: Mutability::Runtime,
     },
     Param {
+        name: "maxmemory-clients",
+        mutability: Mutability::Runtime,
+    },
+    Param {
         name: "tracking-table-max-keys",
         mutability: Mutability::Runtime,
     },
@@ -594,6 +602,25 @@ pub fn parse_memory(v: &str) -> Result<u64, String> {
         .ok_or_else(|| "argument must be a memory value".to_string())
 }
 
+/// Parses a memory value or a percentage (`10%`, kept negated, as Redis
+/// keeps its PERCENT_CONFIG values), up to `max_percent`.
+fn parse_memory_or_percent(v: &str, max_percent: i64) -> Result<i64, String> {
+    if let Ok(n) = parse_memory(v) {
+        return i64::try_from(n)
+            .map_err(|_| format!("argument must be between {} and {} inclusive", -max_percent, i64::MAX));
+    }
+    let pct = v
+        .strip_suffix('%')
+        .filter(|n| !n.is_empty())
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+    if pct > max_percent {
+        return Err(format!("percentage argument must be less or equal to {}", max_percent));
+    }
+    Ok(-pct)
+}
+
 fn parse_int<T: std::str::FromStr>(v: &str, min: i64, max: i64) -> Result<T, String> {
     let n: i64 = v
         .parse()
@@ -666,6 +693,8 @@ impl Config {
                     .collect();
                 parts.join(" ")
             }
+            "maxmemory-clients" if self.maxmemory_clients < 0 => format!("{}%", -self.maxmemory_clients),
+            "maxmemory-clients" => self.maxmemory_clients.to_string(),
             "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
             "aclfile" => self.aclfile.clone(),
             "acllog-max-len" => self.acllog_max_len.to_string(),
@@ -764,6 +793,7 @@ impl Config {
                     .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?
             }
             "client-output-buffer-limit" => parse_obuf_limits(v, &mut self.client_output_buffer_limit)?,
+            "maxmemory-clients" => self.maxmemory_clients = parse_memory_or_percent(v, 100)?,
             "tracking-table-max-keys" => self.tracking_table_max_keys = parse_int(v, 0, i64::MAX)?,
             "aclfile" => self.aclfile = v.to_string(),
             "acllog-max-len" => self.acllog_max_len = parse_int(v, 0, i64::MAX)?,

@@ -34,6 +34,13 @@ impl ArgsBuf {
         self.cmds.push((start, args.len() as u32));
     }
 
+    /// Bytes the buffer holds allocated (client memory accounting).
+    pub fn mem(&self) -> usize {
+        self.data.capacity()
+            + self.ranges.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.cmds.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
+
     /// Number of commands.
     pub fn len(&self) -> usize {
         self.cmds.len()

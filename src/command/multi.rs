@@ -62,6 +62,11 @@ impl MultiState {
         self.specs.push(spec);
     }
 
+    /// Bytes the queue holds (CLIENT LIST multi-mem, client eviction).
+    pub fn mem(&self) -> usize {
+        self.args.mem() + self.specs.capacity() * std::mem::size_of::<&CommandSpec>()
+    }
+
     /// The queued commands, in order.
     pub fn commands(&self) -> impl Iterator<Item = (&'static CommandSpec, Args<'_>)> + '_ {
         self.specs.iter().enumerate().map(|(i, &s)| (s, self.args.get(i)))

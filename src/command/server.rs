@@ -32,6 +32,8 @@ struct ShardReport {
     /// (db, keys, volatile keys, hashes with field TTLs)
     keyspace: Vec<(usize, usize, usize, usize)>,
     clients: usize,
+    /// Memory of the shard's clients (mem_clients_normal).
+    clients_mem: u64,
     max_qbuf: usize,
     max_obuf: usize,
     blocked: usize,
@@ -173,6 +175,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             .enumerate()
             .map(|(i, d)| (i, d.len(), d.volatile(), d.hash_ttl_keys()))
             .collect();
+        let clients_mem = crate::shard::client_evict::refresh(sh);
         let clients = sh.clients.borrow();
         let stats = sh.stats.borrow_mut().snapshot(want_hists);
         ShardReport {
@@ -182,6 +185,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             expired_fields: crate::storage::hash::EXPIRED_FIELDS.with(|c| c.get()),
             keyspace,
             clients: clients.len(),
+            clients_mem,
             max_qbuf: clients.values().map(|c| c.qbuf.get()).max().unwrap_or(0),
             max_obuf: clients.values().map(|c| c.obuf.get()).max().unwrap_or(0),
             blocked: sh.blocking.borrow().blocked_clients + sh.pause.held.get(),
@@ -297,7 +301,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 let pct = |a: u64, b: u64| if b > 0 { a as f64 * 100.0 / b as f64 } else { 0.0 };
                 let _ = write!(
                     text,
-                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{committed}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{sys}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
+                    "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_peak_perc:{:.2}%\r\nused_memory_startup:{startup}\r\nused_memory_dataset:{}\r\nused_memory_dataset_perc:{:.2}%\r\nallocator_allocated:{used}\r\nallocator_active:{committed}\r\nallocator_resident:{rss}\r\ntotal_system_memory:{sys}\r\ntotal_system_memory_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:0\r\nmem_replication_backlog:0\r\nmem_total_replication_buffers:0\r\nmem_clients_slaves:0\r\nmem_clients_normal:{}\r\nmem_aof_buffer:0\r\nmem_allocator:mimalloc\r\nactive_defrag_running:0\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                     human_bytes(used),
                     human_bytes(rss),
                     human_bytes(peak),
@@ -312,6 +316,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     committed as i64 - used as i64,
                     if used > 0 { rss as f64 / used as f64 } else { 0.0 },
                     rss as i64 - used as i64,
+                    reports.iter().map(|r| r.clients_mem).sum::<u64>(),
                     crate::storage::lazyfree::pending(),
                     crate::storage::lazyfree::freed(),
                 );
@@ -345,7 +350,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             "stats" => {
                 let _ = write!(
                     text,
-                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
+                    "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nexpired_subkeys:{}\r\nevicted_keys:{}\r\nevicted_clients:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n",
                     stats.total_connections,
                     stats.total_commands,
                     rates[0].round() as u64,
@@ -357,6 +362,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                     expired,
                     expired_fields,
                     stats.evicted_keys,
+                    stats.evicted_clients,
                     stats.keyspace_hits,
                     stats.keyspace_misses,
                     reports.iter().map(|r| r.pubsub[0]).sum::<usize>(),
@@ -544,6 +550,9 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
                 changes.push((param.name.to_string(), value));
             }
+            let changed_limits = changes
+                .iter()
+                .any(|(n, _)| n == "maxmemory-clients" || n == "maxmemory");
             coordinator::broadcast_in(&sess.shard, sess.tx, move |sh| {
                 let mut cfg = sh.config.borrow_mut();
                 for (n, v) in &changes {
@@ -552,6 +561,7 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
                 crate::command::notify::set_flags(cfg.notify_keyspace_events);
                 crate::command::observe::apply_config(&cfg);
+                crate::shard::client_evict::apply_config(&cfg);
                 drop(cfg);
                 if changes.iter().any(|(n, _)| n == "requirepass") {
                     crate::command::acl::apply_requirepass(sh);
@@ -562,6 +572,12 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 crate::command::publish_events(sh);
             })
             .await;
+            // A lower maxmemory-clients (or maxmemory, for a percentage)
+            // evicts clients before the reply, as Redis does before its next
+            // command.
+            if changed_limits {
+                crate::shard::client_evict::evict_exact(&sess.shard).await;
+            }
             Reply::new(out, resp3).ok()
         }
         b"resetstat" if args.len() == 2 => {

@@ -72,12 +72,27 @@ pub struct Resume {
     active: bool,
     count: i64,
     pos: usize,
+    /// Offset in the frame of the first byte not yet taken in as a header
+    /// or a whole argument (the pending bulk's data, once its header is in).
+    held_from: usize,
 }
 
 impl Resume {
     /// Whether a frame is half parsed (its ranges must be kept).
     pub fn active(&self) -> bool {
         self.active
+    }
+
+    /// Bytes at the start of a half-parsed frame already taken in as
+    /// headers and whole arguments: Redis has moved them out of its query
+    /// buffer (into argv), so CLIENT LIST's qbuf leaves them out. 0 when no
+    /// frame is half parsed.
+    pub fn taken_in(&self) -> usize {
+        if self.active {
+            self.held_from
+        } else {
+            0
+        }
     }
 }
 
@@ -177,18 +192,19 @@ fn parse_bulks(
 ) -> Result<Parsed, ProtocolError> {
     let done_before = if resume.active { ranges.len() } else { 0 };
     let first = ranges.len() - done_before;
-    let mut pause = |ranges: &mut Vec<(u32, u32)>, pos: usize, hint: usize| {
+    let mut pause = |ranges: &mut Vec<(u32, u32)>, pos: usize, held_from: usize, hint: usize| {
         let _ = ranges;
         *resume = Resume {
             active: true,
             count,
             pos,
+            held_from,
         };
         Ok(Parsed::Incomplete { hint })
     };
     while ((ranges.len() - first) as i64) < count {
         if pos >= input.len() {
-            return pause(ranges, pos, 0);
+            return pause(ranges, pos, pos, 0);
         }
         if input[pos] != b'$' {
             ranges.truncate(first);
@@ -200,7 +216,7 @@ fn parse_bulks(
                     ranges.truncate(first);
                     return Err(ProtocolError("too big bulk count string"));
                 }
-                return pause(ranges, pos, 0);
+                return pause(ranges, pos, pos, 0);
             }
             Some(Err(())) => {
                 ranges.truncate(first);
@@ -219,7 +235,7 @@ fn parse_bulks(
         let len = len as usize;
         let end = data + len;
         if end + 2 > input.len() {
-            return pause(ranges, pos, end + 2);
+            return pause(ranges, pos, data, end + 2);
         }
         // Redis does not verify the trailing CRLF of a bulk; it skips two bytes.
         ranges.push((data as u32, len as u32));

@@ -27,7 +27,7 @@ use crate::command::{self, errors, flags, Args, ArgsBuf, Session};
 use crate::protocol::{self, ArgSource, Limits, Parsed, Reply};
 use crate::shard::coordinator::{self, Pending};
 use crate::shard::slot::key_shard;
-use crate::shard::tracking;
+use crate::shard::{client_evict, tracking};
 use crate::shard::{ClientInfo, Shard, CONNECTED_CLIENTS};
 use crate::util::now_ms;
 
@@ -345,6 +345,15 @@ impl State {
         }
     }
 
+    /// Mirrors the size of the MULTI queue into the client's info
+    /// (multi-mem).
+    fn sync_multi_mem(&self) {
+        self.sess
+            .info
+            .multi_mem
+            .set(self.sess.multi.as_ref().map_or(0, |m| m.mem()));
+    }
+
     /// Renews the slow log's view of this client after a connection
     /// command (CLIENT SETNAME, HELLO SETNAME change the name).
     fn refresh_caller(&mut self) {
@@ -423,6 +432,23 @@ impl State {
         info.tot_net_out.set(info.tot_net_out.get() + n as u64);
         info.obuf.set(self.out.len() - self.written.min(self.out.len()));
         info.obuf_cap.set(self.out.capacity());
+    }
+
+    /// Client eviction (called only while it is on): counts this client's
+    /// buffers as they are now, evicting clients if all of them together
+    /// reached maxmemory-clients. Returns whether this client was evicted;
+    /// its unsent replies are then dropped.
+    fn note_mem(&mut self) -> bool {
+        let info = self.sess.info.clone();
+        info.obuf_cap.set(self.out.capacity() + self.local.capacity());
+        info.multi_mem.set(self.sess.multi.as_ref().map_or(0, |m| m.mem()));
+        client_evict::check(&self.sess.shard, &info);
+        if !info.killed.get() {
+            return false;
+        }
+        self.out.truncate(self.written.min(self.out.len()));
+        self.local.clear();
+        true
     }
 
     /// The reply size past which this client is closed (see
@@ -607,6 +633,7 @@ impl State {
                     m.aborted = true;
                 }
             }
+            self.sync_multi_mem();
         }
         let Some(spec) = command::lookup(args.get(0)) else {
             let msg = errors::unknown_command(args.get(0), &mut args.iter().skip(1));
@@ -673,6 +700,7 @@ impl State {
             if let Some(m) = &mut self.sess.multi {
                 m.queue(spec, args);
             }
+            self.sync_multi_mem();
             return self.reply_with(|buf, resp3| Reply::new(buf, resp3).simple("QUEUED"));
         }
         let info = &self.sess.info;
@@ -735,6 +763,7 @@ impl State {
                 observe::conn_command_done(&self.sess, spec, args, ns, &self.out[start..]);
                 self.refresh_caller();
                 self.sync_watched();
+                self.sync_multi_mem();
                 if exec_monitored {
                     observe::feed(&self.sess.shard, self.sess.db, &self.sess.info.addr, args);
                 }
@@ -794,6 +823,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
         addr: peer,
         laddr: local_addr,
         created_ms: now_ms(),
+        fixed_mem: CONN_FIXED_MEM,
         ..Default::default()
     });
     info.resp.set(2);
@@ -831,6 +861,7 @@ pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     crate::shard::pubsub::drop_client(&shard, &info);
     tracking::disable(&shard, &info);
     observe::monitor_drop(&shard, &info);
+    client_evict::forget(&shard, &info);
     shard.clients.borrow_mut().remove(&info.id);
     CONNECTED_CLIENTS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
@@ -854,6 +885,13 @@ fn repr(b: &[u8]) -> String {
     s.push('"');
     s
 }
+
+/// What a connection costs before any buffer (tot-mem's fixed part): its
+/// task's state, the client's shared info and the parser's argument ranges.
+const CONN_FIXED_MEM: usize = std::mem::size_of::<Connection>()
+    + std::mem::size_of::<ClientInfo>()
+    + 2 * std::mem::size_of::<usize>()
+    + 64 * std::mem::size_of::<(u32, u32)>();
 
 struct Connection {
     stream: TcpStream,
@@ -910,9 +948,13 @@ impl Connection {
             }
             self.make_room(hint)?;
             let info = &self.state.sess.info;
-            info.qbuf.set(self.rend - self.rstart);
+            info.qbuf.set(self.rend - self.rstart - self.resume.taken_in());
             info.qbuf_cap.set(self.rbuf.len());
             info.obuf_cap.set(self.state.out.capacity());
+            // The query buffer may have grown for a big argument.
+            if client_evict::enabled() && self.state.note_mem() {
+                return Ok(());
+            }
             // With replies still pending, wait for room to write or for more
             // input, whichever comes first: a client that sends its whole
             // pipeline before reading must not deadlock against us.
@@ -1005,6 +1047,11 @@ impl Connection {
                                     state.written = 0;
                                     state.out.clear();
                                 }
+                                // Messages the client does not read grow its
+                                // output (a closed client's read ends next).
+                                if client_evict::enabled() {
+                                    state.note_mem();
+                                }
                             }
                             Some(Io::Wrote(r)) => {
                                 let n = r?;
@@ -1045,7 +1092,7 @@ impl Connection {
             self.rend += n;
             let info = &self.state.sess.info;
             info.tot_net_in.set(info.tot_net_in.get() + n as u64);
-            info.qbuf.set(self.rend - self.rstart);
+            info.qbuf.set(self.rend - self.rstart - self.resume.taken_in());
             info.qbuf_peak.set(info.qbuf_peak.get().max(self.rend - self.rstart));
             info.last_interaction_ms.set(now_ms());
             {
@@ -1194,6 +1241,10 @@ impl Connection {
                     state.sess.info.qbuf.set(*rend - base);
                     state.dispatch(&args).await;
                     if state.obuf_over_limit() {
+                        return true;
+                    }
+                    // maxmemory-clients: one relaxed load while it is off.
+                    if client_evict::enabled() && state.note_mem() {
                         return true;
                     }
                     if coordinator::has_acks() {

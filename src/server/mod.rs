@@ -481,7 +481,8 @@ pub fn adjust_open_files_limit(maxclients: usize) -> Result<(), usize> {
 
 /// Every 100 ms on each shard (Redis's clientsCron): closes clients idle
 /// past `timeout` (not subscribers, not blocked or paused clients, as in
-/// Redis). Buffers of idle connections are given back by the connections
+/// Redis), recounts client memory and evicts clients over
+/// maxmemory-clients. Buffers of idle connections are given back by the connections
 /// themselves (conn.rs), so this walk costs nothing per request.
 fn clients_cron(shard: &Rc<Shard>, now: u64) {
     if now < shard.clients_cron_ms.get() + 100 {
@@ -525,6 +526,9 @@ fn clients_cron(shard: &Rc<Shard>, now: u64) {
             c.kill();
         }
     }
+    drop(clients);
+    // Client memory for INFO, and client eviction (maxmemory-clients).
+    crate::shard::client_evict::cron(shard);
 }
 
 /// Per-shard background work: the active expiry cycle. It also keeps a

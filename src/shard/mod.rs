@@ -5,6 +5,7 @@
 //! shards reach it only through [`Msg`]s on the channel mesh.
 
 pub mod blocking;
+pub mod client_evict;
 pub mod coordinator;
 pub mod evict;
 pub mod gate;
@@ -79,6 +80,8 @@ pub struct Stats {
     pub net_output: u64,
     pub expired_keys_active: u64,
     pub evicted_keys: u64,
+    /// Clients closed by client eviction (maxmemory-clients).
+    pub evicted_clients: u64,
     pub error_replies: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
@@ -142,6 +145,7 @@ impl Stats {
         self.net_output += o.net_output;
         self.expired_keys_active += o.expired_keys_active;
         self.evicted_keys += o.evicted_keys;
+        self.evicted_clients += o.evicted_clients;
         self.error_replies += o.error_replies;
         self.keyspace_hits += o.keyspace_hits;
         self.keyspace_misses += o.keyspace_misses;
@@ -256,9 +260,43 @@ pub struct ClientInfo {
     /// Set while the client is blocked (BLPOP ...): wakes it for CLIENT
     /// UNBLOCK.
     pub unblock: RefCell<Option<futures_channel::mpsc::UnboundedSender<blocking::Wake>>>,
+    /// Memory of the connection itself (its task and state), counted in
+    /// tot-mem; 0 for clients without a connection.
+    pub fixed_mem: usize,
+    /// Memory of the commands queued since MULTI (multi-mem).
+    pub multi_mem: Cell<usize>,
+    /// tot-mem as last counted into the shard's client memory
+    /// (`client_evict`).
+    pub mem: Cell<usize>,
 }
 
+/// Memory per watched key beyond the key itself (the session's entry, this
+/// mirror's, the shard's registration), per subscription (a set entry) and
+/// per tracking prefix: what tot-mem adds for them, as Redis adds its list
+/// and dict overheads.
+const WATCH_OVERHEAD: usize = 96;
+const SUB_OVERHEAD: usize = std::mem::size_of::<bytes::Bytes>() + 1;
+const PREFIX_OVERHEAD: usize = std::mem::size_of::<bytes::Bytes>() + 16;
+
 impl ClientInfo {
+    /// Everything the client holds (CLIENT LIST tot-mem, what client
+    /// eviction counts): the connection's fixed cost, query buffer, output
+    /// buffer and messages waiting for it, arguments, queued MULTI commands,
+    /// and the overheads of watched keys, subscriptions and tracking
+    /// prefixes. O(1).
+    pub fn tot_mem(&self) -> usize {
+        let subs: usize = self.subs.borrow().sets.iter().map(|s| s.capacity()).sum();
+        self.fixed_mem
+            + self.qbuf_cap.get()
+            + self.obuf_cap.get()
+            + self.push.borrow().capacity()
+            + self.argv_mem.get()
+            + self.multi_mem.get()
+            + self.watched.borrow().capacity() * WATCH_OVERHEAD
+            + subs * SUB_OVERHEAD
+            + self.tracking.borrow().prefixes.capacity() * PREFIX_OVERHEAD
+    }
+
     /// One CLIENT LIST line (without the trailing newline), in Redis 7.4's
     /// field order.
     pub fn describe(&self, now_ms: u64) -> String {
@@ -269,7 +307,7 @@ impl ClientInfo {
         let omem = pending - obl;
         let oll = omem.div_ceil(OBUF_STATIC);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={}",
             self.id,
             self.addr,
             self.laddr,
@@ -286,12 +324,13 @@ impl ClientInfo {
             self.qbuf.get(),
             self.qbuf_cap.get().saturating_sub(self.qbuf.get()),
             self.argv_mem.get(),
+            self.multi_mem.get(),
             self.qbuf_cap.get(),
             self.qbuf_peak.get(),
             obl,
             oll,
             omem,
-            self.qbuf_cap.get() + self.obuf_cap.get() + self.push.borrow().capacity() + self.argv_mem.get(),
+            self.tot_mem(),
             self.last_cmd.get(),
             self.user_name(),
             {
@@ -458,6 +497,8 @@ pub struct Shard {
     pub pause: pause::Pause,
     /// When the client cron last ran (idle timeout, buffer shrinking), ms.
     pub clients_cron_ms: Cell<u64>,
+    /// Memory of this shard's clients (maxmemory-clients).
+    pub client_mem: client_evict::ShardClients,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -513,6 +554,7 @@ impl Shard {
         let acl = crate::acl::ShardAcl::new(&config);
         crate::command::observe::apply_config(&config);
         crate::command::observe::calibrate();
+        client_evict::apply_config(&config);
         Rc::new(Shard {
             acl,
             id,
@@ -539,6 +581,7 @@ impl Shard {
             draining: (0..count).map(|_| Cell::new(false)).collect(),
             pause: pause::Pause::default(),
             clients_cron_ms: Cell::new(0),
+            client_mem: Default::default(),
         })
     }
 
