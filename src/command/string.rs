@@ -193,7 +193,10 @@ pub fn op_setrange(
         if offset + value.len() > max {
             return Err(OpError::TooLong);
         }
-        let mut data = vec![0u8; offset];
+        // Sized exactly: growing a zeroed vector by the value would double
+        // its capacity (SETRANGE k 100000 x held 200 KB).
+        let mut data = Vec::with_capacity(offset + value.len());
+        data.resize(offset, 0);
         data.extend_from_slice(value);
         let len = data.len();
         db.insert(key, Value::raw_string(data), 0, clock);
@@ -912,6 +915,10 @@ mod tests {
         assert_eq!(op_setrange(&mut db, b"missing", 3, b"", 100, 0, 0), Ok(0));
         assert!(db.lookup(b"missing", 0).is_none());
         assert_eq!(op_append(&mut db, b"k", &[0; 100], 100, 0, 0), Err(OpError::TooLong));
+        // A new key is sized to its length, not twice the offset.
+        assert_eq!(op_setrange(&mut db, b"big", 100_000, b"x", 1 << 20, 0, 0), Ok(100_001));
+        assert!(db.lookup(b"big", 0).unwrap().value.memory_usage() < 100_100);
+        assert_eq!(db.lookup(b"big", 0).unwrap().value.encoding(), "raw");
     }
 
     #[test]
