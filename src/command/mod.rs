@@ -24,6 +24,7 @@ pub mod list;
 pub mod multi;
 pub mod notify;
 pub mod observe;
+pub mod oom;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -263,9 +264,8 @@ pub fn execute(
     // Over maxmemory, a write first evicts (as Redis does before every
     // command); one that may grow memory is refused if nothing can go.
     if mem.maxmemory != 0 && cmd_flags & flags::WRITE != 0 {
-        let room = crate::shard::evict::make_room(shard, &mem, now_ms);
-        publish_events(shard);
-        if room == crate::shard::evict::Room::Full && cmd_flags & flags::DENYOOM != 0 && !in_transaction() {
+        let full = crate::shard::evict::full(shard, &mem, now_ms);
+        if full && cmd_flags & flags::DENYOOM != 0 && !in_transaction() {
             drop(watched);
             Reply::new(out, resp3).error(errors::OOM);
             record_rejected(shard, Some(spec), &out[start..]);
