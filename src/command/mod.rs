@@ -21,6 +21,7 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod multi;
 pub mod notify;
 pub mod observe;
@@ -198,6 +199,7 @@ pub enum ConnCmd {
     Slowlog,
     Latency,
     Monitor,
+    Memory,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -450,6 +452,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Slowlog => observe::cmd_slowlog(sess, args, out).await,
         ConnCmd::Latency => observe::cmd_latency(sess, args, out).await,
         ConnCmd::Monitor => observe::cmd_monitor(sess, out),
+        ConnCmd::Memory => memory::cmd_memory(sess, args, out).await,
     }
 }
 

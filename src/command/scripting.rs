@@ -669,6 +669,20 @@ impl ScriptBackend {
                 }
                 self.keyspace_cmd(c, args, resp3, out);
             }
+            ConnCmd::Memory => {
+                let (me, shards, fast) = (self.shard.id, self.shard.count, self.fast());
+                if fast && super::memory::reaches_beyond(args, me, shards) {
+                    return Err(Abort);
+                }
+                let (origin, tx) = (self.shard.clone(), self.tx);
+                super::memory::cmd_memory_sync(args, self.db, shards, resp3, out, |s, job| {
+                    if s == me {
+                        super::memory::run_job(&origin, job)
+                    } else {
+                        run_blocking(&origin, tx, s, move |sh| super::memory::run_job(sh, job))
+                    }
+                });
+            }
             _ => r.error(NOT_FROM_SCRIPT),
         }
         Ok(())

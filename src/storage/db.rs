@@ -80,6 +80,17 @@ impl Db {
     }
 
     #[inline]
+    /// Bytes of this database's key tables (the per-slot vector and the
+    /// hash tables' bucket arrays, entries inline) and of its expiry
+    /// bookkeeping (per-slot counts; expiry times live in the entries), for
+    /// MEMORY STATS.
+    pub fn table_bytes(&self) -> (usize, usize) {
+        let bucket = std::mem::size_of::<(Box<[u8]>, Entry)>() + 1;
+        let tables: usize = self.slots.iter().map(|t| t.capacity() * bucket).sum();
+        let main = self.slots.capacity() * std::mem::size_of::<Table>() + tables;
+        (main, self.slot_volatile.capacity() * 4)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys == 0
     }
