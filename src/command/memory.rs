@@ -230,7 +230,7 @@ fn overhead(parts: Vec<ShardPart>) -> Overhead {
         lut,
         overhead_total,
         keys,
-        bytes_per_key: if keys > 0 { dataset / keys } else { 0 },
+        bytes_per_key: dataset.checked_div(keys).unwrap_or(0),
         dataset,
         dataset_perc: dataset as f32 * 100.0 / net as f32,
         peak_perc: total as f32 * 100.0 / peak.max(1) as f32,
