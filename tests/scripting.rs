@@ -465,10 +465,7 @@ fn a_busy_script_answers_its_own_shards_clients_and_can_be_killed() {
     assert_eq!(other.cmd(&["INCR", "x"]), busy);
     assert_eq!(
         other.cmd(&["EXEC"]),
-        format!(
-            "-EXECABORT Transaction discarded because of previous errors: {}",
-            &busy[1..]
-        )
+        format!("-EXECABORT Transaction discarded because of: {}", &busy[1..])
     );
     assert_eq!(admin.cmd(&["SCRIPT", "KILL"]), "+OK\r\n");
     let r = runner.reply_str();

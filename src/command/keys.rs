@@ -445,46 +445,6 @@ pub fn cmd_object(ctx: &mut Ctx, args: &Args) {
     }
 }
 
-const MEMORY_HELP: &[&str] = &[
-    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "USAGE <key> [SAMPLES <count>]",
-    "    Return memory in bytes used by <key> and its value. Nested values are",
-    "    sampled up to <count> times (default: 5, 0 means sample all).",
-    "HELP",
-    "    Print this help.",
-];
-
-/// `MEMORY USAGE key [SAMPLES count]` → estimated bytes of the key, its
-/// entry and its value (the whole value is measured; SAMPLES is accepted
-/// for compatibility), or null. `MEMORY HELP`.
-pub fn cmd_memory(ctx: &mut Ctx, args: &Args) {
-    if args.is(1, "help") && args.len() == 2 {
-        return super::connection::reply_help(&mut ctx.out, MEMORY_HELP);
-    }
-    let mut i = 3;
-    while i < args.len() {
-        if args.is(i, "samples") && i + 1 < args.len() {
-            if parse_i64(args.get(i + 1)).is_none() {
-                return ctx.out.error(err::NOT_INTEGER);
-            }
-            i += 2;
-        } else {
-            return ctx.out.error(err::SYNTAX);
-        }
-    }
-    let now = ctx.now_ms;
-    let key = args.get(2);
-    match ctx.ks.dbs[ctx.db].lookup(key, now) {
-        None => ctx.out.null(),
-        Some(e) => {
-            // The table slot (key pointer, entry) plus the key's allocation.
-            let slot = std::mem::size_of::<Box<[u8]>>() + std::mem::size_of::<crate::storage::Entry>() + 1;
-            let n = slot + key.len().next_multiple_of(8) + e.value.memory_usage();
-            ctx.out.int(n as i64)
-        }
-    }
-}
-
 // ------------------------------------------------- keyspace-wide shard parts
 
 /// KEYS on one shard: all live keys of `db` matching `pattern`.

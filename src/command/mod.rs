@@ -21,9 +21,11 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
 pub mod list;
+pub mod memory;
 pub mod multi;
 pub mod notify;
 pub mod observe;
+pub mod oom;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -197,6 +199,7 @@ pub enum ConnCmd {
     Slowlog,
     Latency,
     Monitor,
+    Memory,
 }
 
 /// How a multi-key command runs when its keys live on several shards (see
@@ -263,9 +266,8 @@ pub fn execute(
     // Over maxmemory, a write first evicts (as Redis does before every
     // command); one that may grow memory is refused if nothing can go.
     if mem.maxmemory != 0 && cmd_flags & flags::WRITE != 0 {
-        let room = crate::shard::evict::make_room(shard, &mem, now_ms);
-        publish_events(shard);
-        if room == crate::shard::evict::Room::Full && cmd_flags & flags::DENYOOM != 0 && !in_transaction() {
+        let full = crate::shard::evict::full(shard, &mem, now_ms);
+        if full && cmd_flags & flags::DENYOOM != 0 && !in_transaction() {
             drop(watched);
             Reply::new(out, resp3).error(errors::OOM);
             record_rejected(shard, Some(spec), &out[start..]);
@@ -450,6 +452,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Slowlog => observe::cmd_slowlog(sess, args, out).await,
         ConnCmd::Latency => observe::cmd_latency(sess, args, out).await,
         ConnCmd::Monitor => observe::cmd_monitor(sess, out),
+        ConnCmd::Memory => memory::cmd_memory(sess, args, out).await,
     }
 }
 

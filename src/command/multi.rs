@@ -35,8 +35,8 @@ pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
-/// Before the error that refused EXEC itself.
-pub const EXECABORT_PREFIX: &str = "EXECABORT Transaction discarded because of previous errors:";
+/// Before the error that refused EXEC itself (Redis's execCommandAbort).
+pub const EXECABORT_PREFIX: &str = "EXECABORT Transaction discarded because of:";
 pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 
 /// Commands queued since MULTI.
@@ -46,6 +46,8 @@ pub struct MultiState {
     specs: Vec<&'static CommandSpec>,
     /// A command was refused while queueing: EXEC answers EXECABORT.
     pub aborted: bool,
+    /// A queued command may grow memory: EXEC over maxmemory is refused.
+    pub denyoom: bool,
 }
 
 impl MultiState {
@@ -58,6 +60,7 @@ impl MultiState {
     }
 
     pub fn queue(&mut self, spec: &'static CommandSpec, args: &Args) {
+        self.denyoom |= super::oom::denies_oom(spec, args);
         self.args.push(args);
         self.specs.push(spec);
     }
@@ -294,6 +297,12 @@ pub async fn cmd_exec(sess: &mut Session, out: &mut Vec<u8>) {
             denied.clear();
         }
     }
+    // Scripts inside check their writes against memory as EXEC found it.
+    sess.exec_oom = m
+        .specs
+        .iter()
+        .any(|s| matches!(s.handler, Handler::Conn(super::ConnCmd::Eval)))
+        && super::oom::out_of_memory(sess);
     if !denied.is_empty() {
         return exec_locked(sess, m, None, flag, watched, denied, out).await;
     }

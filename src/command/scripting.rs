@@ -114,12 +114,19 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let shard = sess.shard.clone();
     // A restricted caller's user travels with the script (None: no checks).
     let acl = super::acl::script_user(sess);
+    // Memory as the script starts (inside EXEC: as EXEC started).
+    let oom = if sess.tx != 0 {
+        sess.exec_oom
+    } else {
+        super::oom::out_of_memory(sess)
+    };
     let run = Run {
         who: Caller::of(sess),
         db: sess.db,
         ro,
         resp3,
         no_touch: sess.no_touch,
+        oom,
     };
     if sess.tx == 0 {
         if let Some(target) = home_shard(&shard, &keys) {
@@ -137,7 +144,7 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             }
         }
     }
-    run_global(sess, acl, what, &keys, &argv, ro, out).await;
+    run_global(sess, acl, what, &keys, &argv, run, out).await;
 }
 
 /// A restricted caller's user and client description (ACL log), or None.
@@ -152,6 +159,8 @@ struct Run {
     ro: bool,
     resp3: bool,
     no_touch: bool,
+    /// Over maxmemory with nothing to evict when the script started.
+    oom: bool,
 }
 
 /// Who runs a script: its writes are theirs (CLIENT TRACKING NOLOOP), and
@@ -211,6 +220,7 @@ fn run_fast(
     let start = out.len();
     let mut be = ScriptBackend::new(shard.clone(), 0, run.db, run.no_touch, run.who);
     be.acl = acl.clone();
+    be.oom = run.oom;
     let (outcome, wake) = with_running(shard, caller, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, run.ro, run.resp3, &mut be, out))
     });
@@ -277,9 +287,10 @@ async fn run_global(
     what: What<'_>,
     keys: &[&[u8]],
     argv: &[&[u8]],
-    ro: bool,
+    run: Run,
     out: &mut Vec<u8>,
 ) {
+    let ro = run.ro;
     let shard = sess.shard.clone();
     let mut tx = Tx::within(&shard, sess.tx);
     if sess.tx == 0 {
@@ -289,6 +300,7 @@ async fn run_global(
     }
     let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch, Caller::of(sess));
     be.acl = acl;
+    be.oom = run.oom;
     let (outcome, wake) = with_running(&shard, sess.info.id, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
     });
@@ -325,6 +337,13 @@ struct ScriptBackend {
     remote_wake: BTreeMap<usize, Vec<(usize, Vec<u8>)>>,
     /// The caller's user when it is restricted (ACL checks per call).
     acl: ScriptUser,
+    /// Over maxmemory with nothing to evict when the script started.
+    oom: bool,
+    /// The script declared `allow-oom`: its writes pass over maxmemory.
+    allow_oom: bool,
+    /// The script called a write command already (past its first write a
+    /// script is not stopped for memory: it cannot be half undone).
+    wrote: bool,
 }
 
 impl Backend for ScriptBackend {
@@ -332,7 +351,11 @@ impl Backend for ScriptBackend {
         if read_only && flags.declared && !flags.no_writes {
             return Err(RO_WITH_WRITE_FLAG.as_bytes().to_vec());
         }
+        if self.oom && super::oom::script_denies_oom(flags) {
+            return Err(super::oom::SCRIPT_NOT_ALLOW_OOM.as_bytes().to_vec());
+        }
         self.read_only = read_only || flags.no_writes;
+        self.allow_oom = flags.declared && flags.allow_oom;
         Ok(())
     }
 
@@ -395,6 +418,9 @@ impl ScriptBackend {
             ranges: Vec::new(),
             remote_wake: BTreeMap::new(),
             acl: None,
+            oom: false,
+            allow_oom: false,
+            wrote: false,
         }
     }
 
@@ -440,6 +466,16 @@ impl ScriptBackend {
             Reply::new(out, resp3).error(WRITE_IN_RO);
             return Ok(());
         }
+        // Over maxmemory when the script started, its first write that may
+        // grow memory is refused (Redis's scriptVerifyOOM).
+        let cmd_flags = spec.subcommand_flags(args);
+        if self.oom && !self.allow_oom && !self.wrote && cmd_flags & flags::DENYOOM != 0 {
+            let start = out.len();
+            Reply::new(out, resp3).error(err::OOM);
+            super::record_rejected(&self.shard, Some(spec), &out[start..]);
+            return Ok(());
+        }
+        self.wrote |= cmd_flags & flags::WRITE != 0;
         if super::observe::monitoring() && spec.subcommand_flags(args) & flags::ADMIN == 0 {
             super::observe::feed(&self.shard, self.db, "lua", args);
         }
@@ -632,6 +668,20 @@ impl ScriptBackend {
                     return Err(Abort);
                 }
                 self.keyspace_cmd(c, args, resp3, out);
+            }
+            ConnCmd::Memory => {
+                let (me, shards, fast) = (self.shard.id, self.shard.count, self.fast());
+                if fast && super::memory::reaches_beyond(args, me, shards) {
+                    return Err(Abort);
+                }
+                let (origin, tx) = (self.shard.clone(), self.tx);
+                super::memory::cmd_memory_sync(args, self.db, shards, resp3, out, |s, job| {
+                    if s == me {
+                        super::memory::run_job(&origin, job)
+                    } else {
+                        run_blocking(&origin, tx, s, move |sh| super::memory::run_job(sh, job))
+                    }
+                });
             }
             _ => r.error(NOT_FROM_SCRIPT),
         }

@@ -94,7 +94,7 @@ fn rusage(who: libc::c_int) -> (f64, f64) {
     }
 }
 
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     let page = 4096u64;
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -116,7 +116,8 @@ fn total_system_memory() -> u64 {
 }
 
 /// Bytes the allocator has committed for the process (mimalloc's count).
-fn allocator_used() -> u64 {
+/// Bytes mimalloc has committed (INFO allocator_active).
+pub(crate) fn allocator_committed() -> u64 {
     let (mut elapsed, mut user, mut sys) = (0usize, 0usize, 0usize);
     let (mut rss, mut peak_rss, mut commit, mut peak_commit, mut faults) = (0usize, 0usize, 0usize, 0usize, 0usize);
     // SAFETY: mi_process_info only writes through the pointers given.
@@ -296,7 +297,7 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 let rss = rss_bytes();
                 let sys = total_system_memory();
                 let startup = crate::memory::startup();
-                let committed = allocator_used();
+                let committed = allocator_committed();
                 let mem = cfg.memory;
                 let pct = |a: u64, b: u64| if b > 0 { a as f64 * 100.0 / b as f64 } else { 0.0 };
                 let _ = write!(

@@ -35,6 +35,10 @@ pub struct Session {
     /// to run anything (authenticated, unrestricted user); 0 when not.
     /// Dispatch skips every ACL check while it equals the shard's.
     pub acl_ok: u64,
+    /// The running EXEC found memory over maxmemory with nothing left to
+    /// evict when it started: scripts inside it check their writes against
+    /// this (Redis's pre_command_oom_state).
+    pub exec_oom: bool,
 }
 
 impl Session {
@@ -58,6 +62,7 @@ impl Session {
             skip_next_reply: false,
             user,
             acl_ok: 0,
+            exec_oom: false,
         }
     }
 

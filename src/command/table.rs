@@ -574,6 +574,30 @@ const OBJECT_SUBS: &[SubSpec] = &[
 
 const MEMORY_SUBS: &[SubSpec] = &[
     SubSpec {
+        name: "memory|purge",
+        arity: 2,
+        flags: 0,
+        summary: "Asks the allocator to release memory.",
+    },
+    SubSpec {
+        name: "memory|malloc-stats",
+        arity: 2,
+        flags: 0,
+        summary: "Returns the allocator statistics.",
+    },
+    SubSpec {
+        name: "memory|doctor",
+        arity: 2,
+        flags: 0,
+        summary: "Outputs a memory problems report.",
+    },
+    SubSpec {
+        name: "memory|stats",
+        arity: 2,
+        flags: 0,
+        summary: "Returns details about memory usage.",
+    },
+    SubSpec {
         name: "memory|usage",
         arity: -3,
         flags: READONLY,
@@ -911,7 +935,7 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("flushdb", -1, WRITE, NOKEYS, "server", "1.0.0", "Remove all keys from the current database.", Conn(ConnCmd::FlushDb), None, &[]),
     spec!("flushall", -1, WRITE, NOKEYS, "server", "1.0.0", "Removes all keys from all databases.", Conn(ConnCmd::FlushAll), None, &[]),
     spec!("swapdb", 3, WRITE | FAST, NOKEYS, "server", "4.0.0", "Swaps two Redis databases.", Conn(ConnCmd::SwapDb), None, &[]),
-    spec!("memory", -2, 0, (2, 2, 1), "server", "4.0.0", "A container for memory diagnostics commands.", Shard(keys::cmd_memory), None, MEMORY_SUBS),
+    spec!("memory", -2, 0, (2, 2, 1), "server", "4.0.0", "A container for memory diagnostics commands.", Conn(ConnCmd::Memory), None, MEMORY_SUBS),
     // -- connection
     spec!("ping", -1, FAST, NOKEYS, "connection", "1.0.0", "Returns the server's liveliness response.", Shard(connection::cmd_ping), None, &[]),
     spec!("echo", 2, FAST, NOKEYS, "connection", "1.0.0", "Returns the given string.", Shard(connection::cmd_echo), None, &[]),

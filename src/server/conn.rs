@@ -601,6 +601,9 @@ impl State {
             }
             Route::Cross => {
                 self.flush_remote().await;
+                if spec.flags & flags::DENYOOM != 0 && command::oom::out_of_memory(&self.sess) {
+                    return self.reply_error(Some(spec), errors::OOM.as_bytes());
+                }
                 let t0 = observe::ticks();
                 let start = self.out.len();
                 match spec.cross {
@@ -613,6 +616,26 @@ impl State {
                 observe::conn_command_done(&self.sess, spec, args, ns, &self.out[start..]);
             }
         }
+    }
+
+    /// The -OOM (or EXECABORT) error refusing `spec` now, if any (see
+    /// `command::oom`). A refused EXEC ends the transaction.
+    fn oom_refusal(&mut self, spec: &'static CommandSpec, args: &Args) -> Option<Vec<u8>> {
+        use command::oom;
+        let Some(m) = &self.sess.multi else {
+            return oom::refused(&self.sess, spec, args).then(|| errors::OOM.as_bytes().to_vec());
+        };
+        if spec.name != "exec" {
+            let queued = !command::multi::runs_in_multi(spec);
+            return (queued && oom::refused(&self.sess, spec, args)).then(|| errors::OOM.as_bytes().to_vec());
+        }
+        if !m.denyoom || !oom::out_of_memory(&self.sess) {
+            return None;
+        }
+        self.sess.multi = None;
+        self.sess.watch = None;
+        self.sync_watched();
+        Some(format!("{} {}", command::multi::EXECABORT_PREFIX, errors::OOM).into_bytes())
     }
 
     async fn dispatch_command(&mut self, args: &Args<'_>) {
@@ -668,6 +691,15 @@ impl State {
                     pubsub::subscribed_ping(args, &mut Reply::new(buf, resp3));
                     command::record_call(&shard, spec, 0, &buf[start..]);
                 });
+            }
+        }
+        // Over maxmemory with nothing left to evict, Redis refuses a command
+        // that may grow memory before it is queued or run, and EXEC of a
+        // queue holding one. Shard commands run alone are checked where
+        // they run (execute()); flag tests only otherwise.
+        if self.sess.multi.is_some() || matches!(spec.handler, Handler::Conn(_)) {
+            if let Some(msg) = self.oom_refusal(spec, args) {
+                return self.reply_error(Some(spec), &msg);
             }
         }
         // A script past busy-reply-threshold on some shard: only commands

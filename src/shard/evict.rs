@@ -444,6 +444,21 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
     result
 }
 
+/// Redis's out-of-memory verdict before a command: evicts what it can on
+/// `shard` first, then tells whether memory is still over `maxmemory` with
+/// nothing left to evict (a command that may grow memory gets -OOM then).
+pub fn full(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> bool {
+    let room = make_room(shard, mem, now_ms);
+    crate::command::publish_events(shard);
+    room == Room::Full
+}
+
+/// [`full`] under the limit in force on `shard` (false when none).
+pub fn out_of_memory(shard: &Rc<Shard>, now_ms: u64) -> bool {
+    let mem = shard.config.borrow().memory;
+    mem.maxmemory != 0 && full(shard, &mem, now_ms)
+}
+
 /// The housekeeping tick's eviction: while the process is over the limit,
 /// every shard gives up its own coldest keys, a slice per tick.
 pub fn tick(shard: &Rc<Shard>) {

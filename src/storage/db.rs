@@ -78,7 +78,18 @@ impl Db {
         self.keys
     }
 
-    #[inline]
+    /// Bytes of this database's key tables (the per-slot vector, the hash
+    /// tables' bucket arrays and each key's node header, as Redis counts
+    /// its dict entries) and of its expiry bookkeeping (per-slot counts;
+    /// expiry times live in the entries), for MEMORY STATS.
+    pub fn table_bytes(&self) -> (usize, usize) {
+        let bucket = std::mem::size_of::<super::node::Node>() + 1;
+        let tables: usize = self.slots.iter().map(|t| t.capacity() * bucket).sum();
+        let nodes = self.keys * super::node::HEADER_BYTES;
+        let main = self.slots.capacity() * std::mem::size_of::<Table>() + tables + nodes;
+        (main, self.slot_volatile.capacity() * 4)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys == 0
     }

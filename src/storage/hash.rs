@@ -597,6 +597,20 @@ impl Hash {
             }
         }
     }
+
+    /// [`Hash::heap_bytes`] with a hashtable's pairs estimated from the
+    /// first `samples` (MEMORY USAGE ... SAMPLES).
+    pub fn heap_bytes_sampled(&self, samples: usize) -> usize {
+        match &self.repr {
+            Repr::Compact(_) => self.heap_bytes(),
+            Repr::Indexed(ix) => {
+                let elems = ix.pairs.iter().map(|p| p.len().next_multiple_of(8));
+                super::memsample::scaled(ix.pairs.len(), samples, elems)
+                    + ix.pairs.capacity() * std::mem::size_of::<Pair>()
+                    + ix.index.capacity() * 5
+            }
+        }
+    }
 }
 
 #[cfg(test)]

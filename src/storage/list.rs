@@ -70,6 +70,16 @@ impl List {
         self.items.iter().map(|e| e.len().next_multiple_of(8)).sum::<usize>() + self.items.capacity() * 16
     }
 
+    /// [`List::heap_bytes`] with a quicklist's elements estimated from the
+    /// first `samples` (MEMORY USAGE ... SAMPLES).
+    pub fn heap_bytes_sampled(&self, samples: usize) -> usize {
+        if !self.quick {
+            return self.heap_bytes();
+        }
+        let elems = self.items.iter().map(|e| e.len().next_multiple_of(8));
+        self.items.capacity() * 16 + super::memsample::scaled(self.items.len(), samples, elems)
+    }
+
     pub fn encoding(&self) -> &'static str {
         if self.quick {
             "quicklist"

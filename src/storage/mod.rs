@@ -7,6 +7,7 @@ pub mod db;
 pub mod hash;
 pub mod lazyfree;
 pub mod list;
+pub mod memsample;
 pub mod node;
 pub mod set;
 pub mod stream;

@@ -26,6 +26,8 @@ use super::value::Entry;
 /// Offset of the key length (u32) in a node; the key bytes follow it.
 const LEN_AT: usize = std::mem::size_of::<Entry>();
 const KEY_AT: usize = LEN_AT + 4;
+/// A node's bytes besides the key's (MEMORY STATS counts them as overhead).
+pub const HEADER_BYTES: usize = KEY_AT;
 
 /// An owned key and its entry, in one allocation (see the module docs).
 pub struct Node(NonNull<u8>);

@@ -232,6 +232,20 @@ impl Set {
         }
     }
 
+    /// [`Set::heap_bytes`] with a hashtable's members estimated from the
+    /// first `samples` (MEMORY USAGE ... SAMPLES).
+    pub fn heap_bytes_sampled(&self, samples: usize) -> usize {
+        match &self.repr {
+            Repr::Hashtable(m) => {
+                let elems = m.items.iter().map(|x| x.len().next_multiple_of(8));
+                super::memsample::scaled(m.items.len(), samples, elems)
+                    + m.items.capacity() * 16
+                    + m.index.capacity() * 5
+            }
+            _ => self.heap_bytes(),
+        }
+    }
+
     pub fn new_intset() -> Set {
         Set {
             repr: Repr::Intset(Vec::new()),

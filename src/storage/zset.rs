@@ -390,6 +390,20 @@ impl ZSet {
             }
         }
     }
+
+    /// [`ZSet::heap_bytes`] with a skiplist's members estimated from the
+    /// first `samples` (MEMORY USAGE ... SAMPLES).
+    pub fn heap_bytes_sampled(&self, samples: usize) -> usize {
+        match &self.repr {
+            Repr::Pack(_) => self.heap_bytes(),
+            Repr::Tree(t) => {
+                let elems = t.nodes.iter().map(|n| n.member.len());
+                t.nodes.capacity() * std::mem::size_of::<Node>()
+                    + t.index.capacity() * 5
+                    + super::memsample::scaled(t.nodes.len(), samples, elems)
+            }
+        }
+    }
 }
 
 /// A score as a listpack keeps it: Redis stores integral scores as
