@@ -642,33 +642,26 @@ pub fn cmd_georadiusbymember_ro(ctx: &mut Ctx, args: &Args) {
     search_generic(ctx, args, Variant::RadiusByMember, true)
 }
 
-/// Argument indices of the keys GEORADIUS / GEORADIUSBYMEMBER store to,
-/// options searched from `from`: the first STORE and the first STOREDIST
-/// key (Redis's key specs, which COMMAND GETKEYS and ACL checks use), and
-/// the key the command actually writes (the last such option, skipping
-/// COUNT's argument as the command's parser does) when it differs. Routing
-/// uses all of them, so the written key is always on a locked shard.
-pub fn store_key_indices(args: &Args, from: usize) -> [Option<usize>; 3] {
+/// Argument index of the key GEORADIUS / GEORADIUSBYMEMBER store to,
+/// options searched from `from` as the command's parser reads them: the
+/// last STORE or STOREDIST option wins, COUNT's argument is no keyword.
+/// Redis's key specs name the first STORE and the first STOREDIST key
+/// instead; they differ only when the option is repeated, and then this is
+/// the key actually written (routing must lock it).
+pub fn store_key_index(args: &Args, from: usize) -> Option<usize> {
     let argc = args.len();
-    let first = |word: &str| {
-        (from..argc.saturating_sub(1))
-            .find(|&i| args.is(i, word))
-            .map(|i| i + 1)
-    };
-    let (store, storedist) = (first("store"), first("storedist"));
     let mut written = None;
     let mut j = from;
-    while j < argc {
-        if j + 1 < argc && (args.is(j, "count") || args.is(j, "store") || args.is(j, "storedist")) {
-            if !args.is(j, "count") {
-                written = Some(j + 1);
-            }
+    while j + 1 < argc {
+        if args.is(j, "store") || args.is(j, "storedist") {
+            written = Some(j + 1);
+            j += 1;
+        } else if args.is(j, "count") {
             j += 1;
         }
         j += 1;
     }
-    let written = written.filter(|w| Some(*w) != store && Some(*w) != storedist);
-    [store, storedist, written]
+    written
 }
 
 #[cfg(test)]
@@ -731,6 +724,9 @@ mod tests {
 
     #[test]
     fn store_keys() {
+        let words = "georadius k 1 2 3 m STORE a storedist b store c";
+        let (b, r) = args_of(&words.split(' ').collect::<Vec<_>>());
+        assert_eq!(store_key_index(&Args::new(&b, &r), 6), Some(11));
         let (b, r) = args_of(&[
             "georadius",
             "k",
@@ -738,19 +734,17 @@ mod tests {
             "2",
             "3",
             "m",
-            "STORE",
-            "a",
+            "withdist",
             "storedist",
             "b",
-            "store",
-            "c",
+            "asc",
         ]);
-        assert_eq!(store_key_indices(&Args::new(&b, &r), 6), [Some(7), Some(9), Some(11)]);
+        assert_eq!(store_key_index(&Args::new(&b, &r), 6), Some(8));
+        // COUNT's argument is no keyword to the command.
         let (b, r) = args_of(&["georadius", "k", "1", "2", "3", "m", "count", "store", "x"]);
-        // COUNT's argument is no keyword to the command; the key specs see it.
-        assert_eq!(store_key_indices(&Args::new(&b, &r), 6), [Some(8), None, None]);
+        assert_eq!(store_key_index(&Args::new(&b, &r), 6), None);
         let (b, r) = args_of(&["georadiusbymember", "k", "m", "3", "m", "store"]);
-        assert_eq!(store_key_indices(&Args::new(&b, &r), 5), [None, None, None]);
+        assert_eq!(store_key_index(&Args::new(&b, &r), 5), None);
     }
 
     #[test]

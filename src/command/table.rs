@@ -47,7 +47,7 @@ pub struct CommandSpec {
     /// With `numkeys_at`: the keys follow a STREAMS keyword found from that
     /// argument on, and are the first half of what follows it.
     pub streams_keys: bool,
-    /// With `numkeys_at`: the keys are those of STORE / STOREDIST options
+    /// With `numkeys_at`: the key is that of the STORE / STOREDIST option
     /// searched from that argument on (GEORADIUS, GEORADIUSBYMEMBER).
     pub store_keys: bool,
     /// Redis's command group (COMMAND DOCS) and ACL category.
@@ -77,10 +77,8 @@ impl CommandSpec {
     /// the handler then reports the error.
     pub fn key_indices(&self, args: &Args) -> impl Iterator<Item = usize> {
         let argc = args.len();
-        let mut stores = [None; 3];
         let movable = if self.store_keys {
-            stores = super::geo::store_key_indices(args, self.numkeys_at);
-            0..0
+            super::geo::store_key_index(args, self.numkeys_at).map_or(0..0, |i| i..i + 1)
         } else if self.streams_keys {
             (self.numkeys_at..argc)
                 .find(|&i| args.get(i).eq_ignore_ascii_case(b"streams"))
@@ -95,9 +93,7 @@ impl CommandSpec {
         } else {
             0..0
         };
-        self.legacy_key_indices(argc)
-            .chain(movable)
-            .chain(stores.into_iter().flatten())
+        self.legacy_key_indices(argc).chain(movable)
     }
 
     /// The subcommand of a container that `args` names (`client|id` for
