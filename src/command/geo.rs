@@ -209,7 +209,7 @@ pub fn cmd_geoadd(ctx: &mut Ctx, args: &Args) {
         i += 1;
     }
     let rest = args.len() - i;
-    if rest % 3 != 0 || (f.xx && f.nx) || rest == 0 {
+    if !rest.is_multiple_of(3) || (f.xx && f.nx) || rest == 0 {
         return ctx.out.error(err::SYNTAX);
     }
     let mut pairs = Vec::with_capacity(rest / 3);
