@@ -252,6 +252,7 @@ const KEY_PERMS: &[(&str, u8, u8)] = &[
     ("zremrangebyscore", W, W), ("zremrangebylex", W, W), ("zunionstore", W, R), ("zinterstore", W, R),
     ("zdiffstore", W, R),
     ("pfadd", W, W), ("pfmerge", RW, R), ("pfdebug", R, R),
+    ("geoadd", W, W), ("georadius", R, W), ("georadiusbymember", R, W), ("geosearchstore", W, R),
     ("hset", W, W), ("hsetnx", W, W), ("hmset", W, W), ("hdel", W, W), ("hexists", N, N), ("hlen", N, N),
     ("hstrlen", N, N), ("hexpire", W, W), ("hpexpire", W, W), ("hexpireat", W, W), ("hpexpireat", W, W),
     ("hpersist", W, W),

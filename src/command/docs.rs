@@ -223,6 +223,58 @@ const SPECS: &[(&str, &str)] = &[
     ("pfdebug", "subcommand key"),
     ("pfselftest", ""),
     // (end of hyperloglog)
+    // geo
+    (
+        "geoadd",
+        "key [NX | XX]{name=condition,since=6.2.0} [CH]{name=change,since=6.2.0} \
+         longitude{type=double} latitude{type=double} member \
+         [longitude{type=double} latitude{type=double} member ...]{name=data}",
+    ),
+    ("geodist", "key member1 member2 [m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}]{name=unit}"),
+    ("geohash", "key [member [member ...]]"),
+    ("geopos", "key [member [member ...]]"),
+    (
+        "georadius",
+        "key longitude{type=double} latitude{type=double} radius{type=double} \
+         <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit} [WITHCOORD] [WITHDIST] [WITHHASH] \
+         [<COUNT count> [ANY]{since=6.2.0}]{name=count-block} [ASC | DESC]{name=order} \
+         [STORE key{name=storekey} | STOREDIST key{name=storedistkey}]{name=store}",
+    ),
+    (
+        "georadius_ro",
+        "key longitude{type=double} latitude{type=double} radius{type=double} \
+         <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit} [WITHCOORD] [WITHDIST] [WITHHASH] \
+         [<COUNT count> [ANY]{since=6.2.0}]{name=count-block} [ASC | DESC]{name=order}",
+    ),
+    (
+        "georadiusbymember",
+        "key member radius{type=double} \
+         <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit} [WITHCOORD] [WITHDIST] [WITHHASH] \
+         [<COUNT count> [ANY]]{name=count-block} [ASC | DESC]{name=order} \
+         [STORE key{name=storekey} | STOREDIST key{name=storedistkey}]{name=store}",
+    ),
+    (
+        "georadiusbymember_ro",
+        "key member radius{type=double} \
+         <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit} [WITHCOORD] [WITHDIST] [WITHHASH] \
+         [<COUNT count> [ANY]]{name=count-block} [ASC | DESC]{name=order}",
+    ),
+    (
+        "geosearch",
+        "key <FROMMEMBER member | FROMLONLAT longitude{type=double} latitude{type=double}>{name=from} \
+         <<<BYRADIUS radius{type=double}> <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit}>{name=circle} | \
+         <<BYBOX width{type=double}> height{type=double} <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit}>{name=box}>{name=by} \
+         [ASC | DESC]{name=order} [<COUNT count> [ANY]]{name=count-block} [WITHCOORD] [WITHDIST] [WITHHASH]",
+    ),
+    (
+        "geosearchstore",
+        "destination{type=key} source{type=key} \
+         <FROMMEMBER member | FROMLONLAT longitude{type=double} latitude{type=double}>{name=from} \
+         <<<BYRADIUS radius{type=double}> <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit}>{name=circle} | \
+         <<BYBOX width{type=double}> height{type=double} <m{type=pure-token,token=m} | km{type=pure-token,token=km} | ft{type=pure-token,token=ft} | mi{type=pure-token,token=mi}>{name=unit}>{name=box}>{name=by} \
+         [ASC | DESC]{name=order} [<COUNT count> [ANY]]{name=count-block} [STOREDIST]",
+    ),
+    // (end of geo)
     // hash
     ("hset", "key field value [field value ...]{name=data}"),
     ("hsetnx", "key field value"),
@@ -701,6 +753,8 @@ struct Annot {
     name: Option<String>,
     since: Option<String>,
     kind: Option<Kind>,
+    /// A token spelled in lowercase (GEO's units `m`, `km` ...).
+    token: Option<String>,
 }
 
 impl Annot {
@@ -711,6 +765,7 @@ impl Annot {
                 "name" => self.name = Some(v.trim().to_string()),
                 "since" => self.since = Some(v.trim().to_string()),
                 "type" => self.kind = Some(Kind::parse(v.trim()).ok_or_else(|| format!("bad type `{v}`"))?),
+                "token" => self.token = Some(v.trim().to_string()),
                 _ => return Err(format!("bad annotation `{part}`")),
             }
         }
@@ -729,6 +784,9 @@ impl Annot {
         }
         if let Some(k) = self.kind {
             a.kind = k;
+        }
+        if self.token.is_some() {
+            a.token = self.token;
         }
     }
 }

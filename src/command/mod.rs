@@ -17,6 +17,7 @@ pub mod connection;
 pub mod cross;
 pub mod docs;
 pub mod errors;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;

@@ -9,7 +9,7 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 #[allow(unused_imports)]
-use super::{bitmap, connection, hash, hyperloglog, keys, list, pubsub, server, set, stream, string, zset};
+use super::{bitmap, connection, geo, hash, hyperloglog, keys, list, pubsub, server, set, stream, string, zset};
 use super::{Args, ConnCmd, Cross, Ctx};
 use crate::shard::pubsub::Kind;
 
@@ -47,6 +47,9 @@ pub struct CommandSpec {
     /// With `numkeys_at`: the keys follow a STREAMS keyword found from that
     /// argument on, and are the first half of what follows it.
     pub streams_keys: bool,
+    /// With `numkeys_at`: the key is that of the STORE / STOREDIST option
+    /// searched from that argument on (GEORADIUS, GEORADIUSBYMEMBER).
+    pub store_keys: bool,
     /// Redis's command group (COMMAND DOCS) and ACL category.
     pub group: &'static str,
     pub since: &'static str,
@@ -74,7 +77,9 @@ impl CommandSpec {
     /// the handler then reports the error.
     pub fn key_indices(&self, args: &Args) -> impl Iterator<Item = usize> {
         let argc = args.len();
-        let movable = if self.streams_keys {
+        let movable = if self.store_keys {
+            super::geo::store_key_index(args, self.numkeys_at).map_or(0..0, |i| i..i + 1)
+        } else if self.streams_keys {
             (self.numkeys_at..argc)
                 .find(|&i| args.get(i).eq_ignore_ascii_case(b"streams"))
                 .map_or(0..0, |i| i + 1..i + 1 + (argc - i - 1) / 2)
@@ -167,6 +172,7 @@ macro_rules! spec {
             subcommands: $subs,
             numkeys_at: 0,
             streams_keys: false,
+            store_keys: false,
         }
     };
     // Keys after a STREAMS keyword searched from argument `$from`: the
@@ -176,6 +182,15 @@ macro_rules! spec {
         CommandSpec {
             numkeys_at: $from,
             streams_keys: true,
+            ..spec!($name, $arity, $flags, $keys, $group, $since, $summary, $handler, $cross, $subs)
+        }
+    };
+    // Keys of STORE / STOREDIST options searched from argument `$from`.
+    (store $from:literal, $name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal,
+     $summary:literal, $handler:expr, $cross:expr, $subs:expr) => {
+        CommandSpec {
+            numkeys_at: $from,
+            store_keys: true,
             ..spec!($name, $arity, $flags, $keys, $group, $since, $summary, $handler, $cross, $subs)
         }
     };
@@ -850,6 +865,18 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("bzpopmax", -3, WRITE | FAST | BLOCKING, (1, -2, 1), "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     spec!(movable 2, "bzmpop", -5, WRITE | BLOCKING, NOKEYS, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", Conn(ConnCmd::Block), None, &[]),
     // (end of sorted set)
+    // -- geo
+    spec!("geoadd", -5, WRITE | DENYOOM, KEY1, "geo", "3.2.0", "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", Shard(geo::cmd_geoadd), None, &[]),
+    spec!("geodist", -4, READONLY, KEY1, "geo", "3.2.0", "Returns the distance between two members of a geospatial index.", Shard(geo::cmd_geodist), None, &[]),
+    spec!("geohash", -2, READONLY, KEY1, "geo", "3.2.0", "Returns members from a geospatial index as geohash strings.", Shard(geo::cmd_geohash), None, &[]),
+    spec!("geopos", -2, READONLY, KEY1, "geo", "3.2.0", "Returns the longitude and latitude of members from a geospatial index.", Shard(geo::cmd_geopos), None, &[]),
+    spec!(store 6, "georadius", -6, WRITE | DENYOOM, KEY1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.", Shard(geo::cmd_georadius), Some(Cross::Gather), &[]),
+    spec!("georadius_ro", -6, READONLY, KEY1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a coordinate.", Shard(geo::cmd_georadius_ro), None, &[]),
+    spec!(store 5, "georadiusbymember", -5, WRITE | DENYOOM, KEY1, "geo", "3.2.0", "Queries a geospatial index for members within a distance from a member, optionally stores the result.", Shard(geo::cmd_georadiusbymember), Some(Cross::Gather), &[]),
+    spec!("georadiusbymember_ro", -5, READONLY, KEY1, "geo", "3.2.10", "Returns members from a geospatial index that are within a distance from a member.", Shard(geo::cmd_georadiusbymember_ro), None, &[]),
+    spec!("geosearch", -7, READONLY, KEY1, "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle.", Shard(geo::cmd_geosearch), None, &[]),
+    spec!("geosearchstore", -8, WRITE | DENYOOM, (1, 2, 1), "geo", "6.2.0", "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.", Shard(geo::cmd_geosearchstore), Some(Cross::Gather), &[]),
+    // (end of geo)
     // -- hyperloglog
     spec!("pfadd", -2, WRITE | DENYOOM | FAST, KEY1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", Shard(hyperloglog::cmd_pfadd), None, &[]),
     spec!("pfcount", -2, READONLY | MAY_REPLICATE, (1, -1, 1), "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", Shard(hyperloglog::cmd_pfcount), Some(Cross::Gather), &[]),

@@ -4,6 +4,7 @@
 //! thread alone; no type in this module is `Send` across shards by design.
 
 pub mod db;
+pub mod geohash;
 pub mod hash;
 pub mod lazyfree;
 pub mod list;
