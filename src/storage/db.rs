@@ -484,8 +484,14 @@ impl Db {
             };
             let nth = (pick % len as u64) as usize;
             pick = pick.rotate_right(7) ^ (slot as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let mut it = table.iter().filter(|(_, e)| !volatile_only || e.expire_at != 0);
-            if let Some((k, e)) = it.nth(nth) {
+            // Without the volatile filter only the chosen node is read:
+            // skipping buckets does not touch the nodes they point to.
+            let chosen = if volatile_only {
+                table.iter().filter(|(_, e)| e.expire_at != 0).nth(nth)
+            } else {
+                table.nth(nth)
+            };
+            if let Some((k, e)) = chosen {
                 f(k, e);
                 taken += 1;
                 if taken >= n {
@@ -507,7 +513,7 @@ impl Db {
         for t in &self.slots {
             if n < t.len() {
                 r = n as u64;
-                return t.keys().nth(r as usize).map(|k| &k[..]);
+                return t.nth(r as usize).map(|(k, _)| k);
             }
             n -= t.len();
         }

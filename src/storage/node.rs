@@ -210,6 +210,12 @@ impl Table {
         self.nodes.iter().map(|n| (n.key(), n.entry()))
     }
 
+    /// The `n`-th key in bucket order. Only that key's node is read (the
+    /// buckets skipped are not dereferenced): eviction sampling uses it.
+    pub fn nth(&self, n: usize) -> Option<(&[u8], &Entry)> {
+        self.nodes.iter().nth(n).map(|n| (n.key(), n.entry()))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &[u8]> {
         self.nodes.iter().map(Node::key)
     }
@@ -294,6 +300,10 @@ mod tests {
         let mut keys: Vec<_> = t.keys().map(|k| k.to_vec()).collect();
         keys.sort();
         assert_eq!(keys.len(), 9);
+        let mut nth: Vec<_> = (0..9).map(|i| t.nth(i).unwrap().0.to_vec()).collect();
+        nth.sort();
+        assert_eq!(nth, keys);
+        assert!(t.nth(9).is_none());
         assert!(t.find_entry(b"k1").map(Found::remove).is_some());
         assert_eq!(t.iter().count(), 8);
     }
