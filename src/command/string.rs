@@ -133,12 +133,7 @@ pub fn op_incr_float(db: &mut Db, key: &[u8], incr: &[u8], now: u64, clock: u32)
             return Ok(t);
         }
     };
-    db.insert(
-        key,
-        Value::string(text.clone()),
-        0,
-        clock,
-    );
+    db.insert(key, Value::string(text.clone()), 0, clock);
     notify(class::STRING, "incrbyfloat", db.index, key);
     Ok(text)
 }
@@ -908,10 +903,7 @@ mod tests {
         assert_eq!(op_append(&mut db, b"k", b"3", 100, 0, 0), Ok(3));
         assert_eq!(op_setrange(&mut db, b"k", 5, b"x", 100, 0, 0), Ok(6));
         let v = db.lookup(b"k", 0).unwrap().value.clone();
-        assert_eq!(
-            v,
-            Value::raw_string(b"123\0\0x".to_vec())
-        );
+        assert_eq!(v, Value::raw_string(b"123\0\0x".to_vec()));
         assert_eq!(op_setrange(&mut db, b"missing", 3, b"", 100, 0, 0), Ok(0));
         assert!(db.lookup(b"missing", 0).is_none());
         assert_eq!(op_append(&mut db, b"k", &[0; 100], 100, 0, 0), Err(OpError::TooLong));

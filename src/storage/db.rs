@@ -522,12 +522,14 @@ impl Db {
 }
 
 /// Keeps a slot table dense after deletions. A table never shrinks on its
-/// own, and under steady insert/delete churn (a full cache evicting) its
-/// deleted-slot markers make it grow instead of reusing room: measured
-/// with bench/cache, tables ended at about 2.4 buckets per key. A table
-/// its last key left is freed; one under a third full is rebuilt at 1.5
-/// times its keys. Slot tables are small (keys / 16384), so a rebuild is
-/// cheap and rare.
+/// own, and under steady insert/delete churn (a full cache evicting) it
+/// grows past its keys: a slot's key count wanders above the capacity of
+/// its bucket array and back, and deleted-slot markers use up room. A
+/// table its last key left is freed; one under half full is rebuilt to
+/// fit its keys. Resizing moves node pointers without reading the nodes
+/// (see `node.rs`), so this costs little. Measured with bench/cache (LRU,
+/// 256 MB): 682 bytes of used_memory per key held with rebuilds under a
+/// third full, 678 with this rule (Redis 7.0: 677).
 #[inline]
 fn release_if_empty(table: &mut Table) {
     let (len, cap) = (table.len(), table.capacity());
@@ -535,8 +537,8 @@ fn release_if_empty(table: &mut Table) {
         if cap > 0 {
             *table = Table::default();
         }
-    } else if cap > 8 && len * 3 < cap {
-        table.shrink_to(len + len / 2);
+    } else if cap > 8 && len * 2 < cap {
+        table.shrink_to(len);
     }
 }
 

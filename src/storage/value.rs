@@ -207,11 +207,7 @@ mod tests {
         assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
         assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
-        assert_eq!(
-            Value::raw_string(b"a".to_vec())
-            .encoding(),
-            "raw"
-        );
+        assert_eq!(Value::raw_string(b"a".to_vec()).encoding(), "raw");
         assert_eq!(Value::from_bytes(b"-9223372036854775808"), Value::Int(i64::MIN));
         let mut grown = b"ab".to_vec();
         grown.reserve(10);
