@@ -507,3 +507,146 @@ fn duplicate_config_users_abort_start_up() {
         assert!(err.contains(&format!("Duplicate user '{user}' found")), "{err}");
     }
 }
+
+/// Waits (no time assertion) until `n` clients are blocked.
+fn wait_blocked(admin: &mut Raw, n: usize) {
+    let want = format!("blocked_clients:{n}\r\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !admin.cmd(&["INFO", "clients"]).contains(&want) {
+        assert!(Instant::now() < deadline, "never {want}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The `cmdstat_<name>` line of INFO commandstats.
+fn cmdstat(admin: &mut Raw, name: &str) -> String {
+    let info = admin.cmd(&["INFO", "commandstats"]);
+    let tag = format!("cmdstat_{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&tag))
+        .unwrap_or_else(|| panic!("no {tag} in {info}"))
+        .to_string()
+}
+
+/// A client blocked on a key whose user loses a permission while it waits
+/// gets NOPERM when the key becomes ready (Redis runs the ACL check again
+/// when it reprocesses the command): nothing is taken, the denial is
+/// logged, and the call counts as rejected. Keys on both shards, so the
+/// key's shard is sometimes the client's and sometimes not.
+#[test]
+fn blocked_commands_are_checked_again_when_served() {
+    let server = Server::start(2);
+    let mut admin = server.raw();
+    for key in common::keys_on_distinct_shards("list", 2) {
+        ok(&mut admin, &["CONFIG", "RESETSTAT"]);
+        ok(&mut admin, &["ACL", "LOG", "RESET"]);
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "u", "reset", "on", "nopass", "+@all", "allkeys"],
+        );
+        let mut b = login(&server, "u", "x");
+        b.send(&common::encode(&["BLPOP", &key, "0"]));
+        wait_blocked(&mut admin, 1);
+        ok(&mut admin, &["ACL", "SETUSER", "u", "resetkeys"]);
+        assert_eq!(admin.cmd(&["LPUSH", &key, "foo"]), ":1\r\n");
+        assert_eq!(b.reply_str(), NOPERM_KEY);
+        assert_eq!(admin.cmd(&["LLEN", &key]), ":1\r\n");
+        assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
+        let st = cmdstat(&mut admin, "blpop");
+        assert!(st.starts_with("calls=0,usec=0,"), "{st}");
+        assert!(st.ends_with("rejected_calls=1,failed_calls=0"), "{st}");
+        let errs = admin.cmd(&["INFO", "errorstats"]);
+        assert!(errs.contains("errorstat_NOPERM:count=1\r\n"), "{errs}");
+        let log = admin.cmd(&["ACL", "LOG", "1"]);
+        let want = format!(
+            ":1\r\n$6\r\nreason\r\n$3\r\nkey\r\n$7\r\ncontext\r\n$8\r\ntoplevel\r\n$6\r\nobject\r\n{}$8\r\nusername\r\n$1\r\nu\r\n",
+            bulk(&key)
+        );
+        assert!(log.contains(&want), "{log}");
+        assert!(log.contains("cmd=blpop"), "{log}");
+        assert_eq!(admin.cmd(&["DEL", &key]), ":1\r\n");
+
+        // The command itself taken away.
+        ok(&mut admin, &["ACL", "SETUSER", "u", "allkeys"]);
+        b.send(&common::encode(&["BLPOP", &key, "0"]));
+        wait_blocked(&mut admin, 1);
+        ok(&mut admin, &["ACL", "SETUSER", "u", "-blpop"]);
+        assert_eq!(admin.cmd(&["RPUSH", &key, "bar"]), ":1\r\n");
+        assert_eq!(
+            b.reply_str(),
+            "-NOPERM User u has no permissions to run the 'blpop' command\r\n"
+        );
+        assert_eq!(admin.cmd(&["DEL", &key]), ":1\r\n");
+    }
+}
+
+/// The control cases: rules that change but still allow the command (the
+/// user's own, another user's) leave the waiter to be served; a wrong-type
+/// write wakes nobody, so nobody is refused either.
+#[test]
+fn blocked_commands_still_allowed_are_served() {
+    let server = Server::start(2);
+    let mut admin = server.raw();
+    ok(&mut admin, &["ACL", "SETUSER", "u", "on", "nopass", "+@all", "~list*"]);
+    for key in common::keys_on_distinct_shards("list", 2) {
+        let mut b = login(&server, "u", "x");
+        b.send(&common::encode(&["BLPOP", &key, "0"]));
+        wait_blocked(&mut admin, 1);
+        ok(&mut admin, &["ACL", "SETUSER", "u", "+get", "~other"]);
+        ok(&mut admin, &["ACL", "SETUSER", "someone", "on", "+@all"]);
+        assert_eq!(admin.cmd(&["LPUSH", &key, "foo"]), ":1\r\n");
+        assert_eq!(b.reply_str(), format!("*2\r\n{}{}", bulk(&key), bulk("foo")));
+        assert_eq!(admin.cmd(&["EXISTS", &key]), ":0\r\n");
+    }
+    // The default user (unrestricted when it blocked) loses BLPOP; a key of
+    // the wrong type wakes nobody; the list then gets the refusal.
+    let mut d = server.raw();
+    d.send(&common::encode(&["BLPOP", "dlist", "0"]));
+    wait_blocked(&mut admin, 1);
+    ok(&mut admin, &["ACL", "SETUSER", "default", "-blpop"]);
+    ok(&mut admin, &["SET", "dlist", "s"]);
+    assert_eq!(admin.cmd(&["DEL", "dlist"]), ":1\r\n");
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&["LPUSH", "dlist", "x"]), ":1\r\n");
+    assert_eq!(
+        d.reply_str(),
+        "-NOPERM User default has no permissions to run the 'blpop' command\r\n"
+    );
+    ok(&mut admin, &["ACL", "SETUSER", "default", "+blpop"]);
+    assert_eq!(d.cmd(&["LPOP", "dlist"]), bulk("x"));
+}
+
+/// BLMOVE's destination and XREAD's stream are checked too.
+#[test]
+fn blocked_moves_and_stream_reads_are_checked_again() {
+    let server = Server::start(2);
+    let mut admin = server.raw();
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "u", "on", "nopass", "+@all", "~src*", "~dst*", "~s*"],
+    );
+    for dst in common::keys_on_distinct_shards("dst", 2) {
+        let mut b = login(&server, "u", "x");
+        b.send(&common::encode(&["BLMOVE", "src", &dst, "LEFT", "RIGHT", "0"]));
+        wait_blocked(&mut admin, 1);
+        ok(&mut admin, &["ACL", "SETUSER", "u", "resetkeys", "~src*", "~s*"]);
+        assert_eq!(admin.cmd(&["LPUSH", "src", "e"]), ":1\r\n");
+        assert_eq!(b.reply_str(), NOPERM_KEY);
+        assert_eq!(admin.cmd(&["LLEN", "src"]), ":1\r\n");
+        assert_eq!(admin.cmd(&["EXISTS", &dst]), ":0\r\n");
+        ok(&mut admin, &["ACL", "SETUSER", "u", "~dst*"]);
+        assert_eq!(admin.cmd(&["DEL", "src"]), ":1\r\n");
+    }
+    ok(&mut admin, &["CONFIG", "RESETSTAT"]);
+    let mut b = login(&server, "u", "x");
+    b.send(&common::encode(&["XREAD", "BLOCK", "0", "STREAMS", "stream1", "$"]));
+    wait_blocked(&mut admin, 1);
+    ok(&mut admin, &["ACL", "SETUSER", "u", "resetkeys", "~src*"]);
+    let id = admin.cmd(&["XADD", "stream1", "*", "f", "v"]);
+    assert!(id.starts_with('$'), "{id}");
+    assert_eq!(b.reply_str(), NOPERM_KEY);
+    assert_eq!(b.cmd(&["PING"]), "+PONG\r\n");
+    let st = cmdstat(&mut admin, "xread");
+    assert!(st.starts_with("calls=0,"), "{st}");
+    assert!(st.ends_with("rejected_calls=1,failed_calls=0"), "{st}");
+}

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use super::args::parse_i64;
+use super::args::{parse_i64, ArgsBuf};
 use super::errors as err;
 use super::{flags, Args, CommandSpec, Session};
 use crate::acl::{self, log::Context, Denial, Resolved, User};
 use crate::protocol::Reply;
+use crate::shard::blocking::Permit;
 use crate::shard::{coordinator, Shard};
 use crate::util::now_ms;
 
@@ -107,6 +108,35 @@ pub fn log_denial(shard: &Shard, d: Denial, ctx: Context, object: &[u8], user: &
         .borrow_mut()
         .log
         .add(d, ctx, object, user, client_info, now_ms(), max);
+}
+
+/// What a key's shard checks again before serving a blocked command if
+/// ACL rules change while it waits; None inside a transaction (where it
+/// never waits).
+pub fn permit(sess: &Session, args: &Args) -> Option<Permit> {
+    if sess.tx != 0 {
+        return None;
+    }
+    let spec = super::lookup(args.get(0))?;
+    let mut buf = ArgsBuf::default();
+    buf.push(args);
+    Some(Permit {
+        user: sess.user.clone(),
+        spec,
+        args: buf,
+    })
+}
+
+/// A blocked command a key's shard refused to serve (its user lost a
+/// permission while it waited), checked again on the client's side as
+/// Redis checks a command it reprocesses: the NOPERM error (logged, and
+/// the session marked so the call counts as rejected), or None when the
+/// rules allow it after all.
+pub fn blocked_recheck(sess: &mut Session, args: &Args) -> Option<Vec<u8>> {
+    let spec = super::lookup(args.get(0))?;
+    let msg = gate(sess, spec, args)?;
+    sess.refused.set(true);
+    Some(msg)
 }
 
 /// The ACL check of a queued command at EXEC (rules may have changed

@@ -310,6 +310,7 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     let shard = sess.shard.clone();
     let info = sess.info.clone();
     loop {
+        let permit = super::acl::permit(sess, args);
         match blocking::block_on_keys(
             &shard,
             &info,
@@ -319,6 +320,7 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
             deadline,
             sess.tx,
             kind.clone(),
+            permit,
         )
         .await
         {
@@ -329,6 +331,13 @@ pub async fn cmd_blocking(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
             Err(Unserved::TimedOut) => return Reply::new(out, resp3).null_array(),
             Err(Unserved::Unblocked) => return Reply::new(out, resp3).error(UNBLOCKED),
             Err(Unserved::Gone) => return,
+            // ACL rules changed while it waited: refused as Redis refuses
+            // the command it runs again (or, allowed after all, wait again).
+            Err(Unserved::Denied) => {
+                if let Some(msg) = super::acl::blocked_recheck(sess, args) {
+                    return Reply::new(out, resp3).error_bytes(&msg);
+                }
+            }
             Err(Unserved::Retry) => {
                 // A move whose destination lives on another shard: run it
                 // as one cross-shard LMOVE; block again if it found nothing.

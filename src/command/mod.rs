@@ -483,6 +483,17 @@ pub fn record_unblocked(shard: &crate::shard::Shard, spec: &'static CommandSpec,
     }
 }
 
+/// Takes back the call counted for a command whose first run then
+/// blocked and which was refused when served (XREAD BLOCK whose user
+/// lost a permission meanwhile): Redis counts no call for it. On the
+/// shard that ran it first (see [`record_rejected`] for the refusal).
+pub fn uncount_call(shard: &crate::shard::Shard, spec: &'static CommandSpec) {
+    let mut st = shard.stats.borrow_mut();
+    st.total_commands = st.total_commands.saturating_sub(1);
+    let c = &mut st.commands[spec.index()];
+    c.calls = c.calls.saturating_sub(1);
+}
+
 /// Records a command rejected before it ran (arity, auth).
 pub fn record_rejected(shard: &crate::shard::Shard, spec: Option<&'static CommandSpec>, reply: &[u8]) {
     let mut st = shard.stats.borrow_mut();

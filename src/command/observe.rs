@@ -242,6 +242,9 @@ pub fn shard_command_done(shard: &Shard, spec: &'static CommandSpec, args: &Args
 /// Like [`shard_command_done`] for a command run on the connection's task
 /// (the client is known).
 pub fn conn_command_done(sess: &Session, spec: &'static CommandSpec, args: &Args, ns: u64, reply: &[u8]) {
+    if sess.refused.replace(false) {
+        return super::record_rejected(&sess.shard, Some(spec), reply);
+    }
     command_done(&sess.shard, spec, args, ns, reply, Some(&sess.info));
 }
 

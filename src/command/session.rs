@@ -39,6 +39,10 @@ pub struct Session {
     /// evict when it started: scripts inside it check their writes against
     /// this (Redis's pre_command_oom_state).
     pub exec_oom: bool,
+    /// The command just run was refused when it came to be served (a
+    /// blocked command its user may no longer run): its stats count a
+    /// rejected call, not a call.
+    pub refused: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -63,6 +67,7 @@ impl Session {
             user,
             acl_ok: 0,
             exec_oom: false,
+            refused: std::cell::Cell::new(false),
         }
     }
 

@@ -1087,13 +1087,60 @@ pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out:
     let serve = stream_serve(w);
     let shard = sess.shard.clone();
     let info = sess.info.clone();
-    match blocking::block_on_keys(&shard, &info, sess.db, &keys, serve, deadline, sess.tx, kind).await {
-        Ok(reply) => out.extend_from_slice(&reply),
-        Err(Unserved::TimedOut) | Err(Unserved::Retry) => Reply::new(out, resp3).null_array(),
-        Err(Unserved::Unblocked) => Reply::new(out, resp3).error(super::blocking::UNBLOCKED),
-        Err(Unserved::Gone) => {}
+    loop {
+        let permit = super::acl::permit(sess, args);
+        let (db, tx) = (sess.db, sess.tx);
+        match blocking::block_on_keys(
+            &shard,
+            &info,
+            db,
+            &keys,
+            serve.clone(),
+            deadline,
+            tx,
+            kind.clone(),
+            permit,
+        )
+        .await
+        {
+            Ok(reply) => out.extend_from_slice(&reply),
+            Err(Unserved::TimedOut) | Err(Unserved::Retry) => Reply::new(out, resp3).null_array(),
+            Err(Unserved::Unblocked) => Reply::new(out, resp3).error(super::blocking::UNBLOCKED),
+            Err(Unserved::Gone) => {}
+            // ACL rules changed while it waited (see cmd_blocking).
+            Err(Unserved::Denied) => match super::acl::blocked_recheck(sess, args) {
+                Some(msg) => {
+                    let at = out.len();
+                    Reply::new(out, resp3).error_bytes(&msg);
+                    sess.refused.set(false);
+                    refused_stats(&shard, args, &out[at..]).await;
+                    return false;
+                }
+                None => continue,
+            },
+        }
+        return true;
     }
-    true
+}
+
+/// Stats of an XREAD BLOCK refused when served: a rejected call, and the
+/// call its first run counted (on the shard it ran on) taken back.
+async fn refused_stats(shard: &std::rc::Rc<crate::shard::Shard>, args: &Args<'_>, reply: &[u8]) {
+    use crate::server::conn::{route, Route};
+    let Some(spec) = super::lookup(args.get(0)) else {
+        return;
+    };
+    super::record_rejected(shard, Some(spec), reply);
+    let ran = match route(spec, args, shard.count, shard.id) {
+        Route::Shard(s) => s,
+        Route::Cross => shard.id,
+    };
+    crate::shard::coordinator::submit(shard, ran, 0, crate::shard::Lock::None, move |sh| {
+        super::uncount_call(sh, spec)
+    })
+    .await
+    .wait()
+    .await;
 }
 
 // ---------------------------------------------------------------- groups

@@ -31,6 +31,9 @@ use hashbrown::HashMap;
 
 use super::coordinator::{self, Tx};
 use super::{key_id, ClientInfo, Shard};
+use crate::acl::{Resolved, User};
+use crate::command::args::ArgsBuf;
+use crate::command::CommandSpec;
 use crate::config::Limits;
 use crate::storage::Keyspace;
 
@@ -44,6 +47,10 @@ pub enum Wake {
     Retry,
     /// CLIENT UNBLOCK: with `error`, reply -UNBLOCKED instead of a timeout.
     Unblock { error: bool },
+    /// A key became ready but the client's user may no longer run the
+    /// command (ACL rules changed while it waited): claimed, nothing
+    /// taken; the client checks again and replies NOPERM.
+    Denied,
     /// The shard's sweep saw the deadline pass, the client killed, or its
     /// peer gone: look.
     Tick,
@@ -53,6 +60,44 @@ pub enum Wake {
 pub struct Waiter {
     claimed: AtomicBool,
     tx: mpsc::UnboundedSender<Wake>,
+    /// What a key's shard checks again before serving when ACL rules
+    /// changed since the client blocked (None: never checked).
+    permit: Option<Permit>,
+}
+
+/// A blocked command as its user ran it, so that a key's shard can check
+/// it again when ACL rules change while it waits: Redis runs the whole
+/// ACL check again when it reprocesses a blocked command.
+pub struct Permit {
+    /// The user the command was allowed for (one `Arc` for all shards).
+    pub user: Arc<User>,
+    pub spec: &'static CommandSpec,
+    /// The command's arguments (one command).
+    pub args: ArgsBuf,
+}
+
+impl Permit {
+    /// Whether `sh`'s current definition of the user still allows the
+    /// command; None when the user is gone (its clients are being closed).
+    fn allowed(&self, sh: &Shard) -> Option<bool> {
+        let users = sh.acl.users.borrow();
+        let user = users.get(&self.user.name)?;
+        if Arc::ptr_eq(user, &self.user) {
+            return Some(true);
+        }
+        let args = self.args.get(0);
+        Some(user.check(&Resolved::of(self.spec, &args), &args).is_ok())
+    }
+
+    /// The generation of `sh`'s ACL rules at which this permit holds (0
+    /// when it must be checked at the next serve).
+    fn generation(&self, sh: &Shard) -> u64 {
+        let users = sh.acl.users.borrow();
+        match users.get(&self.user.name) {
+            Some(u) if Arc::ptr_eq(u, &self.user) => sh.acl.generation(),
+            _ => 0,
+        }
+    }
 }
 
 impl Waiter {
@@ -122,6 +167,9 @@ struct Registration {
     waiter: Arc<Waiter>,
     serve: Arc<ServeFn>,
     kind: WaitKind,
+    /// The shard's ACL generation at which the waiter's permit was last
+    /// found to hold (see [`Permit`]).
+    acl_gen: u64,
 }
 
 /// What a blocked client waits for. Waiters of a kind that cannot be
@@ -136,6 +184,24 @@ pub enum WaitKind {
     /// one such reader cannot be served, no reader of the same group on the
     /// same key can.
     StreamGroup(Arc<[u8]>),
+}
+
+impl WaitKind {
+    /// Whether Redis would run a waiter of this kind again for `key` as
+    /// it is now (a value of the awaited type; any change for a group
+    /// reader): the moment its command is checked against ACL again.
+    fn wakes_on(&self, sh: &Shard, db: usize, key: &[u8], now_ms: u64) -> bool {
+        let want = match self {
+            WaitKind::List => "list",
+            WaitKind::ZSet => "zset",
+            WaitKind::Stream => "stream",
+            WaitKind::StreamGroup(_) => return true,
+        };
+        let ks = sh.ks.borrow();
+        ks.dbs[db]
+            .peek(key)
+            .is_some_and(|e| !e.is_expired(now_ms) && e.value.type_name() == want)
+    }
 }
 
 /// A shard's blocked-client registry.
@@ -266,10 +332,10 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
         // Groups found with nothing to deliver in this pass.
         let mut dry: Vec<Arc<[u8]>> = Vec::new();
         loop {
-            let (id, waiter, serve, kind) = {
+            let (id, waiter, serve, kind, acl_gen) = {
                 let reg = shard.blocking.borrow();
                 match reg.keys.get(&k).and_then(|q| q.get(i)) {
-                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone(), r.kind.clone()),
+                    Some(r) => (r.id, r.waiter.clone(), r.serve.clone(), r.kind.clone(), r.acl_gen),
                     None => break,
                 }
             };
@@ -282,6 +348,35 @@ pub fn serve_ready(shard: &Shard, now_ms: u64) {
             if waiter.is_claimed() {
                 shard.blocking.borrow_mut().remove(&k, id);
                 continue;
+            }
+            // ACL rules changed since the waiter last passed: check again
+            // before it takes anything (one compare otherwise).
+            if acl_gen != shard.acl.generation() {
+                if let Some(p) = &waiter.permit {
+                    match p.allowed(shard) {
+                        Some(true) => {
+                            let mut reg = shard.blocking.borrow_mut();
+                            if let Some(r) = reg.keys.get_mut(&k).and_then(|q| q.get_mut(i)) {
+                                r.acl_gen = shard.acl.generation();
+                            }
+                        }
+                        // Denied: refused when the key would have served
+                        // it, as Redis refuses the command it runs again.
+                        Some(false) if kind.wakes_on(shard, db, key, now_ms) => {
+                            shard.blocking.borrow_mut().remove(&k, id);
+                            if waiter.claim() {
+                                waiter.send(Wake::Denied);
+                            }
+                            continue;
+                        }
+                        // Not ready for it, or its user is gone (and the
+                        // client with it): leave it.
+                        _ => {
+                            i += 1;
+                            continue;
+                        }
+                    }
+                }
             }
             let (outcome, touched) = run_serve(shard, db, key, now_ms, &waiter, &*serve, false);
             match outcome {
@@ -328,6 +423,7 @@ pub fn serve_now(shard: &Shard, db: usize, key: &[u8], serve: &ServeFn) -> Outco
     let waiter = Waiter {
         claimed: AtomicBool::new(false),
         tx,
+        permit: None,
     };
     let now = crate::util::now_ms();
     let (outcome, touched) = run_serve(shard, db, key, now, &waiter, serve, true);
@@ -425,6 +521,9 @@ pub enum Unserved {
     Unblocked,
     /// The command must run again (see [`Wake::Retry`]).
     Retry,
+    /// The client's user may no longer run the command (see
+    /// [`Wake::Denied`]): check again and refuse it.
+    Denied,
     /// The client went away (disconnected or killed).
     Gone,
 }
@@ -475,7 +574,8 @@ fn peer_closed(fd: i32) -> bool {
 /// (unix ms, 0 = never) passes, or it is unblocked. Keys are first tried in
 /// order (the first that can serve wins at once, as Redis's immediate
 /// path); registration happens in the same step per shard, so no push can
-/// slip between the check and the registration.
+/// slip between the check and the registration. `permit` is checked again
+/// before serving if ACL rules change meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub async fn block_on_keys(
     shard: &Rc<Shard>,
@@ -486,6 +586,7 @@ pub async fn block_on_keys(
     deadline_ms: u64,
     outer: super::TxId,
     kind: WaitKind,
+    permit: Option<Permit>,
 ) -> Result<Vec<u8>, Unserved> {
     // Inside a transaction (EXEC, a script) a blocking command never
     // blocks: it serves at once or times out at once, as in Redis.
@@ -494,6 +595,7 @@ pub async fn block_on_keys(
     let waiter = Arc::new(Waiter {
         claimed: AtomicBool::new(false),
         tx: tx.clone(),
+        permit: permit.filter(|_| !nowait),
     });
     let id = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
     // Consecutive keys of one shard go in one hop.
@@ -549,7 +651,7 @@ pub async fn block_on_keys(
     // Waiting on one key, served (or told to retry) by that key's shard:
     // the shard already dropped the registration, so no hop is needed.
     let only_key = registered.len() == 1 && registered[0].1.len() == 1;
-    if waited && only_key && matches!(result, Ok(_) | Err(Unserved::Retry)) {
+    if waited && only_key && matches!(result, Ok(_) | Err(Unserved::Retry) | Err(Unserved::Denied)) {
         return result;
     }
     deregister(shard, db, id, registered).await;
@@ -570,6 +672,7 @@ fn attempt(
     kind: WaitKind,
 ) -> Option<Outcome> {
     let now = crate::util::now_ms();
+    let acl_gen = waiter.permit.as_ref().map_or(0, |p| p.generation(sh));
     for key in keys {
         match run_serve(sh, db, key, now, waiter, &**serve, true) {
             (o @ (Outcome::Served(_) | Outcome::Retry | Outcome::Lost), touched) => {
@@ -590,6 +693,7 @@ fn attempt(
                         waiter: waiter.clone(),
                         serve: serve.clone(),
                         kind: kind.clone(),
+                        acl_gen,
                     });
             }
         }
@@ -633,6 +737,7 @@ async fn wait(
                 break Ok(reply);
             }
             Some(Wake::Retry) => break Err(Unserved::Retry),
+            Some(Wake::Denied) => break Err(if gone { Unserved::Gone } else { Unserved::Denied }),
             Some(Wake::Unblock { error }) => {
                 if waiter.claim() {
                     break Err(if error { Unserved::Unblocked } else { Unserved::TimedOut });
