@@ -10,21 +10,9 @@
 mod common;
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Raw, Server};
-
-/// Polls `f` until it holds, for at most 20 s.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for: {what}");
-}
+use common::{eventually, Raw, Server};
 
 /// CLIENT LIST's lines (the bulk's body).
 fn client_list(c: &mut Raw) -> String {

@@ -7,21 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{encode, Raw, Server};
-
-/// Polls `f` until it holds, for at most 20 s.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for: {what}");
-}
+use common::{encode, eventually, Raw, Server};
 
 /// The CLIENT LIST line of the client named `name`, if connected.
 fn client_line(c: &mut Raw, name: &str) -> Option<String> {

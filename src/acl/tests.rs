@@ -5,15 +5,7 @@ fn user(rules: &[&str]) -> User {
     build_user("u", None, &rules, false).unwrap()
 }
 
-fn args_of(words: &[&str]) -> (Vec<u8>, Vec<(u32, u32)>) {
-    let mut buf = Vec::new();
-    let mut ranges = Vec::new();
-    for w in words {
-        ranges.push((buf.len() as u32, w.len() as u32));
-        buf.extend_from_slice(w.as_bytes());
-    }
-    (buf, ranges)
-}
+use crate::command::args::args_of;
 
 fn check(u: &User, words: &[&str]) -> Result<(), (Denial, usize)> {
     let (buf, ranges) = args_of(words);

@@ -173,6 +173,18 @@ pub fn parse_mpop(
     Ok((at + 1..where_at, is_second, count.unwrap_or(1)))
 }
 
+/// Test support: the buffer and ranges of an [`Args`] over `words`.
+#[cfg(test)]
+pub fn args_of(words: &[&str]) -> (Vec<u8>, Vec<(u32, u32)>) {
+    let mut buf = Vec::new();
+    let mut ranges = Vec::new();
+    for w in words {
+        ranges.push((buf.len() as u32, w.len() as u32));
+        buf.extend_from_slice(w.as_bytes());
+    }
+    (buf, ranges)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

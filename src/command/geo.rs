@@ -711,16 +711,7 @@ mod tests {
         assert_eq!(parse_box(b"1", b"-1", b"zz"), Err(Fail::Static(BOX_NEGATIVE)));
     }
 
-    fn args_of(words: &[&str]) -> (Vec<u8>, Vec<(u32, u32)>) {
-        let buf: Vec<u8> = words.concat().into_bytes();
-        let mut ranges = Vec::new();
-        let mut at = 0u32;
-        for w in words {
-            ranges.push((at, w.len() as u32));
-            at += w.len() as u32;
-        }
-        (buf, ranges)
-    }
+    use crate::command::args::args_of;
 
     #[test]
     fn store_keys() {

@@ -1016,16 +1016,7 @@ pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
 mod tests {
     use super::*;
 
-    fn args_of(words: &[&str]) -> (Vec<u8>, Vec<(u32, u32)>) {
-        let buf: Vec<u8> = words.concat().into_bytes();
-        let mut ranges = Vec::new();
-        let mut at = 0u32;
-        for w in words {
-            ranges.push((at, w.len() as u32));
-            at += w.len() as u32;
-        }
-        (buf, ranges)
-    }
+    use crate::command::args::args_of;
 
     #[test]
     fn redaction_follows_redis() {

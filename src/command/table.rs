@@ -1046,13 +1046,7 @@ mod tests {
     fn key_positions() {
         let mset = lookup(b"mset").unwrap();
         let keys = |c: &CommandSpec, words: &[&str]| {
-            let buf: Vec<u8> = words.concat().into_bytes();
-            let mut ranges = Vec::new();
-            let mut at = 0u32;
-            for w in words {
-                ranges.push((at, w.len() as u32));
-                at += w.len() as u32;
-            }
+            let (buf, ranges) = crate::command::args::args_of(words);
             c.key_indices(&Args::new(&buf, &ranges)).collect::<Vec<_>>()
         };
         assert_eq!(keys(mset, &["mset", "a", "1", "b", "2"]), vec![1, 3]);

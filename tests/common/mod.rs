@@ -340,3 +340,16 @@ pub fn wait_blocked(c: &mut redis::Connection, n: i64) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Polls `f` until it holds, for at most 20 s (no assertion on timing: the
+/// deadline is only a hang guard).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
