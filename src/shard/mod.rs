@@ -559,7 +559,7 @@ impl Shard {
             acl,
             id,
             count,
-            ks: RefCell::new(Keyspace::new(databases)),
+            ks: RefCell::new(Keyspace::for_shard(databases, id, count)),
             stats: RefCell::new(Stats {
                 commands: vec![CmdStat::default(); ncmd],
                 ..Default::default()

@@ -14,10 +14,16 @@ use crate::shard::slot::{key_slot, SLOTS};
 
 pub use super::node::Table;
 
-#[derive(Default)]
 pub struct Db {
     /// This database's number (SELECT), for keyspace events.
     pub index: usize,
+    /// The hash slots this database holds keys of: `lo..lo + span`. A
+    /// shard's databases cover its own slot range only, so an empty table
+    /// per slot (36 bytes) is paid once per slot across the process, not
+    /// once per shard.
+    lo: usize,
+    span: usize,
+    /// The tables of slots `lo..lo + span` (empty until the first write).
     slots: Vec<Table>,
     /// Number of keys with an expiry, per slot.
     slot_volatile: Vec<u32>,
@@ -63,9 +69,58 @@ pub struct ExpireSlice {
     pub next: Option<usize>,
 }
 
+impl Default for Db {
+    fn default() -> Db {
+        Db {
+            index: 0,
+            lo: 0,
+            span: SLOTS,
+            slots: Vec::new(),
+            slot_volatile: Vec::new(),
+            keys: 0,
+            volatile: 0,
+            hash_ttls: HashTtlRegistry::default(),
+        }
+    }
+}
+
 impl Db {
     pub fn new() -> Db {
         Db::default()
+    }
+
+    /// A database numbered `index` holding keys of slots `lo..lo + span`
+    /// (a shard's own range; a key outside it widens the database to all
+    /// slots rather than fail).
+    pub fn with_range(index: usize, lo: usize, span: usize) -> Db {
+        Db {
+            index,
+            lo,
+            span,
+            ..Db::default()
+        }
+    }
+
+    /// The table index of `slot`, if its table exists.
+    #[inline]
+    fn idx(&self, slot: usize) -> Option<usize> {
+        slot.checked_sub(self.lo).filter(|&i| i < self.slots.len())
+    }
+
+    /// Makes the database cover every slot (a key from outside its range
+    /// arrived).
+    #[cold]
+    fn widen(&mut self) {
+        let mut slots: Vec<Table> = (0..SLOTS).map(|_| Table::default()).collect();
+        let mut volatile = vec![0; SLOTS];
+        for (i, t) in std::mem::take(&mut self.slots).into_iter().enumerate() {
+            slots[self.lo + i] = t;
+            volatile[self.lo + i] = self.slot_volatile[i];
+        }
+        self.slots = slots;
+        self.slot_volatile = volatile;
+        self.lo = 0;
+        self.span = SLOTS;
     }
 
     /// A database numbered `index` (keyspace events name it).
@@ -101,8 +156,8 @@ impl Db {
 
     fn ensure_slots(&mut self) {
         if self.slots.is_empty() {
-            self.slots = (0..SLOTS).map(|_| Table::default()).collect();
-            self.slot_volatile = vec![0; SLOTS];
+            self.slots = (0..self.span).map(|_| Table::default()).collect();
+            self.slot_volatile = vec![0; self.span];
         }
     }
 
@@ -117,7 +172,7 @@ impl Db {
         if self.keys == 0 {
             return None;
         }
-        let slot = slot as usize;
+        let slot = self.idx(slot as usize)?;
         let table = &mut self.slots[slot];
         match table.find_entry(key) {
             None => None,
@@ -149,7 +204,7 @@ impl Db {
         if self.keys == 0 {
             return None;
         }
-        self.slots[key_slot(key) as usize].get(key)
+        self.slots[self.idx(key_slot(key) as usize)?].get(key)
     }
 
     /// Whether a live key exists (deleting it if it has expired).
@@ -199,7 +254,13 @@ impl Db {
     /// [`Db::insert_silent`] of a whole entry, its access history included.
     pub fn insert_entry_silent(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
         self.ensure_slots();
-        let slot = key_slot(key) as usize;
+        let slot = match self.idx(key_slot(key) as usize) {
+            Some(i) => i,
+            None => {
+                self.widen();
+                key_slot(key) as usize
+            }
+        };
         let expire_at = entry.expire_at;
         // A hash arriving whole (RENAME, COPY, MOVE, a gathered write-back)
         // brings its field TTLs along.
@@ -292,7 +353,7 @@ impl Db {
         if self.keys == 0 {
             return None;
         }
-        let slot = key_slot(key) as usize;
+        let slot = self.idx(key_slot(key) as usize)?;
         let old = self.slots[slot].remove(key)?;
         release_if_empty(&mut self.slots[slot]);
         self.hash_ttls.unfile(key);
@@ -307,9 +368,9 @@ impl Db {
     /// Removes a live key; an expired one counts as absent.
     pub fn remove_live(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         if EXPIRY_PAUSED.with(|c| c.get())
-            && !self.slots.is_empty()
-            && self.slots[key_slot(key) as usize]
-                .get(key)
+            && self
+                .idx(key_slot(key) as usize)
+                .and_then(|i| self.slots[i].get(key))
                 .is_some_and(|e| e.is_expired(now_ms))
         {
             return None;
@@ -332,7 +393,9 @@ impl Db {
         if self.keys == 0 {
             return false;
         }
-        let slot = key_slot(key) as usize;
+        let Some(slot) = self.idx(key_slot(key) as usize) else {
+            return false;
+        };
         let Some(e) = self.slots[slot].get_mut(key) else {
             return false;
         };
@@ -357,7 +420,7 @@ impl Db {
     /// across a flush, so the first write after it does not allocate the
     /// tables (and make used_memory jump) again.
     pub fn emptied(&self) -> Db {
-        let mut db = Db::with_index(self.index);
+        let mut db = Db::with_range(self.index, self.lo, self.span);
         if !self.slots.is_empty() {
             db.ensure_slots();
         }
@@ -377,7 +440,7 @@ impl Db {
 
     /// Calls `f` for every live key of `slot`.
     pub fn for_each_in_slot(&self, slot: usize, now_ms: u64, mut f: impl FnMut(&[u8], &Entry)) {
-        if let Some(t) = self.slots.get(slot) {
+        if let Some(t) = self.idx(slot).map(|i| &self.slots[i]) {
             for (k, e) in t.iter() {
                 if !e.is_expired(now_ms) {
                     f(k, e);
@@ -394,7 +457,8 @@ impl Db {
             return 0;
         }
         let mut n = 0;
-        for slot in from..to.min(SLOTS) {
+        let end = to.min(SLOTS).saturating_sub(self.lo).min(self.slots.len());
+        for slot in from.saturating_sub(self.lo)..end {
             if self.slot_volatile[slot] == 0 {
                 continue;
             }
@@ -424,8 +488,9 @@ impl Db {
         if self.volatile == 0 || self.slots.is_empty() {
             return out;
         }
-        let mut slot = start;
-        while slot < SLOTS {
+        let mut slot = start.saturating_sub(self.lo);
+        let len = self.slots.len();
+        while slot < len {
             if self.slot_volatile[slot] > 0 {
                 let table = &mut self.slots[slot];
                 out.examined += table.len();
@@ -451,7 +516,7 @@ impl Db {
                     self.slot_volatile[slot] -= gone as u32;
                 }
                 if out.examined >= max_examined {
-                    out.next = if slot + 1 < SLOTS { Some(slot + 1) } else { None };
+                    out.next = if slot + 1 < len { Some(self.lo + slot + 1) } else { None };
                     return out;
                 }
             }
@@ -468,11 +533,12 @@ impl Db {
         if self.slots.is_empty() || self.keys == 0 || (volatile_only && self.volatile == 0) {
             return;
         }
-        let start = (r % SLOTS as u64) as usize;
+        let len = self.slots.len();
+        let start = (r % len as u64) as usize;
         let mut pick = r >> 14;
         let mut taken = 0;
-        for i in 0..SLOTS {
-            let slot = (start + i) % SLOTS;
+        for i in 0..len {
+            let slot = (start + i) % len;
             let table = &self.slots[slot];
             if table.is_empty() || (volatile_only && self.slot_volatile[slot] == 0) {
                 continue;
@@ -554,6 +620,28 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ranged_database_holds_its_slots_and_widens_for_others() {
+        let (a, b) = (b"a".as_slice(), b"b".as_slice());
+        let (sa, sb) = (key_slot(a) as usize, key_slot(b) as usize);
+        let mut db = Db::with_range(0, sa, 1);
+        db.insert(a, Value::Int(1), 5, 0);
+        assert_eq!(db.slots.len(), 1);
+        let mut seen = Vec::new();
+        db.for_each_in_slot(sa, 0, |k, _| seen.push(k.to_vec()));
+        assert_eq!(seen, vec![a.to_vec()]);
+        assert!(db.peek(b).is_none() && db.remove(b).is_none() && !db.set_expire(b, 9));
+        let s = db.expire_slice(0, 10, 100);
+        assert_eq!((s.expired, s.next), (1, None));
+        db.insert(b, Value::Int(2), 0, 0);
+        assert_eq!(db.slots.len(), SLOTS);
+        assert_eq!(db.lookup(b, 0).unwrap().value, Value::Int(2));
+        let mut seen = Vec::new();
+        db.for_each_in_slot(sb, 0, |k, _| seen.push(k.to_vec()));
+        assert_eq!(seen, vec![b.to_vec()]);
+        assert_eq!(db.emptied().span, SLOTS);
+    }
 
     #[test]
     fn insert_lookup_expire() {

@@ -31,6 +31,17 @@ impl Keyspace {
         }
     }
 
+    /// The keyspace of shard `shard` of `shards`: its databases hold the
+    /// shard's own slot range.
+    pub fn for_shard(databases: usize, shard: usize, shards: usize) -> Keyspace {
+        let owned = |slot: usize| crate::shard::slot::slot_shard(slot as u16, shards) == shard;
+        let lo = (0..crate::shard::slot::SLOTS).find(|&s| owned(s)).unwrap_or(0);
+        let span = (lo..crate::shard::slot::SLOTS).take_while(|&s| owned(s)).count();
+        Keyspace {
+            dbs: (0..databases).map(|i| Db::with_range(i, lo, span)).collect(),
+        }
+    }
+
     #[inline]
     pub fn db(&mut self, index: usize) -> &mut Db {
         &mut self.dbs[index]
