@@ -145,6 +145,7 @@ impl Db {
         (main, self.slot_volatile.capacity() * 4)
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.keys == 0
     }
