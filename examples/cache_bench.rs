@@ -31,6 +31,10 @@
 //!     --maxmemory 268435456 --warmup 20 --seconds 20
 //! ```
 
+#[path = "common/procstat.rs"]
+mod procstat;
+
+use procstat::{cpu_us, rss_kb};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -413,20 +417,25 @@ impl Conn {
                 self.pos += n;
                 return r;
             }
-            // Move the partial reply to the front, grow if it fills the buffer.
-            self.buf.copy_within(self.pos..self.len, 0);
-            self.len -= self.pos;
-            self.pos = 0;
-            if self.len == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            let n = self.s.read(&mut self.buf[self.len..]).expect("read from server");
-            if n == 0 {
-                eprintln!("cache_bench: server closed the connection");
-                std::process::exit(1);
-            }
-            self.len += n;
+            self.fill();
         }
+    }
+
+    /// Reads more bytes after the unparsed rest, which is moved to the
+    /// front first (the buffer grows when the rest fills it).
+    fn fill(&mut self) {
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.len -= self.pos;
+        self.pos = 0;
+        if self.len == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        let n = self.s.read(&mut self.buf[self.len..]).expect("read from server");
+        if n == 0 {
+            eprintln!("cache_bench: server closed the connection");
+            std::process::exit(1);
+        }
+        self.len += n;
     }
 
     /// The next reply's bulk string, copied (for INFO).
@@ -448,18 +457,7 @@ impl Conn {
                 self.pos += n;
                 return out;
             }
-            self.buf.copy_within(self.pos..self.len, 0);
-            self.len -= self.pos;
-            self.pos = 0;
-            if self.len == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            let n = self.s.read(&mut self.buf[self.len..]).expect("read from server");
-            if n == 0 {
-                eprintln!("cache_bench: server closed the connection");
-                std::process::exit(1);
-            }
-            self.len += n;
+            self.fill();
         }
     }
 
@@ -493,52 +491,6 @@ impl Conn {
             })
             .collect()
     }
-}
-
-// ---------------------------------------------------------------- /proc
-
-/// CPU time (utime + stime) of `pid` and its live children, in microseconds.
-fn cpu_us(pid: u32, hz: u64) -> u64 {
-    let mut ticks = 0u64;
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command name; utime, stime are 14, 15.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split(' ').collect();
-        ticks += f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        todo.extend(children(p));
-    }
-    ticks * 1_000_000 / hz
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(s.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
-            }
-        }
-    }
-    out
-}
-
-/// Resident set size of `pid` and its live children, in KiB.
-fn rss_kb(pid: u32) -> u64 {
-    let mut kb = 0;
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/status")) {
-            if let Some(line) = s.lines().find(|l| l.starts_with("VmRSS:")) {
-                kb += line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
-            }
-        }
-        todo.extend(children(p));
-    }
-    kb
 }
 
 // ---------------------------------------------------------------- the load

@@ -214,36 +214,32 @@ pub fn score_range(hash: Hash) -> (f64, f64) {
 
 /// Moves a hash one cell east (`d > 0`) or west in its longitude lane.
 fn move_x(hash: &mut Hash, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let shift = 64 - hash.step as u32 * 2;
-    let x = hash.bits & 0xAAAA_AAAA_AAAA_AAAA;
-    let y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
-    let x = if d > 0 {
-        x.wrapping_add(zz + 1)
-    } else {
-        (x | zz).wrapping_sub(zz + 1)
-    };
-    hash.bits = (x & (0xAAAA_AAAA_AAAA_AAAAu64 >> shift)) | y;
+    move_in_lane(hash, d, 0xAAAA_AAAA_AAAA_AAAA);
 }
 
 /// Moves a hash one cell north (`d > 0`) or south in its latitude lane.
 fn move_y(hash: &mut Hash, d: i8) {
+    move_in_lane(hash, d, 0x5555_5555_5555_5555);
+}
+
+/// Adds or subtracts one (by `d`'s sign) to the coordinate interleaved in
+/// the bits `lane` of `hash`, leaving the other coordinate as it was: the
+/// other lane's bits are filled with ones so the carry or borrow crosses
+/// them.
+fn move_in_lane(hash: &mut Hash, d: i8, lane: u64) {
     if d == 0 {
         return;
     }
     let shift = 64 - hash.step as u32 * 2;
-    let x = hash.bits & 0xAAAA_AAAA_AAAA_AAAA;
-    let y = hash.bits & 0x5555_5555_5555_5555;
-    let zz = 0xAAAA_AAAA_AAAA_AAAAu64 >> shift;
-    let y = if d > 0 {
-        y.wrapping_add(zz + 1)
+    let moving = hash.bits & lane;
+    let other = hash.bits & !lane;
+    let holes = !lane >> shift;
+    let moved = if d > 0 {
+        moving.wrapping_add(holes + 1)
     } else {
-        (y | zz).wrapping_sub(zz + 1)
+        (moving | holes).wrapping_sub(holes + 1)
     };
-    hash.bits = x | (y & (0x5555_5555_5555_5555u64 >> shift));
+    hash.bits = (moved & (lane >> shift)) | other;
 }
 
 /// The eight neighbours of a cell (wrapping around each lane).
