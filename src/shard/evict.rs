@@ -209,13 +209,19 @@ impl Pool {
 }
 
 /// How evictable an entry is under `policy` (higher: evict sooner).
+///
+/// Under LFU, keys of equal counter (most of a cache: new keys start at
+/// LFU_INIT and cold ones decay to the same few values) are told apart by
+/// idle time, so the least recently used of them goes first rather than
+/// whichever was sampled first.
 fn score(policy: Policy, e: &crate::storage::Entry, clock: u32, mem: &MemoryConfig) -> u64 {
+    let idle = clock.wrapping_sub(e.access) as u64;
     if policy.is_lfu() {
-        255 - lfu_decayed(e.lfu, clock, mem.lfu_decay_time) as u64
+        (255 - lfu_decayed(e.lfu, clock, mem.lfu_decay_time) as u64) << 32 | idle
     } else if policy == Policy::VolatileTtl {
         u64::MAX - e.expire_at()
     } else {
-        clock.wrapping_sub(e.access) as u64
+        idle
     }
 }
 
@@ -249,11 +255,20 @@ fn pick(shard: &Shard, mem: &MemoryConfig, clock: u32) -> Option<(usize, Box<[u8
         });
     }
     // The best candidate still present (the pool may hold keys deleted or
-    // changed since they were sampled).
-    while let Some((score, db, key)) = pool.cands.pop() {
-        if ks.dbs[db].peek(&key).is_some_and(|e| !volatile || e.expire_at() != 0) {
-            return Some((db, key, score));
+    // changed since they were sampled). A candidate used since it was
+    // scored goes back in at its new score: at most once per candidate, as
+    // its stored score is then current.
+    while let Some((stored, db, key)) = pool.cands.pop() {
+        let Some(e) = ks.dbs[db].peek(&key).filter(|e| !volatile || e.expire_at() != 0) else {
+            continue;
+        };
+        let now = score(policy, e, clock, mem);
+        if now < stored && pool.cands.last().is_some_and(|c| c.0 > now) {
+            let at = pool.cands.partition_point(|c| c.0 < now);
+            pool.cands.insert(at, (now, db, key));
+            continue;
         }
+        return Some((db, key, now));
     }
     None
 }
@@ -534,6 +549,29 @@ mod tests {
         assert_eq!(scores, (24..40).collect::<Vec<_>>());
         p.offer(39, 0, b"k17");
         assert_eq!(p.cands.len(), POOL_SIZE);
+    }
+
+    #[test]
+    fn lfu_scores_order_by_counter_then_idle_time() {
+        let mem = MemoryConfig {
+            policy: Policy::AllKeysLfu,
+            ..MemoryConfig::default()
+        };
+        let clock = 600_000;
+        let entry = |counter: u32, access: u32| crate::storage::Entry {
+            value: crate::storage::Value::string(b"v".to_vec()),
+            expire_at: 0,
+            access,
+            lfu: (minutes(clock) << 8) | counter,
+        };
+        let s = |e: &crate::storage::Entry| score(Policy::AllKeysLfu, e, clock, &mem);
+        // Fewer hits goes first whatever the idle time ...
+        assert!(s(&entry(5, clock)) > s(&entry(6, clock - 1000)));
+        // ... and among equal counters the longer idle goes first.
+        assert!(s(&entry(5, clock - 10)) > s(&entry(5, clock - 9)));
+        assert_eq!(s(&entry(5, clock)), 250 << 32);
+        // LRU scores are the idle time alone.
+        assert_eq!(score(Policy::AllKeysLru, &entry(5, clock - 42), clock, &mem), 42);
     }
 
     #[test]
