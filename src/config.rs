@@ -18,6 +18,8 @@ pub struct Config {
     pub timeout: u64,
     pub tcp_keepalive: u64,
     pub tcp_backlog: u32,
+    /// Port of the Prometheus text endpoint (`GET /metrics`); 0: off.
+    pub metrics_port: u16,
     pub hz: u32,
     /// Milliseconds after which a running script makes others get -BUSY.
     pub busy_reply_threshold: u64,
@@ -265,6 +267,7 @@ impl Default for Config {
             timeout: 0,
             tcp_keepalive: 300,
             tcp_backlog: 511,
+            metrics_port: 0,
             hz: 10,
             busy_reply_threshold: 5000,
             logfile: String::new(),
@@ -398,6 +401,10 @@ pub const PARAMS: &[Param] = &[
     },
     Param {
         name: "tcp-backlog",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "metrics-port",
         mutability: Mutability::StartupOnly,
     },
     Param {
@@ -661,6 +668,7 @@ impl Config {
             "timeout" => self.timeout.to_string(),
             "tcp-keepalive" => self.tcp_keepalive.to_string(),
             "tcp-backlog" => self.tcp_backlog.to_string(),
+            "metrics-port" => self.metrics_port.to_string(),
             "hz" => self.hz.to_string(),
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "logfile" => self.logfile.clone(),
@@ -742,6 +750,7 @@ impl Config {
             "timeout" => self.timeout = parse_int(v, 0, i32::MAX as i64)?,
             "tcp-keepalive" => self.tcp_keepalive = parse_int(v, 0, i32::MAX as i64)?,
             "tcp-backlog" => self.tcp_backlog = parse_int(v, 0, i32::MAX as i64)?,
+            "metrics-port" => self.metrics_port = parse_int(v, 0, 65535)?,
             "hz" => {
                 let hz: u32 = parse_int(v, 0, i32::MAX as i64)?;
                 self.hz = hz.clamp(1, 500);

@@ -9,7 +9,9 @@ use super::table::{lookup, CommandSpec, SubSpec, TABLE};
 use super::{Args, Ctx, Session};
 use crate::config::{Config, Mutability};
 use crate::protocol::Reply;
-use crate::shard::{coordinator, Stats, CONNECTED_CLIENTS, SERVER_INFO};
+use std::rc::Rc;
+
+use crate::shard::{coordinator, Shard, Stats, TxId, CONNECTED_CLIENTS, SERVER_INFO};
 use crate::util::{glob_match, human_bytes, now_ms, now_us};
 
 /// `TIME` → [unix seconds, microseconds] as bulk strings.
@@ -136,38 +138,30 @@ pub(crate) fn allocator_committed() -> u64 {
     commit as u64
 }
 
-/// `INFO [section ...]` → a verbatim text of `field:value` lines.
-pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
-    let mut wanted: Vec<String> = Vec::new();
-    for a in args.iter().skip(1) {
-        wanted.push(String::from_utf8_lossy(a).to_ascii_lowercase());
-    }
-    let mut sections: Vec<&str> = Vec::new();
-    let mut everything = false;
-    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
-        sections.extend(DEFAULT_SECTIONS);
-    }
-    for w in &wanted {
-        match w.as_str() {
-            "all" => sections.extend(ALL_SECTIONS),
-            "everything" => {
-                everything = true;
-                sections.extend(ALL_SECTIONS)
-            }
-            "default" => {}
-            other => {
-                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
-                    sections.push(s)
-                }
-            }
-        }
-    }
-    let _ = everything;
-    // Read before gathering the reports, whose copies are not the server's.
-    let (used, peak) = (crate::memory::used(), crate::memory::peak());
-    let shard = sess.shard.clone();
-    let want_hists = sections.contains(&"latencystats");
-    let reports = coordinator::broadcast_in(&shard, sess.tx, move |sh| {
+/// INFO's view of the server: every shard's report and their sums.
+pub(crate) struct Gathered {
+    reports: Vec<ShardReport>,
+    /// Counters summed over shards (per-command histograms merged when
+    /// asked for).
+    pub stats: Stats,
+    pub expired: u64,
+    pub expired_fields: u64,
+    /// Per database: (keys, volatile keys, hashes with field TTLs).
+    pub keyspace: Vec<(usize, usize, usize)>,
+    pub max_qbuf: usize,
+    pub max_obuf: usize,
+    /// Clients registered on the shards.
+    pub connected: usize,
+    /// Blocked clients (and clients held by CLIENT PAUSE).
+    pub blocked: usize,
+    pub rates: [f64; 3],
+}
+
+/// Gathers INFO's counters from every shard (from inside transaction `tx`,
+/// 0: none); `want_hists` copies the per-command latency histograms too.
+/// INFO and the Prometheus endpoint (`server::metrics`) share it.
+pub(crate) async fn gather(shard: &Rc<Shard>, tx: TxId, want_hists: bool) -> Gathered {
+    let reports = coordinator::broadcast_in(shard, tx, move |sh| {
         sh.drain_counters();
         let ks = sh.ks.borrow();
         let keyspace = ks
@@ -233,6 +227,64 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             rates[k] += r.rates[k];
         }
     }
+    let blocked = reports.iter().map(|r| r.blocked).sum();
+    Gathered {
+        reports,
+        stats,
+        expired,
+        expired_fields,
+        keyspace,
+        max_qbuf,
+        max_obuf,
+        connected,
+        blocked,
+        rates,
+    }
+}
+
+/// `INFO [section ...]` → a verbatim text of `field:value` lines.
+pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let mut wanted: Vec<String> = Vec::new();
+    for a in args.iter().skip(1) {
+        wanted.push(String::from_utf8_lossy(a).to_ascii_lowercase());
+    }
+    let mut sections: Vec<&str> = Vec::new();
+    let mut everything = false;
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        sections.extend(DEFAULT_SECTIONS);
+    }
+    for w in &wanted {
+        match w.as_str() {
+            "all" => sections.extend(ALL_SECTIONS),
+            "everything" => {
+                everything = true;
+                sections.extend(ALL_SECTIONS)
+            }
+            "default" => {}
+            other => {
+                if let Some(s) = ALL_SECTIONS.iter().find(|s| **s == other) {
+                    sections.push(s)
+                }
+            }
+        }
+    }
+    let _ = everything;
+    // Read before gathering the reports, whose copies are not the server's.
+    let (used, peak) = (crate::memory::used(), crate::memory::peak());
+    let shard = sess.shard.clone();
+    let want_hists = sections.contains(&"latencystats");
+    let Gathered {
+        reports,
+        stats,
+        expired,
+        expired_fields,
+        keyspace,
+        max_qbuf,
+        max_obuf,
+        connected,
+        rates,
+        ..
+    } = gather(&shard, sess.tx, want_hists).await;
     let cfg = shard.config.borrow().clone();
     let info = SERVER_INFO.get();
     let now = now_ms();

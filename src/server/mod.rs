@@ -9,6 +9,7 @@ pub mod busy;
 pub mod conn;
 pub mod harness;
 pub mod log;
+pub mod metrics;
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -278,6 +279,12 @@ async fn shard_main(
                 )));
                 return;
             }
+        }
+    }
+    if shard.id == metrics::METRICS_SHARD && shard.config.borrow().metrics_port != 0 {
+        if let Err(e) = metrics::start(&shard, &addrs, tq) {
+            let _ = ready.send(Err(e));
+            return;
         }
     }
     log::debug(&format!("shard {} listening", shard.id));
