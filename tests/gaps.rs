@@ -103,3 +103,223 @@ fn script_errors_are_counted_once() {
         }
     }
 }
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS read keys through Redis's key
+/// specs: GEORADIUS's STORE and STOREDIST are found each at its first
+/// occurrence, in spec order; flags are the specs' (or SET's and
+/// BITFIELD's own finders'). Replies as Redis 7.4 gives them.
+#[test]
+fn command_getkeys_follows_key_specs() {
+    let srv = Server::start(2);
+    let mut r = srv.raw();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "georadius",
+                "src",
+                "0",
+                "0",
+                "1",
+                "km",
+                "store",
+                "a",
+                "store",
+                "b",
+            ],
+            "*2\r\n$3\r\nsrc\r\n$1\r\na\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "georadius",
+                "src",
+                "0",
+                "0",
+                "1",
+                "km",
+                "store",
+                "a",
+                "storedist",
+                "b",
+            ],
+            "*3\r\n$3\r\nsrc\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "georadius",
+                "src",
+                "0",
+                "0",
+                "1",
+                "km",
+                "storedist",
+                "a",
+                "store",
+                "b",
+            ],
+            "*3\r\n$3\r\nsrc\r\n$1\r\nb\r\n$1\r\na\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "georadius",
+                "src",
+                "0",
+                "0",
+                "1",
+                "km",
+                "storedist",
+                "store",
+                "x",
+            ],
+            "*3\r\n$3\r\nsrc\r\n$1\r\nx\r\n$5\r\nstore\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "georadius", "src", "0", "0", "1", "km", "store"],
+            "*1\r\n$3\r\nsrc\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYS",
+                "georadiusbymember",
+                "src",
+                "m",
+                "1",
+                "km",
+                "store",
+                "a",
+                "storedist",
+                "b",
+                "store",
+                "c",
+            ],
+            "*3\r\n$3\r\nsrc\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "georadius",
+                "src",
+                "0",
+                "0",
+                "1",
+                "km",
+                "storedist",
+                "b",
+            ],
+            "*2\r\n*2\r\n$3\r\nsrc\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nb\r\n*2\r\n+OW\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v"],
+            "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v", "get"],
+            "*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "bitfield", "k", "get", "u8", "0"],
+            "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "lmove", "k1", "k2", "left", "right"],
+            "*2\r\n*2\r\n$2\r\nk1\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n*2\r\n$2\r\nk2\r\n*2\r\n+RW\r\n+insert\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "del", "a", "b"],
+            "*2\r\n*2\r\n$1\r\na\r\n*2\r\n+RM\r\n+delete\r\n*2\r\n$1\r\nb\r\n*2\r\n+RM\r\n+delete\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "xread",
+                "count",
+                "1",
+                "streams",
+                "a",
+                "b",
+                "0",
+                "0",
+            ],
+            "*2\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nb\r\n*2\r\n+RO\r\n+access\r\n",
+        ),
+        (
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "ZINTERSTORE",
+                "zz",
+                "1443677133621497600",
+                "asdf",
+            ],
+            "-ERR Invalid arguments specified for command\r\n",
+        ),
+        (&["COMMAND", "GETKEYS", "eval", "return 1", "0"], "*0\r\n"),
+        (
+            &["COMMAND", "GETKEYS", "xgroup", "create", "key", "g", "$"],
+            "*1\r\n$3\r\nkey\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "xgroup", "nosuch", "key"],
+            "-ERR Invalid command specified\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "ping", "x"],
+            "-ERR The command has no key arguments\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "get"],
+            "-ERR Invalid number of arguments specified for command\r\n",
+        ),
+    ];
+    for (args, want) in cases {
+        assert_eq!(r.cmd(args), *want, "{args:?}");
+    }
+    // RESP3: the flags are a set.
+    r.cmd(&["HELLO", "3"]);
+    assert_eq!(
+        r.cmd(&["COMMAND", "GETKEYSANDFLAGS", "mset", "k1", "v1"]),
+        "*1\r\n*2\r\n$2\r\nk1\r\n~2\r\n+OW\r\n+update\r\n"
+    );
+}
+
+/// COMMAND LIST names subcommands too, and FILTERBY applies to each.
+#[test]
+fn command_list_includes_subcommands() {
+    let srv = Server::start(1);
+    let mut r = srv.raw();
+    let list = |r: &mut Raw, args: &[&str]| -> Vec<String> {
+        let reply = r.cmd(args);
+        let mut lines = reply.lines().skip(1);
+        let mut names = Vec::new();
+        while let (Some(_), Some(n)) = (lines.next(), lines.next()) {
+            names.push(n.to_string());
+        }
+        names
+    };
+    let all = list(&mut r, &["COMMAND", "LIST"]);
+    assert!(all.iter().any(|n| n == "set") && all.iter().any(|n| n == "client|list"));
+    let scripting = list(&mut r, &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "scripting"]);
+    assert!(scripting.iter().any(|n| n == "eval") && scripting.iter().any(|n| n == "script|kill"));
+    assert!(!scripting.iter().any(|n| n == "set"));
+    assert_eq!(
+        list(&mut r, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "set"]),
+        ["set"]
+    );
+    let config = list(&mut r, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "config|*re*"]);
+    assert!(config.iter().any(|n| n == "config|resetstat") && !config.iter().any(|n| n == "config|get"));
+    assert_eq!(r.cmd(&["COMMAND", "LIST", "FILTERBY", "MODULE", "x"]), "*0\r\n");
+    assert_eq!(
+        r.cmd(&["COMMAND", "LIST", "FILTERBY", "bad", "x"]),
+        "-ERR syntax error\r\n"
+    );
+}
