@@ -323,3 +323,39 @@ fn command_list_includes_subcommands() {
         "-ERR syntax error\r\n"
     );
 }
+
+/// An XREAD BLOCK refused when served (its user lost the key meanwhile)
+/// counts as a rejected call only: neither its first run's call nor its
+/// time stays in commandstats (Redis counts a blocked command when it is
+/// served).
+#[test]
+fn refused_blocked_xread_counts_nothing_but_the_rejection() {
+    let srv = Server::start(2);
+    let mut admin = srv.raw();
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "ps", "on", "nopass", "+@all", "allkeys"]),
+        "+OK\r\n"
+    );
+    for key in keys_on_distinct_shards("stream", 2) {
+        assert_eq!(admin.cmd(&["ACL", "SETUSER", "ps", "allkeys"]), "+OK\r\n");
+        assert_eq!(admin.cmd(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+        let mut rd = srv.raw();
+        assert_eq!(rd.cmd(&["AUTH", "ps", "x"]), "+OK\r\n");
+        rd.send(&common::encode(&["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]));
+        let mut c = srv.client();
+        common::wait_blocked(&mut c, 1);
+        assert_eq!(admin.cmd(&["ACL", "SETUSER", "ps", "resetkeys"]), "+OK\r\n");
+        assert!(admin.cmd(&["XADD", &key, "*", "f", "v"]).starts_with('$'));
+        assert!(rd.reply_str().starts_with("-NOPERM"), "{key}");
+        assert_eq!(
+            {
+                let info = admin.cmd(&["INFO", "commandstats"]);
+                info.lines()
+                    .find_map(|l| l.strip_prefix("cmdstat_xread:"))
+                    .map(str::to_string)
+            },
+            Some("calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0".to_string()),
+            "{key}"
+        );
+    }
+}
