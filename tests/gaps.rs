@@ -29,6 +29,10 @@ fn errors(r: &mut Raw) -> String {
     out.join(" ")
 }
 
+/// A script call, its reply, the errorstats after it and commandstats
+/// lines (command, counters).
+type ScriptCase<'a> = (&'a [&'a str], &'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 #[test]
 fn script_errors_are_counted_once() {
     let srv = Server::start(2);
@@ -37,7 +41,7 @@ fn script_errors_are_counted_once() {
     // shard, the stats must not differ.
     for key in keys_on_distinct_shards("str", 2) {
         assert_eq!(r.cmd(&["SET", &key, "x"]), "+OK\r\n");
-        let cases: &[(&[&str], &str, &str, &[(&str, &str)])] = &[
+        let cases: &[ScriptCase] = &[
             // A command's error raised by redis.call: counted by the command.
             (
                 &["EVAL", "return redis.call('incr',KEYS[1])", "1", &key],
