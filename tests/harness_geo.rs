@@ -156,10 +156,11 @@ fn search_errors_name_the_command_as_sent() {
 #[test]
 fn key_positions_and_flags() {
     let mut h = Harness::new();
-    // The key written (Redis would also list `a`, which is not written).
+    // As Redis lists them (its key specs): the first STORE and the first
+    // STOREDIST key, though only the last one is written.
     assert_eq!(
         h.cmd("COMMAND GETKEYS GEORADIUS k 1 2 3 m STORE a STOREDIST b"),
-        "*2\r\n$1\r\nk\r\n$1\r\nb\r\n"
+        "*3\r\n$1\r\nk\r\n$1\r\na\r\n$1\r\nb\r\n"
     );
     assert_eq!(
         h.cmd("COMMAND GETKEYS GEORADIUSBYMEMBER k m 3 m STOREDIST b"),

@@ -21,6 +21,7 @@ pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
+pub mod keyspecs;
 pub mod list;
 pub mod memory;
 pub mod multi;
@@ -485,13 +486,15 @@ pub fn record_unblocked(shard: &crate::shard::Shard, spec: &'static CommandSpec,
 
 /// Takes back the call counted for a command whose first run then
 /// blocked and which was refused when served (XREAD BLOCK whose user
-/// lost a permission meanwhile): Redis counts no call for it. On the
-/// shard that ran it first (see [`record_rejected`] for the refusal).
-pub fn uncount_call(shard: &crate::shard::Shard, spec: &'static CommandSpec) {
+/// lost a permission meanwhile), and that run's time (`ns`, at most what
+/// is counted): Redis counts neither. On the shard that ran it first (see
+/// [`record_rejected`] for the refusal).
+pub fn uncount_call(shard: &crate::shard::Shard, spec: &'static CommandSpec, ns: u64) {
     let mut st = shard.stats.borrow_mut();
     st.total_commands = st.total_commands.saturating_sub(1);
     let c = &mut st.commands[spec.index()];
     c.calls = c.calls.saturating_sub(1);
+    c.nsec = c.nsec.saturating_sub(ns);
 }
 
 /// Records a command rejected before it ran (arity, auth).

@@ -236,7 +236,7 @@ pub fn caller_of(info: &ClientInfo) -> Arc<Caller> {
 /// histogram, latency monitor, slow log. `ns` is its duration.
 #[inline]
 pub fn shard_command_done(shard: &Shard, spec: &'static CommandSpec, args: &Args, ns: u64, reply: &[u8]) {
-    command_done(shard, spec, args, ns, reply, None);
+    command_done(shard, spec, args, ns, reply, None, false);
 }
 
 /// Like [`shard_command_done`] for a command run on the connection's task
@@ -245,7 +245,9 @@ pub fn conn_command_done(sess: &Session, spec: &'static CommandSpec, args: &Args
     if sess.refused.replace(false) {
         return super::record_rejected(&sess.shard, Some(spec), reply);
     }
-    command_done(&sess.shard, spec, args, ns, reply, Some(&sess.info));
+    // Only an error reply looks at the mark (the success path stays as it was).
+    let counted = reply.first() == Some(&b'-') && sess.error_counted.replace(false);
+    command_done(&sess.shard, spec, args, ns, reply, Some(&sess.info), counted);
 }
 
 #[inline]
@@ -256,6 +258,7 @@ fn command_done(
     ns: u64,
     reply: &[u8],
     client: Option<&ClientInfo>,
+    counted: bool,
 ) {
     let set = SETTINGS.with(|s| s.get());
     let slot = stat_slot(spec, args);
@@ -272,7 +275,9 @@ fn command_done(
         }
         if reply.first() == Some(&b'-') {
             c.failed += 1;
-            st.count_error(reply);
+            if !counted {
+                st.count_error(reply);
+            }
         }
     }
     if set.threshold_ms > 0 && ns / 1_000_000 >= set.threshold_ms {

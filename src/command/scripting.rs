@@ -131,14 +131,16 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     if sess.tx == 0 {
         if let Some(target) = home_shard(&shard, &keys) {
             if target == shard.id && !blocked(&shard, run.db, &keys) {
-                if run_fast(&shard, sess.info.id, run, &acl, what, &keys, &argv, out) {
+                if let Some(counted) = run_fast(&shard, sess.info.id, run, &acl, what, &keys, &argv, out) {
+                    sess.error_counted.set(counted);
                     return;
                 }
             } else {
                 let job = Shipped::new(run, acl.clone(), what, &keys, &argv);
                 let pending =
                     coordinator::submit_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
-                if let Some(buf) = pending.wait().await {
+                if let Some((buf, counted)) = pending.wait().await {
+                    sess.error_counted.set(counted);
                     return out.extend_from_slice(&buf);
                 }
             }
@@ -161,6 +163,24 @@ struct Run {
     no_touch: bool,
     /// Over maxmemory with nothing to evict when the script started.
     oom: bool,
+}
+
+/// Whether a connection command may be called from a script (the others
+/// are refused with NOT_FROM_SCRIPT).
+fn runs_in_scripts(c: ConnCmd) -> bool {
+    matches!(
+        c,
+        ConnCmd::Select
+            | ConnCmd::Block
+            | ConnCmd::DbSize
+            | ConnCmd::Keys
+            | ConnCmd::Scan
+            | ConnCmd::FlushDb
+            | ConnCmd::FlushAll
+            | ConnCmd::SwapDb
+            | ConnCmd::RandomKey
+            | ConnCmd::Memory
+    )
 }
 
 /// Who runs a script: its writes are theirs (CLIENT TRACKING NOLOOP), and
@@ -204,8 +224,9 @@ fn blocked<K: AsRef<[u8]>>(shard: &Shard, db: usize, keys: &[K]) -> bool {
         || (shard.gate.has_key_locks() && keys.iter().any(|k| shard.gate.key_locked(db, k.as_ref())))
 }
 
-/// Runs the script on this shard, fast path. False when it aborted (its
-/// writes undone, `out` untouched): run it in global mode.
+/// Runs the script on this shard, fast path. None when it aborted (its
+/// writes undone, `out` untouched): run it in global mode. Else whether
+/// its error reply was counted already (see [`Engine::last_error_counted`]).
 #[allow(clippy::too_many_arguments)]
 fn run_fast(
     shard: &Rc<Shard>,
@@ -216,7 +237,7 @@ fn run_fast(
     keys: &[&[u8]],
     argv: &[&[u8]],
     out: &mut Vec<u8>,
-) -> bool {
+) -> Option<bool> {
     let start = out.len();
     let mut be = ScriptBackend::new(shard.clone(), 0, run.db, run.no_touch, run.who);
     be.acl = acl.clone();
@@ -228,11 +249,11 @@ fn run_fast(
         be.rollback();
         super::discard_publications();
         out.truncate(start);
-        return false;
+        return None;
     }
     // Also publishes the script's keyspace events and messages.
     super::serve_wakeups(shard, &wake, be.now);
-    true
+    Some(out.get(start) == Some(&b'-') && Engine::with(|e| e.last_error_counted()))
 }
 
 /// A fast-path run bound for another shard, with its arguments copied.
@@ -266,8 +287,9 @@ impl Shipped {
         blocked(sh, self.run.db, &self.keys)
     }
 
-    /// The reply, or None when the run aborted.
-    fn run(&self, sh: &Rc<Shard>) -> Option<Vec<u8>> {
+    /// The reply and whether its error was counted already, or None when
+    /// the run aborted.
+    fn run(&self, sh: &Rc<Shard>) -> Option<(Vec<u8>, bool)> {
         let what = match self.kind {
             0 => What::Eval(&self.text),
             1 => What::EvalSha(&self.text),
@@ -276,7 +298,7 @@ impl Shipped {
         let keys: Vec<&[u8]> = self.keys.iter().map(|k| k.as_slice()).collect();
         let argv: Vec<&[u8]> = self.argv.iter().map(|a| a.as_slice()).collect();
         let mut out = Vec::new();
-        run_fast(sh, 0, self.run, &self.acl, what, &keys, &argv, &mut out).then_some(out)
+        run_fast(sh, 0, self.run, &self.acl, what, &keys, &argv, &mut out).map(|counted| (out, counted))
     }
 }
 
@@ -291,6 +313,7 @@ async fn run_global(
     out: &mut Vec<u8>,
 ) {
     let ro = run.ro;
+    let start = out.len();
     let shard = sess.shard.clone();
     let mut tx = Tx::within(&shard, sess.tx);
     if sess.tx == 0 {
@@ -305,6 +328,8 @@ async fn run_global(
         super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
     });
     debug_assert_eq!(outcome, Outcome::Done, "global mode never aborts");
+    sess.error_counted
+        .set(out.get(start) == Some(&b'-') && Engine::with(|e| e.last_error_counted()));
     super::serve_wakeups(&shard, &wake, now_ms());
     for (s, keys) in std::mem::take(&mut be.remote_wake) {
         if !keys.is_empty() {
@@ -429,51 +454,49 @@ impl ScriptBackend {
     }
 
     fn dispatch(&mut self, args: &Args, resp3: bool, out: &mut Vec<u8>) -> Result<(), Abort> {
+        // A call refused here is counted now, as Redis's scriptCall does (a
+        // rejected call of the command, an error in errorstats); the
+        // script's reply then does not count the error again.
+        let start = out.len();
+        let refuse = |out: &mut Vec<u8>, spec: Option<&'static CommandSpec>, e: &[u8]| {
+            Reply::new(out, resp3).error_bytes(e);
+            super::record_rejected(&self.shard, spec, &out[start..]);
+            Ok(())
+        };
         if args.is_empty() {
-            Reply::new(out, resp3).error(UNKNOWN_FROM_SCRIPT);
-            return Ok(());
+            return refuse(out, None, UNKNOWN_FROM_SCRIPT.as_bytes());
         }
         let Some(spec) = super::lookup(args.get(0)) else {
-            Reply::new(out, resp3).error(UNKNOWN_FROM_SCRIPT);
-            return Ok(());
+            return refuse(out, None, UNKNOWN_FROM_SCRIPT.as_bytes());
         };
         if !spec.arity_ok(args.len()) {
-            Reply::new(out, resp3).error(ARITY_FROM_SCRIPT);
-            return Ok(());
+            return refuse(out, Some(spec), ARITY_FROM_SCRIPT.as_bytes());
         }
         if let Some(msg) = subcommand_error(spec, args) {
-            let e = if msg.starts_with(b"ERR unknown subcommand") {
-                UNKNOWN_FROM_SCRIPT
+            return if msg.starts_with(b"ERR unknown subcommand") {
+                refuse(out, None, UNKNOWN_FROM_SCRIPT.as_bytes())
             } else {
-                ARITY_FROM_SCRIPT
+                refuse(out, Some(spec), ARITY_FROM_SCRIPT.as_bytes())
             };
-            Reply::new(out, resp3).error(e);
-            return Ok(());
         }
         if spec.flags & flags::NOSCRIPT != 0 {
-            Reply::new(out, resp3).error(NOT_FROM_SCRIPT);
-            return Ok(());
+            return refuse(out, Some(spec), NOT_FROM_SCRIPT.as_bytes());
         }
         if let Some(user) = &self.acl {
             if let Some(msg) = super::acl::script_check(&self.shard, user, spec, args) {
-                Reply::new(out, resp3).error_bytes(&msg);
-                return Ok(());
+                return refuse(out, Some(spec), &msg);
             }
         }
         // May-replicate commands (PUBLISH, PFCOUNT) count as writes, as in
         // Redis (CLIENT PAUSE WRITE relies on it).
         if self.read_only && super::may_replicate(spec, spec.flags) {
-            Reply::new(out, resp3).error(WRITE_IN_RO);
-            return Ok(());
+            return refuse(out, Some(spec), WRITE_IN_RO.as_bytes());
         }
         // Over maxmemory when the script started, its first write that may
         // grow memory is refused (Redis's scriptVerifyOOM).
         let cmd_flags = spec.subcommand_flags(args);
         if self.oom && !self.allow_oom && !self.wrote && cmd_flags & flags::DENYOOM != 0 {
-            let start = out.len();
-            Reply::new(out, resp3).error(err::OOM);
-            super::record_rejected(&self.shard, Some(spec), &out[start..]);
-            return Ok(());
+            return refuse(out, Some(spec), err::OOM.as_bytes());
         }
         self.wrote |= cmd_flags & flags::WRITE != 0;
         if super::observe::monitoring() && spec.subcommand_flags(args) & flags::ADMIN == 0 {
@@ -481,7 +504,13 @@ impl ScriptBackend {
         }
         match spec.handler {
             Handler::Shard(h) => self.shard_cmd(spec, h, args, resp3, out)?,
-            Handler::Conn(c) => self.conn_cmd(spec, c, args, resp3, out)?,
+            Handler::Conn(c) if !runs_in_scripts(c) => return refuse(out, Some(spec), NOT_FROM_SCRIPT.as_bytes()),
+            Handler::Conn(c) => {
+                // Counted here: shard commands count themselves in execute.
+                let started = std::time::Instant::now();
+                self.conn_cmd(spec, c, args, resp3, out)?;
+                super::record_call(&self.shard, spec, started.elapsed().as_micros() as u64, &out[start..]);
+            }
         }
         if spec.flags & flags::WRITE != 0 {
             engine::note_write();

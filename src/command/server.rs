@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::connection::{reply_help, REDIS_VERSION};
 use super::errors as err;
 use super::flags;
+use super::keyspecs;
 use super::table::{lookup, CommandSpec, SubSpec, TABLE};
 use super::{Args, Ctx, Session};
 use crate::config::{Config, Mutability};
@@ -961,11 +962,13 @@ const COMMAND_HELP: &[&str] = &[
     "    commands are returned.",
     "GETKEYS <full-command>",
     "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
     "HELP",
     "    Print this help.",
 ];
 
-/// `COMMAND [COUNT|INFO|DOCS|GETKEYS|LIST|HELP ...]`
+/// `COMMAND [COUNT|INFO|DOCS|GETKEYS|GETKEYSANDFLAGS|LIST|HELP ...]`
 pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
     let mut r = Reply::new(out, sess.resp3);
     if args.len() == 1 {
@@ -1006,20 +1009,36 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
             }
         }
         b"list" => {
-            let mut names: Vec<&str> = TABLE.iter().map(|c| c.name).collect();
-            if args.len() == 5 && args.is(2, "filterby") {
-                let v = args.get(4);
-                if args.is(3, "pattern") {
-                    names.retain(|n| glob_match(v, n.as_bytes(), true));
-                } else if args.is(3, "aclcat") {
-                    let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
-                    names.retain(|n| lookup(n.as_bytes()).is_some_and(|c| c.acl_categories().contains(&cat.as_str())));
-                } else if args.is(3, "module") {
-                    names.clear();
+            // Commands and subcommands by full name (`config|get`).
+            let mut names: Vec<&str> = Vec::new();
+            let mut keep = |name: &'static str, cats: &dyn Fn() -> Vec<&'static str>| {
+                let ok = if args.len() == 5 && args.is(2, "filterby") {
+                    let v = args.get(4);
+                    if args.is(3, "pattern") {
+                        glob_match(v, name.as_bytes(), true)
+                    } else if args.is(3, "aclcat") {
+                        let cat = format!("@{}", String::from_utf8_lossy(v).to_ascii_lowercase());
+                        cats().contains(&cat.as_str())
+                    } else {
+                        false
+                    }
                 } else {
-                    return r.error(err::SYNTAX);
+                    true
+                };
+                if ok {
+                    names.push(name);
                 }
-            } else if args.len() != 2 {
+            };
+            for c in TABLE {
+                keep(c.name, &|| c.acl_categories());
+                for sc in c.subcommands {
+                    keep(sc.name, &|| sc.acl_categories(c));
+                }
+            }
+            let filter_ok = args.len() == 5
+                && args.is(2, "filterby")
+                && (args.is(3, "pattern") || args.is(3, "aclcat") || args.is(3, "module"));
+            if args.len() != 2 && !filter_ok {
                 return r.error(err::SYNTAX);
             }
             r.array_len(names.len());
@@ -1028,33 +1047,71 @@ pub fn cmd_command(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
             }
         }
         b"getkeys" | b"getkeysandflags" if args.len() >= 3 => {
-            let Some(c) = lookup(args.get(2)) else {
-                return r.error(err::GETKEYS_INVALID_COMMAND);
-            };
-            let argc = args.len() - 2;
-            if (c.first_key <= 0 && !c.movable_keys()) || c.flags & super::flags::CHANNEL_KEYS != 0 {
-                return r.error(err::GETKEYS_NO_KEYS);
-            }
-            if !c.arity_ok(argc) {
-                return r.error(err::GETKEYS_ARITY);
-            }
-            let idx: Vec<usize> = c.key_indices(&Args::new(args.buf(), &args.ranges()[2..])).collect();
-            if idx.is_empty() {
-                return r.error(err::GETKEYS_NO_KEYS);
-            }
-            r.array_len(idx.len());
-            for i in idx {
-                if sub.as_slice() == b"getkeysandflags" {
-                    r.array_len(2);
-                    r.bulk(args.get(i + 2));
-                    r.set_len(0);
-                } else {
-                    r.bulk(args.get(i + 2));
-                }
-            }
+            let with_flags = sub.as_slice() == b"getkeysandflags";
+            command_getkeys(&mut r, &Args::new(args.buf(), &args.ranges()[2..]), with_flags);
         }
         b"help" if args.len() == 2 => reply_help(&mut r, COMMAND_HELP),
         _ => r.error_bytes(&err::unknown_subcommand(args.get(1), "command")),
+    }
+}
+
+/// `COMMAND GETKEYS <full-command>` → the keys of the command;
+/// `COMMAND GETKEYSANDFLAGS <full-command>` → each key with its key-spec
+/// flags. Keys come from the key specs when they describe the command
+/// fully, else from the command's own key finder, as in Redis.
+fn command_getkeys(r: &mut Reply, cmd: &Args, with_flags: bool) {
+    let Some(c) = lookup(cmd.get(0)) else {
+        return r.error(err::GETKEYS_INVALID_COMMAND);
+    };
+    let sub = c.find_subcommand(cmd);
+    if !c.subcommands.is_empty() && cmd.len() >= 2 && sub.is_none() {
+        return r.error(err::GETKEYS_INVALID_COMMAND);
+    }
+    let name = sub.map_or(c.name, |s| s.name);
+    let specs = keyspecs::of(name);
+    let finder = c.first_key > 0 || c.movable_keys();
+    if (specs.is_empty() && !finder) || c.flags & super::flags::CHANNEL_KEYS != 0 {
+        return r.error(err::GETKEYS_NO_KEYS);
+    }
+    if !sub.map_or(c.arity_ok(cmd.len()), |s| arity_fits(s.arity, cmd.len())) {
+        return r.error(err::GETKEYS_ARITY);
+    }
+    let argv: Vec<&[u8]> = cmd.iter().collect();
+    // Specs that fail to fit the arguments name no keys (the command's
+    // own finder would refuse them as well).
+    let keys = if keyspecs::complete(specs) {
+        keyspecs::find_keys(specs, &argv).unwrap_or_default()
+    } else {
+        let flags = keyspecs::finder_flags(name, &argv);
+        c.key_indices(cmd).map(|i| (i, flags)).collect()
+    };
+    if keys.is_empty() {
+        return if keyspecs::keys_optional(name) {
+            r.array_len(0)
+        } else {
+            r.error(err::GETKEYS_INVALID_ARGS)
+        };
+    }
+    r.array_len(keys.len());
+    for (i, flags) in keys {
+        if with_flags {
+            r.array_len(2);
+            r.bulk(cmd.get(i));
+            r.set_len(keyspecs::flag_names(flags).count());
+            for f in keyspecs::flag_names(flags) {
+                r.simple(f);
+            }
+        } else {
+            r.bulk(cmd.get(i));
+        }
+    }
+}
+
+fn arity_fits(arity: i32, argc: usize) -> bool {
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= (-arity) as usize
     }
 }
 

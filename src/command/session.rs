@@ -43,6 +43,10 @@ pub struct Session {
     /// blocked command its user may no longer run): its stats count a
     /// rejected call, not a call.
     pub refused: std::cell::Cell<bool>,
+    /// The error reply just written was already counted in errorstats (a
+    /// script's error raised by a command it called): its stats count a
+    /// failed call only.
+    pub error_counted: std::cell::Cell<bool>,
 }
 
 impl Session {
@@ -68,6 +72,7 @@ impl Session {
             acl_ok: 0,
             exec_oom: false,
             refused: std::cell::Cell::new(false),
+            error_counted: std::cell::Cell::new(false),
         }
     }
 

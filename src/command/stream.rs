@@ -1038,7 +1038,7 @@ fn claim_error(waiter: &blocking::Waiter, resp3: bool, msg: &[u8]) -> Outcome {
 /// reply of the command run without blocking (a null array when nothing
 /// could be served); then the client waits on every key's shard.
 /// Returns whether the client waited.
-pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out: &mut Vec<u8>) -> bool {
+pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, first_ns: u64, out: &mut Vec<u8>) -> bool {
     let resp3 = sess.resp3;
     let nothing = first == b"*-1\r\n" || first == b"_\r\n";
     let ra = match parse_read(args) {
@@ -1113,7 +1113,7 @@ pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out:
                     let at = out.len();
                     Reply::new(out, resp3).error_bytes(&msg);
                     sess.refused.set(false);
-                    refused_stats(&shard, args, &out[at..]).await;
+                    refused_stats(&shard, args, &out[at..], first_ns).await;
                     return false;
                 }
                 None => continue,
@@ -1124,8 +1124,10 @@ pub async fn cmd_block(sess: &mut Session, args: &Args<'_>, first: Vec<u8>, out:
 }
 
 /// Stats of an XREAD BLOCK refused when served: a rejected call, and the
-/// call its first run counted (on the shard it ran on) taken back.
-async fn refused_stats(shard: &std::rc::Rc<crate::shard::Shard>, args: &Args<'_>, reply: &[u8]) {
+/// call its first run counted (on the shard it ran on) taken back with its
+/// time (`first_ns`, as the connection measured it), as Redis counts
+/// nothing of a blocked command until it is served.
+async fn refused_stats(shard: &std::rc::Rc<crate::shard::Shard>, args: &Args<'_>, reply: &[u8], first_ns: u64) {
     use crate::server::conn::{route, Route};
     let Some(spec) = super::lookup(args.get(0)) else {
         return;
@@ -1136,7 +1138,7 @@ async fn refused_stats(shard: &std::rc::Rc<crate::shard::Shard>, args: &Args<'_>
         Route::Cross => shard.id,
     };
     crate::shard::coordinator::submit(shard, ran, 0, crate::shard::Lock::None, move |sh| {
-        super::uncount_call(sh, spec)
+        super::uncount_call(sh, spec, first_ns)
     })
     .await
     .wait()

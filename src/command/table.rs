@@ -652,6 +652,12 @@ const COMMAND_SUBS: &[SubSpec] = &[
         summary: "Extracts the key names from an arbitrary command.",
     },
     SubSpec {
+        name: "command|getkeysandflags",
+        arity: -3,
+        flags: LOADING | STALE,
+        summary: "Extracts the key names and access flags for an arbitrary command.",
+    },
+    SubSpec {
         name: "command|list",
         arity: -2,
         flags: LOADING | STALE,

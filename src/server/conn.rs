@@ -756,12 +756,15 @@ impl State {
                 self.wait_acks().await;
                 observe::begin();
                 let start = self.out.len();
+                let run0 = observe::ticks();
                 self.run_shard_command(spec, handler, args).await;
                 self.flush_remote().await;
                 let first = self.out.split_off(start);
                 let t0 = observe::ticks();
+                // The first run's time, taken back if the call is refused.
+                let first_ns = observe::ticks_to_ns(t0.wrapping_sub(run0));
                 let at = self.out.len();
-                let waited = command::stream::cmd_block(&mut self.sess, args, first, &mut self.out).await;
+                let waited = command::stream::cmd_block(&mut self.sess, args, first, first_ns, &mut self.out).await;
                 let t1 = observe::ticks();
                 observe::set_mark(t1);
                 let us = observe::ticks_to_ns(t1.wrapping_sub(t0)) / 1000;
