@@ -371,8 +371,25 @@ pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
 }
 
 async fn reject(mut stream: glommio::net::TcpStream, msg: &str) {
-    use futures_lite::AsyncWriteExt;
+    use futures_lite::{AsyncReadExt, AsyncWriteExt};
     let _ = stream.write_all(msg.as_bytes()).await;
+    // Closing while the client's first request sits unread would send a
+    // reset, which can destroy the error before the client reads it. End
+    // the write side instead and drain what comes, briefly, off the accept
+    // path.
+    let _ = stream.shutdown(std::net::Shutdown::Write).await;
+    glommio::spawn_local(async move {
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut buf = [0u8; 1024];
+        let mut drained = 0;
+        while drained < 64 << 10 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    })
+    .detach();
 }
 
 /// File descriptors kept for listeners, logs and the rest beyond clients
