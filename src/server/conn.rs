@@ -605,7 +605,11 @@ impl State {
                 let index = batch.cmds.len() - 1;
                 self.segments.push(Segment::Remote { shard: target, index });
                 self.remote_pending = true;
-                if index + 1 >= MAX_BATCH_COMMANDS {
+                // With client eviction on, each remote reply joins the
+                // client's output (and its count) before the next command
+                // runs, as inline ones do: a batch's replies are not
+                // counted while they are built on the other shard.
+                if index + 1 >= MAX_BATCH_COMMANDS || client_evict::enabled() {
                     self.flush_remote().await;
                 }
             }
