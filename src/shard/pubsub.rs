@@ -402,12 +402,6 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
             }
         }
     }
-    drop(ps);
-    // The receivers' buffers grew (counted as they did): over
-    // maxmemory-clients, clients go now rather than after the command.
-    if super::client_evict::enabled() {
-        super::client_evict::evict(shard);
-    }
 }
 
 /// One push frame, encoded on first use in each protocol (they differ in
