@@ -366,7 +366,9 @@ pub(crate) async fn admit(shard: &Rc<Shard>, stream: glommio::net::TcpStream) {
                 .with_retries(3);
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
-        glommio::spawn_local(conn::serve(shard.clone(), stream)).detach();
+        let task = conn::serve(shard.clone(), stream);
+        conn::note_task_size(std::mem::size_of_val(&task));
+        glommio::spawn_local(task).detach();
     }
 }
 

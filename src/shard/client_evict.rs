@@ -156,6 +156,29 @@ pub fn check(shard: &Rc<Shard>, info: &ClientInfo) {
     }
 }
 
+/// A client's buffer grew outside its own connection's turn (messages
+/// delivered to it): its figure is counted again at once, so the total the
+/// other shards and key eviction see is current. Recounting is O(1); the
+/// eviction itself happens at the next [`check`] or [`evict_first`].
+pub fn grew(shard: &Shard, info: &ClientInfo) {
+    recount(shard, info);
+}
+
+/// Key eviction asks this first, as Redis evicts clients before keys: while
+/// all clients together are at or over `maxmemory-clients`, evicting them
+/// frees memory, so this evicts clients (or asks the shard holding the
+/// biggest) and returns true, and key eviction waits for the next round.
+/// False when client eviction is off, under its limit, or found nothing it
+/// could evict (then keys go).
+pub fn evict_first(shard: &Rc<Shard>) -> bool {
+    let limit = limit();
+    if limit == 0 || total(shard) < limit {
+        return false;
+    }
+    evict(shard);
+    total(shard) >= limit && crate::util::now_ms() >= shard.client_mem.futile_until_ms.get()
+}
+
 /// A client is gone: its memory leaves the sum.
 pub fn forget(shard: &Shard, info: &ClientInfo) {
     let before = info.mem.replace(0);

@@ -397,6 +397,10 @@ pub fn make_room(shard: &Rc<Shard>, mem: &MemoryConfig, now_ms: u64) -> Room {
     if mem.policy == Policy::NoEviction {
         return Room::Full;
     }
+    // Clients over maxmemory-clients go before keys (as in Redis).
+    if super::client_evict::evict_first(shard) {
+        return Room::Running;
+    }
     // Keys a cross-shard transaction holds must not change under it, and
     // CLIENT PAUSE WRITE stops evictions as it stops expiry; the tick comes
     // back once either ends.

@@ -281,16 +281,16 @@ const PREFIX_OVERHEAD: usize = std::mem::size_of::<bytes::Bytes>() + 16;
 impl ClientInfo {
     /// Everything the client holds (CLIENT LIST tot-mem, what client
     /// eviction counts): the connection's fixed cost, query buffer, output
-    /// buffer and messages waiting for it, arguments, queued MULTI commands,
-    /// and the overheads of watched keys, subscriptions and tracking
-    /// prefixes. O(1).
+    /// buffer and messages waiting for it, queued MULTI commands, and the
+    /// overheads of watched keys, subscriptions and tracking prefixes.
+    /// argv-mem is not added: the arguments are ranges of the query buffer,
+    /// already counted by its size. O(1).
     pub fn tot_mem(&self) -> usize {
         let subs: usize = self.subs.borrow().sets.iter().map(|s| s.capacity()).sum();
         self.fixed_mem
             + self.qbuf_cap.get()
             + self.obuf_cap.get()
             + self.push.borrow().capacity()
-            + self.argv_mem.get()
             + self.multi_mem.get()
             + self.watched.borrow().capacity() * WATCH_OVERHEAD
             + subs * SUB_OVERHEAD

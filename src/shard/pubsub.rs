@@ -388,7 +388,7 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
         let parts = [kind_name, channel, message];
         let mut frames = Frames::new(&parts);
         for c in clients {
-            frames.push(c, clients.len() == 1, limit, now);
+            frames.push(shard, c, clients.len() == 1, limit, now);
         }
     }
     if kind == Kind::Channel {
@@ -397,7 +397,7 @@ fn deliver(shard: &Rc<Shard>, kind: Kind, channel: &[u8], message: &[u8]) {
                 let parts: [&[u8]; 4] = [b"pmessage", pat, channel, message];
                 let mut frames = Frames::new(&parts);
                 for c in clients {
-                    frames.push(c, clients.len() == 1, limit, now);
+                    frames.push(shard, c, clients.len() == 1, limit, now);
                 }
             }
         }
@@ -421,7 +421,7 @@ impl<'a> Frames<'a> {
 
     /// Appends the frame to `c`'s push buffer (encoded straight into it
     /// when this is the only receiver).
-    fn push(&mut self, c: &ClientInfo, only: bool, limit: crate::config::ObufLimit, now_ms: u64) {
+    fn push(&mut self, shard: &Shard, c: &ClientInfo, only: bool, limit: crate::config::ObufLimit, now_ms: u64) {
         if only && accepts(c) {
             let mut buf = c.push.borrow_mut();
             let mut r = Reply::new(&mut buf, c.resp.get() == 3);
@@ -430,9 +430,9 @@ impl<'a> Frames<'a> {
                 r.bulk(p);
             }
             drop(buf);
-            return pushed(c, limit, now_ms);
+            return pushed(shard, c, limit, now_ms);
         }
-        push_bytes(c, self.get(c), limit, now_ms);
+        push_bytes(shard, c, self.get(c), limit, now_ms);
     }
 
     fn get(&mut self, c: &ClientInfo) -> &[u8] {
@@ -455,14 +455,14 @@ pub fn push_frame(shard: &Shard, c: &ClientInfo, write: impl FnOnce(&mut Reply))
     let mut frame = Vec::new();
     write(&mut Reply::new(&mut frame, c.resp.get() == 3));
     let limit = shard.config.borrow().client_output_buffer_limit[crate::config::OBUF_PUBSUB];
-    push_bytes(c, &frame, limit, crate::util::now_ms());
+    push_bytes(shard, c, &frame, limit, crate::util::now_ms());
 }
 
 /// [`push_frame`] of an encoded frame.
-fn push_bytes(c: &ClientInfo, frame: &[u8], limit: crate::config::ObufLimit, now_ms: u64) {
+fn push_bytes(shard: &Shard, c: &ClientInfo, frame: &[u8], limit: crate::config::ObufLimit, now_ms: u64) {
     if accepts(c) {
         c.push.borrow_mut().extend_from_slice(frame);
-        pushed(c, limit, now_ms);
+        pushed(shard, c, limit, now_ms);
     }
 }
 
@@ -472,9 +472,9 @@ fn accepts(c: &ClientInfo) -> bool {
     !c.killed.get()
 }
 
-/// After a frame was appended: the output limit, and the connection's
-/// wake-up.
-fn pushed(c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
+/// After a frame was appended: the output limit, client eviction's count
+/// of the client (when on), and the connection's wake-up.
+fn pushed(shard: &Shard, c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
     let used = (c.push.borrow().len() + c.obuf.get()) as u64;
     if over_limit(c, limit, used, now_ms) {
         c.push.borrow_mut().clear();
@@ -483,6 +483,9 @@ fn pushed(c: &ClientInfo, limit: crate::config::ObufLimit, now_ms: u64) {
             c.describe(now_ms)
         ));
         c.kill();
+    }
+    if super::client_evict::enabled() {
+        super::client_evict::grew(shard, c);
     }
     c.wake_push();
 }
