@@ -6,6 +6,7 @@ pub mod acl;
 pub mod command;
 pub mod config;
 pub mod memory;
+pub mod persist;
 pub mod protocol;
 pub mod script;
 pub mod server;

@@ -69,6 +69,13 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Records `n` changes to the dataset (Redis's dirty counter), which
+    /// drive the save rules and decide whether the command is logged.
+    #[inline]
+    pub fn dirty(&self, n: u64) {
+        crate::persist::changed(self.shard, n);
+    }
+
     #[inline]
     pub fn db(&mut self) -> &mut Db {
         &mut self.ks.dbs[self.db]

@@ -499,6 +499,8 @@ pub struct Shard {
     pub clients_cron_ms: Cell<u64>,
     /// Memory of this shard's clients (maxmemory-clients).
     pub client_mem: client_evict::ShardClients,
+    /// Changes made by this shard's commands (see [`crate::persist`]).
+    pub dirty: Cell<u64>,
 }
 
 /// Instantaneous rates as Redis computes them: the mean of the last 16
@@ -582,6 +584,7 @@ impl Shard {
             pause: pause::Pause::default(),
             clients_cron_ms: Cell::new(0),
             client_mem: Default::default(),
+            dirty: Cell::new(0),
         })
     }
 

@@ -1,0 +1,23 @@
+//! Persistence: Redis-format snapshots (RDB), DUMP/RESTORE payloads and the
+//! append-only log.
+//!
+//! What every part shares lives here: the change counter. Each shard
+//! counts the changes its commands make (Redis's `dirty`: one per key or
+//! element changed, as each command defines it); the save rules, INFO's
+//! `rdb_changes_since_last_save` and the log's "did this command write
+//! anything" test all read it.
+
+use crate::shard::Shard;
+
+/// Changes made on `shard` since it started (never reset: a save records
+/// the figure it covered and the rules compare against that).
+#[inline]
+pub fn changes(shard: &Shard) -> u64 {
+    shard.dirty.get()
+}
+
+/// Records `n` changes on `shard`.
+#[inline]
+pub fn changed(shard: &Shard, n: u64) {
+    shard.dirty.set(shard.dirty.get() + n);
+}
