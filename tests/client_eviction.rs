@@ -12,43 +12,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{eventually, Raw, Server};
-
-/// CLIENT LIST's lines (the bulk's body).
-fn client_list(c: &mut Raw) -> String {
-    let reply = c.cmd(&["CLIENT", "LIST"]);
-    let body = reply.split_once("\r\n").map_or("", |(_, b)| b);
-    body.trim_end().to_string()
-}
-
-/// The CLIENT LIST line of the client named `name`, if connected.
-fn client_line(c: &mut Raw, name: &str) -> Option<String> {
-    client_list(c)
-        .lines()
-        .find(|l| l.contains(&format!(" name={name} ")))
-        .map(String::from)
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    line.split(' ')
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no numeric {key} in {line}"))
-}
-
-fn info_field(c: &mut Raw, section: &str, name: &str) -> u64 {
-    let info = c.cmd(&["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-}
-
-fn named(s: &Server, name: &str) -> Raw {
-    let mut c = s.raw();
-    assert_eq!(c.cmd(&["CLIENT", "SETNAME", name]), "+OK\r\n");
-    c
-}
+use common::{client_line, client_list, client_num, eventually, named, raw_info_num, Raw, Server};
 
 /// An admin connection that client eviction leaves alone.
 fn admin(s: &Server) -> Raw {
@@ -65,7 +29,7 @@ fn fill_query_buffer(admin: &mut Raw, c: &mut Raw, name: &str, size: usize) {
     frame.extend(std::iter::repeat_n(b'v', size));
     let _ = c.s.write_all(&frame);
     eventually("the query buffer fills (or the client is closed)", || {
-        client_line(admin, name).is_none_or(|l| field(&l, "qbuf") >= size as u64)
+        client_line(admin, name).is_none_or(|l| client_num(&l, "qbuf") >= size as u64)
     });
 }
 
@@ -99,12 +63,12 @@ fn config_values_and_info_fields() {
         );
     }
     assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory-clients", "0"]), "+OK\r\n");
-    assert_eq!(info_field(&mut c, "stats", "evicted_clients"), 0);
+    assert_eq!(raw_info_num(&mut c, "stats", "evicted_clients"), 0);
     // Every client's tot-mem, summed over both shards.
     let mut other = s.raw();
     assert_eq!(other.cmd(&["PING"]), "+PONG\r\n");
-    let listed: u64 = client_list(&mut c).lines().map(|l| field(l, "tot-mem")).sum();
-    let reported = info_field(&mut c, "memory", "mem_clients_normal");
+    let listed: u64 = client_list(&mut c).lines().map(|l| client_num(l, "tot-mem")).sum();
+    let reported = raw_info_num(&mut c, "memory", "mem_clients_normal");
     assert!(reported > 0 && listed > 0, "{reported} {listed}");
 }
 
@@ -131,7 +95,7 @@ fn big_query_buffer_is_evicted_small_clients_stay() {
     for (i, c) in small.iter_mut().enumerate() {
         assert_eq!(c.cmd(&["PING"]), "+PONG\r\n", "small{i}");
     }
-    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), 1);
+    assert_eq!(raw_info_num(&mut admin, "stats", "evicted_clients"), 1);
 }
 
 #[test]
@@ -155,7 +119,7 @@ fn big_output_buffer_is_evicted() {
         client_line(&mut admin, "reader").is_none()
     });
     assert_eq!(bystander.cmd(&["PING"]), "+PONG\r\n");
-    assert!(info_field(&mut admin, "stats", "evicted_clients") >= 1);
+    assert!(raw_info_num(&mut admin, "stats", "evicted_clients") >= 1);
 }
 
 #[test]
@@ -167,9 +131,9 @@ fn no_evict_client_is_kept() {
     assert_eq!(hog.cmd(&["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
     fill_query_buffer(&mut admin, &mut hog, "hog", 1_500_000);
     let line = client_line(&mut admin, "hog").expect("the no-evict client stays");
-    assert!(field(&line, "tot-mem") > 1024 * 1024, "{line}");
+    assert!(client_num(&line, "tot-mem") > 1024 * 1024, "{line}");
     assert!(line.contains(" flags=e "), "{line}");
-    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), 0);
+    assert_eq!(raw_info_num(&mut admin, "stats", "evicted_clients"), 0);
 }
 
 #[test]
@@ -182,7 +146,7 @@ fn percentage_of_maxmemory() {
     let mut half = named(&s, "half");
     fill_query_buffer(&mut admin, &mut half, "half", 400_000);
     let line = client_line(&mut admin, "half").expect("a client under the limit stays");
-    assert!(field(&line, "tot-mem") >= 400_000, "{line}");
+    assert!(client_num(&line, "tot-mem") >= 400_000, "{line}");
     let mut hog = named(&s, "hog");
     fill_query_buffer(&mut admin, &mut hog, "hog", 1_200_000);
     eventually("the hog is evicted", || client_line(&mut admin, "hog").is_none());
@@ -192,7 +156,7 @@ fn percentage_of_maxmemory() {
     let mut big = named(&s, "big");
     fill_query_buffer(&mut admin, &mut big, "big", 1_500_000);
     assert!(client_line(&mut admin, "big").is_some());
-    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), 1);
+    assert_eq!(raw_info_num(&mut admin, "stats", "evicted_clients"), 1);
 }
 
 #[test]
@@ -206,7 +170,7 @@ fn zero_disables_and_lowering_the_limit_evicts_at_once() {
     // CONFIG SET evicts before it replies.
     assert_eq!(admin.cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"]), "+OK\r\n");
     assert!(client_line(&mut admin, "hog").is_none());
-    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), 1);
+    assert_eq!(raw_info_num(&mut admin, "stats", "evicted_clients"), 1);
 }
 
 #[test]
@@ -227,10 +191,10 @@ fn largest_clients_go_first_across_shards() {
     let mem = |i: usize| {
         list.lines()
             .find(|l| l.contains(&format!(" name=c{i} ")))
-            .map(|l| field(l, "tot-mem"))
+            .map(|l| client_num(l, "tot-mem"))
             .unwrap()
     };
-    let total: u64 = list.lines().map(|l| field(l, "tot-mem")).sum();
+    let total: u64 = list.lines().map(|l| client_num(l, "tot-mem")).sum();
     // Room for everything but the two largest (with slack for the admin
     // connection's own buffers): exactly those two go.
     let limit = total - mem(4) - mem(3) + mem(0) / 2;
@@ -243,5 +207,5 @@ fn largest_clients_go_first_across_shards() {
         let present = list.contains(&format!(" name=c{i} "));
         assert_eq!(present, i < 3, "c{i} in {list}");
     }
-    assert_eq!(info_field(&mut admin, "stats", "evicted_clients"), 2);
+    assert_eq!(raw_info_num(&mut admin, "stats", "evicted_clients"), 2);
 }

@@ -7,22 +7,7 @@
 
 mod common;
 
-use common::{encode, eventually, Raw, Server};
-
-/// The CLIENT LIST line of the client named `name`, if connected.
-fn client_line(c: &mut Raw, name: &str) -> Option<String> {
-    let list = c.cmd(&["CLIENT", "LIST"]);
-    list.lines()
-        .find(|l| l.contains(&format!(" name={name} ")))
-        .map(String::from)
-}
-
-fn field(line: &str, key: &str) -> String {
-    line.split(' ')
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .unwrap_or_default()
-        .to_string()
-}
+use common::{client_field, client_line, encode, eventually, named, Raw, Server};
 
 /// The blocked_clients line of INFO clients.
 fn blocked_clients(c: &mut Raw) -> u64 {
@@ -31,12 +16,6 @@ fn blocked_clients(c: &mut Raw) -> u64 {
         .find_map(|l| l.strip_prefix("blocked_clients:"))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn named(s: &Server, name: &str) -> Raw {
-    let mut c = s.raw();
-    assert_eq!(c.cmd(&["CLIENT", "SETNAME", name]), "+OK\r\n");
-    c
 }
 
 #[test]
@@ -242,9 +221,9 @@ fn client_kill_filters_across_shards() {
     let mut others: Vec<Raw> = (0..12).map(|i| named(&s, &format!("c{i}"))).collect();
     let line = client_line(&mut me, "c0").unwrap();
     let (id0, addr1, laddr) = (
-        field(&line, "id"),
-        field(&client_line(&mut me, "c1").unwrap(), "addr"),
-        field(&line, "laddr"),
+        client_field(&line, "id"),
+        client_field(&client_line(&mut me, "c1").unwrap(), "addr"),
+        client_field(&line, "laddr"),
     );
     assert_eq!(me.cmd(&["CLIENT", "KILL", "ID", &id0]), ":1\r\n");
     assert!(others[0].closed());

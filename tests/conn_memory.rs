@@ -10,37 +10,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{eventually, Raw, Server};
-
-/// The CLIENT LIST line of the client named `name`, if connected.
-fn client_line(c: &mut Raw, name: &str) -> Option<String> {
-    let reply = c.cmd(&["CLIENT", "LIST"]);
-    let body = reply.split_once("\r\n").map_or("", |(_, b)| b).to_string();
-    body.lines()
-        .find(|l| l.contains(&format!(" name={name} ")))
-        .map(String::from)
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    line.split(' ')
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no numeric {key} in {line}"))
-}
-
-fn info_field(c: &mut Raw, section: &str, name: &str) -> u64 {
-    let info = c.cmd(&["INFO", section]);
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-}
-
-fn named(s: &Server, name: &str) -> Raw {
-    let mut c = s.raw();
-    assert_eq!(c.cmd(&["CLIENT", "SETNAME", name]), "+OK\r\n");
-    c
-}
+use common::{client_line, client_num, eventually, named, raw_info_num, Server};
 
 #[test]
 fn argv_mem_of_the_running_command() {
@@ -48,11 +18,11 @@ fn argv_mem_of_the_running_command() {
     let mut c = named(&s, "me");
     // CLIENT LIST shows itself while it runs: "client" + "list", as Redis.
     let line = client_line(&mut c, "me").unwrap();
-    assert_eq!(field(&line, "argv-mem"), 10, "{line}");
+    assert_eq!(client_num(&line, "argv-mem"), 10, "{line}");
     // Nothing is held once it is done.
     let mut admin = named(&s, "admin");
     let line = client_line(&mut admin, "me").unwrap();
-    assert_eq!(field(&line, "argv-mem"), 0, "{line}");
+    assert_eq!(client_num(&line, "argv-mem"), 0, "{line}");
 }
 
 #[test]
@@ -66,19 +36,22 @@ fn half_read_frame_counts_argv_and_qbuf() {
     frame.extend(std::iter::repeat_n(b'x', 50000));
     c.s.write_all(&frame).unwrap();
     eventually("the frame's start arrives", || {
-        client_line(&mut admin, "half").is_some_and(|l| field(&l, "qbuf") == 50000)
+        client_line(&mut admin, "half").is_some_and(|l| client_num(&l, "qbuf") == 50000)
     });
     let line = client_line(&mut admin, "half").unwrap();
-    assert_eq!(field(&line, "argv-mem"), 4, "{line}");
+    assert_eq!(client_num(&line, "argv-mem"), 4, "{line}");
     // tot-mem holds the query buffer (at least the frame so far).
-    assert!(field(&line, "tot-mem") >= 50000 + field(&line, "qbuf-free"), "{line}");
+    assert!(
+        client_num(&line, "tot-mem") >= 50000 + client_num(&line, "qbuf-free"),
+        "{line}"
+    );
     // The rest arrives: the command runs, nothing is held any more.
     c.s.write_all(&vec![b'x'; 50000]).unwrap();
     c.s.write_all(b"\r\n").unwrap();
     assert_eq!(c.reply_str(), "+OK\r\n");
     let line = client_line(&mut admin, "half").unwrap();
-    assert_eq!(field(&line, "argv-mem"), 0, "{line}");
-    assert_eq!(field(&line, "qbuf"), 0, "{line}");
+    assert_eq!(client_num(&line, "argv-mem"), 0, "{line}");
+    assert_eq!(client_num(&line, "qbuf"), 0, "{line}");
     assert_eq!(admin.cmd(&["STRLEN", "a"]), ":100000\r\n");
 }
 
@@ -91,17 +64,17 @@ fn idle_connection_gives_its_buffers_back() {
     let big = "v".repeat(200_000);
     assert_eq!(c.cmd(&["SET", "k", &big]), "+OK\r\n");
     assert_eq!(c.cmd(&["GET", "k"]).len(), 200_000 + 11);
-    let busy = field(&client_line(&mut admin, "idle").unwrap(), "tot-mem");
+    let busy = client_num(&client_line(&mut admin, "idle").unwrap(), "tot-mem");
     // Idle, it holds no read buffer at all (Redis frees an idle client's
     // query buffer too), and tot-mem is back to the fixed part.
     eventually("the idle connection releases its buffers", || {
-        client_line(&mut admin, "idle").is_some_and(|l| field(&l, "rbs") == 0)
+        client_line(&mut admin, "idle").is_some_and(|l| client_num(&l, "rbs") == 0)
     });
     let line = client_line(&mut admin, "idle").unwrap();
-    assert_eq!(field(&line, "qbuf"), 0, "{line}");
-    assert_eq!(field(&line, "qbuf-free"), 0, "{line}");
-    assert_eq!(field(&line, "omem"), 0, "{line}");
-    let idle = field(&line, "tot-mem");
+    assert_eq!(client_num(&line, "qbuf"), 0, "{line}");
+    assert_eq!(client_num(&line, "qbuf-free"), 0, "{line}");
+    assert_eq!(client_num(&line, "omem"), 0, "{line}");
+    let idle = client_num(&line, "tot-mem");
     assert!(idle < busy, "{idle} < {busy}");
     assert!(idle < 16 * 1024, "{line}");
     // It still serves.
@@ -140,7 +113,7 @@ fn clients_are_evicted_before_keys() {
     for j in 0..30 {
         assert_eq!(admin.cmd(&["SETRANGE", &j.to_string(), "100000", "x"]), ":100001\r\n");
     }
-    let used = info_field(&mut admin, "memory", "used_memory");
+    let used = raw_info_num(&mut admin, "memory", "used_memory");
     // Room for 2 MB more than now; clients may use 1 MB.
     let limit = (used + 2 * 1024 * 1024).to_string();
     assert_eq!(
@@ -162,8 +135,8 @@ fn clients_are_evicted_before_keys() {
     let big = "x".repeat(100_000);
     eventually("a client is evicted", || {
         admin.cmd(&["PUBLISH", "bla", &big]);
-        info_field(&mut admin, "stats", "evicted_clients") > 0
+        raw_info_num(&mut admin, "stats", "evicted_clients") > 0
     });
-    assert_eq!(info_field(&mut admin, "stats", "evicted_keys"), 0);
+    assert_eq!(raw_info_num(&mut admin, "stats", "evicted_keys"), 0);
     assert_eq!(admin.cmd(&["DBSIZE"]), ":30\r\n");
 }

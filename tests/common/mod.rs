@@ -353,3 +353,49 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// CLIENT LIST's body: one line per client, without the bulk length line.
+pub fn client_list(c: &mut Raw) -> String {
+    let reply = c.cmd(&["CLIENT", "LIST"]);
+    let body = reply.split_once("\r\n").map_or("", |(_, b)| b);
+    body.trim_end().to_string()
+}
+
+/// The CLIENT LIST line of the client named `name`, if connected.
+pub fn client_line(c: &mut Raw, name: &str) -> Option<String> {
+    client_list(c)
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")))
+        .map(String::from)
+}
+
+/// The value of `key=` in a CLIENT LIST line ("" when absent).
+pub fn client_field(line: &str, key: &str) -> String {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A numeric field of a CLIENT LIST line.
+pub fn client_num(line: &str, key: &str) -> u64 {
+    client_field(line, key)
+        .parse()
+        .unwrap_or_else(|_| panic!("no numeric {key} in {line}"))
+}
+
+/// A numeric field of INFO `section`, read over a raw connection.
+pub fn raw_info_num(c: &mut Raw, section: &str, name: &str) -> u64 {
+    let info = c.cmd(&["INFO", section]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+}
+
+/// A raw connection named `name` (CLIENT SETNAME).
+pub fn named(s: &Server, name: &str) -> Raw {
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&["CLIENT", "SETNAME", name]), "+OK\r\n");
+    c
+}
