@@ -52,6 +52,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             }
             db.insert(key, Value::raw_string(data), 0, clock);
             notify(class::STRING, "setbit", ctx.db, key);
+            crate::persist::bump(1);
             0
         }
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
@@ -73,6 +74,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             // bit changed.
             if grew || (old == 1) != on {
                 notify(class::STRING, "setbit", ctx.db, key);
+                crate::persist::bump(1);
             }
             old
         }
@@ -414,10 +416,12 @@ pub fn op_bitop<'a>(
     if len == 0 {
         if db.remove(dest).is_some() {
             notify(class::GENERIC, "del", db.index, dest);
+            crate::persist::bump(1);
         }
     } else {
         db.insert(dest, Value::raw_string(res), 0, clock);
         notify(class::STRING, "set", db.index, dest);
+        crate::persist::bump(1);
     }
     Ok(len)
 }
@@ -778,6 +782,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     }
     if changes > 0 {
         notify(class::STRING, "setbit", db.index, key);
+        crate::persist::bump(changes as u64);
     }
 }
 

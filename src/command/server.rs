@@ -604,6 +604,10 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
                 changes.push((param.name.to_string(), value));
             }
+            let aof_before = sess.shard.config.borrow().aof.clone();
+            if let Err(e) = crate::persist::aof::switch(&sess.shard, sess.tx, &aof_before, &test.aof).await {
+                return Reply::new(out, resp3).error(&err::config_set_failed("appendonly", &e));
+            }
             let changed_limits = changes
                 .iter()
                 .any(|(n, _)| n == "maxmemory-clients" || n == "maxmemory");

@@ -260,6 +260,10 @@ impl State {
         &self.sess
     }
 
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.sess
+    }
+
     /// Runs `f` with the buffer where the next reply belongs.
     fn reply_with(&mut self, f: impl FnOnce(&mut Vec<u8>, bool)) {
         let resp3 = self.sess.resp3;
@@ -782,8 +786,14 @@ impl State {
                 let first_ns = observe::ticks_to_ns(t0.wrapping_sub(run0));
                 let at = self.out.len();
                 let _argv = ArgvMem::hold(&self.sess.info, args);
-                let waited =
-                    Box::pin(command::stream::cmd_block(&mut self.sess, args, first, first_ns, &mut self.out)).await;
+                let waited = Box::pin(command::stream::cmd_block(
+                    &mut self.sess,
+                    args,
+                    first,
+                    first_ns,
+                    &mut self.out,
+                ))
+                .await;
                 let t1 = observe::ticks();
                 observe::set_mark(t1);
                 let us = observe::ticks_to_ns(t1.wrapping_sub(t0)) / 1000;
