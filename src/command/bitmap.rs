@@ -752,7 +752,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => std::mem::replace(&mut e.value, Value::Int(0)).into_bytes(),
     };
-    if data.len() < need {
+    // A created or grown string counts as a change (Redis's `dirty`).
+    let grew = data.len() < need;
+    if grew {
         data.resize(need, 0);
     }
     ctx.out.array_len(fields.len());
@@ -760,9 +762,14 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     for f in &fields {
         match f.op {
             FieldOp::Get => ctx.out.int(read_field(&data, f)),
-            _ => match apply_field(&mut data, f) {
-                Some(v) => {
-                    changes += 1;
+            _ => match {
+                let old = read_field(&data, f);
+                apply_field(&mut data, f).map(|v| (v, old != read_field(&data, f)))
+            } {
+                Some((v, changed)) => {
+                    if grew || changed {
+                        changes += 1;
+                    }
                     ctx.out.int(v)
                 }
                 None => ctx.out.null(),

@@ -344,6 +344,47 @@ pub async fn switch(
     Ok(())
 }
 
+/// DEBUG LOADAOF: writes and fsyncs the log, empties the dataset and
+/// replays the log (not logging the replay).
+pub async fn debug_loadaof(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    tx: crate::shard::gate::TxId,
+) -> Result<(), String> {
+    use crate::shard::coordinator::{broadcast_in, broadcast_locked_in};
+    let cfg = shard.config.borrow().aof.clone();
+    let on = running();
+    if on {
+        glommio::executor().spawn_blocking(sync).await;
+        broadcast_in(shard, tx, |_| detach_shard()).await;
+    }
+    broadcast_locked_in(shard, tx, |sh| {
+        let mut ks = sh.ks.borrow_mut();
+        for d in ks.dbs.iter_mut() {
+            d.clear();
+        }
+    })
+    .await;
+    let files = match read_manifest(&cfg) {
+        Ok(Some(m)) => m.base.iter().chain(&m.incr).cloned().collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => Err(e)?,
+    };
+    let r = replay(shard, &cfg, &files).await;
+    if on {
+        broadcast_in(shard, tx, |_| attach_shard()).await;
+    }
+    match r {
+        Ok(_) => {
+            crate::server::log::notice("Append Only File loaded by DEBUG LOADAOF");
+            Ok(())
+        }
+        Err(e) => {
+            crate::server::log::warning(&e);
+            Err(e)
+        }
+    }
+}
+
 // ---------------------------------------------------------------- files
 
 /// One manifest line.
