@@ -702,6 +702,12 @@ fn apply_field(p: &mut [u8], f: &Field) -> Option<i64> {
     }
 }
 
+/// Applies a SET/INCRBY field: its reply value and whether the bits changed.
+fn apply_changed(data: &mut [u8], f: &Field) -> Option<(i64, bool)> {
+    let old = read_field(data, f);
+    apply_field(data, f).map(|v| (v, old != read_field(data, f)))
+}
+
 fn read_field(p: &[u8], f: &Field) -> i64 {
     if f.signed {
         get_signed(p, f.offset, f.bits)
@@ -762,10 +768,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     for f in &fields {
         match f.op {
             FieldOp::Get => ctx.out.int(read_field(&data, f)),
-            _ => match {
-                let old = read_field(&data, f);
-                apply_field(&mut data, f).map(|v| (v, old != read_field(&data, f)))
-            } {
+            _ => match apply_changed(&mut data, f) {
                 Some((v, changed)) => {
                     if grew || changed {
                         changes += 1;

@@ -336,7 +336,7 @@ pub fn cmd_xtrim(ctx: &mut Ctx, args: &Args) {
     let n = s.trim(a.trim.expect("XTRIM has a strategy"), a.approx, a.limit);
     if n > 0 {
         notify(class::STREAM, "xtrim", index, key);
-        crate::persist::bump(n as u64);
+        crate::persist::bump(n);
     }
     ctx.out.int(n as i64);
 }
@@ -433,7 +433,7 @@ pub fn cmd_xdel(ctx: &mut Ctx, args: &Args) {
     let n = s.delete(&ids);
     if n > 0 {
         notify(class::STREAM, "xdel", index, key);
-        crate::persist::bump(n as u64);
+        crate::persist::bump(n);
     }
     ctx.out.int(n as i64);
 }

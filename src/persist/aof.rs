@@ -119,7 +119,7 @@ impl AofConfig {
             }
             Ok(())
         })())
-        .filter(|r| r.as_ref().err().map_or(true, |e| !e.is_empty()))
+        .filter(|r| r.as_ref().err().is_none_or(|e| !e.is_empty()))
     }
 }
 
@@ -416,7 +416,7 @@ impl Manifest {
                 continue;
             }
             let words: Vec<&str> = line.split_whitespace().collect();
-            if words.len() < 6 || words.len() % 2 != 0 {
+            if words.len() < 6 || !words.len().is_multiple_of(2) {
                 return Err("Invalid AOF manifest file format".into());
             }
             let (mut name, mut seq, mut kind) = (None, None, None);
