@@ -786,14 +786,8 @@ impl State {
                 let first_ns = observe::ticks_to_ns(t0.wrapping_sub(run0));
                 let at = self.out.len();
                 let _argv = ArgvMem::hold(&self.sess.info, args);
-                let waited = Box::pin(command::stream::cmd_block(
-                    &mut self.sess,
-                    args,
-                    first,
-                    first_ns,
-                    &mut self.out,
-                ))
-                .await;
+                let waited =
+                    Box::pin(command::stream::cmd_block(&mut self.sess, args, first, first_ns, &mut self.out)).await;
                 let t1 = observe::ticks();
                 observe::set_mark(t1);
                 let us = observe::ticks_to_ns(t1.wrapping_sub(t0)) / 1000;
