@@ -32,6 +32,8 @@ pub struct Config {
     pub config_file: String,
     pub enable_debug_command: String,
     pub dir: String,
+    /// The append-only log's parameters (appendonly, appendfsync ...).
+    pub aof: crate::persist::aof::AofConfig,
     /// Keyspace notification classes (`command::notify::class`).
     pub notify_keyspace_events: u32,
     /// client-output-buffer-limit per class (normal, replica, pubsub):
@@ -281,6 +283,7 @@ impl Default for Config {
             dir: std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "/".into()),
+            aof: Default::default(),
             notify_keyspace_events: 0,
             client_output_buffer_limit: [
                 ObufLimit::default(),
@@ -508,6 +511,22 @@ pub const PARAMS: &[Param] = &[
         mutability: Mutability::Runtime,
     },
     Param {
+        name: "appendfsync",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "appenddirname",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "appendfilename",
+        mutability: Mutability::StartupOnly,
+    },
+    Param {
+        name: "aof-load-truncated",
+        mutability: Mutability::Runtime,
+    },
+    Param {
         name: "notify-keyspace-events",
         mutability: Mutability::Runtime,
     },
@@ -691,7 +710,9 @@ impl Config {
             "lazyfree-lazy-server-del" => yes_no(self.memory.lazy_server_del),
             "lazyfree-lazy-user-del" => yes_no(self.memory.lazy_user_del),
             "lazyfree-lazy-user-flush" => yes_no(self.memory.lazy_user_flush),
-            "appendonly" => "no".into(),
+            "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated" => {
+                self.aof.get(name)?
+            }
             "notify-keyspace-events" => crate::command::notify::format(self.notify_keyspace_events),
             "client-output-buffer-limit" => {
                 let parts: Vec<String> = OBUF_CLASSES
@@ -796,7 +817,9 @@ impl Config {
                 self.dir = v.to_string();
             }
             "save" if v.is_empty() || v == "\"\"" => {}
-            "appendonly" if v.eq_ignore_ascii_case("no") => {}
+            "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated" => {
+                self.aof.set(name, v).expect("a log parameter")?
+            }
             "notify-keyspace-events" => {
                 self.notify_keyspace_events = crate::command::notify::parse(v)
                     .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?
@@ -827,7 +850,7 @@ impl Config {
                 }
                 self.latency_tracking_info_percentiles = ps;
             }
-            "save" | "appendonly" => return Err("persistence is not available yet".into()),
+            "save" => return Err("persistence is not available yet".into()),
             "maxmemory" => self.memory.maxmemory = parse_memory(v)?,
             "maxmemory-policy" => {
                 self.memory.policy = crate::shard::evict::Policy::parse(v).ok_or_else(|| {

@@ -52,6 +52,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             }
             db.insert(key, Value::raw_string(data), 0, clock);
             notify(class::STRING, "setbit", ctx.db, key);
+            crate::persist::bump(1);
             0
         }
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
@@ -73,6 +74,7 @@ pub fn cmd_setbit(ctx: &mut Ctx, args: &Args) {
             // bit changed.
             if grew || (old == 1) != on {
                 notify(class::STRING, "setbit", ctx.db, key);
+                crate::persist::bump(1);
             }
             old
         }
@@ -414,10 +416,12 @@ pub fn op_bitop<'a>(
     if len == 0 {
         if db.remove(dest).is_some() {
             notify(class::GENERIC, "del", db.index, dest);
+            crate::persist::bump(1);
         }
     } else {
         db.insert(dest, Value::raw_string(res), 0, clock);
         notify(class::STRING, "set", db.index, dest);
+        crate::persist::bump(1);
     }
     Ok(len)
 }
@@ -698,6 +702,12 @@ fn apply_field(p: &mut [u8], f: &Field) -> Option<i64> {
     }
 }
 
+/// Applies a SET/INCRBY field: its reply value and whether the bits changed.
+fn apply_changed(data: &mut [u8], f: &Field) -> Option<(i64, bool)> {
+    let old = read_field(data, f);
+    apply_field(data, f).map(|v| (v, old != read_field(data, f)))
+}
+
 fn read_field(p: &[u8], f: &Field) -> i64 {
     if f.signed {
         get_signed(p, f.offset, f.bits)
@@ -748,7 +758,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => std::mem::replace(&mut e.value, Value::Int(0)).into_bytes(),
     };
-    if data.len() < need {
+    // A created or grown string counts as a change (Redis's `dirty`).
+    let grew = data.len() < need;
+    if grew {
         data.resize(need, 0);
     }
     ctx.out.array_len(fields.len());
@@ -756,9 +768,11 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     for f in &fields {
         match f.op {
             FieldOp::Get => ctx.out.int(read_field(&data, f)),
-            _ => match apply_field(&mut data, f) {
-                Some(v) => {
-                    changes += 1;
+            _ => match apply_changed(&mut data, f) {
+                Some((v, changed)) => {
+                    if grew || changed {
+                        changes += 1;
+                    }
                     ctx.out.int(v)
                 }
                 None => ctx.out.null(),
@@ -778,6 +792,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     }
     if changes > 0 {
         notify(class::STRING, "setbit", db.index, key);
+        crate::persist::bump(changes as u64);
     }
 }
 

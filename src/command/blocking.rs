@@ -94,6 +94,15 @@ fn pop_serve(end: End, count: usize, shape: PopShape, resp3: bool) -> Arc<ServeF
             .ok()
             .flatten()
             .unwrap_or_default();
+        if crate::persist::propagate::active() {
+            // Logged in its non-blocking form: LPOP key [count].
+            let name: &[u8] = if end == End::Left { b"LPOP" } else { b"RPOP" };
+            let n = popped.len().to_string();
+            match shape {
+                PopShape::KeyElement => crate::persist::propagate::emit(c.db, &[name, c.key]),
+                PopShape::KeyElements => crate::persist::propagate::emit(c.db, &[name, c.key, n.as_bytes()]),
+            }
+        }
         let mut buf = Vec::new();
         let mut r = Reply::new(&mut buf, resp3);
         match shape {
@@ -140,6 +149,14 @@ fn move_serve(dst: Vec<u8>, from: End, to: End, resp3: bool) -> Arc<ServeFn> {
         }
         match op_move(db, c.key, &dst, from, to, c.now_ms, c.clock, &c.limits) {
             Ok(Some(v)) => {
+                let side = |e: End| -> &'static [u8] {
+                    if e == End::Left {
+                        b"LEFT"
+                    } else {
+                        b"RIGHT"
+                    }
+                };
+                crate::persist::propagate::emit(c.db, &[b"LMOVE", c.key, &dst, side(from), side(to)]);
                 c.touched.push(dst.clone());
                 let mut buf = Vec::new();
                 Reply::new(&mut buf, false).bulk(&v);
@@ -168,6 +185,11 @@ fn zpop_serve(max: bool, count: usize, shape: zset::PopShape, resp3: bool) -> Ar
             .ok()
             .flatten()
             .unwrap_or_default();
+        if crate::persist::propagate::active() {
+            let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            let n = popped.len().to_string();
+            crate::persist::propagate::emit(c.db, &[name, c.key, n.as_bytes()]);
+        }
         let mut buf = Vec::new();
         zset::reply_popped(&mut Reply::new(&mut buf, resp3), c.key, &popped, shape);
         Outcome::Served(buf)

@@ -94,6 +94,15 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 string::op_set(ks.db(db), k, v, 0, false, clock);
             }
             drop(ks);
+            crate::persist::changed(sh, pairs.len() as u64);
+            if crate::persist::propagate::active() {
+                let mut argv: Vec<&[u8]> = vec![b"MSET"];
+                for (k, v) in &pairs {
+                    argv.push(k);
+                    argv.push(v);
+                }
+                crate::persist::propagate::emit(db, &argv);
+            }
             touch_watched(sh, db, pairs.iter().map(|(k, _)| k.as_slice()));
             crate::shard::tracking::keys_modified(sh, pairs.iter().map(|(k, _)| k.as_slice()));
             blocking::after_write(sh, db, pairs.iter().map(|(k, _)| k.as_slice()), now);
@@ -145,7 +154,8 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
     let it = keys.iter().map(|k| k.as_slice());
     match op {
         CountOp::Del(lazy) => {
-            let watched = !sh.watches.borrow().is_empty() || sh.tracking.borrow().active();
+            let watched =
+                !sh.watches.borrow().is_empty() || sh.tracking.borrow().active() || crate::persist::propagate::active();
             if watched {
                 // Only the keys that existed change.
                 let gone: Vec<&[u8]> = keys
@@ -155,11 +165,19 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
                     .collect();
                 let n = keys::op_del(ks.db(db), gone.iter().copied(), now, lazy);
                 drop(ks);
+                crate::persist::changed(sh, n as u64);
+                if n > 0 && crate::persist::propagate::active() {
+                    let mut argv: Vec<&[u8]> = vec![if lazy { b"UNLINK" } else { b"DEL" }];
+                    argv.extend(gone.iter().copied());
+                    crate::persist::propagate::emit(db, &argv);
+                }
                 touch_watched(sh, db, gone.iter().copied());
                 crate::shard::tracking::keys_modified(sh, gone.into_iter());
                 return n;
             }
-            keys::op_del(ks.db(db), it, now, lazy)
+            let n = keys::op_del(ks.db(db), it, now, lazy);
+            crate::persist::changed(sh, n as u64);
+            n
         }
         CountOp::Exists => keys::op_exists(ks.db(db), it, now),
         CountOp::Touch => keys::op_touch(ks.db(db), it, now, (now / 1000) as u32),
@@ -323,6 +341,7 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     }
     // Run the command's own shard handler against the gathered keys; its
     // events (raised on this thread) wait until the writes have landed.
+    let changes_before = crate::persist::changes(&sess.shard);
     let (writes, events) = run_on_scratch(
         &sess.shard,
         &before,
@@ -333,6 +352,11 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
         args,
         out,
     );
+    // Logged while the keys are still locked.
+    if crate::persist::propagate::active() && crate::persist::changes(&sess.shard) != changes_before {
+        let argv: Vec<&[u8]> = args.iter().collect();
+        crate::persist::propagate::emit(sess.db, &argv);
+    }
     // Scatter what changed.
     for (shard, w) in writes {
         tx.run(shard, move |sh| {

@@ -154,3 +154,6 @@ pub fn unknown_command(name: &[u8], rest: &mut dyn Iterator<Item = &[u8]>) -> Ve
 }
 pub const CLIENT_PAUSE_MODE: &str = "ERR CLIENT PAUSE mode must be WRITE or ALL";
 pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
+
+/// DEBUG LOADAOF could not replay the log.
+pub const AOF_LOAD_FAILED: &str = "ERR Error trying to load the AOF files, check server logs.";

@@ -593,6 +593,7 @@ fn search_generic(ctx: &mut Ctx, args: &Args, v: Variant, nostore: bool) {
         None => {
             if ctx.db().remove(dst).is_some() {
                 notify(class::GENERIC, "del", ctx.db, dst);
+                crate::persist::bump(1);
             }
         }
         Some(s) => {
@@ -603,6 +604,7 @@ fn search_generic(ctx: &mut Ctx, args: &Args, v: Variant, nostore: bool) {
                 "georadiusstore"
             };
             notify(class::ZSET, event, ctx.db, dst);
+            crate::persist::bump(1);
         }
     }
     ctx.out.int(n as i64);

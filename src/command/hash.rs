@@ -209,6 +209,7 @@ pub fn op_hset(
         created += h.set(f, v, false, limits) as usize;
     }
     notify(class::HASH, "hset", db.index, key);
+    crate::persist::bump(pairs.len() as u64);
     Ok(created)
 }
 
@@ -235,6 +236,7 @@ pub fn op_hincrby(
     let text = crate::protocol::reply::fmt_i64(&mut tmp, new);
     h.set(field, text, true, limits);
     notify(class::HASH, "hincrby", index, key);
+    crate::persist::bump(1);
     Ok(new)
 }
 
@@ -261,6 +263,7 @@ pub fn op_hincrbyfloat(
     };
     h.set(field, &text, true, limits);
     notify(class::HASH, "hincrbyfloat", index, key);
+    crate::persist::bump(1);
     Ok(text)
 }
 
@@ -308,6 +311,7 @@ pub fn op_hexpire(
     let emptied = h.is_empty();
     settle(db, key);
     let deleted = codes.contains(&SETEX_DELETED);
+    crate::persist::bump(codes.iter().filter(|&&c| c == SETEX_DELETED || c == SETEX_OK).count() as u64);
     if deleted {
         notify(class::HASH, "hdel", db.index, key);
         if emptied {
@@ -463,6 +467,7 @@ pub fn cmd_hsetnx(ctx: &mut Ctx, args: &Args) {
     h.prepare_for(1, [field.len(), value.len()].into_iter(), &limits);
     h.set(field, value, false, &limits);
     notify(class::HASH, "hset", index, key);
+    crate::persist::bump(1);
     ctx.out.int(1);
 }
 
@@ -535,6 +540,7 @@ pub fn cmd_hdel(ctx: &mut Ctx, args: &Args) {
     }
     if n > 0 {
         notify(class::HASH, "hdel", db.index, key);
+        crate::persist::bump(n as u64);
     }
     drop_if_empty(db, key);
     ctx.out.int(n);
@@ -1029,6 +1035,7 @@ pub fn cmd_hpersist(ctx: &mut Ctx, args: &Args) {
     }
     if persisted {
         notify(class::HASH, "hpersist", ctx.db, key);
+        crate::persist::bump(1);
     }
 }
 
@@ -1151,6 +1158,9 @@ pub fn cmd_hgetex(ctx: &mut Ctx, args: &Args) {
     let index = db.index;
     if reclaimed > 0 {
         notify(class::HASH, "hexpired", index, key);
+    }
+    if deleted || expiring || persisted {
+        crate::persist::bump(1);
     }
     if deleted {
         notify(class::HASH, "hdel", index, key);
@@ -1280,6 +1290,7 @@ pub fn cmd_hsetex(ctx: &mut Ctx, args: &Args) {
     settle(db, key);
     let index = db.index;
     notify(class::HASH, "hset", index, key);
+    crate::persist::bump(1);
     if deleted {
         notify(class::HASH, "hdel", index, key);
     } else if expire.is_some() {

@@ -580,6 +580,7 @@ pub fn op_pfadd<'a>(
             };
             if updated {
                 notify(class::STRING, "pfadd", db.index, key);
+                crate::persist::bump(1);
             }
             Ok(updated)
         }
@@ -589,6 +590,7 @@ pub fn op_pfadd<'a>(
             s[15] |= 0x80;
             db.insert(key, Value::raw_string(s), 0, clock);
             notify(class::STRING, "pfadd", db.index, key);
+            crate::persist::bump(1);
             Ok(true)
         }
     }
@@ -701,6 +703,7 @@ pub fn op_pfmerge<'a>(
     if converted.is_ok() {
         // Redis names PFMERGE's event `pfadd`.
         notify(class::STRING, "pfadd", db.index, dest);
+        crate::persist::bump(1);
     }
     converted
 }

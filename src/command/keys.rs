@@ -96,6 +96,7 @@ pub fn cmd_del(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let lazy = del_is_lazy(ctx.shard, args.get(0));
     let n = op_del(&mut ctx.ks.dbs[ctx.db], args.iter().skip(1), now, lazy);
+    ctx.dirty(n as u64);
     ctx.out.int(n);
 }
 
@@ -213,6 +214,7 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, unit: Unit, absolute: bool, name: 
         db.set_expire(key, when as u64);
         notify(class::GENERIC, "expire", db.index, key);
     }
+    ctx.dirty(1);
     ctx.out.int(1);
 }
 
@@ -271,6 +273,7 @@ pub fn cmd_persist(ctx: &mut Ctx, args: &Args) {
         Some(e) if e.expire_at() != 0 => {
             db.set_expire(args.get(1), 0);
             notify(class::GENERIC, "persist", db.index, args.get(1));
+            crate::persist::changed(ctx.shard, 1);
             ctx.out.int(1)
         }
         _ => ctx.out.int(0),
@@ -304,6 +307,7 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
     op_put_entry(db, dst, e, false, now);
     notify(class::GENERIC, "rename_from", db.index, src);
     notify(class::GENERIC, "rename_to", db.index, dst);
+    ctx.dirty(1);
     if nx {
         ctx.out.int(1)
     } else {
@@ -355,6 +359,7 @@ pub fn cmd_copy(ctx: &mut Ctx, args: &Args) {
     let stored = op_put_entry(&mut ctx.ks.dbs[dst_db], dst, e, !replace, now);
     if stored {
         notify(class::GENERIC, "copy_to", dst_db, dst);
+        ctx.dirty(1);
     }
     ctx.out.int(stored as i64);
 }
@@ -385,6 +390,7 @@ pub fn cmd_move(ctx: &mut Ctx, args: &Args) {
     op_put_entry(&mut ctx.ks.dbs[target], key, e, false, now);
     notify(class::GENERIC, "move_from", ctx.db, key);
     notify(class::GENERIC, "move_to", target, key);
+    ctx.dirty(1);
     ctx.out.int(1);
 }
 
@@ -764,6 +770,9 @@ pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
         touch_watched_in(sh, &[db]);
         crate::shard::tracking::on_flush(sh);
         let done = flush_dbs(sh, &[db], mode);
+        if sh.id == 0 {
+            crate::persist::propagate::emit(db, &[b"FLUSHDB"]);
+        }
         sh.ks.borrow_mut().db(db).prepare();
         // Blocked group readers answer that their group went away.
         crate::shard::blocking::signal_databases(sh, &[db], crate::util::now_ms());
@@ -812,6 +821,9 @@ fn flush_dbs(
     mode: FlushMode,
 ) -> Option<futures_channel::oneshot::Receiver<()>> {
     let mut ks = sh.ks.borrow_mut();
+    // FLUSHDB/FLUSHALL count the keys they remove (Redis's emptyData).
+    let removed: usize = dbs.iter().map(|&i| ks.dbs[i].len()).sum();
+    crate::persist::changed(sh, removed as u64);
     if mode == FlushMode::Inline {
         for &i in dbs {
             ks.db(i).clear();
@@ -856,6 +868,9 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
         touch_watched_in(sh, &all);
         crate::shard::tracking::on_flush(sh);
         let done = flush_dbs(sh, &all, mode);
+        if sh.id == 0 {
+            crate::persist::propagate::emit(db, &[b"FLUSHALL"]);
+        }
         // The caller's database is about to be written again: its slot
         // tables are ready on every shard, so that cost shows in
         // used_memory now rather than on the first write.
@@ -911,6 +926,12 @@ pub fn op_swapdb(sh: &crate::shard::Shard, a: usize, b: usize) {
         }
     }
     sh.ks.borrow_mut().swap(a, b);
+    if sh.id == 0 {
+        // One change for the whole command, counted once.
+        crate::persist::changed(sh, 1);
+        let (a, b) = (a.to_string(), b.to_string());
+        crate::persist::propagate::emit(0, &[b"SWAPDB", a.as_bytes(), b.as_bytes()]);
+    }
     // Clients blocked on keys of either database may now be served.
     crate::shard::blocking::signal_databases(sh, &[a, b], now);
 }

@@ -86,6 +86,7 @@ pub fn op_push(ctx: &mut Ctx, key: &[u8], elems: &[&[u8]], end: End, only_existi
             l.update_encoding(&limits);
             let n = l.len();
             notify(class::LIST, push_event(end), db.index, key);
+            crate::persist::bump(elems.len() as u64);
             Ok(n)
         }
         None if only_existing => Ok(0),
@@ -98,6 +99,7 @@ pub fn op_push(ctx: &mut Ctx, key: &[u8], elems: &[&[u8]], end: End, only_existi
             let n = l.len();
             db.insert(key, Value::List(Box::new(l)), 0, clock);
             notify(class::LIST, push_event(end), db.index, key);
+            crate::persist::bump(elems.len() as u64);
             Ok(n)
         }
     }
@@ -153,6 +155,7 @@ pub fn op_pop(
     }
     if n > 0 {
         notify(class::LIST, pop_event(end), db.index, key);
+        crate::persist::bump(n as u64);
     }
     if emptied {
         db.remove(key);
@@ -357,6 +360,7 @@ pub fn cmd_lset(ctx: &mut Ctx, args: &Args) {
                 l.recount();
                 l.update_encoding(&limits);
                 notify(class::LIST, "lset", index, args.get(1));
+                crate::persist::bump(1);
                 ctx.out.ok()
             }
         },
@@ -385,6 +389,7 @@ pub fn cmd_linsert(ctx: &mut Ctx, args: &Args) {
                 l.update_encoding(&limits);
                 let n = l.len();
                 notify(class::LIST, "linsert", index, args.get(1));
+                crate::persist::bump(1);
                 ctx.out.int(n as i64)
             }
         },
@@ -435,6 +440,7 @@ pub fn cmd_lrem(ctx: &mut Ctx, args: &Args) {
     };
     if removed > 0 {
         notify(class::LIST, "lrem", ctx.db, key);
+        ctx.dirty(removed as u64);
         drop_if_empty(ctx.db(), key, now);
     }
     ctx.out.int(removed as i64)
@@ -451,6 +457,7 @@ pub fn cmd_ltrim(ctx: &mut Ctx, args: &Args) {
         Err(_) => return ctx.out.error(err::WRONGTYPE),
         Ok(None) => {}
         Ok(Some(l)) => {
+            let before = l.items.len();
             match l.range(start, stop) {
                 None => l.items.clear(),
                 Some((a, b)) => {
@@ -458,6 +465,7 @@ pub fn cmd_ltrim(ctx: &mut Ctx, args: &Args) {
                     l.items.drain(..a);
                 }
             }
+            crate::persist::bump((before - l.items.len()) as u64);
             l.recount();
             l.update_encoding(&limits);
             notify(class::LIST, "ltrim", ctx.db, key);
@@ -488,6 +496,7 @@ pub fn op_move(
     get_list(db, dst, now)?;
     let l = get_list(db, src, now)?.expect("checked above");
     let v = l.pop(from).expect("stored lists are never empty");
+    crate::persist::bump(1);
     l.update_encoding(limits);
     let emptied = l.is_empty();
     // Redis's order: the push on the destination (`new` first if created),

@@ -283,6 +283,10 @@ pub fn execute(
             return;
         }
     }
+    // Propagation (the AOF) compares the change counter around the call:
+    // one thread-local read when no log listens.
+    let propagating = crate::persist::propagate::active();
+    let changes_before = if propagating { crate::persist::changes(shard) } else { 0 };
     {
         let mut ks = shard.ks.borrow_mut();
         let mut ctx = Ctx {
@@ -298,6 +302,13 @@ pub fn execute(
             limits,
         };
         handler(&mut ctx, args);
+    }
+    if propagating {
+        if crate::persist::changes(shard) != changes_before {
+            crate::persist::propagate::command(shard, spec, args, db, now_ms, &out[start..]);
+        } else {
+            crate::persist::propagate::discard();
+        }
     }
     if let Some(snap) = watched {
         if !snap.is_empty() {
@@ -354,7 +365,10 @@ pub fn with_deferred_wakeups<R>(shard: &std::rc::Rc<crate::shard::Shard>, now_ms
 /// hops serves them at its end with [`serve_wakeups`]).
 pub fn collect_wakeups<R>(f: impl FnOnce() -> R) -> (R, Vec<(usize, Vec<u8>)>) {
     let outer = DEFERRED_WAKEUPS.with(|d| d.borrow_mut().replace(Vec::new()));
+    // A transaction's writes on this shard are logged as one MULTI block.
+    crate::persist::propagate::begin_tx();
     let r = f();
+    crate::persist::propagate::end_tx();
     let keys = DEFERRED_WAKEUPS.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
     let keys = keys.unwrap_or_default();
     let nested = DEFERRED_WAKEUPS.with(|d| d.borrow().is_some());

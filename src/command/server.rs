@@ -604,6 +604,10 @@ pub async fn cmd_config(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
                 }
                 changes.push((param.name.to_string(), value));
             }
+            let aof_before = sess.shard.config.borrow().aof.clone();
+            if let Err(e) = crate::persist::aof::switch(&sess.shard, sess.tx, &aof_before, &test.aof).await {
+                return Reply::new(out, resp3).error(&err::config_set_failed("appendonly", &e));
+            }
             let changed_limits = changes
                 .iter()
                 .any(|(n, _)| n == "maxmemory-clients" || n == "maxmemory");
@@ -696,6 +700,10 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let sub = args.get(1).to_ascii_lowercase();
     match (sub.as_slice(), args.len()) {
         (b"help", 2) => reply_help(&mut Reply::new(out, resp3), DEBUG_HELP),
+        (b"loadaof", 2) => match crate::persist::aof::debug_loadaof(&sess.shard, sess.tx).await {
+            Ok(()) => Reply::new(out, resp3).ok(),
+            Err(_) => Reply::new(out, resp3).error(err::AOF_LOAD_FAILED),
+        },
         (b"sleep", 3) => {
             let secs = super::args::parse_f64(args.get(2)).unwrap_or(0.0);
             // Like Redis, DEBUG SLEEP blocks the server thread: here, this

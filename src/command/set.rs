@@ -174,6 +174,7 @@ pub fn op_sadd(
     };
     if added > 0 {
         notify(class::SET, "sadd", db.index, key);
+        crate::persist::bump(added as u64);
     }
     Ok(added)
 }
@@ -196,6 +197,7 @@ pub fn op_srem(db: &mut Db, key: &[u8], members: &[&[u8]], now: u64, clock: u32)
     let emptied = s.is_empty();
     if removed > 0 {
         notify(class::SET, "srem", db.index, key);
+        crate::persist::bump(removed as u64);
     }
     if emptied {
         db.remove(key);
@@ -229,6 +231,7 @@ pub fn op_smove(
         return Ok(false);
     }
     notify(class::SET, "srem", index, src);
+    crate::persist::bump(1);
     if s.is_empty() {
         db.remove(src);
         notify(class::GENERIC, "del", index, src);
@@ -244,6 +247,7 @@ pub fn op_smove(
     };
     if added {
         notify(class::SET, "sadd", index, dst);
+        crate::persist::bump(1);
     }
     Ok(true)
 }
@@ -391,10 +395,12 @@ fn store(db: &mut Db, dst: &[u8], result: Set, clock: u32, event: &'static str) 
     if n == 0 {
         if db.remove(dst).is_some() {
             notify(class::GENERIC, "del", db.index, dst);
+            crate::persist::bump(1);
         }
     } else {
         db.insert(dst, Value::Set(Box::new(result)), 0, clock);
         notify(class::SET, event, db.index, dst);
+        crate::persist::bump(1);
     }
     n
 }
@@ -499,9 +505,14 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
             Ok(Some(s)) => {
                 let m = s.remove_nth(rand_below(s.len()));
                 notify(class::SET, "spop", index, key);
+                crate::persist::bump(1);
                 if s.is_empty() {
                     db.remove(key);
                     notify(class::GENERIC, "del", index, key);
+                }
+                if crate::persist::propagate::active() {
+                    // Logged as the removal it made: SREM key member.
+                    crate::persist::propagate::replace(vec![vec![b"SREM".to_vec(), key.to_vec(), m.to_vec()]]);
                 }
                 m
             }
@@ -522,6 +533,7 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
         return ctx.out.set_len(0);
     }
     notify(class::SET, "spop", index, key);
+    crate::persist::bump(count.min(s.len() as u64));
     if count >= s.len() as u64 {
         // The whole set, answered as SUNION of the one key would be.
         let mut all = Set::new_intset();
@@ -530,9 +542,24 @@ pub fn cmd_spop(ctx: &mut Ctx, args: &Args) {
         }
         db.remove(key);
         notify(class::GENERIC, "del", index, key);
+        if crate::persist::propagate::active() {
+            crate::persist::propagate::replace(vec![vec![b"DEL".to_vec(), key.to_vec()]]);
+        }
         return reply_members(&mut ctx.out, &all);
     }
     let popped = pop_random(s, count as usize, &limits);
+    if crate::persist::propagate::active() {
+        // SREM key m1 m2 ..., 1024 members per command as Redis does.
+        let cmds = popped
+            .chunks(1024)
+            .map(|c| {
+                let mut argv = vec![b"SREM".to_vec(), key.to_vec()];
+                argv.extend(c.iter().cloned());
+                argv
+            })
+            .collect();
+        crate::persist::propagate::replace(cmds);
+    }
     ctx.out.set_len(popped.len());
     for m in &popped {
         ctx.out.bulk(m);

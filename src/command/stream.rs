@@ -311,8 +311,10 @@ pub fn cmd_xadd(ctx: &mut Ctx, args: &Args) {
     }
     reply_id(&mut ctx.out, id);
     notify(class::STREAM, "xadd", index, key);
+    crate::persist::bump(1);
     if trimmed > 0 {
         notify(class::STREAM, "xtrim", index, key);
+        crate::persist::bump(1);
     }
 }
 
@@ -334,6 +336,7 @@ pub fn cmd_xtrim(ctx: &mut Ctx, args: &Args) {
     let n = s.trim(a.trim.expect("XTRIM has a strategy"), a.approx, a.limit);
     if n > 0 {
         notify(class::STREAM, "xtrim", index, key);
+        crate::persist::bump(n);
     }
     ctx.out.int(n as i64);
 }
@@ -430,6 +433,7 @@ pub fn cmd_xdel(ctx: &mut Ctx, args: &Args) {
     let n = s.delete(&ids);
     if n > 0 {
         notify(class::STREAM, "xdel", index, key);
+        crate::persist::bump(n);
     }
     ctx.out.int(n as i64);
 }
@@ -490,6 +494,7 @@ pub fn cmd_xsetid(ctx: &mut Ctx, args: &Args) {
     }
     ctx.out.ok();
     notify(class::STREAM, "xsetid", index, key);
+    crate::persist::bump(1);
 }
 
 // ---------------------------------------------------------------- XREAD / XREADGROUP
@@ -705,6 +710,7 @@ fn serve_one(db: &mut Db, key: &[u8], id: ReadId, ra: &ReadArgs, now: u64, resp3
     consumer.seen_time = now;
     if created {
         notify(class::STREAM, "xgroup-createconsumer", index, key);
+        crate::persist::bump(1);
     }
     match after {
         Some(a) if history => {
@@ -1007,6 +1013,7 @@ fn stream_serve(w: Arc<Waiting>) -> Arc<ServeFn> {
                 consumer.seen_time = now;
                 if created {
                     notify(class::STREAM, "xgroup-createconsumer", c.db, key);
+                    crate::persist::bump(1);
                 }
             }
             if serve_new(&mut Reply::new(&mut body, w.resp3), w.resp3, key, s, from, &w.ra, now) {
@@ -1238,6 +1245,7 @@ pub fn cmd_xgroup(ctx: &mut Ctx, args: &Args) {
             s.groups.insert(name.to_vec(), Group::new(id, entries_read));
             ctx.out.ok();
             notify(class::STREAM, "xgroup-create", index, key);
+            crate::persist::bump(1);
         }
         b"setid" if argc == 5 || argc == 7 => {
             let s = get_stream(db, key, now).ok().flatten().expect("exists");
@@ -1254,12 +1262,14 @@ pub fn cmd_xgroup(ctx: &mut Ctx, args: &Args) {
             g.entries_read = entries_read;
             ctx.out.ok();
             notify(class::STREAM, "xgroup-setid", index, key);
+            crate::persist::bump(1);
         }
         b"destroy" if argc == 4 => {
             let s = get_stream(db, key, now).ok().flatten().expect("exists");
             if s.groups.remove(name).is_some() {
                 ctx.out.int(1);
                 notify(class::STREAM, "xgroup-destroy", index, key);
+                crate::persist::bump(1);
             } else {
                 ctx.out.int(0);
             }
@@ -1271,6 +1281,7 @@ pub fn cmd_xgroup(ctx: &mut Ctx, args: &Args) {
             ctx.out.int(created as i64);
             if created {
                 notify(class::STREAM, "xgroup-createconsumer", index, key);
+                crate::persist::bump(1);
             }
         }
         b"delconsumer" if argc == 5 => {
@@ -1283,6 +1294,7 @@ pub fn cmd_xgroup(ctx: &mut Ctx, args: &Args) {
                     }
                     ctx.out.int(c.pel.len() as i64);
                     notify(class::STREAM, "xgroup-delconsumer", index, key);
+                    crate::persist::bump(1);
                 }
                 None => ctx.out.int(0),
             }
@@ -1318,6 +1330,7 @@ pub fn cmd_xack(ctx: &mut Ctx, args: &Args) {
         }
     }
     let n = ids.into_iter().filter(|id| g.ack(*id)).count();
+    crate::persist::bump(n as u64);
     ctx.out.int(n as i64);
 }
 
@@ -1539,6 +1552,7 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
     c.seen_time = now;
     if created {
         notify(class::STREAM, "xgroup-createconsumer", index, key);
+        crate::persist::bump(1);
     }
     let mut body = Vec::new();
     let mut r = Reply::new(&mut body, resp3);
@@ -1611,6 +1625,7 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
     c.seen_time = now;
     if created {
         notify(class::STREAM, "xgroup-createconsumer", index, key);
+        crate::persist::bump(1);
     }
     let mut attempts = count * ATTEMPTS_FACTOR;
     let mut body = Vec::new();

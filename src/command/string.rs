@@ -399,6 +399,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64, keep_ttl
         if expire_at != 0 {
             notify(class::GENERIC, "expire", db.index, key);
         }
+        crate::persist::changed(ctx.shard, 1);
         return ctx.out.ok();
     }
     let (exists, old) = match db.lookup(key, now) {
@@ -432,6 +433,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64, keep_ttl
         return;
     }
     op_set(db, key, value, expire_at, keep_ttl, clock);
+    crate::persist::changed(ctx.shard, 1);
     if expire_at != 0 {
         notify(class::GENERIC, "expire", db.index, key);
     }
@@ -460,6 +462,7 @@ pub fn cmd_setnx(ctx: &mut Ctx, args: &Args) {
         ctx.out.int(0);
     } else {
         op_set(db, args.get(1), args.get(2), 0, false, clock);
+        ctx.dirty(1);
         ctx.out.int(1);
     }
 }
@@ -499,6 +502,7 @@ pub fn cmd_getdel(ctx: &mut Ctx, args: &Args) {
         Some(_) => {
             let e = db.remove(args.get(1)).expect("key looked up above");
             notify(class::GENERIC, "del", db.index, args.get(1));
+            ctx.dirty(1);
             reply_value(ctx, &e.value);
         }
     }
@@ -537,11 +541,13 @@ pub fn cmd_getex(ctx: &mut Ctx, args: &Args) {
             db.set_expire(key, expire_at);
             notify(class::GENERIC, "expire", db.index, key);
         }
+        crate::persist::changed(ctx.shard, 1);
     } else if opts.persist {
         let had_ttl = db.lookup(key, now).is_some_and(|e| e.expire_at() != 0);
         if had_ttl {
             db.set_expire(key, 0);
             notify(class::GENERIC, "persist", db.index, key);
+            crate::persist::changed(ctx.shard, 1);
         }
     }
     reply_value(ctx, &v);
@@ -597,6 +603,7 @@ pub fn cmd_mset(ctx: &mut Ctx, args: &Args) {
     for i in (1..args.len()).step_by(2) {
         op_set(db, args.get(i), args.get(i + 1), 0, false, clock);
     }
+    ctx.dirty((args.len() as u64 - 1) / 2);
     ctx.out.ok();
 }
 
@@ -617,6 +624,7 @@ pub fn cmd_msetnx(ctx: &mut Ctx, args: &Args) {
     for i in (1..args.len()).step_by(2) {
         op_set(db, args.get(i), args.get(i + 1), 0, false, clock);
     }
+    ctx.dirty((args.len() as u64 - 1) / 2);
     ctx.out.int(1);
 }
 
@@ -624,7 +632,10 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], delta: i64) {
     let (now, clock) = (ctx.now_ms, ctx.clock);
     let db = &mut ctx.ks.dbs[ctx.db];
     match op_incr(db, key, delta, now, clock) {
-        Ok(v) => ctx.out.int(v),
+        Ok(v) => {
+            ctx.dirty(1);
+            ctx.out.int(v)
+        }
         Err(e) => ctx.out.error(e.message()),
     }
 }
@@ -662,7 +673,10 @@ pub fn cmd_incrbyfloat(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let db = &mut ctx.ks.dbs[ctx.db];
     match op_incr_float(db, key, args.get(2), now, clock) {
-        Ok(s) => ctx.out.bulk(&s),
+        Ok(s) => {
+            ctx.dirty(1);
+            ctx.out.bulk(&s)
+        }
         Err(e) => ctx.out.error(e.message()),
     }
 }
@@ -672,7 +686,10 @@ pub fn cmd_append(ctx: &mut Ctx, args: &Args) {
     let (now, clock, max) = (ctx.now_ms, ctx.clock, ctx.max_bulk_len);
     let db = &mut ctx.ks.dbs[ctx.db];
     match op_append(db, args.get(1), args.get(2), max, now, clock) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            ctx.dirty(1);
+            ctx.out.int(n as i64)
+        }
         Err(e) => ctx.out.error(e.message()),
     }
 }
@@ -747,7 +764,12 @@ pub fn cmd_setrange(ctx: &mut Ctx, args: &Args) {
         now,
         clock,
     ) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if !args.get(3).is_empty() {
+                ctx.dirty(1);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => ctx.out.error(e.message()),
     }
 }

@@ -485,6 +485,7 @@ pub fn op_zadd(
     }
     if out.added + out.updated > 0 {
         notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, db.index, key);
+        crate::persist::bump((out.added + out.updated) as u64);
     }
     Ok(out)
 }
@@ -571,6 +572,7 @@ pub fn cmd_zrem(ctx: &mut Ctx, args: &Args) {
     out.int(removed as i64);
     if removed > 0 {
         notify(class::ZSET, "zrem", ctx.db, key);
+        crate::persist::bump(removed as u64);
         drop_if_empty(ctx, key);
     }
 }
@@ -856,11 +858,13 @@ fn zrange_generic(ctx: &mut Ctx, args: &Args, key_at: usize, store: bool, mut ki
             None => {
                 if ctx.db().remove(dst).is_some() {
                     notify(class::GENERIC, "del", ctx.db, dst);
+                    crate::persist::bump(1);
                 }
             }
             Some(v) => {
                 ctx.db().insert(dst, Value::ZSet(Box::new(v)), 0, clock);
                 notify(class::ZSET, "zrangestore", ctx.db, dst);
+                crate::persist::bump(1);
             }
         }
         return ctx.out.int(n as i64);
@@ -935,6 +939,7 @@ fn zrem_range(ctx: &mut Ctx, key: &[u8], event: &'static str, span: impl Fn(&ZSe
     out.int(n as i64);
     if n > 0 {
         notify(class::ZSET, event, ctx.db, key);
+        crate::persist::bump(n as u64);
         drop_if_empty(ctx, key);
     }
 }
@@ -953,6 +958,7 @@ pub fn op_pop(db: &mut Db, key: &[u8], max: bool, count: usize, now: u64) -> Res
             let got = z.pop(max, count);
             if !got.is_empty() {
                 notify(class::ZSET, if max { "zpopmax" } else { "zpopmin" }, index, key);
+                crate::persist::bump(got.len() as u64);
             }
             if !z.is_empty() {
                 return Ok(Some(got));
@@ -1416,6 +1422,7 @@ fn zsetop_generic(ctx: &mut Ctx, args: &Args, store: bool, op: SetOp, name: &str
         if len == 0 {
             if ctx.db().remove(dst).is_some() {
                 notify(class::GENERIC, "del", ctx.db, dst);
+                crate::persist::bump(1);
             }
         } else {
             let z = ZSet::from_sorted(result, lim);
@@ -1426,6 +1433,7 @@ fn zsetop_generic(ctx: &mut Ctx, args: &Args, store: bool, op: SetOp, name: &str
                 SetOp::Diff => "zdiffstore",
             };
             notify(class::ZSET, event, ctx.db, dst);
+            crate::persist::bump(1);
         }
         return ctx.out.int(len as i64);
     }

@@ -13,7 +13,22 @@ use crate::shard::Shard;
 /// the figure it covered and the rules compare against that).
 #[inline]
 pub fn changes(shard: &Shard) -> u64 {
-    shard.dirty.get()
+    shard.dirty.get() + LOCAL_CHANGES.with(|c| c.get())
+}
+
+thread_local! {
+    /// Changes recorded by code that holds a database but not its shard
+    /// (the `op_*` helpers shared by plain, cross-shard and blocked-client
+    /// paths). A shard owns its thread, so this is the running shard's;
+    /// [`changes`] adds it in.
+    static LOCAL_CHANGES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Records `n` changes on the shard running on this thread (for helpers
+/// that have no [`Shard`] at hand).
+#[inline]
+pub fn bump(n: u64) {
+    LOCAL_CHANGES.with(|c| c.set(c.get() + n));
 }
 
 /// Records `n` changes on `shard`.
@@ -21,3 +36,6 @@ pub fn changes(shard: &Shard) -> u64 {
 pub fn changed(shard: &Shard, n: u64) {
     shard.dirty.set(shard.dirty.get() + n);
 }
+
+pub mod aof;
+pub mod propagate;

@@ -260,6 +260,10 @@ impl State {
         &self.sess
     }
 
+    pub(crate) fn session_mut(&mut self) -> &mut Session {
+        &mut self.sess
+    }
+
     /// Runs `f` with the buffer where the next reply belongs.
     fn reply_with(&mut self, f: impl FnOnce(&mut Vec<u8>, bool)) {
         let resp3 = self.sess.resp3;

@@ -116,6 +116,12 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     if cfg.config_file.is_empty() {
         log::warning("Warning: no config file specified, using the default config.");
     }
+    if cfg.aof.enabled {
+        // The log's files are opened (or created) before any shard starts;
+        // shard 0 replays them before anyone is served.
+        let files = crate::persist::aof::open_at_start(&cfg.aof)?;
+        crate::persist::aof::set_plan(files);
+    }
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = if shards > 1 {
         Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY))
@@ -267,6 +273,10 @@ async fn shard_main(
         }),
     )
     .await;
+    if let Err(e) = crate::persist::aof::startup(&shard).await {
+        let _ = ready.send(Err(e));
+        return;
+    }
     let backlog = shard.config.borrow().tcp_backlog as i32;
     let mut listeners = Vec::new();
     for a in &addrs {

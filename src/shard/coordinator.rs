@@ -207,6 +207,12 @@ where
     ACKS.with(|a| a.borrow_mut().push(ack));
 }
 
+/// Makes the running command's connection wait for `ack` before it
+/// replies (the log's fsync under appendfsync always).
+pub fn wait_before_reply(ack: Pending<()>) {
+    ACKS.with(|a| a.borrow_mut().push(ack));
+}
+
 /// Whether [`post_acked`] messages await acknowledgement.
 #[inline]
 pub fn has_acks() -> bool {

@@ -192,6 +192,7 @@ impl Db {
                     self.slot_volatile[slot] -= 1;
                     EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
                     notify(class::EXPIRED, "expired", self.index, key);
+                    crate::persist::propagate::deleted(self.index, key);
                     None
                 } else {
                     Some(o.into_mut())
@@ -380,6 +381,7 @@ impl Db {
         if e.is_expired(now_ms) {
             EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
             notify(class::EXPIRED, "expired", self.index, key);
+            crate::persist::propagate::deleted(self.index, key);
             crate::shard::tracking::key_expired(key);
             crate::shard::blocking::key_expired(self.index, key);
             None
@@ -474,6 +476,7 @@ impl Db {
                 crate::shard::blocking::key_expired(self.index, &k);
                 EXPIRED_LAZILY.with(|c| c.set(c.get() + 1));
                 notify(class::EXPIRED, "expired", self.index, &k);
+                crate::persist::propagate::deleted(self.index, &k);
                 n += 1;
             }
         }
@@ -503,6 +506,7 @@ impl Db {
                     if !keep {
                         filed.unfile(k);
                         notify(class::EXPIRED, "expired", index, k);
+                        crate::persist::propagate::deleted(index, k);
                         crate::shard::tracking::key_expired(k);
                         crate::shard::blocking::key_expired(index, k);
                     }

@@ -1,0 +1,983 @@
+//! The append-only log, in Redis 7's multi-part layout.
+//!
+//! `<dir>/<appenddirname>/` holds a base file (`<prefix>.<seq>.base.rdb`),
+//! incremental files (`<prefix>.<seq>.incr.aof`, RESP commands) and the
+//! manifest `<prefix>.manifest` listing them (`file <name> seq <n> type
+//! b|h|i`). Shards hand their propagated commands ([`super::propagate`])
+//! to one writer thread over a channel; the channel's order is the log's
+//! order. The writer appends what arrived, inserting `SELECT` when the
+//! database changes, then fsyncs as `appendfsync` says: `always` fsyncs
+//! every round before acknowledging it (the connections hold their
+//! replies until then, so one fsync covers every write that arrived
+//! meanwhile: group commit), `everysec` at most once a second, `no`
+//! never. The writer runs off the shards, so file I/O never stalls
+//! request serving.
+//!
+//! Loading (start-up, DEBUG LOADAOF) replays the base and the incr files
+//! in order through a client of shard 0. A base in RDB form is read only
+//! when it holds no keys: keys in a base need the RDB decoder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::propagate::Record;
+
+/// When the log is fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+impl Fsync {
+    pub fn parse(v: &str) -> Option<Fsync> {
+        match v.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+}
+
+/// The log's parameters (part of [`crate::config::Config`]).
+#[derive(Clone, Debug)]
+pub struct AofConfig {
+    pub enabled: bool,
+    pub fsync: Fsync,
+    pub dirname: String,
+    pub filename: String,
+    pub load_truncated: bool,
+}
+
+impl Default for AofConfig {
+    fn default() -> Self {
+        AofConfig {
+            enabled: false,
+            fsync: Fsync::EverySec,
+            dirname: "appendonlydir".into(),
+            filename: "appendonly.aof".into(),
+            load_truncated: true,
+        }
+    }
+}
+
+impl AofConfig {
+    /// CONFIG GET for the log's parameters.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+        Some(match name {
+            "appendonly" => yn(self.enabled),
+            "appendfsync" => self.fsync.name().into(),
+            "appenddirname" => self.dirname.clone(),
+            "appendfilename" => self.filename.clone(),
+            "aof-load-truncated" => yn(self.load_truncated),
+            _ => return None,
+        })
+    }
+
+    /// CONFIG SET / config file for the log's parameters; None when the
+    /// name is not one of them.
+    pub fn set(&mut self, name: &str, v: &str) -> Option<Result<(), String>> {
+        let yn = |v: &str| match v.to_ascii_lowercase().as_str() {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => Err("argument must be 'yes' or 'no'".to_string()),
+        };
+        Some((|| {
+            match name {
+                "appendonly" => self.enabled = yn(v)?,
+                "appendfsync" => {
+                    self.fsync = Fsync::parse(v)
+                        .ok_or_else(|| "argument(s) must be one of the following: always, everysec, no".to_string())?
+                }
+                "appenddirname" | "appendfilename" => {
+                    if v.contains('/') || v.is_empty() {
+                        return Err(format!("{} can't be a path, just a filename", name));
+                    }
+                    if name == "appenddirname" {
+                        self.dirname = v.into();
+                    } else {
+                        self.filename = v.into();
+                    }
+                }
+                "aof-load-truncated" => self.load_truncated = yn(v)?,
+                _ => return Err(String::new()),
+            }
+            Ok(())
+        })())
+        .filter(|r| r.as_ref().err().is_none_or(|e| !e.is_empty()))
+    }
+}
+
+// ---------------------------------------------------------------- writer
+
+enum Msg {
+    Cmds(Record, Option<futures_channel::oneshot::Sender<()>>),
+    /// Write and fsync what came before, then answer.
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
+struct Writer {
+    tx: mpsc::Sender<Msg>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
+/// appendfsync, read by the writer each round (0 always, 1 everysec, 2 no).
+static FSYNC_MODE: AtomicU64 = AtomicU64::new(1);
+/// appendfsync always: shards make connections wait for the fsync.
+static ALWAYS: AtomicBool = AtomicBool::new(false);
+/// Counters: fsyncs done, records (commands or blocks) written, bytes.
+pub static FSYNCS: AtomicU64 = AtomicU64::new(0);
+pub static RECORDS: AtomicU64 = AtomicU64::new(0);
+pub static BYTES: AtomicU64 = AtomicU64::new(0);
+/// Whether the last write/fsync worked.
+pub static WRITE_OK: AtomicBool = AtomicBool::new(true);
+
+thread_local! {
+    static SENDER: std::cell::RefCell<Option<mpsc::Sender<Msg>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets appendfsync for the running writer.
+pub fn set_fsync(f: Fsync) {
+    FSYNC_MODE.store(
+        match f {
+            Fsync::Always => 0,
+            Fsync::EverySec => 1,
+            Fsync::No => 2,
+        },
+        Relaxed,
+    );
+    ALWAYS.store(f == Fsync::Always, Relaxed);
+}
+
+/// Hands a record to the writer. Under `always`, the running command's
+/// connection holds its reply until the record is on disk.
+pub fn append(r: Record) {
+    SENDER.with(|s| {
+        let s = s.borrow();
+        let Some(tx) = s.as_ref() else { return };
+        let ack = if ALWAYS.load(Relaxed) {
+            let (atx, arx) = futures_channel::oneshot::channel();
+            crate::shard::coordinator::wait_before_reply(crate::shard::coordinator::Pending::Remote(arx));
+            Some(atx)
+        } else {
+            None
+        };
+        let _ = tx.send(Msg::Cmds(r, ack));
+    });
+}
+
+/// Connects this shard to the running writer (or disconnects it).
+pub fn attach_shard() {
+    let tx = WRITER.lock().unwrap().as_ref().map(|w| w.tx.clone());
+    let on = tx.is_some();
+    SENDER.with(|s| *s.borrow_mut() = tx);
+    super::propagate::set_active(on);
+}
+
+/// Writes and fsyncs everything handed over so far (blocking; off the
+/// request path: DEBUG LOADAOF, shutdown, turning the log off).
+pub fn sync() {
+    let tx = WRITER.lock().unwrap().as_ref().map(|w| w.tx.clone());
+    if let Some(tx) = tx {
+        let (stx, srx) = mpsc::channel();
+        if tx.send(Msg::Sync(stx)).is_ok() {
+            let _ = srx.recv_timeout(Duration::from_secs(30));
+        }
+    }
+}
+
+/// Whether a writer runs.
+pub fn running() -> bool {
+    WRITER.lock().unwrap().is_some()
+}
+
+/// Stops the writer after it wrote and fsynced everything (shards must be
+/// detached first).
+pub fn stop() {
+    let w = WRITER.lock().unwrap().take();
+    if let Some(w) = w {
+        drop(w.tx);
+        let _ = w.thread.join();
+    }
+}
+
+fn start_writer(file: std::fs::File) {
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let thread = std::thread::Builder::new()
+        .name("aof-writer".into())
+        .spawn(move || writer_loop(file, rx))
+        .expect("spawn the AOF writer thread");
+    *WRITER.lock().unwrap() = Some(Writer { tx, thread });
+}
+
+fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
+    // Each new incr file starts with no database selected.
+    let mut cur_db: Option<usize> = None;
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut acks = Vec::new();
+    let mut syncs = Vec::new();
+    let mut unsynced = false;
+    let mut last_fsync = Instant::now();
+    let mut closing = false;
+    while !closing {
+        let first = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(m) => Some(m),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                closing = true;
+                None
+            }
+        };
+        let mut next = first;
+        while let Some(m) = next {
+            match m {
+                Msg::Cmds(r, ack) => {
+                    for (db, cmd) in r.iter() {
+                        if cur_db != Some(db) {
+                            super::propagate::encode(&mut buf, &[b"SELECT", db.to_string().as_bytes()]);
+                            cur_db = Some(db);
+                        }
+                        buf.extend_from_slice(cmd);
+                    }
+                    RECORDS.fetch_add(1, Relaxed);
+                    if let Some(a) = ack {
+                        acks.push(a);
+                    }
+                }
+                Msg::Sync(s) => syncs.push(s),
+            }
+            next = rx.try_recv().ok();
+        }
+        if !buf.is_empty() {
+            match file.write_all(&buf) {
+                Ok(()) => {
+                    BYTES.fetch_add(buf.len() as u64, Relaxed);
+                    unsynced = true;
+                }
+                Err(e) => {
+                    WRITE_OK.store(false, Relaxed);
+                    crate::server::log::warning(&format!("Error writing to the AOF file: {}", e));
+                }
+            }
+            buf.clear();
+        }
+        let mode = FSYNC_MODE.load(Relaxed);
+        let due = match mode {
+            0 => true,
+            1 => last_fsync.elapsed() >= Duration::from_secs(1),
+            _ => false,
+        };
+        if unsynced && (due || !syncs.is_empty() || closing) {
+            match file.sync_data() {
+                Ok(()) => {
+                    FSYNCS.fetch_add(1, Relaxed);
+                    WRITE_OK.store(true, Relaxed);
+                }
+                Err(e) => {
+                    WRITE_OK.store(false, Relaxed);
+                    crate::server::log::warning(&format!("Can't persist AOF for fsync error: {}", e));
+                }
+            }
+            unsynced = false;
+            last_fsync = Instant::now();
+        }
+        for a in acks.drain(..) {
+            let _ = a.send(());
+        }
+        for s in syncs.drain(..) {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Disconnects this shard from the writer.
+pub fn detach_shard() {
+    super::propagate::set_active(false);
+    SENDER.with(|s| *s.borrow_mut() = None);
+}
+
+/// CONFIG SET of the log's parameters, before they apply: starts or stops
+/// the log, changes appendfsync. Turning it on needs an empty dataset in
+/// this build (a base holding data needs the RDB writer).
+pub async fn switch(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    tx: crate::shard::gate::TxId,
+    old: &AofConfig,
+    new: &AofConfig,
+) -> Result<(), String> {
+    use crate::shard::coordinator::broadcast_in;
+    set_fsync(new.fsync);
+    if new.enabled == old.enabled {
+        return Ok(());
+    }
+    if new.enabled {
+        let sizes = broadcast_in(shard, tx, |sh| {
+            sh.ks.borrow().dbs.iter().map(|d| d.len()).sum::<usize>()
+        })
+        .await;
+        if sizes.iter().sum::<usize>() > 0 {
+            return Err("turning the AOF on with data needs an AOF rewrite, which this build cannot do yet".into());
+        }
+        let cfg = new.clone();
+        glommio::executor().spawn_blocking(move || start_fresh(&cfg)).await?;
+        broadcast_in(shard, tx, |_| attach_shard()).await;
+    } else {
+        broadcast_in(shard, tx, |_| detach_shard()).await;
+        glommio::executor().spawn_blocking(stop).await;
+    }
+    Ok(())
+}
+
+/// DEBUG LOADAOF: writes and fsyncs the log, empties the dataset and
+/// replays the log (not logging the replay).
+pub async fn debug_loadaof(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    tx: crate::shard::gate::TxId,
+) -> Result<(), String> {
+    use crate::shard::coordinator::{broadcast_in, broadcast_locked_in};
+    let cfg = shard.config.borrow().aof.clone();
+    let on = running();
+    if on {
+        glommio::executor().spawn_blocking(sync).await;
+        broadcast_in(shard, tx, |_| detach_shard()).await;
+    }
+    broadcast_locked_in(shard, tx, |sh| {
+        let mut ks = sh.ks.borrow_mut();
+        for d in ks.dbs.iter_mut() {
+            d.clear();
+        }
+    })
+    .await;
+    let files = match read_manifest(&cfg) {
+        Ok(Some(m)) => m.base.iter().chain(&m.incr).cloned().collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => Err(e)?,
+    };
+    let r = replay(shard, &cfg, &files).await;
+    if on {
+        broadcast_in(shard, tx, |_| attach_shard()).await;
+    }
+    match r {
+        Ok(_) => {
+            crate::server::log::notice("Append Only File loaded by DEBUG LOADAOF");
+            Ok(())
+        }
+        Err(e) => {
+            crate::server::log::warning(&e);
+            Err(e)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- files
+
+/// One manifest line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    pub name: String,
+    pub seq: u64,
+    pub kind: u8,
+}
+
+/// The manifest: base first, then history, then incr files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub base: Option<FileInfo>,
+    pub history: Vec<FileInfo>,
+    pub incr: Vec<FileInfo>,
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let mut m = Manifest::default();
+        let mut any = false;
+        for line in text.split('\n') {
+            if line.len() > 1024 {
+                return Err("The AOF manifest file contains too long line".into());
+            }
+            let line = line.trim_end_matches('\r');
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.len() < 6 || !words.len().is_multiple_of(2) {
+                return Err("Invalid AOF manifest file format".into());
+            }
+            let (mut name, mut seq, mut kind) = (None, None, None);
+            for kv in words.chunks(2) {
+                match kv[0].to_ascii_lowercase().as_str() {
+                    "file" => name = Some(kv[1].trim_matches('"').to_string()),
+                    "seq" => seq = kv[1].parse::<u64>().ok(),
+                    "type" => kind = kv[1].bytes().next(),
+                    _ => {}
+                }
+            }
+            let (Some(name), Some(seq), Some(kind)) = (name, seq, kind) else {
+                return Err("Invalid AOF manifest file format".into());
+            };
+            if name.contains('/') {
+                return Err("File can't be a path, just a filename".into());
+            }
+            let f = FileInfo { name, seq, kind };
+            match kind {
+                b'b' => {
+                    if m.base.is_some() {
+                        return Err("Found duplicate base file information".into());
+                    }
+                    m.base = Some(f);
+                }
+                b'h' => m.history.push(f),
+                b'i' => {
+                    if m.incr.last().is_some_and(|l| l.seq >= f.seq) {
+                        return Err("Found a non-monotonic sequence number".into());
+                    }
+                    m.incr.push(f);
+                }
+                _ => return Err("Unknown AOF file type".into()),
+            }
+            any = true;
+        }
+        if !any {
+            return Err("Found an empty AOF manifest".into());
+        }
+        Ok(m)
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for f in self.base.iter().chain(&self.history).chain(&self.incr) {
+            s.push_str(&format!("file {} seq {} type {}\n", f.name, f.seq, f.kind as char));
+        }
+        s
+    }
+}
+
+/// An RDB file with no keys: `REDIS0010`, the AUX fields Redis writes for
+/// an AOF base, EOF and the checksum.
+pub fn empty_rdb() -> Vec<u8> {
+    let mut v = b"REDIS0010".to_vec();
+    let aux = |v: &mut Vec<u8>, k: &[u8], val: &[u8]| {
+        v.push(0xfa);
+        v.push(k.len() as u8);
+        v.extend_from_slice(k);
+        v.push(val.len() as u8);
+        v.extend_from_slice(val);
+    };
+    aux(&mut v, b"redis-ver", b"7.4.1");
+    aux(&mut v, b"redis-bits", b"@");
+    v.truncate(v.len() - 2);
+    // redis-bits is the 8-bit integer 64.
+    v.extend_from_slice(&[0xc0, 64]);
+    let now = (crate::util::now_ms() / 1000) as u32;
+    v.push(0xfa);
+    v.push(5);
+    v.extend_from_slice(b"ctime");
+    v.push(0xc2);
+    v.extend_from_slice(&now.to_le_bytes());
+    v.push(0xfa);
+    v.push(8);
+    v.extend_from_slice(b"used-mem");
+    v.extend_from_slice(&[0xc0, 0]);
+    v.push(0xfa);
+    v.push(8);
+    v.extend_from_slice(b"aof-base");
+    v.extend_from_slice(&[0xc0, 1]);
+    v.push(0xff);
+    let crc = crate::script::payload::crc64(0, &v);
+    v.extend_from_slice(&crc.to_le_bytes());
+    v
+}
+
+fn dir_of(cfg: &AofConfig) -> PathBuf {
+    PathBuf::from(&cfg.dirname)
+}
+
+fn fsync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn write_manifest(cfg: &AofConfig, m: &Manifest) -> std::io::Result<()> {
+    let dir = dir_of(cfg);
+    let tmp = dir.join(format!("temp-{}.manifest", cfg.filename));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(m.render().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(format!("{}.manifest", cfg.filename)))?;
+    fsync_dir(&dir);
+    Ok(())
+}
+
+/// Reads the manifest, if there is one.
+pub fn read_manifest(cfg: &AofConfig) -> Result<Option<Manifest>, String> {
+    let path = dir_of(cfg).join(format!("{}.manifest", cfg.filename));
+    match std::fs::read(&path) {
+        Ok(b) => Manifest::parse(&String::from_utf8_lossy(&b)).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("Fail to read AOF manifest: {}", e)),
+    }
+}
+
+/// Starts a fresh log on an empty dataset: an empty base and incr file
+/// (sequence after the current manifest's), the manifest naming them, and
+/// the old files deleted. Starts the writer on the new incr file.
+pub fn start_fresh(cfg: &AofConfig) -> Result<(), String> {
+    let dir = dir_of(cfg);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
+    let old = read_manifest(cfg).ok().flatten().unwrap_or_default();
+    let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
+    let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
+    let base = FileInfo {
+        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
+        seq: base_seq,
+        kind: b'b',
+    };
+    let incr = FileInfo {
+        name: format!("{}.{}.incr.aof", cfg.filename, incr_seq),
+        seq: incr_seq,
+        kind: b'i',
+    };
+    let io = |e: std::io::Error| e.to_string();
+    let mut f = std::fs::File::create(dir.join(&base.name)).map_err(io)?;
+    f.write_all(&empty_rdb()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(&incr.name))
+        .map_err(io)?;
+    let m = Manifest {
+        base: Some(base),
+        history: Vec::new(),
+        incr: vec![incr],
+    };
+    write_manifest(cfg, &m).map_err(io)?;
+    for f in old.base.iter().chain(&old.history).chain(&old.incr) {
+        let _ = std::fs::remove_file(dir.join(&f.name));
+    }
+    set_fsync(cfg.fsync);
+    start_writer(file);
+    Ok(())
+}
+
+/// Start-up with `appendonly yes`: the files to replay (base first), and
+/// the writer running on the last incr file. No manifest: a fresh log.
+pub fn open_at_start(cfg: &AofConfig) -> Result<Vec<FileInfo>, String> {
+    let m = match read_manifest(cfg)? {
+        None => {
+            start_fresh(cfg)?;
+            return Ok(Vec::new());
+        }
+        Some(m) => m,
+    };
+    let dir = dir_of(cfg);
+    let mut files: Vec<FileInfo> = m.base.iter().cloned().collect();
+    files.extend(m.incr.iter().cloned());
+    let mut m = m;
+    if m.incr.is_empty() {
+        let seq = 1;
+        m.incr.push(FileInfo {
+            name: format!("{}.{}.incr.aof", cfg.filename, seq),
+            seq,
+            kind: b'i',
+        });
+        write_manifest(cfg, &m).map_err(|e| e.to_string())?;
+    }
+    let last = m.incr.last().expect("an incr file");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(&last.name))
+        .map_err(|e| e.to_string())?;
+    set_fsync(cfg.fsync);
+    start_writer(file);
+    Ok(files)
+}
+
+static PLAN: Mutex<Option<Vec<FileInfo>>> = Mutex::new(None);
+/// Set once the start-up load finished (or there was nothing to load).
+pub static LOADED: AtomicBool = AtomicBool::new(true);
+
+/// Records the files shard 0 replays before anyone is served.
+pub fn set_plan(files: Vec<FileInfo>) {
+    LOADED.store(false, Relaxed);
+    *PLAN.lock().unwrap() = Some(files);
+}
+
+pub fn take_plan() -> Option<Vec<FileInfo>> {
+    PLAN.lock().unwrap().take()
+}
+
+// ---------------------------------------------------------------- loading
+
+/// What reading one file found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// Every command complete.
+    Ok,
+    /// The file ends inside a command (or an open MULTI) at byte `.0`:
+    /// everything before is whole.
+    Truncated(usize),
+    /// Not RESP.
+    BadFormat,
+}
+
+/// Splits AOF text into commands (argument lists), skipping `#`
+/// annotation lines.
+pub fn parse_commands(data: &[u8]) -> (Vec<Vec<Vec<u8>>>, Parsed) {
+    let mut cmds = Vec::new();
+    let mut pos = 0;
+    // Start of an open MULTI and how many commands there were before it.
+    let mut multi: Option<(usize, usize)> = None;
+    let line = |pos: usize| -> Option<(&[u8], usize)> {
+        let rest = &data[pos..];
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let l = &rest[..nl];
+        Some((l.strip_suffix(b"\r").unwrap_or(l), pos + nl + 1))
+    };
+    while pos < data.len() {
+        let start = pos;
+        if data[pos] == b'#' {
+            match line(pos) {
+                Some((_, next)) => {
+                    pos = next;
+                    continue;
+                }
+                None => return (cmds, Parsed::Truncated(start)),
+            }
+        }
+        if data[pos] != b'*' {
+            return (cmds, Parsed::BadFormat);
+        }
+        let Some((l, next)) = line(pos) else {
+            return truncated(cmds, multi, start);
+        };
+        let Some(argc) = std::str::from_utf8(&l[1..]).ok().and_then(|s| s.parse::<usize>().ok()) else {
+            return (cmds, Parsed::BadFormat);
+        };
+        if argc < 1 {
+            return (cmds, Parsed::BadFormat);
+        }
+        pos = next;
+        let mut argv = Vec::with_capacity(argc);
+        for _ in 0..argc {
+            if pos >= data.len() {
+                return truncated(cmds, multi, start);
+            }
+            if data[pos] != b'$' {
+                return (cmds, Parsed::BadFormat);
+            }
+            let Some((l, next)) = line(pos) else {
+                return truncated(cmds, multi, start);
+            };
+            let Some(len) = std::str::from_utf8(&l[1..]).ok().and_then(|s| s.parse::<usize>().ok()) else {
+                return (cmds, Parsed::BadFormat);
+            };
+            if next + len + 2 > data.len() {
+                return truncated(cmds, multi, start);
+            }
+            argv.push(data[next..next + len].to_vec());
+            pos = next + len + 2;
+        }
+        if argv[0].eq_ignore_ascii_case(b"multi") {
+            multi = Some((start, cmds.len()));
+        } else if argv[0].eq_ignore_ascii_case(b"exec") {
+            multi = None;
+        }
+        cmds.push(argv);
+    }
+    if let Some((at, n)) = multi {
+        cmds.truncate(n);
+        return (cmds, Parsed::Truncated(at));
+    }
+    (cmds, Parsed::Ok)
+}
+
+fn truncated(mut cmds: Vec<Vec<Vec<u8>>>, multi: Option<(usize, usize)>, at: usize) -> (Vec<Vec<Vec<u8>>>, Parsed) {
+    match multi {
+        Some((m, n)) => {
+            cmds.truncate(n);
+            (cmds, Parsed::Truncated(m))
+        }
+        None => (cmds, Parsed::Truncated(at)),
+    }
+}
+
+/// Checks an RDB base holds no keys (only AUX, SELECTDB, RESIZEDB and
+/// EOF); the error names what it found otherwise.
+pub fn check_empty_rdb(data: &[u8]) -> Result<(), String> {
+    if data.len() < 9 || &data[..5] != b"REDIS" {
+        return Err("Bad file format reading the RDB base".into());
+    }
+    let mut p = 9;
+    let len = |p: &mut usize| -> Result<(u64, bool), String> {
+        let b = *data.get(*p).ok_or("Short read")?;
+        *p += 1;
+        Ok(match b >> 6 {
+            0 => ((b & 0x3f) as u64, false),
+            1 => {
+                let b2 = *data.get(*p).ok_or("Short read")?;
+                *p += 1;
+                ((((b & 0x3f) as u64) << 8) | b2 as u64, false)
+            }
+            2 => {
+                let n = if b == 0x80 { 4 } else { 8 };
+                let s = data.get(*p..*p + n).ok_or("Short read")?;
+                *p += n;
+                (s.iter().fold(0u64, |a, &x| (a << 8) | x as u64), false)
+            }
+            _ => ((b & 0x3f) as u64, true),
+        })
+    };
+    let string = |p: &mut usize| -> Result<(), String> {
+        let (n, special) = len(p)?;
+        if special {
+            match n {
+                0 => *p += 1,
+                1 => *p += 2,
+                2 => *p += 4,
+                3 => {
+                    let (clen, _) = len(p)?;
+                    len(p)?;
+                    *p += clen as usize;
+                }
+                _ => return Err("Unknown RDB string encoding".into()),
+            }
+        } else {
+            *p += n as usize;
+        }
+        if *p > data.len() {
+            return Err("Short read".into());
+        }
+        Ok(())
+    };
+    loop {
+        let op = *data
+            .get(p)
+            .ok_or("Short read or OOM loading DB. Unrecoverable error, aborting now.")?;
+        p += 1;
+        match op {
+            0xfa => {
+                string(&mut p)?;
+                string(&mut p)?;
+            }
+            0xfe => {
+                len(&mut p)?;
+            }
+            0xfb => {
+                len(&mut p)?;
+                len(&mut p)?;
+            }
+            0xff => return Ok(()),
+            _ => {
+                return Err(
+                    "The AOF base holds keys: loading an RDB base needs the RDB decoder (not in this build)".into(),
+                )
+            }
+        }
+    }
+}
+
+/// Reads file `f` of the log for replay: its commands, after repairing
+/// a torn tail when allowed (`last`: the manifest's last file).
+pub fn read_for_load(cfg: &AofConfig, f: &FileInfo, last: bool) -> Result<Vec<Vec<Vec<u8>>>, String> {
+    let path = dir_of(cfg).join(&f.name);
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && f.kind == b'i' && last => Vec::new(),
+        Err(e) => {
+            return Err(format!(
+                "Unrecoverable error reading the append only file {}: {}",
+                f.name, e
+            ))
+        }
+    };
+    if data.starts_with(b"REDIS") {
+        crate::server::log::notice("Reading RDB base file on AOF loading...");
+        check_empty_rdb(&data)?;
+        return Ok(Vec::new());
+    }
+    let (cmds, parsed) = parse_commands(&data);
+    match parsed {
+        Parsed::Ok => Ok(cmds),
+        Parsed::BadFormat => Err(format!(
+            "Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
+            f.name
+        )),
+        Parsed::Truncated(at) => {
+            if !last {
+                return Err("Fatal error: the truncated file is not the last file".into());
+            }
+            if cfg.load_truncated {
+                crate::server::log::warning(&format!(
+                    "!!! Warning: short read while loading the AOF file {}!!!",
+                    f.name
+                ));
+                crate::server::log::warning(&format!("!!! Truncating the AOF {} at offset {} !!!", f.name, at));
+                let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| e.to_string())?;
+                file.set_len(at as u64).map_err(|e| {
+                    format!("Error truncating the AOF file {}: {}", f.name, e)
+                })?;
+                let _ = file.sync_all();
+                crate::server::log::warning(&format!(
+                    "AOF {} loaded anyway because aof-load-truncated is enabled",
+                    f.name
+                ));
+                Ok(cmds)
+            } else {
+                Err(format!(
+                    "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                    f.name
+                ))
+            }
+        }
+    }
+}
+
+/// Replays `files` (base first) through a client of `shard`, as Redis's
+/// fake AOF client does. Returns how many commands ran.
+pub async fn replay(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    cfg: &AofConfig,
+    files: &[FileInfo],
+) -> Result<usize, String> {
+    let info = std::rc::Rc::new(crate::shard::ClientInfo {
+        id: crate::shard::next_client_id(),
+        addr: "aof-loader".into(),
+        ..Default::default()
+    });
+    info.resp.set(2);
+    let mut state = crate::server::conn::State::new(shard, info, true);
+    state.session_mut().authenticated = true;
+    let mut total = 0;
+    for (i, f) in files.iter().enumerate() {
+        let started = Instant::now();
+        let cmds = read_for_load(cfg, f, i + 1 == files.len())?;
+        for argv in &cmds {
+            if crate::command::lookup(&argv[0]).is_none() {
+                return Err(format!(
+                    "Unknown command '{}' reading the append only file {}",
+                    String::from_utf8_lossy(&argv[0]),
+                    f.name
+                ));
+            }
+            let mut data = Vec::new();
+            let mut ranges = Vec::with_capacity(argv.len());
+            for a in argv {
+                ranges.push((data.len() as u32, a.len() as u32));
+                data.extend_from_slice(a);
+            }
+            state.now_ms = crate::util::now_ms();
+            let args = crate::command::Args::new(&data, &ranges);
+            state.dispatch(&args).await;
+            state.flush_remote().await;
+            drop(state.take_output());
+            total += 1;
+        }
+        let what = if f.kind == b'b' { "base" } else { "incr" };
+        crate::server::log::notice(&format!(
+            "DB loaded from {} file {}: {:.3} seconds",
+            what,
+            f.name,
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(total)
+}
+
+/// Start-up: shard 0 replays the log while the others wait; then every
+/// shard connects to the writer. Err: a fatal loading error (logged).
+pub async fn startup(shard: &std::rc::Rc<crate::shard::Shard>) -> Result<(), String> {
+    if shard.id == 0 {
+        if let Some(files) = take_plan() {
+            let cfg = shard.config.borrow().aof.clone();
+            let r = replay(shard, &cfg, &files).await;
+            LOADED.store(true, Relaxed);
+            if let Err(e) = r {
+                crate::server::log::warning(&e);
+                return Err(e);
+            }
+            crate::server::log::notice("DB loaded from append only file");
+        }
+    } else {
+        while !LOADED.load(Relaxed) {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    if running() {
+        attach_shard();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_round_trip_and_errors() {
+        let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
+        let m = Manifest::parse(text).unwrap();
+        assert_eq!(m.render(), text);
+        assert_eq!(Manifest::parse("").unwrap_err(), "Found an empty AOF manifest");
+        assert_eq!(
+            Manifest::parse("file a seq 1 type b\nfile b seq 2 type b\n").unwrap_err(),
+            "Found duplicate base file information"
+        );
+        assert_eq!(
+            Manifest::parse("file a seq 2 type i\nfile b seq 1 type i\n").unwrap_err(),
+            "Found a non-monotonic sequence number"
+        );
+        assert_eq!(
+            Manifest::parse("file a seq 1 type x\n").unwrap_err(),
+            "Unknown AOF file type"
+        );
+        assert_eq!(
+            Manifest::parse("file a seq 1\n").unwrap_err(),
+            "Invalid AOF manifest file format"
+        );
+    }
+
+    #[test]
+    fn commands_parse_and_torn_tails() {
+        let ok = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n";
+        let (c, p) = parse_commands(ok);
+        assert_eq!((c.len(), p), (2, Parsed::Ok));
+        let torn = &ok[..ok.len() - 3];
+        let (c, p) = parse_commands(torn);
+        assert_eq!((c.len(), p), (1, Parsed::Truncated(23)));
+        let mut multi = ok.to_vec();
+        multi.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n2\r\n");
+        let (c, p) = parse_commands(&multi);
+        assert_eq!((c.len(), p), (2, Parsed::Truncated(ok.len())));
+        assert_eq!(parse_commands(b"+OK\r\n").1, Parsed::BadFormat);
+    }
+
+    #[test]
+    fn empty_base_checks() {
+        let rdb = empty_rdb();
+        assert_eq!(crate::script::payload::crc64(0, &rdb), 0);
+        check_empty_rdb(&rdb).unwrap();
+        let mut keyed = rdb[..rdb.len() - 9].to_vec();
+        keyed.extend_from_slice(&[0x00, 1, b'k', 1, b'v', 0xff]);
+        assert!(check_empty_rdb(&keyed).is_err());
+    }
+}

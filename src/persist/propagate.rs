@@ -1,0 +1,312 @@
+//! Command propagation: what a write command that changed the dataset
+//! sends to the append-only log (and later to replicas), in Redis's form.
+//!
+//! Each shard thread turns its commands into RESP records on its own
+//! ([`command`]); a record goes to the log writer with the database it
+//! applies to, and the writer inserts `SELECT` where the database changes.
+//! Commands run as one transaction on a shard ([`begin_tx`] / [`end_tx`])
+//! leave as one `MULTI … EXEC` block. Nothing runs while no log listens:
+//! [`active`] is one thread-local read.
+
+use std::cell::{Cell, RefCell};
+
+use crate::command::{Args, CommandSpec};
+use crate::shard::Shard;
+
+thread_local! {
+    /// Whether this shard propagates (the log is on and loaded).
+    static ON: Cell<bool> = const { Cell::new(false) };
+    /// Commands a handler chose to propagate instead of itself (SPOP's
+    /// SREM, a served BLPOP's LPOP ...), as argument lists.
+    static OVERRIDE: RefCell<Option<Vec<Vec<Vec<u8>>>>> = const { RefCell::new(None) };
+    /// Open transaction depth on this shard and the records it collected.
+    static TX_DEPTH: Cell<u32> = const { Cell::new(0) };
+    static TX: RefCell<Record> = const { RefCell::new(Record::new()) };
+}
+
+/// RESP commands, each with its database: `data[ends[i-1]..ends[i]]` is
+/// command `i`, run in `dbs[i]`.
+#[derive(Default, Debug)]
+pub struct Record {
+    pub data: Vec<u8>,
+    pub ends: Vec<usize>,
+    pub dbs: Vec<usize>,
+}
+
+impl Record {
+    pub const fn new() -> Record {
+        Record {
+            data: Vec::new(),
+            ends: Vec::new(),
+            dbs: Vec::new(),
+        }
+    }
+
+    /// Appends one command.
+    pub fn push(&mut self, db: usize, argv: &[&[u8]]) {
+        encode(&mut self.data, argv);
+        self.ends.push(self.data.len());
+        self.dbs.push(db);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The commands as (db, RESP bytes).
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        let mut start = 0;
+        self.ends.iter().zip(&self.dbs).map(move |(&end, &db)| {
+            let s = &self.data[start..end];
+            start = end;
+            (db, s)
+        })
+    }
+}
+
+/// RESP array of bulk strings.
+pub fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    out.push(b'*');
+    out.extend_from_slice(argv.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        out.push(b'$');
+        out.extend_from_slice(a.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Whether this shard propagates its writes.
+#[inline]
+pub fn active() -> bool {
+    ON.with(|o| o.get())
+}
+
+/// Turns propagation on or off for this shard.
+pub fn set_active(on: bool) {
+    ON.with(|o| o.set(on));
+}
+
+/// A handler replaces its own propagation by `cmds` (called only while
+/// [`active`]).
+pub fn replace(cmds: Vec<Vec<Vec<u8>>>) {
+    OVERRIDE.with(|o| {
+        let mut o = o.borrow_mut();
+        match o.as_mut() {
+            Some(v) => v.extend(cmds),
+            None => *o = Some(cmds),
+        }
+    });
+}
+
+/// Forgets a replacement set by a command that changed nothing.
+#[inline]
+pub fn discard() {
+    OVERRIDE.with(|o| {
+        if let Ok(mut o) = o.try_borrow_mut() {
+            *o = None;
+        }
+    });
+}
+
+/// Propagates `argv` run in `db` now (implicit deletions, served blocked
+/// clients, cross-shard parts).
+pub fn emit(db: usize, argv: &[&[u8]]) {
+    if !active() {
+        return;
+    }
+    let mut r = Record::new();
+    r.push(db, argv);
+    send(r);
+}
+
+/// Propagates an expired or evicted key's deletion.
+#[inline]
+pub fn deleted(db: usize, key: &[u8]) {
+    if active() {
+        emit(db, &[b"DEL", key]);
+    }
+}
+
+fn send(r: Record) {
+    if TX_DEPTH.with(|d| d.get()) > 0 {
+        TX.with(|t| {
+            let mut t = t.borrow_mut();
+            for (db, cmd) in r.iter() {
+                t.data.extend_from_slice(cmd);
+                let end = t.data.len();
+                t.ends.push(end);
+                t.dbs.push(db);
+            }
+        });
+        return;
+    }
+    super::aof::append(r);
+}
+
+/// Starts a transaction on this shard: what it propagates leaves as one
+/// MULTI … EXEC block at [`end_tx`].
+pub fn begin_tx() {
+    if active() {
+        TX_DEPTH.with(|d| d.set(d.get() + 1));
+    }
+}
+
+/// Ends what [`begin_tx`] started.
+pub fn end_tx() {
+    if !active() {
+        return;
+    }
+    let depth = TX_DEPTH.with(|d| {
+        let v = d.get().saturating_sub(1);
+        d.set(v);
+        v
+    });
+    if depth > 0 {
+        return;
+    }
+    let body = TX.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    match body.ends.len() {
+        0 => {}
+        1 => super::aof::append(body),
+        _ => {
+            let mut r = Record::new();
+            r.push(body.dbs[0], &[b"MULTI"]);
+            for (db, cmd) in body.iter() {
+                r.data.extend_from_slice(cmd);
+                r.ends.push(r.data.len());
+                r.dbs.push(db);
+            }
+            let last = *body.dbs.last().expect("non-empty");
+            r.push(last, &[b"EXEC"]);
+            super::aof::append(r);
+        }
+    }
+}
+
+/// Called after a shard handler that changed the dataset: propagates its
+/// effect in Redis's form.
+pub fn command(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize, now_ms: u64, reply: &[u8]) {
+    let mut r = Record::new();
+    if let Some(cmds) = OVERRIDE.with(|o| o.borrow_mut().take()) {
+        for c in &cmds {
+            let argv: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
+            r.push(db, &argv);
+        }
+        return send(r);
+    }
+    let argv: Vec<&[u8]> = args.iter().collect();
+    match spec.name {
+        "expire" | "pexpire" | "expireat" | "pexpireat" => {
+            expire_form(shard, db, argv[1], now_ms, &mut r);
+        }
+        "getex" => {
+            let persist = argv.iter().skip(2).any(|a| a.eq_ignore_ascii_case(b"persist"));
+            if persist {
+                r.push(db, &[b"PERSIST", argv[1]]);
+            } else {
+                expire_form(shard, db, argv[1], now_ms, &mut r);
+            }
+        }
+        "setex" | "psetex" => {
+            let at = expire_of(shard, db, argv[1], now_ms).unwrap_or(0).to_string();
+            r.push(db, &[b"SET", argv[1], argv[3], b"PXAT", at.as_bytes()]);
+        }
+        "set" => {
+            // A relative expiry becomes absolute: `PXAT <ms>`.
+            let mut out: Vec<&[u8]> = Vec::with_capacity(argv.len());
+            let at = expire_of(shard, db, argv[1], now_ms).unwrap_or(0).to_string();
+            let mut i = 0;
+            while i < argv.len() {
+                let a = argv[i];
+                if i >= 3
+                    && (a.eq_ignore_ascii_case(b"ex")
+                        || a.eq_ignore_ascii_case(b"px")
+                        || a.eq_ignore_ascii_case(b"exat")
+                        || a.eq_ignore_ascii_case(b"pxat"))
+                {
+                    out.push(b"PXAT");
+                    out.push(at.as_bytes());
+                    i += 2;
+                    continue;
+                }
+                out.push(a);
+                i += 1;
+            }
+            if expire_of(shard, db, argv[1], now_ms).is_none() && out.len() != argv.len() {
+                // Written already expired: gone.
+                r.push(db, &[b"DEL", argv[1]]);
+            } else {
+                r.push(db, &out);
+            }
+        }
+        "incrbyfloat" => {
+            let v = bulk_of(reply).unwrap_or_default();
+            r.push(db, &[b"SET", argv[1], &v, b"KEEPTTL"]);
+        }
+        "hincrbyfloat" => {
+            let v = bulk_of(reply).unwrap_or_default();
+            r.push(db, &[b"HSET", argv[1], argv[2], &v]);
+        }
+        "xadd" => {
+            // `*` (or `<ms>-*`) becomes the ID the entry got.
+            let id = bulk_of(reply);
+            let mut out: Vec<&[u8]> = argv.clone();
+            if let Some(id) = &id {
+                if let Some(pos) = id_position(&argv) {
+                    out[pos] = id;
+                }
+            }
+            r.push(db, &out);
+        }
+        _ => r.push(db, &argv),
+    }
+    send(r);
+}
+
+/// The argument index of XADD's ID.
+fn id_position(argv: &[&[u8]]) -> Option<usize> {
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv[i];
+        if a.eq_ignore_ascii_case(b"nomkstream") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"maxlen") || a.eq_ignore_ascii_case(b"minid") {
+            i += 2;
+            if i - 1 < argv.len() && (argv[i - 1] == b"=" || argv[i - 1] == b"~") {
+                i += 1;
+            }
+        } else if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// The value of a bulk-string reply.
+fn bulk_of(reply: &[u8]) -> Option<Vec<u8>> {
+    let rest = reply.strip_prefix(b"$")?;
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    rest.get(nl + 2..nl + 2 + len).map(|v| v.to_vec())
+}
+
+/// The key's absolute expiry in ms (0: none), None when the key is gone.
+fn expire_of(shard: &Shard, db: usize, key: &[u8], now_ms: u64) -> Option<u64> {
+    let mut ks = shard.ks.borrow_mut();
+    ks.dbs[db].lookup(key, now_ms).map(|e| e.expire_at())
+}
+
+/// EXPIRE family: `PEXPIREAT key <ms>`, or `DEL key` when the time in the
+/// past deleted it.
+fn expire_form(shard: &Shard, db: usize, key: &[u8], now_ms: u64, r: &mut Record) {
+    match expire_of(shard, db, key, now_ms) {
+        None => r.push(db, &[b"DEL", key]),
+        Some(0) => r.push(db, &[b"PERSIST", key]),
+        Some(at) => r.push(db, &[b"PEXPIREAT", key, at.to_string().as_bytes()]),
+    }
+}
