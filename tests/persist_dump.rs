@@ -290,7 +290,7 @@ fn restore_errors_and_options_match_redis() {
     let mut v11 = good.clone();
     let n = v11.len();
     v11[n - 10] = 11;
-    let mut with = |ver: u8, body: &[u8]| {
+    let with = |ver: u8, body: &[u8]| {
         let mut p = body.to_vec();
         p.extend_from_slice(&[ver, 0]);
         // A payload CRC computed by DUMP would be simplest; build it with
