@@ -157,3 +157,10 @@ pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
 
 /// DEBUG LOADAOF could not replay the log.
 pub const AOF_LOAD_FAILED: &str = "ERR Error trying to load the AOF files, check server logs.";
+// DUMP / RESTORE.
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+pub const INVALID_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const INVALID_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const INVALID_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";

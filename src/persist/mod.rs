@@ -39,3 +39,15 @@ pub fn changed(shard: &Shard, n: u64) {
 
 pub mod aof;
 pub mod propagate;
+// The RDB codec (see ARCHITECTURE.md, "Persistence: the RDB codec"):
+// crc64 (checksum + combine), lzf, codec (lengths, strings, listpacks,
+// intsets, ziplists), rdb_write (pure serializer: header, select_db,
+// resize_db, function, key, value, needs_v12, eof, dump_payload),
+// rdb_read (streaming Reader<R: Read> yielding Items, value_from for
+// RESTORE), dump (DUMP/RESTORE/DEBUG DIGEST helpers).
+pub mod codec;
+pub mod crc64;
+pub mod dump;
+pub mod lzf;
+pub mod rdb_read;
+pub mod rdb_write;

@@ -275,6 +275,35 @@ impl<'a> EntryRef<'a> {
     }
 }
 
+/// A node seen from outside (see [`Stream::node_views`]).
+pub struct NodeView<'a> {
+    pub master: StreamId,
+    node: &'a Node,
+}
+
+impl<'a> NodeView<'a> {
+    pub fn fields(&self) -> &'a [Box<[u8]>] {
+        &self.node.fields
+    }
+
+    pub fn live(&self) -> u32 {
+        self.node.live
+    }
+
+    pub fn deleted(&self) -> u32 {
+        self.node.deleted
+    }
+
+    /// Whether entry `e` of this node has the master's field names.
+    pub fn same_fields(e: &EntryRef<'_>) -> bool {
+        e.same
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
+        self.node.entries(self.master)
+    }
+}
+
 /// How to trim.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Trim {
@@ -673,6 +702,13 @@ impl Stream {
             }
         }
         deleted
+    }
+
+    /// Every node in ID order (RDB serialization): its master ID, the
+    /// master entry's field names, live and deleted counts, and entries
+    /// (tombstones included).
+    pub fn node_views(&self) -> impl Iterator<Item = NodeView<'_>> + '_ {
+        self.nodes.iter().map(|(&master, node)| NodeView { master, node })
     }
 
     /// The first live entry's ID.
