@@ -471,35 +471,22 @@ impl Manifest {
 /// An RDB file with no keys: `REDIS0010`, the AUX fields Redis writes for
 /// an AOF base, EOF and the checksum.
 pub fn empty_rdb() -> Vec<u8> {
-    let mut v = b"REDIS0010".to_vec();
-    let aux = |v: &mut Vec<u8>, k: &[u8], val: &[u8]| {
-        v.push(0xfa);
-        v.push(k.len() as u8);
-        v.extend_from_slice(k);
-        v.push(val.len() as u8);
-        v.extend_from_slice(val);
-    };
-    aux(&mut v, b"redis-ver", b"7.4.1");
-    aux(&mut v, b"redis-bits", b"@");
-    v.truncate(v.len() - 2);
-    // redis-bits is the 8-bit integer 64.
-    v.extend_from_slice(&[0xc0, 64]);
-    let now = (crate::util::now_ms() / 1000) as u32;
-    v.push(0xfa);
-    v.push(5);
-    v.extend_from_slice(b"ctime");
-    v.push(0xc2);
-    v.extend_from_slice(&now.to_le_bytes());
-    v.push(0xfa);
-    v.push(8);
-    v.extend_from_slice(b"used-mem");
-    v.extend_from_slice(&[0xc0, 0]);
-    v.push(0xfa);
-    v.push(8);
-    v.extend_from_slice(b"aof-base");
-    v.extend_from_slice(&[0xc0, 1]);
-    v.push(0xff);
-    let crc = crate::script::payload::crc64(0, &v);
+    use super::rdb_write::{self, AuxValue};
+    let mut v = Vec::new();
+    let now = (crate::util::now_ms() / 1000) as i64;
+    rdb_write::header(
+        &mut v,
+        rdb_write::RDB_VERSION,
+        &[
+            ("redis-ver", AuxValue::Str(b"7.4.1")),
+            ("redis-bits", AuxValue::Int(64)),
+            ("ctime", AuxValue::Int(now)),
+            ("used-mem", AuxValue::Int(0)),
+            ("aof-base", AuxValue::Int(1)),
+        ],
+    );
+    rdb_write::eof(&mut v);
+    let crc = super::crc64::crc64(0, &v);
     v.extend_from_slice(&crc.to_le_bytes());
     v
 }
