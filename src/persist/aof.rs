@@ -961,7 +961,7 @@ mod tests {
     #[test]
     fn empty_base_checks() {
         let rdb = empty_rdb();
-        assert_eq!(crate::script::payload::crc64(0, &rdb), 0);
+        assert_eq!(crate::persist::crc64::crc64(0, &rdb), 0);
         check_empty_rdb(&rdb).unwrap();
         let mut keyed = rdb[..rdb.len() - 9].to_vec();
         keyed.extend_from_slice(&[0x00, 1, b'k', 1, b'v', 0xff]);
