@@ -32,6 +32,8 @@ pub struct Config {
     pub config_file: String,
     pub enable_debug_command: String,
     pub dir: String,
+    /// Snapshot parameters (dbfilename, save, rdbcompression ...).
+    pub persist: crate::persist::snapshot::SaveConfig,
     /// Keyspace notification classes (`command::notify::class`).
     pub notify_keyspace_events: u32,
     /// client-output-buffer-limit per class (normal, replica, pubsub):
@@ -281,6 +283,7 @@ impl Default for Config {
             dir: std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "/".into()),
+            persist: Default::default(),
             notify_keyspace_events: 0,
             client_output_buffer_limit: [
                 ObufLimit::default(),
@@ -453,10 +456,32 @@ pub const PARAMS: &[Param] = &[
         name: "daemonize",
         mutability: Mutability::StartupOnly,
     },
-    // No persistence exists yet: these report (and accept) only the
-    // disabled values, so tools that check them see the truth.
     Param {
         name: "save",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "dbfilename",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdbcompression",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdbchecksum",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "stop-writes-on-bgsave-error",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdb-del-sync-files",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdb-key-save-delay",
         mutability: Mutability::Runtime,
     },
     Param {
@@ -658,6 +683,9 @@ impl Config {
 
     /// The value CONFIG GET reports.
     pub fn get(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.persist.get(name) {
+            return Some(v);
+        }
         Some(match name {
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
@@ -679,7 +707,6 @@ impl Config {
             "enable-debug-command" => self.enable_debug_command.clone(),
             "dir" => self.dir.clone(),
             "daemonize" => "no".into(),
-            "save" => String::new(),
             "maxmemory" => self.memory.maxmemory.to_string(),
             "maxmemory-policy" => self.memory.policy.name().into(),
             "maxmemory-samples" => self.memory.samples.to_string(),
@@ -729,6 +756,9 @@ impl Config {
     /// Sets a parameter from its text form; the error is the reason shown
     /// after "CONFIG SET failed ... - " or in a startup error.
     pub fn set(&mut self, name: &str, v: &str) -> Result<(), String> {
+        if let Some(r) = self.persist.set(name, v) {
+            return r;
+        }
         match name {
             "port" => self.port = parse_int(v, 0, 65535)?,
             "bind" => self.bind = v.split_whitespace().map(String::from).collect(),
@@ -793,9 +823,12 @@ impl Config {
             }
             "dir" => {
                 std::env::set_current_dir(v).map_err(|e| e.to_string())?;
-                self.dir = v.to_string();
+                // Reported as Redis does (getcwd), and saves stay put if a
+                // relative path was given.
+                self.dir = std::env::current_dir()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| v.to_string());
             }
-            "save" if v.is_empty() || v == "\"\"" => {}
             "appendonly" if v.eq_ignore_ascii_case("no") => {}
             "notify-keyspace-events" => {
                 self.notify_keyspace_events = crate::command::notify::parse(v)
@@ -827,7 +860,7 @@ impl Config {
                 }
                 self.latency_tracking_info_percentiles = ps;
             }
-            "save" | "appendonly" => return Err("persistence is not available yet".into()),
+            "appendonly" => return Err("persistence is not available yet".into()),
             "maxmemory" => self.memory.maxmemory = parse_memory(v)?,
             "maxmemory-policy" => {
                 self.memory.policy = crate::shard::evict::Policy::parse(v).ok_or_else(|| {

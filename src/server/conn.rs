@@ -639,6 +639,9 @@ impl State {
     /// `command::oom`). A refused EXEC ends the transaction.
     fn oom_refusal(&mut self, spec: &'static CommandSpec, args: &Args) -> Option<Vec<u8>> {
         use command::oom;
+        if crate::persist::snapshot::refuses_writes() && spec.flags & command::flags::WRITE != 0 {
+            return Some(crate::persist::snapshot::MISCONF.as_bytes().to_vec());
+        }
         let Some(m) = &self.sess.multi else {
             return oom::refused(&self.sess, spec, args).then(|| errors::OOM.as_bytes().to_vec());
         };
@@ -782,8 +785,14 @@ impl State {
                 let first_ns = observe::ticks_to_ns(t0.wrapping_sub(run0));
                 let at = self.out.len();
                 let _argv = ArgvMem::hold(&self.sess.info, args);
-                let waited =
-                    Box::pin(command::stream::cmd_block(&mut self.sess, args, first, first_ns, &mut self.out)).await;
+                let waited = Box::pin(command::stream::cmd_block(
+                    &mut self.sess,
+                    args,
+                    first,
+                    first_ns,
+                    &mut self.out,
+                ))
+                .await;
                 let t1 = observe::ticks();
                 observe::set_mark(t1);
                 let us = observe::ticks_to_ns(t1.wrapping_sub(t0)) / 1000;

@@ -258,6 +258,12 @@ async fn shard_main(
     for _ in 0..3 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
+    // The snapshot in `dir/dbfilename`, before any client is accepted.
+    if let Err(e) = crate::persist::snapshot::load_at_startup(&shard) {
+        let _ = ready.send(Err(e));
+        return;
+    }
+    crate::persist::snapshot::start_cron(&shard);
     // Wait for the other shards off the executor thread, so this one keeps
     // serving its mesh channels meanwhile.
     crate::util::repolled(
