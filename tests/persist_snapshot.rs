@@ -383,3 +383,47 @@ fn a_spindle_file_passes_redis_check_rdb_and_loads_in_redis_7() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn debug_reload_saves_empties_and_loads() {
+    let dir = temp_dir("snap-reload");
+    let srv = start_in(&dir, 2, &[]);
+    let mut c = srv.client();
+    populate(&mut c);
+    let before = snapshot_of(&mut c);
+    let mut raw = srv.raw();
+    assert_eq!(raw.cmd(&["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_eq!(snapshot_of(&mut c), before);
+    assert_eq!(q::<i64>(&mut c, &["FCALL", "snapf", "0"]), 42);
+    assert_eq!(
+        raw.cmd(&["DEBUG", "RELOAD", "FAST"]),
+        "-ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.\r\n"
+    );
+    // MERGE NOFLUSH NOSAVE: the file's values replace the live ones.
+    let _: () = q(&mut c, &["SET", "str", "changed"]);
+    let _: () = q(&mut c, &["SET", "extra", "1"]);
+    assert_eq!(raw.cmd(&["DEBUG", "RELOAD", "MERGE", "NOFLUSH", "NOSAVE"]), "+OK\r\n");
+    assert_eq!(q::<String>(&mut c, &["GET", "str"]), "hello");
+    assert_eq!(q::<String>(&mut c, &["GET", "extra"]), "1");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_saves_when_rules_are_set() {
+    let dir = temp_dir("snap-sigterm");
+    let srv = start_in(&dir, 2, &["--save", "3600 1"]);
+    let mut c = srv.client();
+    let _: () = q(&mut c, &["SET", "kept", "yes"]);
+    let pid = srv.pid();
+    let st = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(st.success());
+    let mut srv = srv;
+    wait_until("the server to exit", || !srv.alive());
+    drop(srv);
+    let srv = start_in(&dir, 1, &[]);
+    let mut c = srv.client();
+    assert_eq!(q::<String>(&mut c, &["GET", "kept"]), "yes");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

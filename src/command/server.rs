@@ -719,6 +719,7 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             .await;
             Reply::new(out, resp3).ok()
         }
+        (b"reload", _) => crate::persist::snapshot::cmd_debug_reload(sess, args, out).await,
         (b"protocol", 3) => debug_protocol(&mut Reply::new(out, resp3), args.get(2)),
         (b"object", 3) => {
             let key = args.get(2).to_vec();

@@ -558,6 +558,10 @@ pub fn start_cron(shard: &Rc<Shard>) {
     glommio::spawn_local(async move {
         loop {
             glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+            let signal = SIGNAL.swap(0, Relaxed);
+            if signal != 0 {
+                shutdown_on_signal(&shard, signal).await;
+            }
             let rules = shard.config.borrow().persist.save.clone();
             if rules.is_empty() || in_progress() {
                 continue;
@@ -580,6 +584,63 @@ pub fn start_cron(shard: &Rc<Shard>) {
 }
 
 // ---------------------------------------------------------------------------
+// SIGTERM / SIGINT: save (when save rules are set) and exit, as Redis does.
+
+static SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Blocks SIGTERM and SIGINT in this thread (and the threads it starts
+/// later) and waits for them on a thread of their own; the save-rules cron
+/// on shard 0 acts on them. Call before starting the shards.
+pub fn install_signal_handlers() {
+    // SAFETY: plain libc signal-mask calls on a zeroed, then initialised,
+    // sigset_t owned by this frame (and by the waiting thread).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let _ = std::thread::Builder::new().name("signals".into()).spawn(|| loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: as above; sigwait writes the caught signal into `sig`.
+        let r = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigwait(&set, &mut sig)
+        };
+        if r == 0 {
+            if SIGNAL.swap(sig, Relaxed) != 0 {
+                // A second signal while the first is handled: exit now.
+                crate::server::log::warning("You insist... exiting now.");
+                std::process::exit(1);
+            }
+        }
+    });
+}
+
+async fn shutdown_on_signal(shard: &Rc<Shard>, sig: i32) {
+    let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+    crate::server::log::warning(&format!("Received {} scheduling shutdown...", name));
+    crate::server::log::notice("User requested shutdown...");
+    if !shard.config.borrow().persist.save.is_empty() {
+        crate::server::log::notice("Saving the final RDB snapshot before exiting.");
+        // A running BGSAVE finishes first (its cut is older).
+        while in_progress() {
+            glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if !matches!(save(shard, 0, false).await, Ok(Ok(()))) {
+            crate::server::log::warning("Error trying to save the DB, can't exit.");
+            return;
+        }
+    }
+    crate::server::log::notice("Spindle is now ready to exit, bye bye...");
+    std::process::exit(0);
+}
+
+// ---------------------------------------------------------------------------
 // Loading.
 
 /// Loads `dir/dbfilename`, if it exists, keeping the keys this shard owns
@@ -596,7 +657,7 @@ pub fn load_at_startup(shard: &Rc<Shard>) -> Result<(), String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {}. Exiting.", e)),
     };
     let started = std::time::Instant::now();
-    match load(shard, std::io::BufReader::with_capacity(1 << 20, file), true) {
+    match load(shard, std::io::BufReader::with_capacity(1 << 20, file), true, false) {
         Ok((loaded, expired)) => {
             if shard.id == 0 {
                 crate::server::log::notice(&format!(
@@ -617,7 +678,7 @@ pub fn load_at_startup(shard: &Rc<Shard>) -> Result<(), String> {
 }
 
 /// Reads an RDB stream into this shard: (keys loaded, keys expired).
-fn load<R: std::io::Read>(shard: &Rc<Shard>, r: R, log: bool) -> Result<(u64, u64), String> {
+fn load<R: std::io::Read>(shard: &Rc<Shard>, r: R, log: bool, merge: bool) -> Result<(u64, u64), String> {
     use super::rdb_read::{Item, Reader};
     let limits = shard.config.borrow().limits.clone();
     let mut reader = Reader::with_limits(r, limits).map_err(|e| e.to_string())?;
@@ -627,6 +688,7 @@ fn load<R: std::io::Read>(shard: &Rc<Shard>, r: R, log: bool) -> Result<(u64, u6
     let dbs = shard.ks.borrow().dbs.len();
     let mut functions: Vec<Vec<u8>> = Vec::new();
     let (mut loaded, mut expired) = (0u64, 0u64);
+    let log_all = log;
     let log = log && shard.id == 0;
     loop {
         match reader.next().map_err(|e| e.to_string())? {
@@ -660,11 +722,14 @@ fn load<R: std::io::Read>(shard: &Rc<Shard>, r: R, log: bool) -> Result<(u64, u6
                 }
                 let mut ks = shard.ks.borrow_mut();
                 let d = ks.db(db);
-                if d.peek(&k.key).is_some() {
+                if !merge && d.peek(&k.key).is_some() {
                     return Err(format!(
                         "Duplicated key '{}' found in RDB file",
                         String::from_utf8_lossy(&k.key)
                     ));
+                }
+                if merge {
+                    d.remove(&k.key);
                 }
                 d.insert_silent(&k.key, k.value, at, clock);
                 loaded += 1;
@@ -685,11 +750,71 @@ fn load<R: std::io::Read>(shard: &Rc<Shard>, r: R, log: bool) -> Result<(u64, u6
             ));
         }
     }
-    if log {
+    if log_all {
         crate::server::log::notice(&format!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            loaded, expired
+            "Done loading RDB (shard {}), keys loaded: {}, keys expired: {}.",
+            shard.id, loaded, expired
         ));
     }
     Ok((loaded, expired))
+}
+
+// ---------------------------------------------------------------------------
+// DEBUG RELOAD.
+
+pub const ERR_RELOAD_OPTIONS: &str = "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.";
+pub const ERR_RELOAD_LOAD: &str = "ERR Error trying to load the RDB dump, check server logs.";
+
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: save, empty, load again.
+pub async fn cmd_debug_reload(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
+    let (mut merge, mut flush, mut dosave) = (false, true, true);
+    for a in args.iter().skip(2) {
+        match a.to_ascii_lowercase().as_slice() {
+            b"merge" => merge = true,
+            b"noflush" => flush = false,
+            b"nosave" => dosave = false,
+            _ => return Reply::new(out, sess.resp3).error(ERR_RELOAD_OPTIONS),
+        }
+    }
+    if dosave {
+        match save(&sess.shard, sess.tx, false).await {
+            Ok(Ok(())) => {}
+            Err(()) => return Reply::new(out, sess.resp3).error(ERR_IN_PROGRESS),
+            Ok(Err(_)) => return Reply::new(out, sess.resp3).error(ERR_SAVE),
+        }
+    }
+    let path = {
+        let cfg = sess.shard.config.borrow();
+        std::path::Path::new(&cfg.dir).join(&cfg.persist.dbfilename)
+    };
+    let results =
+        coordinator::broadcast_locked_in(&sess.shard, sess.tx, move |sh| reload_here(sh, &path, merge, flush)).await;
+    if let Some(e) = results.into_iter().find_map(|r| r.err()) {
+        crate::server::log::warning(&format!("Error loading the RDB dump: {}", e));
+        return Reply::new(out, sess.resp3).error(ERR_RELOAD_LOAD);
+    }
+    Reply::new(out, sess.resp3).ok();
+}
+
+/// One shard's part of DEBUG RELOAD (all shards locked).
+fn reload_here(sh: &Rc<Shard>, path: &std::path::Path, merge: bool, flush: bool) -> Result<(), String> {
+    if flush {
+        let all: Vec<usize> = (0..sh.ks.borrow().dbs.len()).collect();
+        crate::command::keys::touch_watched_in(sh, &all);
+        crate::shard::tracking::on_flush(sh);
+        {
+            let mut ks = sh.ks.borrow_mut();
+            for &i in &all {
+                ks.db(i).clear();
+            }
+        }
+        sh.evict.borrow_mut().clear();
+        if sh.id == 0 {
+            let mut out = Vec::new();
+            crate::script::engine::Engine::with(|e| e.function_command(&[b"FUNCTION", b"FLUSH"], false, &mut out));
+        }
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    load(sh, std::io::BufReader::with_capacity(1 << 20, file), false, merge)?;
+    Ok(())
 }

@@ -116,6 +116,7 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     if cfg.config_file.is_empty() {
         log::warning("Warning: no config file specified, using the default config.");
     }
+    crate::persist::snapshot::install_signal_handlers();
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = if shards > 1 {
         Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY))
