@@ -31,6 +31,8 @@ pub struct Config {
     pub active_expire_enabled: bool,
     pub config_file: String,
     pub enable_debug_command: String,
+    /// sanitize-dump-payload: "no", "yes" or "clients" (RESTORE's deep checks).
+    pub sanitize_dump_payload: String,
     pub dir: String,
     /// Snapshot parameters (dbfilename, save, rdbcompression ...).
     pub persist: crate::persist::snapshot::SaveConfig,
@@ -280,6 +282,7 @@ impl Default for Config {
             active_expire_enabled: true,
             config_file: String::new(),
             enable_debug_command: "local".into(),
+            sanitize_dump_payload: "no".into(),
             dir: std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "/".into()),
@@ -490,6 +493,10 @@ pub const PARAMS: &[Param] = &[
     },
     Param {
         name: "maxmemory-policy",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "sanitize-dump-payload",
         mutability: Mutability::Runtime,
     },
     Param {
@@ -705,6 +712,7 @@ impl Config {
             "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
             "enable-debug-command" => self.enable_debug_command.clone(),
+            "sanitize-dump-payload" => self.sanitize_dump_payload.clone(),
             "dir" => self.dir.clone(),
             "daemonize" => "no".into(),
             "maxmemory" => self.memory.maxmemory.to_string(),
@@ -868,6 +876,13 @@ impl Config {
                 })?
             }
             "maxmemory-samples" => self.memory.samples = parse_int(v, 1, 64)?,
+            "sanitize-dump-payload" => {
+                let l = v.to_ascii_lowercase();
+                if !matches!(l.as_str(), "no" | "yes" | "clients") {
+                    return Err("argument(s) must be one of the following: no, yes, clients".into());
+                }
+                self.sanitize_dump_payload = l;
+            }
             "maxmemory-eviction-tenacity" => self.memory.tenacity = parse_int(v, 0, 100)?,
             "lfu-log-factor" => self.memory.lfu_log_factor = parse_int(v, 0, i32::MAX as i64)?,
             "lfu-decay-time" => self.memory.lfu_decay_time = parse_int(v, 0, i32::MAX as i64)?,

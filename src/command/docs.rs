@@ -406,6 +406,12 @@ const SPECS: &[(&str, &str)] = &[
         "source{type=key} destination{type=key} [DB destination-db] [REPLACE]",
     ),
     ("move", "key db"),
+    ("dump", "key"),
+    (
+        "restore",
+        "key ttl{type=integer} serialized-value [REPLACE]{since=3.0.0} [ABSTTL]{since=5.0.0} \
+         [IDLETIME seconds]{since=5.0.0} [FREQ frequency{type=integer}]{since=5.0.0}",
+    ),
     ("object", ""),
     ("memory", ""),
     ("keys", "pattern"),

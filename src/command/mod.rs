@@ -16,6 +16,7 @@ pub mod blocking;
 pub mod connection;
 pub mod cross;
 pub mod docs;
+pub mod dump;
 pub mod errors;
 pub mod geo;
 pub mod hash;

@@ -721,6 +721,61 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
         }
         (b"reload", _) => crate::persist::snapshot::cmd_debug_reload(sess, args, out).await,
         (b"protocol", 3) => debug_protocol(&mut Reply::new(out, resp3), args.get(2)),
+        (b"digest", 2) => {
+            let per_shard = coordinator::broadcast_in(&sess.shard, sess.tx, |sh| {
+                let ks = sh.ks.borrow();
+                let now = now_ms();
+                ks.dbs
+                    .iter()
+                    .map(|db| {
+                        let mut acc = [0u8; 20];
+                        for slot in 0..crate::shard::slot::SLOTS {
+                            db.for_each_in_slot(slot, now, |k, e| {
+                                let d = crate::persist::dump::key_digest(k, &e.value, e.expire_at() != 0);
+                                acc.iter_mut().zip(d).for_each(|(a, b)| *a ^= b);
+                            });
+                        }
+                        (db.len(), acc)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let mut fin = [0u8; 20];
+            let dbs = per_shard.first().map_or(0, |v| v.len());
+            for i in 0..dbs {
+                if per_shard.iter().all(|v| v[i].0 == 0) {
+                    continue;
+                }
+                crate::persist::dump::mix_digest(&mut fin, &(i as u32).to_be_bytes());
+                for v in &per_shard {
+                    fin.iter_mut().zip(v[i].1).for_each(|(a, b)| *a ^= b);
+                }
+            }
+            Reply::new(out, resp3).simple(&crate::persist::dump::hex(&fin))
+        }
+        (b"digest-value", _) => {
+            let mut digests = Vec::with_capacity(args.len() - 2);
+            for k in 2..args.len() {
+                let key = args.get(k).to_vec();
+                let db = sess.db;
+                let target = crate::shard::slot::key_shard(&key, sess.shard.count);
+                let d = coordinator::run_on_in(&sess.shard, sess.tx, target, move |sh| {
+                    let ks = sh.ks.borrow();
+                    let mut d = [0u8; 20];
+                    if let Some(e) = ks.dbs[db].peek(&key) {
+                        crate::persist::dump::value_digest(&mut d, &e.value, e.expire_at() != 0);
+                    }
+                    d
+                })
+                .await;
+                digests.push(crate::persist::dump::hex(&d));
+            }
+            let mut r = Reply::new(out, resp3);
+            r.array_len(digests.len());
+            for d in &digests {
+                r.simple(d);
+            }
+        }
         (b"object", 3) => {
             let key = args.get(2).to_vec();
             let db = sess.db;

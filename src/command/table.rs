@@ -9,7 +9,7 @@ use hashbrown::HashMap;
 
 use super::flags::*;
 #[allow(unused_imports)]
-use super::{bitmap, connection, geo, hash, hyperloglog, keys, list, pubsub, server, set, stream, string, zset};
+use super::{bitmap, connection, dump, geo, hash, hyperloglog, keys, list, pubsub, server, set, stream, string, zset};
 use super::{Args, ConnCmd, Cross, Ctx};
 use crate::shard::pubsub::Kind;
 
@@ -961,6 +961,8 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("copy", -3, WRITE | DENYOOM | CROSS_DB, (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", Shard(keys::cmd_copy), Some(Cross::Gather), &[]),
     spec!("move", 3, WRITE | FAST | CROSS_DB, KEY1, "generic", "1.0.0", "Moves a key to another database.", Shard(keys::cmd_move), None, &[]),
     spec!("object", -2, READONLY, (2, 2, 1), "generic", "2.2.3", "A container for object introspection commands.", Shard(keys::cmd_object), None, OBJECT_SUBS),
+    spec!("dump", 2, READONLY, KEY1, "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", Shard(dump::cmd_dump), None, &[]),
+    spec!("restore", -4, WRITE | DENYOOM, KEY1, "generic", "2.6.0", "Creates a key from the serialized representation of a value.", Shard(dump::cmd_restore), None, &[]),
     spec!("keys", 2, READONLY, NOKEYS, "generic", "1.0.0", "Returns all key names that match a pattern.", Conn(ConnCmd::Keys), None, &[]),
     spec!("scan", -2, READONLY, NOKEYS, "generic", "2.8.0", "Iterates over the key names in the database.", Conn(ConnCmd::Scan), None, &[]),
     spec!("randomkey", 1, READONLY, NOKEYS, "generic", "1.0.0", "Returns a random key name from the database.", Conn(ConnCmd::RandomKey), None, &[]),

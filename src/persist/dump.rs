@@ -95,9 +95,7 @@ pub fn value_digest(d: &mut [u8; 20], v: &Value, has_expire: bool) {
                 let mut e = [0u8; 20];
                 mix_digest(&mut e, m);
                 mix_digest(&mut e, super::codec::fmt_g17(s).as_bytes());
-                for i in 0..20 {
-                    d[i] ^= e[i];
-                }
+                xor_digest(d, &e);
             });
         }
         Value::Hash(h) => {
@@ -105,9 +103,7 @@ pub fn value_digest(d: &mut [u8; 20], v: &Value, has_expire: bool) {
                 let mut e = [0u8; 20];
                 mix_digest(&mut e, f);
                 mix_digest(&mut e, val);
-                for i in 0..20 {
-                    d[i] ^= e[i];
-                }
+                xor_digest(d, &e);
             }
         }
         Value::Stream(s) => {
@@ -131,12 +127,13 @@ pub fn value_digest(d: &mut [u8; 20], v: &Value, has_expire: bool) {
     }
 }
 
-/// A key's contribution to DEBUG DIGEST: its name mixed in, then its value.
+/// What a key xors into DEBUG DIGEST's result: the SHA1 of its digest
+/// (its name mixed in, then its value).
 pub fn key_digest(key: &[u8], v: &Value, has_expire: bool) -> [u8; 20] {
     let mut d = [0u8; 20];
     mix_digest(&mut d, key);
     value_digest(&mut d, v, has_expire);
-    d
+    sha1_smol::Sha1::from(&d[..]).digest().bytes()
 }
 
 /// 40 lowercase hex digits.

@@ -170,28 +170,25 @@ pub fn value(out: &mut Vec<u8>, v: &Value, opts: &WriteOpts) -> u8 {
 }
 
 /// Whether a quicklist node of `count` entries and `bytes` listpack bytes
-/// may take one more element of `sz` bytes (7.0's quicklist fill rule).
+/// may take one more element of `sz` bytes (7.0's _quicklistNodeAllowInsert:
+/// an 8-byte overestimate per entry, size classes for negative fills, an
+/// 8 KiB safety limit with counts for positive ones).
 fn node_allows(fill: i64, count: usize, bytes: usize, sz: usize) -> bool {
-    let overhead = if sz < 64 {
-        1
-    } else if sz < 16384 {
-        2
-    } else {
-        5
-    } + if sz < 127 { 1 } else { 2 };
-    let new_sz = bytes + sz + overhead;
-    if fill >= 0 {
-        count < fill as usize && new_sz <= 8192
-    } else {
+    let new_sz = bytes + sz + 8;
+    if fill < 0 {
         let limit = match fill {
             -1 => 4096,
             -2 => 8192,
             -3 => 16384,
             -4 => 32768,
-            _ => 65536,
+            -5 => 65536,
+            _ => 0,
         };
-        new_sz <= limit
+        if new_sz <= limit {
+            return true;
+        }
     }
+    new_sz <= 8192 && (count as i64) < fill
 }
 
 /// Elements at least this long go into PLAIN nodes (Redis's default

@@ -303,6 +303,11 @@ impl Drop for Redis {
 
 impl Redis {
     pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// A redis-server with extra command-line options (`--name value`).
+    pub fn start_with(extra: &[&str]) -> Redis {
         let port = free_port();
         let child = Command::new("redis-server")
             .args([
@@ -315,6 +320,7 @@ impl Redis {
                 "--appendonly",
                 "no",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
