@@ -134,7 +134,7 @@ pub fn parse_save(v: &str) -> Result<Vec<(u64, u64)>, String> {
         return Ok(Vec::new());
     }
     let words: Vec<&str> = v.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut rules = Vec::new();
@@ -286,7 +286,7 @@ fn write_opts(shard: &Rc<Shard>, compress: bool) -> super::rdb_write::WriteOpts 
     let policy = cfg.memory.policy;
     super::rdb_write::WriteOpts {
         compress,
-        limits: cfg.limits.clone(),
+        limits: cfg.limits,
         lru_clock: policy.is_lru().then_some(clock),
         lfu: policy.is_lfu().then_some((clock, cfg.memory.lfu_decay_time)),
     }
@@ -611,12 +611,10 @@ pub fn install_signal_handlers() {
             libc::sigaddset(&mut set, libc::SIGINT);
             libc::sigwait(&set, &mut sig)
         };
-        if r == 0 {
-            if SIGNAL.swap(sig, Relaxed) != 0 {
-                // A second signal while the first is handled: exit now.
-                crate::server::log::warning("You insist... exiting now.");
-                std::process::exit(1);
-            }
+        // A second signal while the first is handled: exit now.
+        if r == 0 && SIGNAL.swap(sig, Relaxed) != 0 {
+            crate::server::log::warning("You insist... exiting now.");
+            std::process::exit(1);
         }
     });
 }
@@ -680,7 +678,7 @@ pub fn load_at_startup(shard: &Rc<Shard>) -> Result<(), String> {
 /// Reads an RDB stream into this shard: (keys loaded, keys expired).
 fn load<R: std::io::Read>(shard: &Rc<Shard>, r: R, log: bool, merge: bool) -> Result<(u64, u64), String> {
     use super::rdb_read::{Item, Reader};
-    let limits = shard.config.borrow().limits.clone();
+    let limits = shard.config.borrow().limits;
     let mut reader = Reader::with_limits(r, limits).map_err(|e| e.to_string())?;
     let now = crate::util::now_ms();
     let clock = (now / 1000) as u32;
