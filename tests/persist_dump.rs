@@ -290,7 +290,7 @@ fn restore_errors_and_options_match_redis() {
     let mut v11 = good.clone();
     let n = v11.len();
     v11[n - 10] = 11;
-    let mut with = |ver: u8, body: &[u8]| {
+    let with = |ver: u8, body: &[u8]| {
         let mut p = body.to_vec();
         p.extend_from_slice(&[ver, 0]);
         // A payload CRC computed by DUMP would be simplest; build it with
@@ -354,4 +354,75 @@ fn restore_errors_and_options_match_redis() {
     run(&mut s, "CONFIG SET maxmemory-policy allkeys-lfu");
     cmd(&mut s, &[b"RESTORE", b"lfu", b"0", &good, b"FREQ", b"100"]);
     assert_eq!(run(&mut s, "OBJECT FREQ lfu"), b":100\r\n");
+}
+
+/// A dump.rdb saved by redis-server 7.0 reads back key for key with equal
+/// digests, and the same values written by Spindle pass redis-check-rdb.
+#[test]
+fn reads_a_redis_rdb_file_and_writes_one_redis_checks() {
+    use spindle::persist::rdb_read::{Item, Reader};
+    use spindle::persist::rdb_write as w;
+    let dir = std::env::temp_dir().join(format!("spindle-codec-rdb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis = Redis::start_with(&["--enable-debug-command", "yes", "--dir", dir.to_str().unwrap()]);
+    let mut r = connect(redis.port);
+    load(&mut r);
+    run(
+        &mut r,
+        "FUNCTION LOAD \"#!lua name=lib\nredis.register_function('f', function() return 1 end)\"",
+    );
+    assert_eq!(run(&mut r, "SAVE"), b"+OK\r\n");
+    let file = std::fs::read(dir.join("dump.rdb")).unwrap();
+    let mut rd = Reader::new(&file[..]).unwrap();
+    let mut out = Vec::new();
+    w::header(&mut out, w::RDB_VERSION, &[("redis-ver", w::AuxValue::Str(b"7.0.15"))]);
+    let mut keys = 0;
+    let mut functions = 0;
+    loop {
+        match rd.next().unwrap() {
+            Item::Eof => break,
+            Item::Function(code) => {
+                functions += 1;
+                w::function(&mut out, &code, true);
+            }
+            Item::SelectDb(db) => w::select_db(&mut out, db),
+            Item::Key(k) => {
+                keys += 1;
+                let mut d = [0u8; 20];
+                spindle::persist::dump::value_digest(&mut d, &k.value, k.expire_ms.is_some());
+                let want = cmd(&mut r, &[b"DEBUG", b"DIGEST-VALUE", &k.key]);
+                let want = String::from_utf8_lossy(&want).to_string();
+                assert!(
+                    want.contains(&spindle::persist::dump::hex(&d)),
+                    "{}",
+                    String::from_utf8_lossy(&k.key)
+                );
+                let mut e = Vec::new();
+                if let Some(t) = k.expire_ms {
+                    e.push(w::OP_EXPIRETIME_MS);
+                    e.extend_from_slice(&t.to_le_bytes());
+                }
+                let at = e.len();
+                e.push(0);
+                spindle::persist::codec::put_string(&mut e, &k.key, true);
+                e[at] = w::value(&mut e, &k.value, &w::WriteOpts::default());
+                out.extend_from_slice(&e);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(functions, 1);
+    assert_eq!(keys, ALL.len());
+    w::eof(&mut out);
+    let crc = spindle::persist::crc64::crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    let mine = dir.join("spindle.rdb");
+    std::fs::write(&mine, &out).unwrap();
+    let check = std::process::Command::new("redis-check-rdb").arg(&mine).output();
+    if let Ok(o) = check {
+        let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(text.contains("RDB looks OK"), "{text}");
+    }
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,7 +11,7 @@ use crate::persist::rdb_write::WriteOpts;
 pub fn cmd_dump(ctx: &mut Ctx, args: &Args) {
     let now = ctx.now_ms;
     let opts = WriteOpts {
-        limits: ctx.limits.clone(),
+        limits: ctx.limits,
         ..WriteOpts::default()
     };
     match ctx.ks.dbs[ctx.db].lookup(args.get(1), now) {

@@ -113,6 +113,7 @@ pub fn bad<T>(msg: impl Into<String>) -> Result<T, LoadError> {
 const PREALLOC_MAX: usize = 1 << 20;
 
 /// A byte source for the decoders: a slice (RESTORE) or a stream (a file).
+#[allow(clippy::len_without_is_empty)]
 pub trait Src {
     fn byte(&mut self) -> Result<u8, LoadError>;
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), LoadError>;

@@ -126,6 +126,7 @@ impl<R: Read> Reader<R> {
     }
 
     /// The next item; after [`Item::Eof`] nothing more is read.
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Item, LoadError> {
         if self.done {
             return Ok(Item::Eof);
@@ -197,7 +198,7 @@ impl<R: Read> Reader<R> {
                 }
                 t => {
                     let key = self.string()?;
-                    let limits = self.limits.clone();
+                    let limits = self.limits;
                     let deep = self.deep;
                     let value = read_value(self, t, &limits, deep)?;
                     return Ok(Item::Key(KeyRecord {
@@ -224,6 +225,12 @@ pub fn value_from_checked(type_byte: u8, payload: &[u8], limits: &Limits, deep: 
     let mut s = Slice::new(payload);
     read_value(&mut s, type_byte, limits, deep)
 }
+
+/// Zset members with their scores.
+type ZsetEntries = Vec<(f64, Box<[u8]>)>;
+
+/// Hash fields: (field, value, absolute TTL or 0).
+type HashPairs = Vec<(Vec<u8>, Vec<u8>, u64)>;
 
 fn elems_to_bytes(v: Vec<Elem>) -> Vec<Vec<u8>> {
     v.into_iter().map(Elem::into_bytes).collect()
@@ -272,7 +279,7 @@ fn build_zset(mut entries: Vec<(f64, Box<[u8]>)>, limits: &Limits) -> Result<Val
 }
 
 /// Builds a hash of (field, value, absolute TTL or 0).
-fn build_hash(pairs: Vec<(Vec<u8>, Vec<u8>, u64)>, limits: &Limits) -> Result<Value, LoadError> {
+fn build_hash(pairs: HashPairs, limits: &Limits) -> Result<Value, LoadError> {
     if pairs.is_empty() {
         return bad("empty hash");
     }
@@ -298,8 +305,8 @@ fn build_hash(pairs: Vec<(Vec<u8>, Vec<u8>, u64)>, limits: &Limits) -> Result<Va
     Ok(Value::Hash(Box::new(h)))
 }
 
-fn pairs_of(v: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>, u64)>, LoadError> {
-    if v.len() % 2 != 0 {
+fn pairs_of(v: Vec<Vec<u8>>) -> Result<HashPairs, LoadError> {
+    if !v.len().is_multiple_of(2) {
         return bad("odd number of hash elements");
     }
     let mut it = v.into_iter();
@@ -310,8 +317,8 @@ fn pairs_of(v: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>, u64)>, LoadError> 
     Ok(out)
 }
 
-fn zset_pairs(v: Vec<Elem>) -> Result<Vec<(f64, Box<[u8]>)>, LoadError> {
-    if v.len() % 2 != 0 {
+fn zset_pairs(v: Vec<Elem>) -> Result<ZsetEntries, LoadError> {
+    if !v.len().is_multiple_of(2) {
         return bad("odd number of zset elements");
     }
     let mut it = v.into_iter();
@@ -521,7 +528,7 @@ pub fn read_value<S: Src + ?Sized>(s: &mut S, t: u8, limits: &Limits, deep: bool
     }
 }
 
-fn zipmap_pairs(b: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>, u64)>, LoadError> {
+fn zipmap_pairs(b: &[u8]) -> Result<HashPairs, LoadError> {
     let mut p = 1usize;
     let mut out = Vec::new();
     let get = |p: usize| {
