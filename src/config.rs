@@ -36,6 +36,8 @@ pub struct Config {
     pub dir: String,
     /// The append-only log's parameters (appendonly, appendfsync ...).
     pub aof: crate::persist::aof::AofConfig,
+    /// Snapshot parameters (dbfilename, save, rdbcompression ...).
+    pub persist: crate::persist::snapshot::SaveConfig,
     /// Keyspace notification classes (`command::notify::class`).
     pub notify_keyspace_events: u32,
     /// client-output-buffer-limit per class (normal, replica, pubsub):
@@ -287,6 +289,7 @@ impl Default for Config {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "/".into()),
             aof: Default::default(),
+            persist: Default::default(),
             notify_keyspace_events: 0,
             client_output_buffer_limit: [
                 ObufLimit::default(),
@@ -459,10 +462,32 @@ pub const PARAMS: &[Param] = &[
         name: "daemonize",
         mutability: Mutability::StartupOnly,
     },
-    // No persistence exists yet: these report (and accept) only the
-    // disabled values, so tools that check them see the truth.
     Param {
         name: "save",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "dbfilename",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdbcompression",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdbchecksum",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "stop-writes-on-bgsave-error",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdb-del-sync-files",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "rdb-key-save-delay",
         mutability: Mutability::Runtime,
     },
     Param {
@@ -684,6 +709,9 @@ impl Config {
 
     /// The value CONFIG GET reports.
     pub fn get(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.persist.get(name) {
+            return Some(v);
+        }
         Some(match name {
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
@@ -706,7 +734,6 @@ impl Config {
             "sanitize-dump-payload" => self.sanitize_dump_payload.clone(),
             "dir" => self.dir.clone(),
             "daemonize" => "no".into(),
-            "save" => String::new(),
             "maxmemory" => self.memory.maxmemory.to_string(),
             "maxmemory-policy" => self.memory.policy.name().into(),
             "maxmemory-samples" => self.memory.samples.to_string(),
@@ -758,6 +785,9 @@ impl Config {
     /// Sets a parameter from its text form; the error is the reason shown
     /// after "CONFIG SET failed ... - " or in a startup error.
     pub fn set(&mut self, name: &str, v: &str) -> Result<(), String> {
+        if let Some(r) = self.persist.set(name, v) {
+            return r;
+        }
         match name {
             "port" => self.port = parse_int(v, 0, 65535)?,
             "bind" => self.bind = v.split_whitespace().map(String::from).collect(),
@@ -822,9 +852,12 @@ impl Config {
             }
             "dir" => {
                 std::env::set_current_dir(v).map_err(|e| e.to_string())?;
-                self.dir = v.to_string();
+                // Reported as Redis does (getcwd), and saves stay put if a
+                // relative path was given.
+                self.dir = std::env::current_dir()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|_| v.to_string());
             }
-            "save" if v.is_empty() || v == "\"\"" => {}
             "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated" => {
                 self.aof.set(name, v).expect("a log parameter")?
             }
@@ -858,7 +891,6 @@ impl Config {
                 }
                 self.latency_tracking_info_percentiles = ps;
             }
-            "save" => return Err("persistence is not available yet".into()),
             "maxmemory" => self.memory.maxmemory = parse_memory(v)?,
             "maxmemory-policy" => {
                 self.memory.policy = crate::shard::evict::Policy::parse(v).ok_or_else(|| {

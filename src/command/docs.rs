@@ -428,6 +428,9 @@ const SPECS: &[(&str, &str)] = &[
     ("debug", ""),
     ("command", ""),
     ("time", ""),
+    ("save", ""),
+    ("bgsave", "[SCHEDULE]{since=3.2.2}"),
+    ("lastsave", ""),
     (
         "shutdown",
         "[NOSAVE | SAVE]{name=save-selector} [NOW]{since=7.0.0} [FORCE]{since=7.0.0} \

@@ -880,6 +880,11 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     })
     .await;
     wait_flushed(done).await;
+    // With save rules set, Redis saves the now empty data set (so the
+    // unsaved-changes count is zero again).
+    if !sess.shard.config.borrow().persist.save.is_empty() && !crate::persist::snapshot::in_progress() {
+        let _ = crate::persist::snapshot::save(&sess.shard, sess.tx, false).await;
+    }
     Reply::new(out, sess.resp3).ok();
 }
 

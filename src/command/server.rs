@@ -396,10 +396,14 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 );
             }
             "persistence" => {
-                let _ = write!(
-                    text,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_bgsave_in_progress:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n"
-                );
+                let _ = write!(text, "# Persistence\r\nloading:0\r\nasync_loading:0\r\n");
+                let unsaved: u64 =
+                    crate::shard::coordinator::broadcast(&sess.shard, |sh| crate::persist::snapshot::unsaved(sh))
+                        .await
+                        .iter()
+                        .sum();
+                crate::persist::snapshot::info_fields(&mut text, unsaved);
+                let _ = write!(text, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n");
             }
             "stats" => {
                 let _ = write!(
@@ -723,6 +727,7 @@ pub async fn cmd_debug(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
             .await;
             Reply::new(out, resp3).ok()
         }
+        (b"reload", _) => crate::persist::snapshot::cmd_debug_reload(sess, args, out).await,
         (b"protocol", 3) => debug_protocol(&mut Reply::new(out, resp3), args.get(2)),
         (b"digest", 2) => {
             let per_shard = coordinator::broadcast_in(&sess.shard, sess.tx, |sh| {
@@ -1178,27 +1183,41 @@ fn arity_fits(arity: i32, argc: usize) -> bool {
     }
 }
 
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]` → exits the process.
-pub fn cmd_shutdown(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]` → exits the process
+/// (after a save when save rules are set and not NOSAVE, or SAVE).
+pub async fn cmd_shutdown(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let mut r = Reply::new(out, sess.resp3);
-    let mut save = false;
+    let (mut save, mut nosave, mut force) = (false, false, false);
     let mut abort = false;
     for a in args.iter().skip(1) {
         match a.to_ascii_lowercase().as_slice() {
-            b"nosave" | b"now" | b"force" => {}
+            b"now" => {}
+            b"force" => force = true,
+            b"nosave" => nosave = true,
             b"save" => save = true,
             b"abort" => abort = true,
             _ => return r.error(err::SYNTAX),
         }
     }
+    if (save && nosave) || (abort && args.len() > 2) {
+        return r.error(err::SYNTAX);
+    }
     if abort {
         return r.error(err::NO_SHUTDOWN);
     }
-    if save {
-        // No persistence exists yet, so a save cannot be honoured.
-        return r.error(err::SHUTDOWN_FAILED);
-    }
     crate::server::log::notice("User requested shutdown...");
+    let rules = !sess.shard.config.borrow().persist.save.is_empty();
+    if save || (rules && !nosave) {
+        crate::server::log::notice("Saving the final RDB snapshot before exiting.");
+        let ok = matches!(
+            crate::persist::snapshot::save(&sess.shard, sess.tx, false).await,
+            Ok(Ok(()))
+        );
+        if !ok && !force {
+            crate::server::log::warning("Error trying to save the DB, can't exit.");
+            return Reply::new(out, sess.resp3).error(err::SHUTDOWN_FAILED);
+        }
+    }
     crate::server::log::notice("Spindle is now ready to exit, bye bye...");
     std::process::exit(0);
 }

@@ -399,7 +399,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64, keep_ttl
         if expire_at != 0 {
             notify(class::GENERIC, "expire", db.index, key);
         }
-        crate::persist::changed(ctx.shard, 1);
+        ctx.dirty(1);
         return ctx.out.ok();
     }
     let (exists, old) = match db.lookup(key, now) {

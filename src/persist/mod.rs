@@ -7,6 +7,8 @@
 //! `rdb_changes_since_last_save` and the log's "did this command write
 //! anything" test all read it.
 
+pub mod snapshot;
+
 use crate::shard::Shard;
 
 /// Changes made on `shard` since it started (never reset: a save records

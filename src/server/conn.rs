@@ -643,6 +643,9 @@ impl State {
     /// `command::oom`). A refused EXEC ends the transaction.
     fn oom_refusal(&mut self, spec: &'static CommandSpec, args: &Args) -> Option<Vec<u8>> {
         use command::oom;
+        if crate::persist::snapshot::refuses_writes() && spec.flags & command::flags::WRITE != 0 {
+            return Some(crate::persist::snapshot::MISCONF.as_bytes().to_vec());
+        }
         let Some(m) = &self.sess.multi else {
             return oom::refused(&self.sess, spec, args).then(|| errors::OOM.as_bytes().to_vec());
         };

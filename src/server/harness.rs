@@ -36,6 +36,8 @@ impl Harness {
 
     pub fn with_config(mut cfg: Config) -> Harness {
         cfg.shards = 1;
+        // In-process tests never write snapshots (FLUSHALL would save).
+        cfg.persist.save.clear();
         let executor = LocalExecutorBuilder::new(Placement::Unbound)
             .make()
             .expect("a local executor for the test harness");

@@ -122,6 +122,7 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
         let files = crate::persist::aof::open_at_start(&cfg.aof)?;
         crate::persist::aof::set_plan(files);
     }
+    crate::persist::snapshot::install_signal_handlers();
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let mesh = if shards > 1 {
         Some(MeshBuilder::<Msg, _>::full(shards, MESH_CAPACITY))
@@ -264,6 +265,17 @@ async fn shard_main(
     for _ in 0..3 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
+    // The snapshot in `dir/dbfilename`, before any client is accepted,
+    // unless the append-only log is on: then the log alone is loaded, as
+    // in Redis.
+    let aof_on = shard.config.borrow().aof.enabled;
+    if !aof_on {
+        if let Err(e) = crate::persist::snapshot::load_at_startup(&shard) {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    }
+    crate::persist::snapshot::start_cron(&shard);
     // Wait for the other shards off the executor thread, so this one keeps
     // serving its mesh channels meanwhile.
     crate::util::repolled(

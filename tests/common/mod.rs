@@ -11,6 +11,24 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub port: u16,
     child: Child,
+    /// The server's own `dir` (removed on drop), so no test reads or
+    /// leaves a snapshot anywhere else.
+    pub dir: std::path::PathBuf,
+}
+
+/// A fresh empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "spindle-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create a temp dir");
+    d
 }
 
 /// Finds a port nobody listens on.
@@ -27,6 +45,7 @@ impl Server {
     pub fn start_with(shards: usize, extra: &[&str]) -> Server {
         for _ in 0..5 {
             let port = free_port();
+            let dir = temp_dir("srv");
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_spindle"));
             cmd.args([
                 "--port",
@@ -35,12 +54,16 @@ impl Server {
                 "127.0.0.1",
                 "--shards",
                 &shards.to_string(),
+                "--dir",
+                dir.to_str().unwrap(),
+                "--save",
+                "",
             ])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
             let child = cmd.spawn().expect("start spindle");
-            let mut s = Server { port, child };
+            let mut s = Server { port, child, dir };
             if s.wait_ready() {
                 return s;
             }
@@ -99,6 +122,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
