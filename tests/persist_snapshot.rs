@@ -295,37 +295,9 @@ fn save_rules_trigger_a_bgsave() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn start_redis_in(dir: &Path) -> (std::process::Child, u16) {
-    let port = common::free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--dir", dir.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(cl) = redis::Client::open(format!("redis://127.0.0.1:{port}/")) {
-            if let Ok(mut c) = cl.get_connection() {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    break;
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, port)
+/// A redis-server 7.0 working in `dir` (killed on drop).
+fn start_redis_in(dir: &Path) -> common::Redis {
+    common::Redis::start_with(&["--dir", dir.to_str().unwrap()])
 }
 
 fn redis_conn(port: u16) -> Connection {
@@ -339,14 +311,11 @@ fn redis_conn(port: u16) -> Connection {
 fn a_redis_7_file_loads() {
     let dir = temp_dir("snap-from-redis");
     let before = {
-        let (mut child, port) = start_redis_in(&dir);
-        let mut c = redis_conn(port);
+        let redis = start_redis_in(&dir);
+        let mut c = redis_conn(redis.port);
         populate(&mut c);
         let _: () = q(&mut c, &["SAVE"]);
-        let s = snapshot_of(&mut c);
-        let _ = child.kill();
-        let _ = child.wait();
-        s
+        snapshot_of(&mut c)
     };
     let srv = start_in(&dir, 2, &[]);
     let mut c = srv.client();
@@ -373,12 +342,11 @@ fn a_spindle_file_passes_redis_check_rdb_and_loads_in_redis_7() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Checksum OK") && text.contains("RDB looks OK!"), "{text}");
-    let (mut child, port) = start_redis_in(&dir);
-    let mut c = redis_conn(port);
+    let redis = start_redis_in(&dir);
+    let mut c = redis_conn(redis.port);
     assert_eq!(snapshot_of(&mut c), before);
     assert_eq!(q::<i64>(&mut c, &["FCALL", "snapf", "0"]), 42);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
