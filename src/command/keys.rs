@@ -273,7 +273,7 @@ pub fn cmd_persist(ctx: &mut Ctx, args: &Args) {
         Some(e) if e.expire_at() != 0 => {
             db.set_expire(args.get(1), 0);
             notify(class::GENERIC, "persist", db.index, args.get(1));
-            crate::persist::changed(ctx.shard, 1);
+            ctx.dirty(1);
             ctx.out.int(1)
         }
         _ => ctx.out.int(0),

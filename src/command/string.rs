@@ -541,13 +541,13 @@ pub fn cmd_getex(ctx: &mut Ctx, args: &Args) {
             db.set_expire(key, expire_at);
             notify(class::GENERIC, "expire", db.index, key);
         }
-        crate::persist::changed(ctx.shard, 1);
+        ctx.dirty(1);
     } else if opts.persist {
         let had_ttl = db.lookup(key, now).is_some_and(|e| e.expire_at() != 0);
         if had_ttl {
             db.set_expire(key, 0);
             notify(class::GENERIC, "persist", db.index, key);
-            crate::persist::changed(ctx.shard, 1);
+            ctx.dirty(1);
         }
     }
     reply_value(ctx, &v);
