@@ -96,7 +96,7 @@ pub fn cmd_restore(ctx: &mut Ctx, args: &Args) {
             e.access = clock.wrapping_sub(idle.min(u32::MAX as i64) as u32);
         }
         if let Some(f) = freq {
-            e.lfu = (crate::shard::evict::lfu_new(clock) & !0xff) | f as u32;
+            e.set_lfu((crate::shard::evict::lfu_new(clock) & !0xff) | f as u32);
         }
     }
     notify(class::GENERIC, "restore", ctx.db, key);

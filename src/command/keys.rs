@@ -882,7 +882,9 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     wait_flushed(done).await;
     // With save rules set, Redis saves the now empty data set (so the
     // unsaved-changes count is zero again).
-    if !sess.shard.config.borrow().persist.save.is_empty() && !crate::persist::snapshot::in_progress() {
+    // A running BGSAVE is cancelled first, as Redis kills its child.
+    crate::persist::snapshot::cancel_running().await;
+    if !sess.shard.config.borrow().persist.save.is_empty() {
         let _ = crate::persist::snapshot::save(&sess.shard, sess.tx, false).await;
     }
     Reply::new(out, sess.resp3).ok();

@@ -305,7 +305,10 @@ pub fn execute(
             max_bulk_len,
             limits,
         };
+        // A read-only command's lookups leave a snapshot walk alone.
+        let reading = crate::persist::walk::begin_command(cmd_flags & flags::READONLY != 0);
         handler(&mut ctx, args);
+        crate::persist::walk::end_command(reading);
     }
     if propagating {
         if crate::persist::changes(shard) != changes_before {

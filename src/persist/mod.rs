@@ -8,6 +8,7 @@
 //! anything" test all read it.
 
 pub mod snapshot;
+pub mod walk;
 
 use crate::shard::Shard;
 

@@ -1,24 +1,22 @@
 //! Snapshots: SAVE, BGSAVE, LASTSAVE, the save rules and the load at
 //! startup, in Redis's RDB format (one file, `dir/dbfilename`).
 //!
-//! The cut: one coordinator transaction locks every shard whole (as
-//! FLUSHALL does); inside it each shard serializes its keys into an
-//! in-memory segment (`SELECTDB`, `RESIZEDB`, key records) and records its
-//! change counter; then the locks are released. The file is written off
-//! the shards by one blocking thread: header and AUX fields, the function
-//! libraries, the segments in shard order, EOF and the CRC, into
-//! `temp-<pid>.rdb`, fsynced, renamed over `dbfilename` and the directory
-//! fsynced, so a crash mid-save leaves the previous file intact.
-//!
-//! Version 1 holds the shards for the serialization itself (memory copy of
-//! the data set, no disk I/O under the lock); the slot-granular
-//! copy-on-write walk of ARCHITECTURE.md "Snapshots" is the next step.
+//! No fork and no copy of the data set: the cut (one coordinator
+//! transaction over every shard, held for a moment) starts a walk on each
+//! shard and records its change counter; the shards then write their own
+//! keys in bounded slices while they keep serving, an entry about to
+//! change being written first (see [`super::walk`]). The file writer, a
+//! task on the shard that started the save, asks every shard for its next
+//! slice in turn and streams the slices through glommio's direct I/O into
+//! `temp-<pid>.rdb`: header and AUX fields, functions, size hints, the
+//! slices, EOF and the CRC (combined from the shards' own CRCs of their
+//! slices). Then fsync, rename over `dbfilename`, fsync of the directory:
+//! a crash mid-save leaves the previous file intact.
 //!
 //! State shared by all shards (status, times, counters) is a set of relaxed
 //! atomics: only SAVE/BGSAVE/INFO and the save-rules cron touch it, and the
 //! write path reads one flag (MISCONF).
 
-use std::io::Write;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 
@@ -243,44 +241,7 @@ pub fn info_fields(text: &mut String, unsaved: u64) {
 // ---------------------------------------------------------------------------
 // The cut.
 
-/// One shard's slice of the snapshot.
-struct Segment {
-    bytes: Vec<u8>,
-    /// End offset of each key record (for the per-key delay and progress).
-    ends: Vec<u32>,
-    dirty: u64,
-}
-
-/// Serializes every live key of `shard` (called with the shard locked).
-fn cut_shard(shard: &Rc<Shard>) -> Segment {
-    use super::rdb_write;
-    let now = crate::util::now_ms();
-    let compress = shard.config.borrow().persist.rdbcompression;
-    let opts = write_opts(shard, compress);
-    let ks = shard.ks.borrow();
-    let mut bytes = Vec::new();
-    let mut ends = Vec::new();
-    for db in ks.dbs.iter() {
-        if db.is_empty() {
-            continue;
-        }
-        rdb_write::select_db(&mut bytes, db.index);
-        rdb_write::resize_db(&mut bytes, db.len() as u64, db.volatile() as u64);
-        for slot in 0..crate::shard::slot::SLOTS {
-            db.for_each_in_slot(slot, now, |k, e| {
-                rdb_write::key(&mut bytes, k, e, &opts);
-                ends.push(bytes.len() as u32);
-            });
-        }
-    }
-    Segment {
-        bytes,
-        ends,
-        dirty: super::changes(shard),
-    }
-}
-
-fn write_opts(shard: &Rc<Shard>, compress: bool) -> super::rdb_write::WriteOpts {
+fn write_opts(shard: &Shard, compress: bool) -> super::rdb_write::WriteOpts {
     let cfg = shard.config.borrow();
     let clock = (crate::util::now_ms() / 1000) as u32;
     let policy = cfg.memory.policy;
@@ -292,23 +253,33 @@ fn write_opts(shard: &Rc<Shard>, compress: bool) -> super::rdb_write::WriteOpts 
     }
 }
 
-/// What the writer thread needs.
+/// What the file writer needs, fixed at the cut.
 struct Job {
     dir: std::path::PathBuf,
     filename: String,
     functions: Vec<Vec<u8>>,
-    segments: Vec<Segment>,
+    /// Keys and volatile keys per database number, all shards summed.
+    sizes: Vec<(u64, u64)>,
+    version: u16,
     delay: i64,
     checksum: bool,
     compress: bool,
+    /// The transaction the save runs in (0: a background save), so the
+    /// slices pass the locks a SAVE inside FLUSHALL holds.
+    tx: crate::shard::gate::TxId,
 }
 
-/// Takes the cut across all shards; returns the job and the change counts.
-async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId) -> (Job, Vec<u64>) {
-    let segments = coordinator::broadcast_locked_in(shard, tx, |sh| {
-        let s = cut_shard(sh);
-        // Raw parts cross threads: Segment is Send.
-        s
+/// Takes the cut across all shards (every shard locked for a moment):
+/// each starts its walk ([`super::walk::begin`]). Returns the job and the
+/// change counts the snapshot covers.
+async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) -> (Job, Vec<u64>) {
+    let (compress, checksum) = {
+        let cfg = shard.config.borrow();
+        (cfg.persist.rdbcompression, cfg.persist.rdbchecksum)
+    };
+    let now = crate::util::now_ms();
+    let cuts = coordinator::broadcast_locked_in(shard, tx, move |sh| {
+        super::walk::begin(sh, now, write_opts(sh, compress), checksum)
     })
     .await;
     let functions: Vec<Vec<u8>> = crate::script::store::libraries()
@@ -316,113 +287,178 @@ async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId) -> (Job, Vec<
         .values()
         .map(|l| l.code.clone())
         .collect();
-    let cfg = shard.config.borrow();
-    let dirties = segments.iter().map(|s| s.dirty).collect();
-    let total: u64 = segments.iter().map(|s| s.ends.len() as u64).sum();
-    KEYS_TOTAL.store(total, Relaxed);
+    let mut sizes: Vec<(u64, u64)> = Vec::new();
+    for c in &cuts {
+        if sizes.len() < c.sizes.len() {
+            sizes.resize(c.sizes.len(), (0, 0));
+        }
+        for (i, (k, v)) in c.sizes.iter().enumerate() {
+            sizes[i].0 += k;
+            sizes[i].1 += v;
+        }
+    }
+    KEYS_TOTAL.store(sizes.iter().map(|s| s.0).sum(), Relaxed);
     KEYS_PROCESSED.store(0, Relaxed);
+    let version = if cuts.iter().any(|c| c.needs_v12) {
+        super::rdb_write::RDB_VERSION_MAX
+    } else {
+        super::rdb_write::RDB_VERSION
+    };
+    let cfg = shard.config.borrow();
     (
         Job {
             dir: std::path::PathBuf::from(&cfg.dir),
             filename: cfg.persist.dbfilename.clone(),
             functions,
-            segments,
+            sizes,
+            version,
             delay: cfg.persist.rdb_key_save_delay,
-            checksum: cfg.persist.rdbchecksum,
-            compress: cfg.persist.rdbcompression,
+            checksum,
+            compress,
+            tx: if bg { 0 } else { tx },
         },
-        dirties,
+        cuts.iter().map(|c| c.dirty).collect(),
     )
 }
 
-/// Writes the file (on a blocking thread).
-fn write_file(job: Job) -> std::io::Result<()> {
-    use super::rdb_write;
-    let tmp = job.dir.join(format!("temp-{}.rdb", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let mut crc = 0u64;
-        let put = |w: &mut std::io::BufWriter<std::fs::File>, b: &[u8], crc: &mut u64| -> std::io::Result<()> {
-            if job.checksum {
-                *crc = super::crc64::crc64(*crc, b);
-            }
-            w.write_all(b)
-        };
-        let mut head = Vec::new();
-        rdb_write::header(
-            &mut head,
-            rdb_write::RDB_VERSION,
-            &[
-                (
-                    "redis-ver",
-                    rdb_write::AuxValue::Str(crate::command::connection::REDIS_VERSION.as_bytes()),
-                ),
-                ("redis-bits", rdb_write::AuxValue::Int(64)),
-                ("ctime", rdb_write::AuxValue::Int(now_secs())),
-                ("used-mem", rdb_write::AuxValue::Int(crate::memory::used() as i64)),
-                ("aof-base", rdb_write::AuxValue::Int(0)),
-            ],
-        );
-        for code in &job.functions {
-            rdb_write::function(&mut head, code, job.compress);
+/// The header: magic, AUX fields, functions, and the size hints of every
+/// database (`SELECTDB` + `RESIZEDB` with the totals of all shards; the
+/// slices select their databases again).
+fn header(job: &Job) -> Vec<u8> {
+    use super::rdb_write::{self, AuxValue};
+    let mut head = Vec::new();
+    rdb_write::header(
+        &mut head,
+        job.version,
+        &[
+            (
+                "redis-ver",
+                AuxValue::Str(crate::command::connection::REDIS_VERSION.as_bytes()),
+            ),
+            ("redis-bits", AuxValue::Int(64)),
+            ("ctime", AuxValue::Int(now_secs())),
+            ("used-mem", AuxValue::Int(crate::memory::used() as i64)),
+            ("aof-base", AuxValue::Int(0)),
+        ],
+    );
+    for code in &job.functions {
+        rdb_write::function(&mut head, code, job.compress);
+    }
+    for (db, &(keys, volatile)) in job.sizes.iter().enumerate() {
+        if keys > 0 {
+            rdb_write::select_db(&mut head, db);
+            rdb_write::resize_db(&mut head, keys, volatile);
         }
-        put(&mut w, &head, &mut crc)?;
-        for seg in &job.segments {
-            if job.delay == 0 {
-                put(&mut w, &seg.bytes, &mut crc)?;
-                KEYS_PROCESSED.fetch_add(seg.ends.len() as u64, Relaxed);
+    }
+    head
+}
+
+/// Set by SHUTDOWN and FLUSHALL: the running save stops writing (its walk
+/// still runs to its end, without the per-key delay) and leaves no file.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+/// Writes the snapshot: asks the shards for slices until every walk is
+/// over and streams them to `temp-<pid>.rdb` through glommio's direct
+/// I/O, then fsyncs, renames over `dbfilename` and fsyncs the directory.
+/// A crash mid-save leaves the previous file intact. The walks always run
+/// to their end, even after a write error: their epochs must not be left
+/// half advanced.
+async fn write_job(shard: &Rc<Shard>, job: Job) -> std::io::Result<()> {
+    use futures_lite::AsyncWriteExt;
+    use glommio::io::{DmaFile, DmaStreamWriterBuilder};
+    let tmp = job.dir.join(format!("temp-{}.rdb", std::process::id()));
+    let mut err: Option<std::io::Error> = None;
+    let mut w = match DmaFile::create(&tmp).await {
+        Ok(f) => Some(
+            DmaStreamWriterBuilder::new(f)
+                .with_buffer_size(512 << 10)
+                .with_write_behind(4)
+                .build(),
+        ),
+        Err(e) => {
+            err = Some(e.into());
+            None
+        }
+    };
+    let head = header(&job);
+    let mut crc = if job.checksum { super::crc64::crc64(0, &head) } else { 0 };
+    if let Some(w) = w.as_mut() {
+        if let Err(e) = w.write_all(&head).await {
+            err = Some(e);
+        }
+    }
+    let max_keys = match job.delay {
+        0 => None,
+        d if d > 0 => Some(1),
+        d => Some(d.unsigned_abs() as usize),
+    };
+    let mut left: Vec<bool> = vec![true; shard.count];
+    while left.iter().any(|&l| l) {
+        let cancelled = CANCEL.load(Relaxed);
+        let max_keys = if cancelled { None } else { max_keys };
+        let mut pending = Vec::with_capacity(shard.count);
+        for s in (0..shard.count).filter(|&s| left[s]) {
+            let p = coordinator::submit(shard, s, job.tx, crate::shard::Lock::None, move |sh| {
+                super::walk::step(sh, max_keys)
+            })
+            .await;
+            pending.push((s, p));
+        }
+        let mut keys = 0;
+        for (s, p) in pending {
+            let slice = p.wait().await;
+            left[s] = !slice.done;
+            keys += slice.keys;
+            if cancelled && err.is_none() {
+                err = Some(std::io::Error::other("the save was cancelled"));
+            }
+            if err.is_some() || slice.bytes.is_empty() {
                 continue;
             }
-            let mut at = 0usize;
-            for (i, end) in seg.ends.iter().enumerate() {
-                let end = *end as usize;
-                // Headers before the first key record of each db go with it.
-                put(&mut w, &seg.bytes[at..end], &mut crc)?;
-                at = end;
-                KEYS_PROCESSED.fetch_add(1, Relaxed);
-                key_delay(job.delay, i);
+            if job.checksum {
+                crc = super::crc64::combine(crc, slice.crc, slice.bytes.len() as u64);
             }
-            put(&mut w, &seg.bytes[at..], &mut crc)?;
+            if let Some(w) = w.as_mut() {
+                if let Err(e) = w.write_all(&slice.bytes).await {
+                    err = Some(e);
+                }
+            }
         }
+        KEYS_PROCESSED.fetch_add(keys, Relaxed);
+        if !cancelled && job.delay > 0 && keys > 0 {
+            glommio::timer::sleep(std::time::Duration::from_micros(job.delay as u64 * keys)).await;
+        }
+    }
+    if let (None, Some(w)) = (&err, w.as_mut()) {
         let mut tail = Vec::new();
-        rdb_write::eof(&mut tail);
-        put(&mut w, &tail, &mut crc)?;
-        let crc = if job.checksum { crc } else { 0 };
-        w.write_all(&crc.to_le_bytes())?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, job.dir.join(&job.filename))?;
-        if let Ok(d) = std::fs::File::open(&job.dir) {
-            let _ = d.sync_all();
+        super::rdb_write::eof(&mut tail);
+        if job.checksum {
+            crc = super::crc64::crc64(crc, &tail);
         }
-        Ok(())
-    })();
-    if result.is_err() {
+        tail.extend_from_slice(&crc.to_le_bytes());
+        if let Err(e) = w.write_all(&tail).await {
+            err = Some(e);
+        }
+    }
+    // Closing syncs the file (and trims the direct-I/O padding).
+    if let Some(mut w) = w {
+        if let Err(e) = w.close().await {
+            err.get_or_insert(e);
+        }
+    }
+    if let Some(e) = err {
         let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    result
-}
-
-fn key_delay(delay: i64, i: usize) {
-    if delay > 0 {
-        std::thread::sleep(std::time::Duration::from_micros(delay as u64));
-    } else if delay < 0 && (i as i64) % delay.unsigned_abs() as i64 == 0 {
-        std::thread::sleep(std::time::Duration::from_micros(1));
-    }
-}
-
-/// Runs `job` on a new thread; the future resolves with its result.
-async fn run_job(job: Job) -> std::io::Result<()> {
-    let (tx, rx) = futures_channel::oneshot::channel();
-    std::thread::Builder::new().name("rdb-save".into()).spawn(move || {
-        let _ = tx.send(write_file(job));
-    })?;
-    match crate::util::repolled(std::time::Duration::from_millis(5), rx).await {
-        Ok(r) => r,
-        Err(_) => Err(std::io::Error::other("the save thread stopped")),
-    }
+    glommio::io::rename(&tmp, job.dir.join(&job.filename))
+        .await
+        .map_err(std::io::Error::from)?;
+    let dir = glommio::io::Directory::open(&job.dir)
+        .await
+        .map_err(std::io::Error::from)?;
+    dir.sync().await.map_err(std::io::Error::from)?;
+    let _ = dir.close().await;
+    Ok(())
 }
 
 /// Records a finished save.
@@ -467,13 +503,14 @@ pub async fn begin(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) ->
     if IN_PROGRESS.swap(true, Relaxed) {
         return None;
     }
+    CANCEL.store(false, Relaxed);
     let started = crate::util::now_ms();
     CURRENT_START_MS.store(started, Relaxed);
     SAVES.fetch_add(1, Relaxed);
     if bg {
         crate::server::log::notice("Background saving started");
     }
-    let (job, dirties) = take_cut(shard, tx).await;
+    let (job, dirties) = take_cut(shard, tx, bg).await;
     Some(Pending {
         job,
         dirties,
@@ -484,8 +521,12 @@ pub async fn begin(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) ->
 
 /// Writes the file of a save begun with [`begin`] and records the result.
 pub async fn complete(shard: &Rc<Shard>, p: Pending) -> std::io::Result<()> {
-    let r = run_job(p.job).await;
-    finish(shard, &r, &p.dirties, p.started, p.bg);
+    let r = write_job(shard, p.job).await;
+    if CANCEL.load(Relaxed) {
+        crate::server::log::notice("Background saving cancelled");
+    } else {
+        finish(shard, &r, &p.dirties, p.started, p.bg);
+    }
     IN_PROGRESS.store(false, Relaxed);
     r
 }
@@ -494,6 +535,20 @@ pub async fn complete(shard: &Rc<Shard>, p: Pending) -> std::io::Result<()> {
 pub async fn save(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) -> Result<std::io::Result<()>, ()> {
     let p = begin(shard, tx, bg).await.ok_or(())?;
     Ok(complete(shard, p).await)
+}
+
+/// Stops a running background save (its file is not written) and waits
+/// for its walk to end, as Redis kills its saving child before SHUTDOWN
+/// or FLUSHALL save anew.
+pub async fn cancel_running() {
+    if !in_progress() {
+        return;
+    }
+    CANCEL.store(true, Relaxed);
+    while in_progress() {
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    CANCEL.store(false, Relaxed);
 }
 
 /// Starts a BGSAVE: the cut is taken before this returns, the file is
@@ -625,10 +680,8 @@ async fn shutdown_on_signal(shard: &Rc<Shard>, sig: i32) {
     crate::server::log::notice("User requested shutdown...");
     if !shard.config.borrow().persist.save.is_empty() {
         crate::server::log::notice("Saving the final RDB snapshot before exiting.");
-        // A running BGSAVE finishes first (its cut is older).
-        while in_progress() {
-            glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // A running BGSAVE gives way (Redis kills its child).
+        cancel_running().await;
         if !matches!(save(shard, 0, false).await, Ok(Ok(()))) {
             crate::server::log::warning("Error trying to save the DB, can't exit.");
             return;

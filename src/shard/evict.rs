@@ -153,7 +153,7 @@ pub fn lfu_decayed(word: u32, clock: u32, decay_minutes: u32) -> u32 {
     if decay_minutes == 0 {
         return counter;
     }
-    let (now, then) = (minutes(clock), word >> 8);
+    let (now, then) = (minutes(clock), (word >> 8) & 0xFFFF);
     let elapsed = if now >= then { now - then } else { 65535 - then + now };
     counter.saturating_sub(elapsed / decay_minutes)
 }

@@ -32,6 +32,35 @@ pub struct Db {
     /// Hashes with field TTLs, by their earliest field expiry (see
     /// [`Db::expire_hash_fields_slice`]).
     hash_ttls: HashTtlRegistry,
+    /// The epoch of the latest snapshot walk on this shard: entries stored
+    /// now are stamped with it (see [`Entry::snap_epoch`]).
+    epoch: u8,
+    /// The running snapshot walk over this database, if any.
+    walk: Option<WalkMark>,
+}
+
+/// Where a snapshot walk over one database stands. It travels with the
+/// keys (SWAPDB swaps it along), so a walk always writes a database's
+/// contents under the number they had at the cut.
+#[derive(Clone, Copy, Debug)]
+pub struct WalkMark {
+    /// The database number at the cut.
+    pub number: usize,
+    /// The next table to walk.
+    next: usize,
+}
+
+/// Before an entry of a database under a snapshot walk changes or leaves:
+/// if the walk has not written it yet, it is written now, as it stands
+/// (the point-in-time rule). One branch while no walk runs.
+#[inline]
+fn keep_for_walk(walk: Option<WalkMark>, epoch: u8, key: &[u8], e: &mut Entry) {
+    if let Some(m) = walk {
+        if e.snap_epoch() != epoch {
+            e.set_snap_epoch(epoch);
+            crate::persist::walk::keep(m.number, key, e);
+        }
+    }
 }
 
 /// Keys whose hash value has field TTLs, ordered by a lower bound of their
@@ -80,6 +109,8 @@ impl Default for Db {
             keys: 0,
             volatile: 0,
             hash_ttls: HashTtlRegistry::default(),
+            epoch: 0,
+            walk: None,
         }
     }
 }
@@ -174,6 +205,7 @@ impl Db {
             return None;
         }
         let slot = self.idx(slot as usize)?;
+        let (walk, epoch) = (self.walk, self.epoch);
         let table = &mut self.slots[slot];
         match table.find_entry(key) {
             None => None,
@@ -183,7 +215,8 @@ impl Db {
                         // CLIENT PAUSE: logically gone, deleted later.
                         return None;
                     }
-                    o.remove();
+                    let mut gone = o.remove();
+                    keep_for_walk(walk, epoch, key, &mut gone);
                     crate::shard::tracking::key_expired(key);
                     crate::shard::blocking::key_expired(self.index, key);
                     self.hash_ttls.unfile(key);
@@ -195,7 +228,11 @@ impl Db {
                     crate::persist::propagate::deleted(self.index, key);
                     None
                 } else {
-                    Some(o.into_mut())
+                    let e = o.into_mut();
+                    if walk.is_some() && !crate::persist::walk::reading() {
+                        keep_for_walk(walk, epoch, key, e);
+                    }
+                    Some(e)
                 }
             }
         }
@@ -254,8 +291,10 @@ impl Db {
     }
 
     /// [`Db::insert_silent`] of a whole entry, its access history included.
-    pub fn insert_entry_silent(&mut self, key: &[u8], entry: Entry) -> Option<Entry> {
+    pub fn insert_entry_silent(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
         self.ensure_slots();
+        // Stored after the cut: not part of a running walk's snapshot.
+        entry.set_snap_epoch(self.epoch);
         let slot = match self.idx(key_slot(key) as usize) {
             Some(i) => i,
             None => {
@@ -271,7 +310,10 @@ impl Db {
             _ => None,
         };
         let table = &mut self.slots[slot];
-        let old = table.insert(key, entry);
+        let mut old = table.insert(key, entry);
+        if let Some(o) = old.as_mut() {
+            keep_for_walk(self.walk, self.epoch, key, o);
+        }
         match &old {
             Some(o) => {
                 if o.expire_at != 0 {
@@ -356,7 +398,8 @@ impl Db {
             return None;
         }
         let slot = self.idx(key_slot(key) as usize)?;
-        let old = self.slots[slot].remove(key)?;
+        let mut old = self.slots[slot].remove(key)?;
+        keep_for_walk(self.walk, self.epoch, key, &mut old);
         release_if_empty(&mut self.slots[slot]);
         self.hash_ttls.unfile(key);
         self.keys -= 1;
@@ -402,6 +445,7 @@ impl Db {
         let Some(e) = self.slots[slot].get_mut(key) else {
             return false;
         };
+        keep_for_walk(self.walk, self.epoch, key, e);
         let was = e.expire_at != 0;
         e.expire_at = at;
         match (was, at != 0) {
@@ -424,6 +468,7 @@ impl Db {
     /// tables (and make used_memory jump) again.
     pub fn emptied(&self) -> Db {
         let mut db = Db::with_range(self.index, self.lo, self.span);
+        db.epoch = self.epoch;
         if !self.slots.is_empty() {
             db.ensure_slots();
         }
@@ -436,9 +481,55 @@ impl Db {
         self.ensure_slots();
     }
 
-    /// Drops every key.
+    /// Drops every key (a walk still writing them takes them over).
     pub fn clear(&mut self) {
-        *self = self.emptied();
+        let old = std::mem::replace(self, self.emptied());
+        if old.walk.is_some() {
+            crate::persist::walk::adopt(old);
+        }
+    }
+
+    /// Starts a snapshot walk at `epoch` (a number no entry of this shard
+    /// carries yet): every entry now stored is to be written once, by the
+    /// walk ([`Db::walk_next`]) or before it changes.
+    pub fn begin_walk(&mut self, epoch: u8) {
+        self.epoch = epoch;
+        self.walk = (self.keys > 0).then_some(WalkMark {
+            number: self.index,
+            next: 0,
+        });
+    }
+
+    /// The running walk's mark, if a walk has entries of this database
+    /// still to write.
+    pub fn walk_mark(&self) -> Option<WalkMark> {
+        self.walk
+    }
+
+    /// Walks on: hands `f` each entry not yet written, table by table,
+    /// until at least `budget` entries were looked at. Returns whether the
+    /// walk over this database is finished.
+    pub fn walk_next(&mut self, budget: usize, mut f: impl FnMut(&[u8], &Entry)) -> bool {
+        let Some(mut mark) = self.walk else {
+            return true;
+        };
+        let epoch = self.epoch;
+        let mut seen = 0;
+        while mark.next < self.slots.len() && seen < budget {
+            let table = &mut self.slots[mark.next];
+            seen += table.len() + 1;
+            table.retain(|k, e| {
+                if e.snap_epoch() != epoch {
+                    e.set_snap_epoch(epoch);
+                    f(k, e);
+                }
+                true
+            });
+            mark.next += 1;
+        }
+        let done = mark.next >= self.slots.len();
+        self.walk = (!done).then_some(mark);
+        done
     }
 
     /// Calls `f` for every live key of `slot`.
@@ -501,9 +592,11 @@ impl Db {
                 let before = table.len();
                 let filed = &mut self.hash_ttls;
                 let index = self.index;
+                let (walk, epoch) = (self.walk, self.epoch);
                 table.retain(|k, e| {
                     let keep = !e.is_expired(now_ms);
                     if !keep {
+                        keep_for_walk(walk, epoch, k, e);
                         filed.unfile(k);
                         notify(class::EXPIRED, "expired", index, k);
                         crate::persist::propagate::deleted(index, k);

@@ -69,7 +69,14 @@ impl Keyspace {
             .map(|&i| {
                 keys += self.dbs[i].len() as u64;
                 let fresh = self.dbs[i].emptied();
-                std::mem::replace(&mut self.dbs[i], fresh)
+                let old = std::mem::replace(&mut self.dbs[i], fresh);
+                if old.walk_mark().is_some() {
+                    // A snapshot walk still writes these keys: it frees
+                    // them once done.
+                    crate::persist::walk::adopt(old);
+                    return self.dbs[i].emptied();
+                }
+                old
             })
             .collect();
         (old, keys)

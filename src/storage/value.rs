@@ -173,8 +173,12 @@ pub struct Entry {
     pub access: u32,
     /// LFU state: minutes clock of the last decay (16 bits) and the
     /// logarithmic access counter (8 bits), kept only under an LFU policy.
+    /// The top 8 bits are the snapshot epoch (see [`Entry::snap_epoch`]).
     pub lfu: u32,
 }
+
+/// The bits of [`Entry::lfu`] that hold the snapshot epoch.
+const EPOCH_BITS: u32 = 0xFF00_0000;
 
 impl Entry {
     /// Records an access at `clock` (a command read or wrote the key).
@@ -182,8 +186,27 @@ impl Entry {
     pub fn touch(&mut self, clock: u32) {
         self.access = clock;
         if let Some(p) = crate::shard::evict::lfu_params() {
-            self.lfu = crate::shard::evict::lfu_bump(self.lfu, clock, p);
+            self.set_lfu(crate::shard::evict::lfu_bump(self.lfu, clock, p));
         }
+    }
+
+    /// Replaces the LFU word (24 bits), keeping the snapshot epoch.
+    #[inline]
+    pub fn set_lfu(&mut self, word: u32) {
+        self.lfu = (self.lfu & EPOCH_BITS) | (word & !EPOCH_BITS);
+    }
+
+    /// The epoch of the last snapshot walk that wrote this entry (or that
+    /// was running when it was stored): an entry whose epoch differs from
+    /// its database's while a walk runs has not been written yet.
+    #[inline]
+    pub fn snap_epoch(&self) -> u8 {
+        (self.lfu >> 24) as u8
+    }
+
+    #[inline]
+    pub fn set_snap_epoch(&mut self, epoch: u8) {
+        self.lfu = (self.lfu & !EPOCH_BITS) | (epoch as u32) << 24;
     }
 
     #[inline]
