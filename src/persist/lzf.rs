@@ -5,7 +5,33 @@
 /// LZF-compresses `input` into at most `max_out` bytes exactly as Redis's
 /// liblzf build does (HLOG 16, VERY_FAST), or None when it does not fit.
 pub fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    const HSIZE: usize = 1 << 16;
+    if input.is_empty() || max_out == 0 {
+        return None;
+    }
+    HTAB.with(|t| {
+        let mut t = t.borrow_mut();
+        let (tab, base) = &mut *t;
+        if tab.is_empty() || *base as u64 + input.len() as u64 + 1 >= u32::MAX as u64 {
+            *tab = vec![0u32; HSIZE];
+            *base = 0;
+        }
+        let b = *base;
+        *base += input.len() as u32 + 1;
+        compress_with(input, max_out, tab, b)
+    })
+}
+
+const HSIZE: usize = 1 << 16;
+
+thread_local! {
+    /// The compressor's hash table, kept between calls (a fresh one would
+    /// cost a 256 KiB clear per string), and the base of the current call:
+    /// a call stores `base + position + 1`, so whatever earlier calls left
+    /// (at most `base`) reads as empty.
+    static HTAB: std::cell::RefCell<(Vec<u32>, u32)> = const { std::cell::RefCell::new((Vec::new(), 0)) };
+}
+
+fn compress_with(input: &[u8], max_out: usize, htab: &mut [u32], base: u32) -> Option<Vec<u8>> {
     const MAX_LIT: usize = 1 << 5;
     const MAX_OFF: usize = 1 << 13;
     const MAX_REF: usize = (1 << 8) + (1 << 3);
@@ -16,9 +42,9 @@ pub fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let idx = |h: u32| -> usize { ((h >> (3 * 8 - 16)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1) };
     let frst = |p: usize| -> u32 { ((input[p] as u32) << 8) | input[p + 1] as u32 };
     let next = |v: u32, p: usize| -> u32 { (v << 8) | input[p + 2] as u32 };
-    // Positions + 1, 0 meaning empty (Redis leaves the table uninitialised
-    // and relies on its range checks; an empty slot never matches).
-    let mut htab = vec![0u32; HSIZE];
+    // Positions + 1 above `base`, anything else meaning empty (Redis leaves
+    // the table uninitialised and relies on its range checks; an empty
+    // slot never matches).
     let mut out = vec![0u8; max_out];
     let mut op = 0usize;
     let mut ip = 0usize;
@@ -28,8 +54,8 @@ pub fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while in_len > 2 && ip < in_len - 2 {
         hval = next(hval, ip);
         let slot = idx(hval);
-        let r = htab[slot];
-        htab[slot] = ip as u32 + 1;
+        let r = htab[slot].checked_sub(base).unwrap_or(0);
+        htab[slot] = base + ip as u32 + 1;
         let matched = if r != 0 {
             let rf = (r - 1) as usize;
             let off = ip.wrapping_sub(rf).wrapping_sub(1);
@@ -92,10 +118,10 @@ pub fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = frst(ip);
             hval = next(hval, ip);
-            htab[idx(hval)] = ip as u32 + 1;
+            htab[idx(hval)] = base + ip as u32 + 1;
             ip += 1;
             hval = next(hval, ip);
-            htab[idx(hval)] = ip as u32 + 1;
+            htab[idx(hval)] = base + ip as u32 + 1;
             ip += 1;
         } else {
             if op >= max_out {

@@ -157,16 +157,20 @@ pub struct Slice {
     pub keys: u64,
     /// The walk on this shard is over (no more slices).
     pub done: bool,
+    /// Time the slice took on its shard.
+    pub took: std::time::Duration,
 }
 
 /// Entries looked at per slice: bounds the time a slice holds the shard.
 const SLICE_ENTRIES: usize = 512;
-/// Bytes per slice, beyond which the walk stops for this slice.
-const SLICE_BYTES: usize = 128 << 10;
+/// Bytes per slice, beyond which the walk stops for this slice (checked
+/// between slot tables).
+const SLICE_BYTES: usize = 64 << 10;
 
 /// The next slice of this shard's walk: what was written early, then the
 /// walk's next entries (at most `max_keys` of them, if given).
 pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
+    let started = std::time::Instant::now();
     let taken = WALK.with(|w| {
         w.borrow_mut().as_mut().map(|w| {
             w.early_db = None;
@@ -186,21 +190,24 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
             crc: 0,
             keys: 0,
             done: true,
+            took: started.elapsed(),
         };
     };
     let budget = max_keys.unwrap_or(SLICE_ENTRIES);
     let mut seen = 0usize;
     let mut current: Option<usize> = None;
-    let mut write = |number: usize, k: &[u8], e: &Entry, bytes: &mut Vec<u8>, keys: &mut u64| {
+    let mut write = |number: usize, k: &[u8], e: &Entry, bytes: &mut Vec<u8>, keys: &mut u64| -> usize {
         if e.is_expired(now) {
-            return;
+            return 0;
         }
+        let at = bytes.len();
         if current != Some(number) {
             rdb_write::select_db(bytes, number);
             current = Some(number);
         }
         rdb_write::key(bytes, k, e, &opts);
         *keys += 1;
+        bytes.len() - at
     };
     let full = |bytes: &Vec<u8>, keys: u64, seen: usize| {
         bytes.len() >= SLICE_BYTES || seen >= budget || max_keys.is_some_and(|m| keys as usize >= m)
@@ -214,8 +221,9 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
                     break;
                 }
                 let left = budget.saturating_sub(seen).max(1);
+                let room = SLICE_BYTES.saturating_sub(bytes.len()).max(1);
                 let before = keys;
-                db.walk_next(left, |k, e| write(mark.number, k, e, &mut bytes, &mut keys));
+                db.walk_next(left, room, |k, e| write(mark.number, k, e, &mut bytes, &mut keys));
                 seen += (keys - before) as usize + 1;
             }
         }
@@ -227,8 +235,9 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
                 break;
             }
             let left = budget.saturating_sub(seen).max(1);
+            let room = SLICE_BYTES.saturating_sub(bytes.len()).max(1);
             let before = keys;
-            db.walk_next(left, |k, e| write(mark.number, k, e, &mut bytes, &mut keys));
+            db.walk_next(left, room, |k, e| write(mark.number, k, e, &mut bytes, &mut keys));
             seen += (keys - before) as usize + 1;
         }
         if db.walk_mark().is_some() {
@@ -252,7 +261,13 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
         done
     });
     let crc = if checksum { super::crc64::crc64(0, &bytes) } else { 0 };
-    Slice { bytes, crc, keys, done }
+    Slice {
+        bytes,
+        crc,
+        keys,
+        done,
+        took: started.elapsed(),
+    }
 }
 
 #[cfg(test)]
@@ -289,12 +304,13 @@ mod tests {
     fn walk_db(db: &mut Db, number: usize) -> Vec<u8> {
         let mut out = Vec::new();
         while db.walk_mark().is_some() {
-            db.walk_next(3, |k, e| {
+            db.walk_next(3, usize::MAX, |k, e| {
                 if e.is_expired(1000) {
-                    return;
+                    return 0;
                 }
                 rdb_write::select_db(&mut out, number);
                 rdb_write::key(&mut out, k, e, &opts());
+                1
             });
         }
         out

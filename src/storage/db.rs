@@ -507,21 +507,27 @@ impl Db {
     }
 
     /// Walks on: hands `f` each entry not yet written, table by table,
-    /// until at least `budget` entries were looked at. Returns whether the
-    /// walk over this database is finished.
-    pub fn walk_next(&mut self, budget: usize, mut f: impl FnMut(&[u8], &Entry)) -> bool {
+    /// until at least `max_entries` entries were looked at or `f` reported
+    /// `max_cost` (its return values summed). Returns whether the walk
+    /// over this database is finished.
+    pub fn walk_next(
+        &mut self,
+        max_entries: usize,
+        max_cost: usize,
+        mut f: impl FnMut(&[u8], &Entry) -> usize,
+    ) -> bool {
         let Some(mut mark) = self.walk else {
             return true;
         };
         let epoch = self.epoch;
-        let mut seen = 0;
-        while mark.next < self.slots.len() && seen < budget {
+        let (mut seen, mut cost) = (0, 0);
+        while mark.next < self.slots.len() && seen < max_entries && cost < max_cost {
             let table = &mut self.slots[mark.next];
             seen += table.len() + 1;
             table.retain(|k, e| {
                 if e.snap_epoch() != epoch {
                     e.set_snap_epoch(epoch);
-                    f(k, e);
+                    cost += f(k, e);
                 }
                 true
             });
