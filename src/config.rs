@@ -559,6 +559,14 @@ pub const PARAMS: &[Param] = &[
         mutability: Mutability::Runtime,
     },
     Param {
+        name: "auto-aof-rewrite-percentage",
+        mutability: Mutability::Runtime,
+    },
+    Param {
+        name: "auto-aof-rewrite-min-size",
+        mutability: Mutability::Runtime,
+    },
+    Param {
         name: "notify-keyspace-events",
         mutability: Mutability::Runtime,
     },
@@ -745,9 +753,13 @@ impl Config {
             "lazyfree-lazy-server-del" => yes_no(self.memory.lazy_server_del),
             "lazyfree-lazy-user-del" => yes_no(self.memory.lazy_user_del),
             "lazyfree-lazy-user-flush" => yes_no(self.memory.lazy_user_flush),
-            "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated" => {
-                self.aof.get(name)?
-            }
+            "appendonly"
+            | "appendfsync"
+            | "appenddirname"
+            | "appendfilename"
+            | "aof-load-truncated"
+            | "auto-aof-rewrite-percentage"
+            | "auto-aof-rewrite-min-size" => self.aof.get(name)?,
             "notify-keyspace-events" => crate::command::notify::format(self.notify_keyspace_events),
             "client-output-buffer-limit" => {
                 let parts: Vec<String> = OBUF_CLASSES
@@ -858,7 +870,8 @@ impl Config {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|_| v.to_string());
             }
-            "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated" => {
+            "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated"
+            | "auto-aof-rewrite-percentage" | "auto-aof-rewrite-min-size" => {
                 self.aof.set(name, v).expect("a log parameter")?
             }
             "notify-keyspace-events" => {

@@ -430,6 +430,7 @@ const SPECS: &[(&str, &str)] = &[
     ("time", ""),
     ("save", ""),
     ("bgsave", "[SCHEDULE]{since=3.2.2}"),
+    ("bgrewriteaof", ""),
     ("lastsave", ""),
     (
         "shutdown",

@@ -193,6 +193,7 @@ pub enum ConnCmd {
     Shutdown,
     Save,
     BgSave,
+    BgRewriteAof,
     LastSave,
     /// Blocking list and sorted-set commands (BLPOP, BZPOPMIN ...).
     Block,
@@ -461,6 +462,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Shutdown => server::cmd_shutdown(sess, args, out).await,
         ConnCmd::Save => crate::persist::snapshot::cmd_save(sess, args, out).await,
         ConnCmd::BgSave => crate::persist::snapshot::cmd_bgsave(sess, args, out).await,
+        ConnCmd::BgRewriteAof => crate::persist::aof::cmd_bgrewriteaof(sess, out).await,
         ConnCmd::LastSave => crate::persist::snapshot::cmd_lastsave(sess, out),
         ConnCmd::DbSize => keys::cmd_dbsize(sess, out).await,
         ConnCmd::Keys => keys::cmd_keys(sess, args, out).await,

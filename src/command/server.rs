@@ -403,7 +403,8 @@ pub async fn cmd_info(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                         .iter()
                         .sum();
                 crate::persist::snapshot::info_fields(&mut text, unsaved);
-                let _ = write!(text, "aof_enabled:0\r\naof_rewrite_in_progress:0\r\n");
+                let aof_on = sess.shard.config.borrow().aof.enabled;
+                crate::persist::aof::info_fields(&mut text, aof_on);
             }
             "stats" => {
                 let _ = write!(

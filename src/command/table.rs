@@ -1020,6 +1020,7 @@ pub static TABLE: &[CommandSpec] = &[
     spec!("acl", -2, SENTINEL, NOKEYS, "server", "6.0.0", "A container for Access List Control commands.", Conn(ConnCmd::Acl), None, ACL_SUBS),
     spec!("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk.", Conn(ConnCmd::Save), None, &[]),
     spec!("bgsave", -1, ADMIN | NOSCRIPT, NOKEYS, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", Conn(ConnCmd::BgSave), None, &[]),
+    spec!("bgrewriteaof", 1, ADMIN | NOSCRIPT, NOKEYS, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", Conn(ConnCmd::BgRewriteAof), None, &[]),
     spec!("lastsave", 1, LOADING | STALE | FAST, NOKEYS, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", Conn(ConnCmd::LastSave), None, &[]),
     spec!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOKEYS, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", Conn(ConnCmd::Shutdown), None, &[]),
 ];

@@ -13,9 +13,17 @@
 //! never. The writer runs off the shards, so file I/O never stalls
 //! request serving.
 //!
-//! Loading (start-up, DEBUG LOADAOF) replays the base and the incr files
-//! in order through a client of shard 0. A base in RDB form is read only
-//! when it holds no keys: keys in a base need the RDB decoder.
+//! Loading (start-up, DEBUG LOADAOF): every shard loads its keys from a
+//! base in RDB form, then the incr files are replayed in order through a
+//! client of shard 0.
+//!
+//! Rewrite (BGREWRITEAOF, turning the log on over data, the auto-rewrite
+//! rule): a new incr file is created and listed in the manifest after the
+//! old ones; at the cut of a snapshot walk (every shard locked) the writer
+//! switches to it; the walk writes the new base (RDB with `aof-base` 1).
+//! Once the base is on disk the manifest names the new base and the new
+//! incr file only, and the old files are deleted. A crash at any point
+//! leaves a manifest that loads the whole data set.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -61,6 +69,11 @@ pub struct AofConfig {
     pub dirname: String,
     pub filename: String,
     pub load_truncated: bool,
+    /// Rewrite when the log grew by this percentage over its size after
+    /// the last rewrite (0: never on its own) ...
+    pub auto_rewrite_percentage: u64,
+    /// ... and is bigger than this.
+    pub auto_rewrite_min_size: u64,
 }
 
 impl Default for AofConfig {
@@ -71,6 +84,8 @@ impl Default for AofConfig {
             dirname: "appendonlydir".into(),
             filename: "appendonly.aof".into(),
             load_truncated: true,
+            auto_rewrite_percentage: 100,
+            auto_rewrite_min_size: 64 << 20,
         }
     }
 }
@@ -85,6 +100,8 @@ impl AofConfig {
             "appenddirname" => self.dirname.clone(),
             "appendfilename" => self.filename.clone(),
             "aof-load-truncated" => yn(self.load_truncated),
+            "auto-aof-rewrite-percentage" => self.auto_rewrite_percentage.to_string(),
+            "auto-aof-rewrite-min-size" => self.auto_rewrite_min_size.to_string(),
             _ => return None,
         })
     }
@@ -115,6 +132,16 @@ impl AofConfig {
                     }
                 }
                 "aof-load-truncated" => self.load_truncated = yn(v)?,
+                "auto-aof-rewrite-percentage" => {
+                    self.auto_rewrite_percentage = v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|&n| n <= i32::MAX as u64)
+                        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?
+                }
+                "auto-aof-rewrite-min-size" => {
+                    self.auto_rewrite_min_size = crate::config::parse_memory(v)?;
+                }
                 _ => return Err(String::new()),
             }
             Ok(())
@@ -129,6 +156,9 @@ enum Msg {
     Cmds(Record, Option<futures_channel::oneshot::Sender<()>>),
     /// Write and fsync what came before, then answer.
     Sync(std::sync::mpsc::Sender<()>),
+    /// Write and fsync what came before, then go on in this file (a new
+    /// incr file, at the cut of a rewrite).
+    Rotate(std::fs::File),
 }
 
 struct Writer {
@@ -147,6 +177,14 @@ pub static RECORDS: AtomicU64 = AtomicU64::new(0);
 pub static BYTES: AtomicU64 = AtomicU64::new(0);
 /// Whether the last write/fsync worked.
 pub static WRITE_OK: AtomicBool = AtomicBool::new(true);
+/// Bytes in the incr file being written, and in the files before it
+/// (base and older incr files the manifest still lists): INFO's
+/// aof_current_size is their sum.
+static INCR_SIZE: AtomicU64 = AtomicU64::new(0);
+static OLDER_SIZE: AtomicU64 = AtomicU64::new(0);
+/// The log's size after the last rewrite (or at start): the base the
+/// auto-rewrite growth is measured against.
+static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     static SENDER: std::cell::RefCell<Option<mpsc::Sender<Msg>>> = const { std::cell::RefCell::new(None) };
@@ -235,6 +273,7 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
     let mut unsynced = false;
     let mut last_fsync = Instant::now();
     let mut closing = false;
+    let mut rotate: Option<std::fs::File> = None;
     while !closing {
         let first = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(m) => Some(m),
@@ -261,6 +300,11 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
                     }
                 }
                 Msg::Sync(s) => syncs.push(s),
+                Msg::Rotate(f) => {
+                    // What came before goes to the old file: stop here.
+                    rotate = Some(f);
+                    break;
+                }
             }
             next = rx.try_recv().ok();
         }
@@ -268,6 +312,7 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
             match file.write_all(&buf) {
                 Ok(()) => {
                     BYTES.fetch_add(buf.len() as u64, Relaxed);
+                    INCR_SIZE.fetch_add(buf.len() as u64, Relaxed);
                     unsynced = true;
                 }
                 Err(e) => {
@@ -283,7 +328,7 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
             1 => last_fsync.elapsed() >= Duration::from_secs(1),
             _ => false,
         };
-        if unsynced && (due || !syncs.is_empty() || closing) {
+        if unsynced && (due || !syncs.is_empty() || closing || rotate.is_some()) {
             match file.sync_data() {
                 Ok(()) => {
                     FSYNCS.fetch_add(1, Relaxed);
@@ -302,6 +347,11 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
         }
         for s in syncs.drain(..) {
             let _ = s.send(());
+        }
+        if let Some(f) = rotate.take() {
+            file = f;
+            cur_db = None;
+            OLDER_SIZE.fetch_add(INCR_SIZE.swap(0, Relaxed), Relaxed);
         }
     }
 }
@@ -332,12 +382,16 @@ pub async fn switch(
         })
         .await;
         if sizes.iter().sum::<usize>() > 0 {
-            return Err("turning the AOF on with data needs an AOF rewrite, which this build cannot do yet".into());
+            // The base must hold the data: a rewrite, logging from its cut.
+            return start_rewrite_with(shard, tx, new.clone()).await;
         }
         let cfg = new.clone();
         glommio::executor().spawn_blocking(move || start_fresh(&cfg)).await?;
         broadcast_in(shard, tx, |_| attach_shard()).await;
     } else {
+        if rewriting() {
+            super::snapshot::cancel_running().await;
+        }
         broadcast_in(shard, tx, |_| detach_shard()).await;
         glommio::executor().spawn_blocking(stop).await;
     }
@@ -382,6 +436,299 @@ pub async fn debug_loadaof(
             crate::server::log::warning(&e);
             Err(e)
         }
+    }
+}
+
+// ---------------------------------------------------------------- rewrite
+
+/// The new incr file the writer switches to at the cut of a rewrite.
+static ROTATE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// Set while the log is turned on over data: shards attach at the cut.
+static ATTACH_AT_CUT: AtomicBool = AtomicBool::new(false);
+static REWRITING: AtomicBool = AtomicBool::new(false);
+/// BGREWRITEAOF arrived while a snapshot was being written.
+static SCHEDULED: AtomicBool = AtomicBool::new(false);
+static REWRITES: AtomicU64 = AtomicU64::new(0);
+static REWRITE_FAILURES: AtomicU64 = AtomicU64::new(0);
+static LAST_REWRITE_OK: AtomicBool = AtomicBool::new(true);
+static LAST_REWRITE_SECS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+static REWRITE_START_MS: AtomicU64 = AtomicU64::new(0);
+
+pub const ERR_REWRITE_RUNNING: &str = "ERR Background append only file rewriting already in progress";
+pub const REWRITE_STARTED: &str = "Background append only file rewriting started";
+pub const REWRITE_SCHEDULED: &str = "Background append only file rewriting scheduled";
+
+/// Called by every shard inside the cut of a rewrite (all shards locked):
+/// shard 0 switches the writer to the new incr file; when the log is
+/// being turned on, every shard starts logging here.
+pub fn at_cut(shard: &crate::shard::Shard) {
+    if shard.id == 0 {
+        if let Some(f) = ROTATE.lock().unwrap().take() {
+            let tx = WRITER.lock().unwrap().as_ref().map(|w| w.tx.clone());
+            if let Some(tx) = tx {
+                let _ = tx.send(Msg::Rotate(f));
+            }
+        }
+    }
+    if ATTACH_AT_CUT.load(Relaxed) {
+        attach_shard();
+    }
+}
+
+/// Whether a rewrite runs.
+pub fn rewriting() -> bool {
+    REWRITING.load(Relaxed)
+}
+
+/// BGREWRITEAOF: starts a rewrite (Ok(true)) or schedules it while a
+/// snapshot is being written (Ok(false)).
+pub async fn bgrewrite(shard: &std::rc::Rc<crate::shard::Shard>, tx: crate::shard::gate::TxId) -> Result<bool, String> {
+    if rewriting() {
+        return Err(ERR_REWRITE_RUNNING.into());
+    }
+    if super::snapshot::in_progress() {
+        SCHEDULED.store(true, Relaxed);
+        return Ok(false);
+    }
+    start_rewrite(shard, tx).await.map(|_| true)
+}
+
+/// Starts a scheduled rewrite once no snapshot is written (the save
+/// cron on shard 0 calls it), or the auto-rewrite rule's.
+pub async fn cron(shard: &std::rc::Rc<crate::shard::Shard>) {
+    if rewriting() || super::snapshot::in_progress() {
+        return;
+    }
+    if SCHEDULED.swap(false, Relaxed) {
+        if let Err(e) = start_rewrite(shard, 0).await {
+            crate::server::log::warning(&e);
+        }
+        return;
+    }
+    let (on, perc, min) = {
+        let cfg = shard.config.borrow();
+        (
+            cfg.aof.enabled,
+            cfg.aof.auto_rewrite_percentage,
+            cfg.aof.auto_rewrite_min_size,
+        )
+    };
+    if !on || perc == 0 || !running() {
+        return;
+    }
+    let current = OLDER_SIZE.load(Relaxed) + INCR_SIZE.load(Relaxed);
+    let base = BASE_SIZE.load(Relaxed).max(1);
+    let growth = (current * 100 / base).saturating_sub(100);
+    // After a failed rewrite, try again at most once a minute.
+    let retry_ok =
+        LAST_REWRITE_OK.load(Relaxed) || crate::util::now_ms().saturating_sub(REWRITE_START_MS.load(Relaxed)) >= 60_000;
+    if current > min && growth >= perc && retry_ok {
+        crate::server::log::notice(&format!("Starting automatic rewriting of AOF on {}% growth", growth));
+        if let Err(e) = start_rewrite(shard, 0).await {
+            crate::server::log::warning(&e);
+        }
+    }
+}
+
+/// Starts a rewrite: the new incr file in the manifest, the cut (the
+/// writer switches files there), then the base written in the background.
+/// With the log off (turning it on over data), the writer starts on the
+/// new incr file and the shards start logging at the cut.
+pub async fn start_rewrite(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    tx: crate::shard::gate::TxId,
+) -> Result<(), String> {
+    let cfg = shard.config.borrow().aof.clone();
+    start_rewrite_with(shard, tx, cfg).await
+}
+
+/// [`start_rewrite`] with the log's parameters given (CONFIG SET applies
+/// them only once this succeeded).
+async fn start_rewrite_with(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    tx: crate::shard::gate::TxId,
+    cfg: AofConfig,
+) -> Result<(), String> {
+    if REWRITING.swap(true, Relaxed) {
+        return Err(ERR_REWRITE_RUNNING.into());
+    }
+    let turning_on = !running();
+    if turning_on {
+        // The log starts at the cut: a running save finishes first.
+        while super::snapshot::in_progress() {
+            glommio::timer::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let prepared = glommio::executor()
+        .spawn_blocking({
+            let cfg = cfg.clone();
+            move || prepare_rewrite(&cfg, turning_on)
+        })
+        .await;
+    let (old, base, incr) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            REWRITING.store(false, Relaxed);
+            return Err(e);
+        }
+    };
+    REWRITE_START_MS.store(crate::util::now_ms(), Relaxed);
+    ATTACH_AT_CUT.store(turning_on, Relaxed);
+    // Absolute: glommio opens the directory (to fsync it) by full path.
+    let dir = std::env::current_dir().map_or_else(|_| dir_of(&cfg), |d| d.join(dir_of(&cfg)));
+    let target = super::snapshot::Target::AofBase {
+        dir,
+        name: base.name.clone(),
+    };
+    let pending = super::snapshot::begin_for(shard, tx, true, target).await;
+    ATTACH_AT_CUT.store(false, Relaxed);
+    let Some(pending) = pending else {
+        // A save started meanwhile: nothing was switched.
+        ROTATE.lock().unwrap().take();
+        REWRITING.store(false, Relaxed);
+        if turning_on {
+            glommio::executor().spawn_blocking(stop).await;
+            return Err("a background save started first; try again".into());
+        }
+        SCHEDULED.store(true, Relaxed);
+        return Ok(());
+    };
+    crate::server::log::notice("Background append only file rewriting started");
+    let shard = shard.clone();
+    glommio::spawn_local(async move {
+        let r = super::snapshot::complete(&shard, pending).await;
+        let r = match r {
+            Ok(()) => glommio::executor()
+                .spawn_blocking(move || install_rewrite(&cfg, old, base, incr))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let secs = (crate::util::now_ms().saturating_sub(REWRITE_START_MS.load(Relaxed)) / 1000) as i64;
+        LAST_REWRITE_SECS.store(secs, Relaxed);
+        match r {
+            Ok(()) => {
+                REWRITES.fetch_add(1, Relaxed);
+                REWRITE_FAILURES.store(0, Relaxed);
+                LAST_REWRITE_OK.store(true, Relaxed);
+                crate::server::log::notice("Background AOF rewrite terminated with success");
+                crate::server::log::notice("Background AOF rewrite finished successfully");
+            }
+            Err(e) => {
+                REWRITE_FAILURES.fetch_add(1, Relaxed);
+                LAST_REWRITE_OK.store(false, Relaxed);
+                crate::server::log::warning(&format!("Background AOF rewrite failed: {}", e));
+            }
+        }
+        REWRITING.store(false, Relaxed);
+    })
+    .detach();
+    Ok(())
+}
+
+/// The file side of a rewrite's start (blocking): the old manifest, the
+/// new base's and incr file's names, the incr file created and, with the
+/// log on, listed in the manifest after the old ones and handed to the
+/// writer at the cut. With the log off the writer starts on it now.
+fn prepare_rewrite(cfg: &AofConfig, turning_on: bool) -> Result<(Manifest, FileInfo, FileInfo), String> {
+    let dir = dir_of(cfg);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
+    let old = read_manifest(cfg)?.unwrap_or_default();
+    let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
+    let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
+    let base = FileInfo {
+        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
+        seq: base_seq,
+        kind: b'b',
+    };
+    let incr = FileInfo {
+        name: format!("{}.{}.incr.aof", cfg.filename, incr_seq),
+        seq: incr_seq,
+        kind: b'i',
+    };
+    let io = |e: std::io::Error| format!("Can't open the append-only file {}: {}", incr.name, e);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(&incr.name))
+        .map_err(io)?;
+    if turning_on {
+        set_sizes(0, 0);
+        set_fsync(cfg.fsync);
+        start_writer(file);
+    } else {
+        let mut m = Manifest {
+            base: old.base.clone(),
+            history: old.history.clone(),
+            incr: old.incr.clone(),
+        };
+        m.incr.push(incr.clone());
+        write_manifest(cfg, &m).map_err(|e| e.to_string())?;
+        *ROTATE.lock().unwrap() = Some(file);
+    }
+    Ok((old, base, incr))
+}
+
+/// The file side of a finished rewrite (blocking): the manifest names the
+/// new base and incr file only, and the old files go.
+fn install_rewrite(cfg: &AofConfig, old: Manifest, base: FileInfo, incr: FileInfo) -> std::io::Result<()> {
+    let dir = dir_of(cfg);
+    let base_len = file_size(&dir.join(&base.name));
+    let m = Manifest {
+        base: Some(base),
+        history: Vec::new(),
+        incr: vec![incr],
+    };
+    write_manifest(cfg, &m)?;
+    for f in old.base.iter().chain(&old.history).chain(&old.incr) {
+        let _ = std::fs::remove_file(dir.join(&f.name));
+    }
+    OLDER_SIZE.store(base_len, Relaxed);
+    BASE_SIZE.store(base_len + INCR_SIZE.load(Relaxed), Relaxed);
+    Ok(())
+}
+
+/// `BGREWRITEAOF`.
+pub async fn cmd_bgrewriteaof(sess: &mut crate::command::session::Session, out: &mut Vec<u8>) {
+    let r = bgrewrite(&sess.shard, sess.tx).await;
+    let mut rep = crate::protocol::reply::Reply::new(out, sess.resp3);
+    match r {
+        Ok(true) => rep.simple(REWRITE_STARTED),
+        Ok(false) => rep.simple(REWRITE_SCHEDULED),
+        Err(e) => rep.error(&e),
+    }
+}
+
+/// INFO persistence's AOF lines.
+pub fn info_fields(text: &mut String, enabled: bool) {
+    use std::fmt::Write as _;
+    let rewriting = rewriting();
+    let _ = write!(
+        text,
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        enabled as u8,
+        rewriting as u8,
+        SCHEDULED.load(Relaxed) as u8,
+        LAST_REWRITE_SECS.load(Relaxed),
+        if rewriting {
+            (crate::util::now_ms().saturating_sub(REWRITE_START_MS.load(Relaxed)) / 1000) as i64
+        } else {
+            -1
+        },
+        if LAST_REWRITE_OK.load(Relaxed) { "ok" } else { "err" },
+        REWRITES.load(Relaxed),
+        REWRITE_FAILURES.load(Relaxed),
+        if WRITE_OK.load(Relaxed) { "ok" } else { "err" },
+    );
+    if enabled {
+        let _ = write!(
+            text,
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:0\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:0\r\n",
+            OLDER_SIZE.load(Relaxed) + INCR_SIZE.load(Relaxed),
+            BASE_SIZE.load(Relaxed),
+            SCHEDULED.load(Relaxed) as u8,
+        );
     }
 }
 
@@ -560,9 +907,20 @@ pub fn start_fresh(cfg: &AofConfig) -> Result<(), String> {
     for f in old.base.iter().chain(&old.history).chain(&old.incr) {
         let _ = std::fs::remove_file(dir.join(&f.name));
     }
+    set_sizes(empty_rdb().len() as u64, 0);
     set_fsync(cfg.fsync);
     start_writer(file);
     Ok(())
+}
+
+fn set_sizes(older: u64, incr: u64) {
+    OLDER_SIZE.store(older, Relaxed);
+    INCR_SIZE.store(incr, Relaxed);
+    BASE_SIZE.store(older + incr, Relaxed);
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// Start-up with `appendonly yes`: the files to replay (base first), and
@@ -589,6 +947,13 @@ pub fn open_at_start(cfg: &AofConfig) -> Result<Vec<FileInfo>, String> {
         write_manifest(cfg, &m).map_err(|e| e.to_string())?;
     }
     let last = m.incr.last().expect("an incr file");
+    let older: u64 = m
+        .base
+        .iter()
+        .chain(&m.incr[..m.incr.len() - 1])
+        .map(|f| file_size(&dir.join(&f.name)))
+        .sum();
+    set_sizes(older, file_size(&dir.join(&last.name)));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -708,81 +1073,6 @@ fn truncated(mut cmds: Vec<Vec<Vec<u8>>>, multi: Option<(usize, usize)>, at: usi
     }
 }
 
-/// Checks an RDB base holds no keys (only AUX, SELECTDB, RESIZEDB and
-/// EOF); the error names what it found otherwise.
-pub fn check_empty_rdb(data: &[u8]) -> Result<(), String> {
-    if data.len() < 9 || &data[..5] != b"REDIS" {
-        return Err("Bad file format reading the RDB base".into());
-    }
-    let mut p = 9;
-    let len = |p: &mut usize| -> Result<(u64, bool), String> {
-        let b = *data.get(*p).ok_or("Short read")?;
-        *p += 1;
-        Ok(match b >> 6 {
-            0 => ((b & 0x3f) as u64, false),
-            1 => {
-                let b2 = *data.get(*p).ok_or("Short read")?;
-                *p += 1;
-                ((((b & 0x3f) as u64) << 8) | b2 as u64, false)
-            }
-            2 => {
-                let n = if b == 0x80 { 4 } else { 8 };
-                let s = data.get(*p..*p + n).ok_or("Short read")?;
-                *p += n;
-                (s.iter().fold(0u64, |a, &x| (a << 8) | x as u64), false)
-            }
-            _ => ((b & 0x3f) as u64, true),
-        })
-    };
-    let string = |p: &mut usize| -> Result<(), String> {
-        let (n, special) = len(p)?;
-        if special {
-            match n {
-                0 => *p += 1,
-                1 => *p += 2,
-                2 => *p += 4,
-                3 => {
-                    let (clen, _) = len(p)?;
-                    len(p)?;
-                    *p += clen as usize;
-                }
-                _ => return Err("Unknown RDB string encoding".into()),
-            }
-        } else {
-            *p += n as usize;
-        }
-        if *p > data.len() {
-            return Err("Short read".into());
-        }
-        Ok(())
-    };
-    loop {
-        let op = *data
-            .get(p)
-            .ok_or("Short read or OOM loading DB. Unrecoverable error, aborting now.")?;
-        p += 1;
-        match op {
-            0xfa => {
-                string(&mut p)?;
-                string(&mut p)?;
-            }
-            0xfe => {
-                len(&mut p)?;
-            }
-            0xfb => {
-                len(&mut p)?;
-                len(&mut p)?;
-            }
-            0xff => return Ok(()),
-            _ => {
-                return Err(
-                    "The AOF base holds keys: loading an RDB base needs the RDB decoder (not in this build)".into(),
-                )
-            }
-        }
-    }
-}
-
 /// Reads file `f` of the log for replay: its commands, after repairing
 /// a torn tail when allowed (`last`: the manifest's last file).
 pub fn read_for_load(cfg: &AofConfig, f: &FileInfo, last: bool) -> Result<Vec<Vec<Vec<u8>>>, String> {
@@ -798,8 +1088,7 @@ pub fn read_for_load(cfg: &AofConfig, f: &FileInfo, last: bool) -> Result<Vec<Ve
         }
     };
     if data.starts_with(b"REDIS") {
-        crate::server::log::notice("Reading RDB base file on AOF loading...");
-        check_empty_rdb(&data)?;
+        // Loaded by the shards themselves (see `replay`).
         return Ok(Vec::new());
     }
     let (cmds, parsed) = parse_commands(&data);
@@ -857,6 +1146,22 @@ pub async fn replay(
     let mut total = 0;
     for (i, f) in files.iter().enumerate() {
         let started = Instant::now();
+        if f.kind == b'b' && is_rdb(&dir_of(cfg).join(&f.name)) {
+            crate::server::log::notice("Reading RDB base file on AOF loading...");
+            let path = dir_of(cfg).join(&f.name);
+            let results =
+                crate::shard::coordinator::broadcast(shard, move |sh| crate::persist::snapshot::load_file(sh, &path))
+                    .await;
+            for r in results {
+                r.map_err(|e| format!("Bad file format reading the RDB base {}: {}", f.name, e))?;
+            }
+            crate::server::log::notice(&format!(
+                "DB loaded from base file {}: {:.3} seconds",
+                f.name,
+                started.elapsed().as_secs_f64()
+            ));
+            continue;
+        }
         let cmds = read_for_load(cfg, f, i + 1 == files.len())?;
         for argv in &cmds {
             if crate::command::lookup(&argv[0]).is_none() {
@@ -888,6 +1193,17 @@ pub async fn replay(
         ));
     }
     Ok(total)
+}
+
+/// Whether the file at `path` is in RDB form (an AOF base written with
+/// the RDB preamble, as Spindle and Redis 7 write them).
+fn is_rdb(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 5];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"REDIS"
 }
 
 /// Start-up: shard 0 replays the log while the others wait; then every
@@ -959,12 +1275,10 @@ mod tests {
     }
 
     #[test]
-    fn empty_base_checks() {
+    fn the_empty_base_checks_out() {
         let rdb = empty_rdb();
         assert_eq!(crate::persist::crc64::crc64(0, &rdb), 0);
-        check_empty_rdb(&rdb).unwrap();
-        let mut keyed = rdb[..rdb.len() - 9].to_vec();
-        keyed.extend_from_slice(&[0x00, 1, b'k', 1, b'v', 0xff]);
-        assert!(check_empty_rdb(&keyed).is_err());
+        let mut r = crate::persist::rdb_read::Reader::with_limits(rdb.as_slice(), Default::default()).unwrap();
+        while !matches!(r.next().unwrap(), crate::persist::rdb_read::Item::Eof) {}
     }
 }

@@ -148,7 +148,10 @@ pub fn parse_save(v: &str) -> Result<Vec<(u64, u64)>, String> {
 // Status (INFO persistence, LASTSAVE, MISCONF).
 
 const MAX_SHARDS: usize = 1025;
+/// A walk runs (a snapshot or an AOF base: one at a time).
 static IN_PROGRESS: AtomicBool = AtomicBool::new(false);
+/// The running walk writes an AOF base (not a BGSAVE).
+static FOR_AOF: AtomicBool = AtomicBool::new(false);
 static LASTSAVE: AtomicI64 = AtomicI64::new(0);
 static LAST_OK: AtomicBool = AtomicBool::new(true);
 static LAST_TRY_MS: AtomicU64 = AtomicU64::new(0);
@@ -168,6 +171,10 @@ pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, bu
 pub const ERR_IN_PROGRESS: &str = "ERR Background save already in progress";
 pub const ERR_SAVE: &str = "ERR";
 pub const BGSAVE_STARTED: &str = "Background saving started";
+pub const BGSAVE_SCHEDULED_REPLY: &str = "Background saving scheduled";
+pub const ERR_OTHER_CHILD: &str = "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.";
+/// BGSAVE SCHEDULE arrived while an AOF rewrite ran.
+static BGSAVE_SCHEDULED: AtomicBool = AtomicBool::new(false);
 
 fn now_secs() -> i64 {
     (crate::util::now_ms() / 1000) as i64
@@ -198,16 +205,21 @@ pub fn unsaved(shard: &Shard) -> u64 {
     super::changes(shard).saturating_sub(COVERED[shard.id].load(Relaxed))
 }
 
-/// Whether a BGSAVE is running.
+/// Whether a save (or an AOF base) is being written.
 pub fn in_progress() -> bool {
     IN_PROGRESS.load(Relaxed)
+}
+
+/// Whether a BGSAVE or SAVE (not an AOF rewrite) is running.
+pub fn rdb_in_progress() -> bool {
+    in_progress() && !FOR_AOF.load(Relaxed)
 }
 
 /// The INFO persistence lines after `loading`/`async_loading` (which the
 /// caller writes), given the summed unsaved changes.
 pub fn info_fields(text: &mut String, unsaved: u64) {
     use std::fmt::Write as _;
-    let running = in_progress();
+    let running = rdb_in_progress();
     let start = CURRENT_START_MS.load(Relaxed);
     let processed = KEYS_PROCESSED.load(Relaxed);
     let total = KEYS_TOTAL.load(Relaxed);
@@ -257,6 +269,8 @@ fn write_opts(shard: &Shard, compress: bool) -> super::rdb_write::WriteOpts {
 struct Job {
     dir: std::path::PathBuf,
     filename: String,
+    /// An AOF base (the `aof-base` AUX field says so).
+    aof_base: bool,
     functions: Vec<Vec<u8>>,
     /// Keys and volatile keys per database number, all shards summed.
     sizes: Vec<(u64, u64)>,
@@ -272,13 +286,18 @@ struct Job {
 /// Takes the cut across all shards (every shard locked for a moment):
 /// each starts its walk ([`super::walk::begin`]). Returns the job and the
 /// change counts the snapshot covers.
-async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) -> (Job, Vec<u64>) {
+async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool, target: Target) -> (Job, Vec<u64>) {
     let (compress, checksum) = {
         let cfg = shard.config.borrow();
         (cfg.persist.rdbcompression, cfg.persist.rdbchecksum)
     };
     let now = crate::util::now_ms();
+    let aof_base = matches!(target, Target::AofBase { .. });
     let cuts = coordinator::broadcast_locked_in(shard, tx, move |sh| {
+        if aof_base {
+            // The log switches to its new incr file at the cut.
+            super::aof::at_cut(sh);
+        }
         super::walk::begin(sh, now, write_opts(sh, compress), checksum)
     })
     .await;
@@ -305,10 +324,15 @@ async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) -> 
         super::rdb_write::RDB_VERSION
     };
     let cfg = shard.config.borrow();
+    let (dir, filename) = match target {
+        Target::Dump => (std::path::PathBuf::from(&cfg.dir), cfg.persist.dbfilename.clone()),
+        Target::AofBase { dir, name } => (dir, name),
+    };
     (
         Job {
-            dir: std::path::PathBuf::from(&cfg.dir),
-            filename: cfg.persist.dbfilename.clone(),
+            dir,
+            filename,
+            aof_base,
             functions,
             sizes,
             version,
@@ -338,7 +362,7 @@ fn header(job: &Job) -> Vec<u8> {
             ("redis-bits", AuxValue::Int(64)),
             ("ctime", AuxValue::Int(now_secs())),
             ("used-mem", AuxValue::Int(crate::memory::used() as i64)),
-            ("aof-base", AuxValue::Int(0)),
+            ("aof-base", AuxValue::Int(job.aof_base as i64)),
         ],
     );
     for code in &job.functions {
@@ -366,7 +390,10 @@ static CANCEL: AtomicBool = AtomicBool::new(false);
 async fn write_job(shard: &Rc<Shard>, job: Job) -> std::io::Result<()> {
     use futures_lite::AsyncWriteExt;
     use glommio::io::{DmaFile, DmaStreamWriterBuilder};
-    let tmp = job.dir.join(format!("temp-{}.rdb", std::process::id()));
+    let tmp = match job.aof_base {
+        false => job.dir.join(format!("temp-{}.rdb", std::process::id())),
+        true => job.dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id())),
+    };
     let mut err: Option<std::io::Error> = None;
     let mut w = match DmaFile::create(&tmp).await {
         Ok(f) => Some(
@@ -510,6 +537,8 @@ fn finish(shard: &Rc<Shard>, r: &std::io::Result<()>, dirties: &[u64], started_m
 /// A save whose cut is taken and whose file is not yet written.
 pub struct Pending {
     job: Job,
+    /// Where the file goes (an AOF base is finished by the log's code).
+    aof: bool,
     dirties: Vec<u64>,
     started: u64,
     bg: bool,
@@ -518,18 +547,36 @@ pub struct Pending {
 /// Takes the cut of a save (SAVE, BGSAVE, the cron, SHUTDOWN, FLUSHALL);
 /// `None` if a save is already running.
 pub async fn begin(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) -> Option<Pending> {
+    begin_for(shard, tx, bg, Target::Dump).await
+}
+
+/// What a walk writes.
+pub enum Target {
+    /// `dir/dbfilename`.
+    Dump,
+    /// A base file of the append-only log, `dir/name`.
+    AofBase { dir: std::path::PathBuf, name: String },
+}
+
+/// [`begin`] for any target; `None` if a walk is already running.
+pub async fn begin_for(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool, target: Target) -> Option<Pending> {
     if IN_PROGRESS.swap(true, Relaxed) {
         return None;
     }
     CANCEL.store(false, Relaxed);
+    let aof = matches!(target, Target::AofBase { .. });
+    FOR_AOF.store(aof, Relaxed);
     let started = crate::util::now_ms();
-    CURRENT_START_MS.store(started, Relaxed);
-    SAVES.fetch_add(1, Relaxed);
-    if bg {
-        crate::server::log::notice("Background saving started");
+    if !aof {
+        CURRENT_START_MS.store(started, Relaxed);
+        SAVES.fetch_add(1, Relaxed);
+        if bg {
+            crate::server::log::notice("Background saving started");
+        }
     }
-    let (job, dirties) = take_cut(shard, tx, bg).await;
+    let (job, dirties) = take_cut(shard, tx, bg, target).await;
     Some(Pending {
+        aof,
         job,
         dirties,
         started,
@@ -540,12 +587,15 @@ pub async fn begin(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) ->
 /// Writes the file of a save begun with [`begin`] and records the result.
 pub async fn complete(shard: &Rc<Shard>, p: Pending) -> std::io::Result<()> {
     let r = write_job(shard, p.job).await;
-    if CANCEL.load(Relaxed) {
+    if p.aof {
+        // The log's code records the rewrite and switches manifests.
+    } else if CANCEL.load(Relaxed) {
         crate::server::log::notice("Background saving cancelled");
     } else {
         finish(shard, &r, &p.dirties, p.started, p.bg);
     }
     IN_PROGRESS.store(false, Relaxed);
+    FOR_AOF.store(false, Relaxed);
     r
 }
 
@@ -592,6 +642,11 @@ use crate::protocol::reply::Reply;
 
 /// `SAVE` → OK.
 pub async fn cmd_save(sess: &mut Session, _args: &Args<'_>, out: &mut Vec<u8>) {
+    // Redis saves beside an AOF rewrite's child; here one walk runs at a
+    // time, so SAVE waits for the rewrite's.
+    while in_progress() && FOR_AOF.load(Relaxed) {
+        glommio::timer::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let r = save(&sess.shard, sess.tx, false).await;
     let mut rep = Reply::new(out, sess.resp3);
     match r {
@@ -605,6 +660,14 @@ pub async fn cmd_save(sess: &mut Session, _args: &Args<'_>, out: &mut Vec<u8>) {
 pub async fn cmd_bgsave(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     if args.len() > 2 || (args.len() == 2 && !args.get(1).eq_ignore_ascii_case(b"schedule")) {
         return Reply::new(out, sess.resp3).error(crate::command::errors::SYNTAX);
+    }
+    if in_progress() && FOR_AOF.load(Relaxed) {
+        // An AOF rewrite holds the walk: run after it, if asked to.
+        if args.len() == 2 {
+            BGSAVE_SCHEDULED.store(true, Relaxed);
+            return Reply::new(out, sess.resp3).simple(BGSAVE_SCHEDULED_REPLY);
+        }
+        return Reply::new(out, sess.resp3).error(ERR_OTHER_CHILD);
     }
     if !start_bgsave(&sess.shard, sess.tx).await {
         return Reply::new(out, sess.resp3).error(ERR_IN_PROGRESS);
@@ -634,6 +697,11 @@ pub fn start_cron(shard: &Rc<Shard>) {
             let signal = SIGNAL.swap(0, Relaxed);
             if signal != 0 {
                 shutdown_on_signal(&shard, signal).await;
+            }
+            super::aof::cron(&shard).await;
+            if !in_progress() && BGSAVE_SCHEDULED.swap(false, Relaxed) {
+                start_bgsave(&shard, 0).await;
+                continue;
             }
             let rules = shard.config.borrow().persist.save.clone();
             if rules.is_empty() || in_progress() {
@@ -744,6 +812,13 @@ pub fn load_at_startup(shard: &Rc<Shard>) -> Result<(), String> {
             e
         )),
     }
+}
+
+/// Loads the keys this shard owns from the RDB file at `path` (an AOF
+/// base), functions on shard 0.
+pub fn load_file(shard: &Rc<Shard>, path: &std::path::Path) -> Result<(u64, u64), String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    load(shard, std::io::BufReader::with_capacity(1 << 20, file), false, false)
 }
 
 /// Reads an RDB stream into this shard: (keys loaded, keys expired).
