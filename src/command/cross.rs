@@ -355,7 +355,8 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     // Logged while the keys are still locked.
     if crate::persist::propagate::active() && crate::persist::changes(&sess.shard) != changes_before {
         let argv: Vec<&[u8]> = args.iter().collect();
-        crate::persist::propagate::emit(sess.db, &argv);
+        // Part of the transaction (EXEC's, or this command's own).
+        crate::persist::propagate::tagged(tx.id(), || crate::persist::propagate::emit(sess.db, &argv));
     }
     // Scatter what changed.
     for (shard, w) in writes {
