@@ -284,3 +284,146 @@ fn script_fast_path_abort_logs_once() {
     let mut c = srv.raw();
     assert_eq!(cmd(&mut c, &["MGET", &k[0], &k[1]]), "1\n1");
 }
+
+/// XPENDING's extended form without the idle times: (id, consumer, count).
+fn pending(c: &mut common::Raw, key: &str, group: &str) -> Vec<String> {
+    let t = cmd(c, &["XPENDING", key, group, "-", "+", "100"]);
+    let f: Vec<&str> = t.lines().collect();
+    f.chunks(4).map(|x| format!("{} {} {}", x[0], x[1], x[3])).collect()
+}
+
+fn changes(c: &mut common::Raw) -> u64 {
+    common::raw_info_num(c, "persistence", "rdb_changes_since_last_save")
+}
+
+#[test]
+fn consumer_groups_propagate_as_redis_does_and_replay() {
+    let dir = TempDir::new("groups");
+    let srv = start(&dir, "always", 2);
+    let mut c = srv.raw();
+    for i in 1..=4 {
+        cmd(&mut c, &["XADD", "x", &format!("{i}-0"), "f", "v"]);
+    }
+    cmd(&mut c, &["XGROUP", "CREATE", "x", "g", "0"]);
+    cmd(&mut c, &["XGROUP", "CREATECONSUMER", "x", "g", "alice"]);
+    let n = changes(&mut c);
+    cmd(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "x", ">"],
+    );
+    assert_eq!(changes(&mut c), n + 1, "a group read is one change");
+    let log = dir.commands();
+    let b = blocks(&log);
+    let t = |s: &str| s.split(" TIME ").next().unwrap().to_string();
+    assert_eq!(
+        b.last().unwrap().iter().map(|s| t(s)).collect::<Vec<_>>(),
+        vec![
+            "XCLAIM x g alice 0 1-0",
+            "XCLAIM x g alice 0 2-0",
+            "XGROUP SETID x g 2-0 ENTRIESREAD 2"
+        ]
+    );
+    assert!(
+        b.last().unwrap()[0].ends_with("RETRYCOUNT 1 FORCE JUSTID LASTID 1-0"),
+        "{log:?}"
+    );
+    // NOACK: the consumer it creates and the group's last ID.
+    let n = changes(&mut c);
+    cmd(
+        &mut c,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "NOACK",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "x",
+            ">",
+        ],
+    );
+    assert_eq!(changes(&mut c), n + 2, "consumer created, entry read");
+    let log = dir.commands();
+    assert_eq!(
+        blocks(&log).last().unwrap(),
+        &vec![
+            "XGROUP CREATECONSUMER x g bob".to_string(),
+            "XGROUP SETID x g 3-0 ENTRIESREAD 3".into()
+        ]
+    );
+    // Reading history changes nothing and logs nothing.
+    let before = dir.commands().len();
+    let n = changes(&mut c);
+    cmd(&mut c, &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "x", "0"]);
+    assert_eq!((changes(&mut c), dir.commands().len()), (n, before));
+    // XCLAIM: one change per entry claimed; a deleted entry's record goes.
+    cmd(&mut c, &["XDEL", "x", "2-0"]);
+    let n = changes(&mut c);
+    assert_eq!(
+        cmd(&mut c, &["XCLAIM", "x", "g", "carol", "0", "1-0", "2-0", "JUSTID"]),
+        "1-0"
+    );
+    assert_eq!(changes(&mut c), n + 3, "consumer, claim, deleted record");
+    let log = dir.commands();
+    let last = blocks(&log).last().unwrap().clone();
+    assert_eq!(last.len(), 2, "{log:?}");
+    assert!(last[0].starts_with("XCLAIM x g carol 0 1-0 TIME "), "{last:?}");
+    assert!(last[1].starts_with("XCLAIM x g alice 0 2-0 TIME "), "{last:?}");
+    // LASTID alone: XGROUP SETID.
+    cmd(&mut c, &["XCLAIM", "x", "g", "carol", "0", "9-0", "LASTID", "9-0"]);
+    assert_eq!(dir.commands().last().unwrap(), "XGROUP SETID x g 9-0 ENTRIESREAD 3");
+    // XAUTOCLAIM.
+    cmd(&mut c, &["XADD", "x", "10-0", "f", "v"]);
+    cmd(&mut c, &["XREADGROUP", "GROUP", "g", "dave", "STREAMS", "x", ">"]);
+    cmd(&mut c, &["XDEL", "x", "10-0"]);
+    let n = changes(&mut c);
+    cmd(&mut c, &["XAUTOCLAIM", "x", "g", "erin", "0", "0"]);
+    assert_eq!(changes(&mut c), n + 3, "consumer, claim of 1-0, deleted 10-0");
+    // A blocked NOACK reader served later.
+    let mut rd = srv.raw();
+    rd.send(&common::encode(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "frank",
+        "BLOCK",
+        "0",
+        "NOACK",
+        "STREAMS",
+        "x",
+        ">",
+    ]));
+    common::eventually("frank is blocked", || {
+        common::raw_info_num(&mut c, "clients", "blocked_clients") == 1
+    });
+    cmd(&mut c, &["XADD", "x", "11-0", "f", "v"]);
+    assert_eq!(text(&rd.reply()), "x\n11-0\nf\nv");
+    cmd(&mut c, &["XACK", "x", "g", "1-0"]);
+    let groups = cmd(&mut c, &["XINFO", "GROUPS", "x"]);
+    let pel = pending(&mut c, "x", "g");
+    let consumers: Vec<String> = cmd(&mut c, &["XINFO", "CONSUMERS", "x", "g"])
+        .lines()
+        .collect::<Vec<_>>()
+        .chunks(8)
+        .map(|x| format!("{} {}", x[1], x[3]))
+        .collect();
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "+OK");
+    let check = |c: &mut common::Raw| {
+        assert_eq!(cmd(c, &["XINFO", "GROUPS", "x"]), groups);
+        assert_eq!(pending(c, "x", "g"), pel);
+        let now: Vec<String> = cmd(c, &["XINFO", "CONSUMERS", "x", "g"])
+            .lines()
+            .collect::<Vec<_>>()
+            .chunks(8)
+            .map(|x| format!("{} {}", x[1], x[3]))
+            .collect();
+        assert_eq!(now, consumers);
+    };
+    check(&mut c);
+    drop((c, rd));
+    drop(srv);
+    let srv = start(&dir, "always", 2);
+    check(&mut srv.raw());
+}

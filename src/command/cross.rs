@@ -307,6 +307,20 @@ pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Ent
     }
 }
 
+/// Logs a command run on a scratch keyspace that changed something: in the
+/// form its handler chose (SPOP's SREM ...), else as it came.
+pub(crate) fn propagate_gathered(db: usize, args: &Args) {
+    match crate::persist::propagate::take_override() {
+        Some(cmds) => {
+            for c in &cmds {
+                let argv: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
+                crate::persist::propagate::emit(db, &argv);
+            }
+        }
+        None => crate::persist::propagate::emit(db, &args.iter().collect::<Vec<_>>()),
+    }
+}
+
 /// Gather → run on a scratch keyspace → scatter the changes back.
 async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut Vec<u8>) {
     let super::Handler::Shard(handler) = spec.handler else {
@@ -354,9 +368,10 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     );
     // Logged while the keys are still locked.
     if crate::persist::propagate::active() && crate::persist::changes(&sess.shard) != changes_before {
-        let argv: Vec<&[u8]> = args.iter().collect();
         // Part of the transaction (EXEC's, or this command's own).
-        crate::persist::propagate::tagged(tx.id(), || crate::persist::propagate::emit(sess.db, &argv));
+        crate::persist::propagate::tagged(tx.id(), || propagate_gathered(sess.db, args));
+    } else {
+        crate::persist::propagate::discard();
     }
     // Scatter what changed.
     for (shard, w) in writes {

@@ -642,7 +642,9 @@ impl ScriptBackend {
         let (writes, raised) = cross::run_on_scratch(&self.shard, &before, db, resp3, self.no_touch, h, args, out);
         if crate::persist::propagate::active() && crate::persist::changes(&self.shard) != changes_before {
             // Part of the script's block (the run is tagged).
-            crate::persist::propagate::emit(db, &args.iter().collect::<Vec<_>>());
+            cross::propagate_gathered(db, args);
+        } else {
+            crate::persist::propagate::discard();
         }
         // Each event goes out from its key's shard, after the write-back
         // there, in order with the other calls the script runs on that

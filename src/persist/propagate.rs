@@ -141,6 +141,12 @@ pub fn replace(cmds: Vec<Vec<Vec<u8>>>) {
     });
 }
 
+/// Takes the replacement a handler set when it ran outside the usual
+/// path (on a scratch keyspace: gathered cross-shard commands).
+pub fn take_override() -> Option<Vec<Vec<Vec<u8>>>> {
+    OVERRIDE.with(|o| o.borrow_mut().take())
+}
+
 /// Forgets a replacement set by a command that changed nothing.
 #[inline]
 pub fn discard() {
@@ -171,6 +177,10 @@ pub fn deleted(db: usize, key: &[u8]) {
 }
 
 fn send(r: Record) {
+    if r.is_empty() {
+        // A handler that logged its effect itself.
+        return;
+    }
     let tag = TAG.with(|t| t.get());
     if tag != 0 {
         TAGGED_PARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
