@@ -427,3 +427,118 @@ fn consumer_groups_propagate_as_redis_does_and_replay() {
     let srv = start(&dir, "always", 2);
     check(&mut srv.raw());
 }
+
+#[test]
+fn everysec_kill_loses_at_most_the_last_moments() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new("everysec-kill");
+    let srv = start(&dir, "everysec", 2);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Per client: (value, when acknowledged), in order.
+    let acks: Vec<Arc<Mutex<Vec<(u64, Instant)>>>> = (0..4).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+    let mut threads = Vec::new();
+    for (i, log) in acks.iter().enumerate() {
+        let (stop, log) = (stop.clone(), log.clone());
+        let mut raw = srv.raw();
+        threads.push(std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                raw.send(&common::encode(&["SET", &format!("c:{i}"), &n.to_string()]));
+                match raw.try_reply() {
+                    Some(r) if r == b"+OK\r\n" => log.lock().unwrap().push((n, Instant::now())),
+                    _ => break,
+                }
+            }
+        }));
+    }
+    // Let the writers run for a while (several fsync periods), then kill -9
+    // while they still write.
+    std::thread::sleep(Duration::from_millis(3500));
+    let killed_at = Instant::now();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &srv.pid().to_string()])
+        .status();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    drop(srv);
+    let srv = start(&dir, "everysec", 2);
+    let mut c = srv.raw();
+    let mut checked = 0;
+    for (i, log) in acks.iter().enumerate() {
+        let log = log.lock().unwrap();
+        // The last value acknowledged 2 s or more before the kill.
+        let Some(&(n, _)) = log
+            .iter()
+            .rev()
+            .find(|(_, at)| killed_at.duration_since(*at) >= Duration::from_secs(2))
+        else {
+            continue;
+        };
+        let got: u64 = cmd(&mut c, &["GET", &format!("c:{i}")]).parse().unwrap_or(0);
+        assert!(
+            got >= n,
+            "client {i}: {n} acknowledged over 2 s before the kill, found {got}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "some writes were acknowledged early enough to check");
+}
+
+#[test]
+fn approximate_trims_log_the_exact_trim() {
+    let dir = TempDir::new("trim");
+    let srv = Server::start_with(
+        1,
+        &[
+            "--dir",
+            dir.path(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--stream-node-max-entries",
+            "10",
+        ],
+    );
+    let mut c = srv.raw();
+    for i in 1..=95 {
+        cmd(&mut c, &["XADD", "x", &format!("{i}-0"), "f", "v"]);
+    }
+    // `~` trims whole nodes only: fewer than asked.
+    cmd(&mut c, &["XTRIM", "x", "MAXLEN", "~", "42"]);
+    let len = cmd(&mut c, &["XLEN", "x"]);
+    assert_ne!(len, ":42", "an approximate trim keeps whole nodes");
+    assert_eq!(
+        dir.commands().last().unwrap(),
+        &format!("XTRIM x MAXLEN = {}", &len[1..])
+    );
+    cmd(
+        &mut c,
+        &["XADD", "x", "MINID", "~", "70", "LIMIT", "100", "*", "f", "v"],
+    );
+    let first = cmd(&mut c, &["XRANGE", "x", "-", "+", "COUNT", "1"]);
+    let first = first.lines().next().unwrap().to_string();
+    let last = dir.commands().last().unwrap().clone();
+    assert!(last.starts_with(&format!("XADD x MINID = {first} ")), "{last}");
+    assert!(!last.contains('*') && !last.contains("LIMIT"), "{last}");
+    let all = cmd(&mut c, &["XRANGE", "x", "-", "+"]);
+    drop(c);
+    drop(srv);
+    let srv = Server::start_with(
+        1,
+        &[
+            "--dir",
+            dir.path(),
+            "--appendonly",
+            "yes",
+            "--stream-node-max-entries",
+            "10",
+        ],
+    );
+    assert_eq!(cmd(&mut srv.raw(), &["XRANGE", "x", "-", "+"]), all);
+}

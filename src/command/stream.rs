@@ -171,6 +171,40 @@ struct AddTrim {
     id: Option<(StreamId, bool)>,
     /// Index of the ID argument (XADD).
     id_at: usize,
+    /// Index of the trim threshold and of LIMIT, if given.
+    trim_at: usize,
+    limit_at: Option<usize>,
+}
+
+impl AddTrim {
+    /// What an approximate trim (`~`) logs, as Redis does: the exact trim
+    /// it did, `MAXLEN = <length now>` or `MINID = <first ID now>`, so the
+    /// replay trims the same entries (LIMIT dropped: it only bounds `~`).
+    /// `id`: the ID XADD gave the entry.
+    fn exact_form(&self, args: &Args, s: &Stream, id: Option<StreamId>) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(args.len());
+        let mut i = 0;
+        while i < args.len() {
+            if Some(i) == self.limit_at {
+                i += 2;
+                continue;
+            }
+            out.push(if i + 1 == self.trim_at {
+                b"=".to_vec()
+            } else if i == self.trim_at {
+                match self.trim {
+                    Some(Trim::MaxLen(_)) => s.len().to_string().into_bytes(),
+                    _ => s.first_live_id().unwrap_or(StreamId::MAX).to_vec(),
+                }
+            } else if i == self.id_at && id.is_some() {
+                id.expect("given").to_vec()
+            } else {
+                args.get(i).to_vec()
+            });
+            i += 1;
+        }
+        out
+    }
 }
 
 fn parse_add_trim(args: &Args, xadd: bool, max_entries: usize) -> Result<AddTrim, &'static str> {
@@ -198,6 +232,7 @@ fn parse_add_trim(args: &Args, xadd: bool, max_entries: usize) -> Result<AddTrim
                 i += 1;
             }
             let v = args.get(i + 1);
+            a.trim_at = i + 1;
             a.trim = Some(if maxlen {
                 let n = parse_i64(v).ok_or(err::NOT_INTEGER)?;
                 if n < 0 {
@@ -214,6 +249,7 @@ fn parse_add_trim(args: &Args, xadd: bool, max_entries: usize) -> Result<AddTrim
                 return Err(LIMIT_NEGATIVE);
             }
             limit_given = true;
+            a.limit_at = Some(i);
             i += 1;
         } else if xadd && args.is(i, "nomkstream") {
             a.nomkstream = true;
@@ -306,6 +342,9 @@ pub fn cmd_xadd(ctx: &mut Ctx, args: &Args) {
         Some(t) => s.trim(t, a.approx, a.limit),
         None => 0,
     };
+    if a.approx && crate::persist::propagate::active() {
+        crate::persist::propagate::replace(vec![a.exact_form(args, s, Some(id))]);
+    }
     if created {
         db.insert(key, Value::Stream(Box::new(fresh)), 0, clock);
     }
@@ -334,6 +373,9 @@ pub fn cmd_xtrim(ctx: &mut Ctx, args: &Args) {
         Ok(Some(s)) => s,
     };
     let n = s.trim(a.trim.expect("XTRIM has a strategy"), a.approx, a.limit);
+    if a.approx && n > 0 && crate::persist::propagate::active() {
+        crate::persist::propagate::replace(vec![a.exact_form(args, s, None)]);
+    }
     if n > 0 {
         notify(class::STREAM, "xtrim", index, key);
         crate::persist::bump(n);
