@@ -542,3 +542,68 @@ fn approximate_trims_log_the_exact_trim() {
     );
     assert_eq!(cmd(&mut srv.raw(), &["XRANGE", "x", "-", "+"]), all);
 }
+
+#[test]
+fn server_deletions_log_del_or_unlink_as_redis() {
+    let dir = TempDir::new("unlink");
+    let srv = start(&dir, "always", 2);
+    let mut c = srv.raw();
+    let k = common::keys_on_distinct_shards("k", 2);
+    // Expired keys: DEL, or UNLINK under lazyfree-lazy-expire.
+    cmd(&mut c, &["SET", "e1", "v", "PX", "1"]);
+    common::eventually("e1 expired", || cmd(&mut c, &["GET", "e1"]) == "(nil)");
+    assert!(dir.commands().contains(&"DEL e1".to_string()));
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-expire", "yes"]), "+OK");
+    cmd(&mut c, &["SET", "e2", "v", "PX", "1"]);
+    common::eventually("e2 expired", || cmd(&mut c, &["GET", "e2"]) == "(nil)");
+    assert!(dir.commands().contains(&"UNLINK e2".to_string()));
+    // Cross-shard DEL stays DEL under lazyfree-lazy-user-del; UNLINK stays UNLINK.
+    assert_eq!(cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"]), "+OK");
+    cmd(&mut c, &["MSET", &k[0], "1", &k[1], "2"]);
+    assert_eq!(cmd(&mut c, &["DEL", &k[0], &k[1]]), ":2");
+    let last = blocks(&dir.commands()).last().unwrap().clone();
+    assert!(last.iter().all(|l| l.starts_with("DEL ")), "{last:?}");
+    cmd(&mut c, &["MSET", &k[0], "1", &k[1], "2"]);
+    assert_eq!(cmd(&mut c, &["UNLINK", &k[0], &k[1]]), ":2");
+    let last = blocks(&dir.commands()).last().unwrap().clone();
+    assert!(last.iter().all(|l| l.starts_with("UNLINK ")), "{last:?}");
+    // RESTORE: a relative TTL is logged absolute; an already expired one
+    // that replaced a key is logged as its deletion.
+    cmd(&mut c, &["SET", "src", "payload"]);
+    c.send(&common::encode(&["DUMP", "src"]));
+    let dump = c.reply();
+    let body_at = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = dump[body_at..dump.len() - 2].to_vec();
+    let restore = |c: &mut common::Raw, args: &[&[u8]]| {
+        let argv: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        c.send(&common::encode_bytes(&argv));
+        text(&c.reply())
+    };
+    assert_eq!(restore(&mut c, &[b"RESTORE", b"r", b"100000", &payload]), "+OK");
+    let at = cmd(&mut c, &["PEXPIRETIME", "r"]);
+    let last = dir.commands().last().unwrap().clone();
+    assert!(
+        last.starts_with(&format!("RESTORE r {} ", &at[1..])) && last.ends_with(" ABSTTL"),
+        "{last}"
+    );
+    assert_eq!(
+        restore(&mut c, &[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]),
+        "+OK"
+    );
+    assert_eq!(dir.commands().last().unwrap(), "DEL r");
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-server-del", "yes"]),
+        "+OK"
+    );
+    cmd(&mut c, &["SET", "r", "x"]);
+    assert_eq!(
+        restore(&mut c, &[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]),
+        "+OK"
+    );
+    assert_eq!(dir.commands().last().unwrap(), "UNLINK r");
+    drop(c);
+    drop(srv);
+    let srv = start(&dir, "always", 2);
+    let mut c = srv.raw();
+    assert_eq!(cmd(&mut c, &["EXISTS", "r", "e1", "e2", &k[0], &k[1]]), ":0");
+}

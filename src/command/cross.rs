@@ -116,8 +116,12 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
 
 #[derive(Clone, Copy)]
 enum CountOp {
-    /// DEL or UNLINK, freeing lazily or not.
-    Del(bool),
+    /// DEL or UNLINK (true: as sent, which is how it is logged), freeing
+    /// lazily or not.
+    Del {
+        unlink: bool,
+        lazy: bool,
+    },
     Exists,
     Touch,
 }
@@ -126,7 +130,10 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
     let op = match spec.name {
         "exists" => CountOp::Exists,
         "touch" => CountOp::Touch,
-        _ => CountOp::Del(keys::del_is_lazy(&sess.shard, args.get(0))),
+        _ => CountOp::Del {
+            unlink: args.get(0).eq_ignore_ascii_case(b"unlink"),
+            lazy: keys::del_is_lazy(&sess.shard, args.get(0)),
+        },
     };
     let groups = group_by_shard(spec, args, sess.shard.count);
     let db = sess.db;
@@ -153,7 +160,7 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
     let mut ks = sh.ks.borrow_mut();
     let it = keys.iter().map(|k| k.as_slice());
     match op {
-        CountOp::Del(lazy) => {
+        CountOp::Del { unlink, lazy } => {
             let watched =
                 !sh.watches.borrow().is_empty() || sh.tracking.borrow().active() || crate::persist::propagate::active();
             if watched {
@@ -167,7 +174,7 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
                 drop(ks);
                 crate::persist::changed(sh, n as u64);
                 if n > 0 && crate::persist::propagate::active() {
-                    let mut argv: Vec<&[u8]> = vec![if lazy { b"UNLINK" } else { b"DEL" }];
+                    let mut argv: Vec<&[u8]> = vec![if unlink { b"UNLINK" } else { b"DEL" }];
                     argv.extend(gone.iter().copied());
                     crate::persist::propagate::emit(db, &argv);
                 }

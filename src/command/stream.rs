@@ -196,10 +196,11 @@ impl AddTrim {
                     Some(Trim::MaxLen(_)) => s.len().to_string().into_bytes(),
                     _ => s.first_live_id().unwrap_or(StreamId::MAX).to_vec(),
                 }
-            } else if i == self.id_at && id.is_some() {
-                id.expect("given").to_vec()
             } else {
-                args.get(i).to_vec()
+                match id {
+                    Some(id) if i == self.id_at => id.to_vec(),
+                    _ => args.get(i).to_vec(),
+                }
             });
             i += 1;
         }

@@ -168,12 +168,31 @@ pub fn emit(db: usize, argv: &[&[u8]]) {
     send(r);
 }
 
-/// Propagates an expired or evicted key's deletion.
+/// Propagates an expired key's deletion: `DEL`, or `UNLINK` under
+/// lazyfree-lazy-expire (as Redis).
 #[inline]
 pub fn deleted(db: usize, key: &[u8]) {
     if active() {
-        emit(db, &[b"DEL", key]);
+        deleted_as(db, key, LAZY_EXPIRE.load(std::sync::atomic::Ordering::Relaxed));
     }
+}
+
+/// Propagates a key's deletion by the server (expiry, eviction): `UNLINK`
+/// when it was freed lazily, else `DEL`.
+#[inline]
+pub fn deleted_as(db: usize, key: &[u8], lazy: bool) {
+    if active() {
+        emit(db, &[if lazy { b"UNLINK" } else { b"DEL" }, key]);
+    }
+}
+
+/// lazyfree-lazy-expire, for [`deleted`] (which runs where no config is at
+/// hand); kept by the config's setter.
+static LAZY_EXPIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records lazyfree-lazy-expire.
+pub fn set_lazy_expire(on: bool) {
+    LAZY_EXPIRE.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn send(r: Record) {
@@ -332,6 +351,20 @@ pub fn command(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize, now_ms
                 r.push(db, &[b"DEL", argv[1]]);
             } else {
                 r.push(db, &out);
+            }
+        }
+        "restore" => {
+            // A relative TTL becomes absolute: `<ms> ... ABSTTL`.
+            let absttl = argv.iter().skip(4).any(|a| a.eq_ignore_ascii_case(b"absttl"));
+            match expire_of(shard, db, argv[1], now_ms) {
+                Some(at) if at != 0 && !absttl => {
+                    let at = at.to_string();
+                    let mut out = argv.clone();
+                    out[2] = at.as_bytes();
+                    out.push(b"ABSTTL");
+                    r.push(db, &out);
+                }
+                _ => r.push(db, &argv),
             }
         }
         "incrbyfloat" => {
