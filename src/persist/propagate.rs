@@ -69,6 +69,11 @@ impl Record {
 
     /// Appends `other`'s commands.
     pub fn append(&mut self, other: Record) {
+        if self.ends.is_empty() {
+            // The usual case (one command): no copy.
+            *self = other;
+            return;
+        }
         let base = self.data.len();
         self.data.extend_from_slice(&other.data);
         self.ends.extend(other.ends.iter().map(|e| e + base));
