@@ -440,3 +440,30 @@ fn expire_form(shard: &Shard, db: usize, key: &[u8], now_ms: u64, r: &mut Record
         Some(at) => r.push(db, &[b"PEXPIREAT", key, at.to_string().as_bytes()]),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_join_into_one_block() {
+        let mut body = Record::new();
+        let mut a = Record::new();
+        a.push(0, &[b"SET", b"a", b"1"]);
+        body.append(a);
+        assert_eq!(body.ends.len(), 1);
+        let single = std::mem::take(&mut body);
+        assert_eq!(single.into_block().data, b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
+        let (mut a, mut b) = (Record::new(), Record::new());
+        a.push(0, &[b"SET", b"a", b"1"]);
+        b.push(2, &[b"DEL", b"b"]);
+        body.append(a);
+        body.append(b);
+        let block = body.into_block();
+        let cmds: Vec<(usize, &[u8])> = block.iter().collect();
+        assert_eq!(cmds.len(), 4);
+        assert_eq!(cmds[0], (0, &b"*1\r\n$5\r\nMULTI\r\n"[..]));
+        assert_eq!(cmds[2], (2, &b"*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n"[..]));
+        assert_eq!(cmds[3], (2, &b"*1\r\n$4\r\nEXEC\r\n"[..]));
+    }
+}
