@@ -922,7 +922,10 @@ impl Config {
             "lfu-log-factor" => self.memory.lfu_log_factor = parse_int(v, 0, i32::MAX as i64)?,
             "lfu-decay-time" => self.memory.lfu_decay_time = parse_int(v, 0, i32::MAX as i64)?,
             "lazyfree-lazy-eviction" => self.memory.lazy_eviction = parse_bool(v)?,
-            "lazyfree-lazy-expire" => self.memory.lazy_expire = parse_bool(v)?,
+            "lazyfree-lazy-expire" => {
+                self.memory.lazy_expire = parse_bool(v)?;
+                crate::persist::propagate::set_lazy_expire(self.memory.lazy_expire);
+            }
             "lazyfree-lazy-server-del" => self.memory.lazy_server_del = parse_bool(v)?,
             "lazyfree-lazy-user-del" => self.memory.lazy_user_del = parse_bool(v)?,
             "lazyfree-lazy-user-flush" => self.memory.lazy_user_flush = parse_bool(v)?,

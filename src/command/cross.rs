@@ -116,8 +116,12 @@ async fn mset(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
 
 #[derive(Clone, Copy)]
 enum CountOp {
-    /// DEL or UNLINK, freeing lazily or not.
-    Del(bool),
+    /// DEL or UNLINK (true: as sent, which is how it is logged), freeing
+    /// lazily or not.
+    Del {
+        unlink: bool,
+        lazy: bool,
+    },
     Exists,
     Touch,
 }
@@ -126,7 +130,10 @@ async fn count_keys(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out
     let op = match spec.name {
         "exists" => CountOp::Exists,
         "touch" => CountOp::Touch,
-        _ => CountOp::Del(keys::del_is_lazy(&sess.shard, args.get(0))),
+        _ => CountOp::Del {
+            unlink: args.get(0).eq_ignore_ascii_case(b"unlink"),
+            lazy: keys::del_is_lazy(&sess.shard, args.get(0)),
+        },
     };
     let groups = group_by_shard(spec, args, sess.shard.count);
     let db = sess.db;
@@ -153,7 +160,7 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
     let mut ks = sh.ks.borrow_mut();
     let it = keys.iter().map(|k| k.as_slice());
     match op {
-        CountOp::Del(lazy) => {
+        CountOp::Del { unlink, lazy } => {
             let watched =
                 !sh.watches.borrow().is_empty() || sh.tracking.borrow().active() || crate::persist::propagate::active();
             if watched {
@@ -167,7 +174,7 @@ fn count_on_shard(sh: &crate::shard::Shard, op: CountOp, db: usize, keys: &[Vec<
                 drop(ks);
                 crate::persist::changed(sh, n as u64);
                 if n > 0 && crate::persist::propagate::active() {
-                    let mut argv: Vec<&[u8]> = vec![if lazy { b"UNLINK" } else { b"DEL" }];
+                    let mut argv: Vec<&[u8]> = vec![if unlink { b"UNLINK" } else { b"DEL" }];
                     argv.extend(gone.iter().copied());
                     crate::persist::propagate::emit(db, &argv);
                 }
@@ -307,6 +314,20 @@ pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Ent
     }
 }
 
+/// Logs a command run on a scratch keyspace that changed something: in the
+/// form its handler chose (SPOP's SREM ...), else as it came.
+pub(crate) fn propagate_gathered(db: usize, args: &Args) {
+    match crate::persist::propagate::take_override() {
+        Some(cmds) => {
+            for c in &cmds {
+                let argv: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
+                crate::persist::propagate::emit(db, &argv);
+            }
+        }
+        None => crate::persist::propagate::emit(db, &args.iter().collect::<Vec<_>>()),
+    }
+}
+
 /// Gather → run on a scratch keyspace → scatter the changes back.
 async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &mut Vec<u8>) {
     let super::Handler::Shard(handler) = spec.handler else {
@@ -354,8 +375,10 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     );
     // Logged while the keys are still locked.
     if crate::persist::propagate::active() && crate::persist::changes(&sess.shard) != changes_before {
-        let argv: Vec<&[u8]> = args.iter().collect();
-        crate::persist::propagate::emit(sess.db, &argv);
+        // Part of the transaction (EXEC's, or this command's own).
+        crate::persist::propagate::tagged(tx.id(), || propagate_gathered(sess.db, args));
+    } else {
+        crate::persist::propagate::discard();
     }
     // Scatter what changed.
     for (shard, w) in writes {

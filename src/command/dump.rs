@@ -86,6 +86,16 @@ pub fn cmd_restore(ctx: &mut Ctx, args: &Args) {
         if deleted {
             notify(class::GENERIC, "del", ctx.db, key);
             ctx.dirty(1);
+            if crate::persist::propagate::active() {
+                // Logged as the deletion it was (Redis: DEL, or UNLINK
+                // under lazyfree-lazy-server-del).
+                let name: &[u8] = if ctx.shard.config.borrow().memory.lazy_server_del {
+                    b"UNLINK"
+                } else {
+                    b"DEL"
+                };
+                crate::persist::propagate::replace(vec![vec![name.to_vec(), key.to_vec()]]);
+            }
         }
         return ctx.out.ok();
     }

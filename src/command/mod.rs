@@ -292,6 +292,10 @@ pub fn execute(
     // one thread-local read when no log listens.
     let propagating = crate::persist::propagate::active();
     let changes_before = if propagating { crate::persist::changes(shard) } else { 0 };
+    if propagating {
+        // What one command propagates is one block (XREADGROUP's XCLAIMs).
+        crate::persist::propagate::begin_tx();
+    }
     {
         let mut ks = shard.ks.borrow_mut();
         let mut ctx = Ctx {
@@ -317,6 +321,7 @@ pub fn execute(
         } else {
             crate::persist::propagate::discard();
         }
+        crate::persist::propagate::end_tx();
     }
     if let Some(snap) = watched {
         if !snap.is_empty() {

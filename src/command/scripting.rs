@@ -242,9 +242,12 @@ fn run_fast(
     let mut be = ScriptBackend::new(shard.clone(), 0, run.db, run.no_touch, run.who);
     be.acl = acl.clone();
     be.oom = run.oom;
+    // What the run propagates is kept back until it is known not to abort.
+    let mark = crate::persist::propagate::begin_tx_marked();
     let (outcome, wake) = with_running(shard, caller, || {
         super::collect_wakeups(|| run_engine(what, keys, argv, run.ro, run.resp3, &mut be, out))
     });
+    crate::persist::propagate::end_tx_dropping((outcome == Outcome::Aborted).then_some(mark));
     if outcome == Outcome::Aborted {
         be.rollback();
         super::discard_publications();
@@ -324,8 +327,13 @@ async fn run_global(
     let mut be = ScriptBackend::new(shard.clone(), tx.id(), sess.db, sess.no_touch, Caller::of(sess));
     be.acl = acl;
     be.oom = run.oom;
+    // Everything the script propagates, here and on the other shards, is
+    // one block in the log (committed by `tx.finish`).
+    let tx_id = tx.id();
     let (outcome, wake) = with_running(&shard, sess.info.id, || {
-        super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
+        crate::persist::propagate::tagged(tx_id, || {
+            super::collect_wakeups(|| run_engine(what, keys, argv, ro, sess.resp3, &mut be, out))
+        })
     });
     debug_assert_eq!(outcome, Outcome::Done, "global mode never aborts");
     sess.error_counted
@@ -630,7 +638,14 @@ impl ScriptBackend {
             });
             before.extend(ks.iter().map(|k| (db, k.clone())).zip(got));
         }
+        let changes_before = crate::persist::changes(&self.shard);
         let (writes, raised) = cross::run_on_scratch(&self.shard, &before, db, resp3, self.no_touch, h, args, out);
+        if crate::persist::propagate::active() && crate::persist::changes(&self.shard) != changes_before {
+            // Part of the script's block (the run is tagged).
+            cross::propagate_gathered(db, args);
+        } else {
+            crate::persist::propagate::discard();
+        }
         // Each event goes out from its key's shard, after the write-back
         // there, in order with the other calls the script runs on that
         // shard (those publish at once); events of this shard's keys, or of
@@ -787,6 +802,10 @@ impl ScriptBackend {
                             vec![db]
                         };
                         keys::touch_watched_in(sh, &dbs);
+                        if sh.id == 0 {
+                            let name: &[u8] = if whole { b"FLUSHALL" } else { b"FLUSHDB" };
+                            crate::persist::propagate::emit(db, &[name]);
+                        }
                         let mut ks = sh.ks.borrow_mut();
                         for d in dbs {
                             ks.db(d).clear();

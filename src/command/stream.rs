@@ -17,7 +17,7 @@ use super::{Args, Ctx, Session};
 use crate::protocol::Reply;
 use crate::shard::blocking::{self, Outcome, ServeCtx, ServeFn, Unserved};
 use crate::storage::stream::{
-    parse_id, parse_id_ext, AddError, EntryRef, Group, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
+    parse_id, parse_id_ext, AddError, EntryRef, Group, Nack, Stream, StreamId, Trim, ENTRIES_READ_INVALID,
 };
 use crate::storage::{Db, Value};
 
@@ -171,6 +171,41 @@ struct AddTrim {
     id: Option<(StreamId, bool)>,
     /// Index of the ID argument (XADD).
     id_at: usize,
+    /// Index of the trim threshold and of LIMIT, if given.
+    trim_at: usize,
+    limit_at: Option<usize>,
+}
+
+impl AddTrim {
+    /// What an approximate trim (`~`) logs, as Redis does: the exact trim
+    /// it did, `MAXLEN = <length now>` or `MINID = <first ID now>`, so the
+    /// replay trims the same entries (LIMIT dropped: it only bounds `~`).
+    /// `id`: the ID XADD gave the entry.
+    fn exact_form(&self, args: &Args, s: &Stream, id: Option<StreamId>) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(args.len());
+        let mut i = 0;
+        while i < args.len() {
+            if Some(i) == self.limit_at {
+                i += 2;
+                continue;
+            }
+            out.push(if i + 1 == self.trim_at {
+                b"=".to_vec()
+            } else if i == self.trim_at {
+                match self.trim {
+                    Some(Trim::MaxLen(_)) => s.len().to_string().into_bytes(),
+                    _ => s.first_live_id().unwrap_or(StreamId::MAX).to_vec(),
+                }
+            } else {
+                match id {
+                    Some(id) if i == self.id_at => id.to_vec(),
+                    _ => args.get(i).to_vec(),
+                }
+            });
+            i += 1;
+        }
+        out
+    }
 }
 
 fn parse_add_trim(args: &Args, xadd: bool, max_entries: usize) -> Result<AddTrim, &'static str> {
@@ -198,6 +233,7 @@ fn parse_add_trim(args: &Args, xadd: bool, max_entries: usize) -> Result<AddTrim
                 i += 1;
             }
             let v = args.get(i + 1);
+            a.trim_at = i + 1;
             a.trim = Some(if maxlen {
                 let n = parse_i64(v).ok_or(err::NOT_INTEGER)?;
                 if n < 0 {
@@ -214,6 +250,7 @@ fn parse_add_trim(args: &Args, xadd: bool, max_entries: usize) -> Result<AddTrim
                 return Err(LIMIT_NEGATIVE);
             }
             limit_given = true;
+            a.limit_at = Some(i);
             i += 1;
         } else if xadd && args.is(i, "nomkstream") {
             a.nomkstream = true;
@@ -306,6 +343,9 @@ pub fn cmd_xadd(ctx: &mut Ctx, args: &Args) {
         Some(t) => s.trim(t, a.approx, a.limit),
         None => 0,
     };
+    if a.approx && crate::persist::propagate::active() {
+        crate::persist::propagate::replace(vec![a.exact_form(args, s, Some(id))]);
+    }
     if created {
         db.insert(key, Value::Stream(Box::new(fresh)), 0, clock);
     }
@@ -334,6 +374,9 @@ pub fn cmd_xtrim(ctx: &mut Ctx, args: &Args) {
         Ok(Some(s)) => s,
     };
     let n = s.trim(a.trim.expect("XTRIM has a strategy"), a.approx, a.limit);
+    if a.approx && n > 0 && crate::persist::propagate::active() {
+        crate::persist::propagate::replace(vec![a.exact_form(args, s, None)]);
+    }
     if n > 0 {
         notify(class::STREAM, "xtrim", index, key);
         crate::persist::bump(n);
@@ -588,10 +631,82 @@ pub fn parse_read(args: &Args) -> Result<ReadArgs, Vec<u8>> {
     Ok(r)
 }
 
+/// Logs pending entry `id` (as given, `id_arg`) of group `group` in the
+/// form Redis propagates it (t_stream.c, streamPropagateXCLAIM): `XCLAIM
+/// key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID
+/// last-id`, which replays to the same PEL record (or, the entry being
+/// gone, deletes it) whatever the replica holds.
+fn propagate_xclaim(db: usize, key: &[u8], group: &[u8], id_arg: &[u8], nack: &Nack, last_id: StreamId) {
+    if !crate::persist::propagate::active() {
+        return;
+    }
+    let (time, count, last) = (
+        nack.delivery_time.to_string(),
+        nack.delivery_count.to_string(),
+        last_id.to_vec(),
+    );
+    crate::persist::propagate::emit(
+        db,
+        &[
+            b"XCLAIM",
+            key,
+            group,
+            &nack.consumer,
+            b"0",
+            id_arg,
+            b"TIME",
+            time.as_bytes(),
+            b"RETRYCOUNT",
+            count.as_bytes(),
+            b"FORCE",
+            b"JUSTID",
+            b"LASTID",
+            &last,
+        ],
+    );
+}
+
+/// Logs a group's last ID and read counter: `XGROUP SETID key group id
+/// ENTRIESREAD n` (streamPropagateGroupID).
+fn propagate_setid(db: usize, key: &[u8], name: &[u8], g: &Group) {
+    if !crate::persist::propagate::active() {
+        return;
+    }
+    let (id, read) = (g.last_id.to_vec(), g.entries_read.to_string());
+    crate::persist::propagate::emit(
+        db,
+        &[b"XGROUP", b"SETID", key, name, &id, b"ENTRIESREAD", read.as_bytes()],
+    );
+}
+
+/// Logs the creation of a consumer no XCLAIM will create on replay
+/// (XREADGROUP NOACK): `XGROUP CREATECONSUMER key group consumer`.
+fn propagate_createconsumer(db: usize, key: &[u8], group: &[u8], consumer: &[u8]) {
+    crate::persist::propagate::emit(db, &[b"XGROUP", b"CREATECONSUMER", key, group, consumer]);
+}
+
+/// A handler whose effect is logged in other forms (the helpers above)
+/// logs nothing under its own name.
+fn propagates_itself() {
+    if crate::persist::propagate::active() {
+        crate::persist::propagate::replace(Vec::new());
+    }
+}
+
 /// Reads new entries of one stream for XREAD (after `after`) or for a group
 /// (`>`, delivering them), replying `[key, entries]` (RESP2) or `key =>
 /// entries` (RESP3 map member). Returns whether anything was served.
-fn serve_new(r: &mut Reply, resp3: bool, key: &[u8], s: &mut Stream, after: StreamId, ra: &ReadArgs, now: u64) -> bool {
+#[allow(clippy::too_many_arguments)]
+fn serve_new(
+    r: &mut Reply,
+    resp3: bool,
+    db: usize,
+    key: &[u8],
+    s: &mut Stream,
+    after: StreamId,
+    ra: &ReadArgs,
+    now: u64,
+) -> bool {
     let start = match after.incr() {
         Some(s) => s,
         None => return false,
@@ -611,7 +726,27 @@ fn serve_new(r: &mut Reply, resp3: bool, key: &[u8], s: &mut Stream, after: Stre
             n
         }),
         Some((g, c)) => reply_counted(r, resp3, |r| {
-            s.deliver_new(g, c, ra.count, ra.noack, now, |e| reply_entry(r, e))
+            let mut ids = Vec::new();
+            let n = s.deliver_new(g, c, ra.count, ra.noack, now, |e| {
+                reply_entry(r, e);
+                ids.push(e.id);
+            });
+            if n > 0 {
+                // One change per key served, as Redis counts it; logged as
+                // the XCLAIMs that make the entries pending and the
+                // group's new last ID.
+                crate::persist::bump(1);
+                if crate::persist::propagate::active() {
+                    let group = &s.groups[g.as_slice()];
+                    if !ra.noack {
+                        for id in &ids {
+                            propagate_xclaim(db, key, g, &id.to_vec(), &group.pel[id], *id);
+                        }
+                    }
+                    propagate_setid(db, key, g, group);
+                }
+            }
+            n
         }),
     }
     true
@@ -696,7 +831,7 @@ fn serve_one(db: &mut Db, key: &[u8], id: ReadId, ra: &ReadArgs, now: u64, resp3
         let ReadId::After(after) = id else {
             unreachable!("resolved")
         };
-        return s.last_live_id().is_some_and(|m| m > after) && serve_new(&mut r, resp3, key, s, after, ra, now);
+        return s.last_live_id().is_some_and(|m| m > after) && serve_new(&mut r, resp3, index, key, s, after, ra, now);
     };
     let (history, after) = match id {
         ReadId::After(a) => (true, Some(a)),
@@ -711,13 +846,17 @@ fn serve_one(db: &mut Db, key: &[u8], id: ReadId, ra: &ReadArgs, now: u64, resp3
     if created {
         notify(class::STREAM, "xgroup-createconsumer", index, key);
         crate::persist::bump(1);
+        if ra.noack {
+            // No XCLAIM will create it on replay.
+            propagate_createconsumer(index, key, g, c);
+        }
     }
     match after {
         Some(a) if history => {
             serve_history(&mut r, resp3, key, s, a, ra, now);
             true
         }
-        Some(a) => serve_new(&mut r, resp3, key, s, a, ra, now),
+        Some(a) => serve_new(&mut r, resp3, index, key, s, a, ra, now),
         None => false,
     }
 }
@@ -744,6 +883,9 @@ pub fn cmd_xread(ctx: &mut Ctx, args: &Args) {
         Ok(r) => r,
         Err(e) => return ctx.out.error_bytes(&e),
     };
+    if ra.group.is_some() {
+        propagates_itself();
+    }
     let now = ctx.now_ms;
     let resp3 = ctx.out.resp3;
     let db = &mut ctx.ks.dbs[ctx.db];
@@ -1014,9 +1156,21 @@ fn stream_serve(w: Arc<Waiting>) -> Arc<ServeFn> {
                 if created {
                     notify(class::STREAM, "xgroup-createconsumer", c.db, key);
                     crate::persist::bump(1);
+                    if w.ra.noack {
+                        propagate_createconsumer(c.db, key, g, cn);
+                    }
                 }
             }
-            if serve_new(&mut Reply::new(&mut body, w.resp3), w.resp3, key, s, from, &w.ra, now) {
+            if serve_new(
+                &mut Reply::new(&mut body, w.resp3),
+                w.resp3,
+                c.db,
+                key,
+                s,
+                from,
+                &w.ra,
+                now,
+            ) {
                 served += 1;
             }
         }
@@ -1473,6 +1627,7 @@ fn claim(
 
 /// `XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]`
 pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
+    let shard = ctx.shard;
     let now = ctx.now_ms;
     let key = args.get(1);
     let gname = args.get(2);
@@ -1543,10 +1698,14 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
     } else {
         delivery as u64
     };
+    propagates_itself();
     let s = lookup_group(&mut ctx.ks.dbs[ctx.db], key, gname, now).expect("checked");
     let g = s.groups.get_mut(gname).expect("checked");
+    // A raised last ID is logged by the XCLAIMs, or alone if none.
+    let mut log_last_id = false;
     if last_id > g.last_id {
         g.last_id = last_id;
+        log_last_id = true;
     }
     let (c, created) = g.consumer(cname, now);
     c.seen_time = now;
@@ -1557,11 +1716,18 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
     let mut body = Vec::new();
     let mut r = Reply::new(&mut body, resp3);
     let mut n = 0;
-    for id in ids {
+    for (k, id) in ids.into_iter().enumerate() {
+        let id_arg = args.get(5 + k);
         let exists = s.contains(id);
         let g = s.groups.get_mut(gname).expect("checked");
         if !exists {
-            g.ack(id);
+            // Its PEL record goes, and that is logged as Redis does.
+            if let Some(nack) = g.pel.get(&id) {
+                propagate_xclaim(index, key, gname, id_arg, nack, g.last_id);
+                log_last_id = false;
+                crate::persist::changed(shard, 1);
+                g.ack(id);
+            }
             continue;
         }
         let fresh = !g.pel.contains_key(&id);
@@ -1577,6 +1743,14 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
         let count = if retry >= 0 { Some(retry as u64) } else { None };
         claim(s, gname, cname, id, now, delivery, fresh, count, justid, &mut r);
         n += 1;
+        let g = &s.groups[gname];
+        propagate_xclaim(index, key, gname, id_arg, &g.pel[&id], g.last_id);
+        log_last_id = false;
+        crate::persist::changed(shard, 1);
+    }
+    if log_last_id {
+        propagate_setid(index, key, gname, &s.groups[gname]);
+        crate::persist::changed(shard, 1);
     }
     ctx.out.array_len(n);
     ctx.out.raw(&body);
@@ -1584,6 +1758,7 @@ pub fn cmd_xclaim(ctx: &mut Ctx, args: &Args) {
 
 /// `XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]`
 pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
+    let shard = ctx.shard;
     let now = ctx.now_ms;
     let key = args.get(1);
     let gname = args.get(2);
@@ -1616,6 +1791,7 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
         }
         j += 1;
     }
+    propagates_itself();
     let s = match lookup_group(&mut ctx.ks.dbs[ctx.db], key, gname, now) {
         Ok(s) => s,
         Err(e) => return ctx.out.error_bytes(&e),
@@ -1650,7 +1826,10 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
         };
         cursor = id.incr();
         if !s.contains(id) {
-            s.groups.get_mut(gname).expect("checked").ack(id);
+            let g = s.groups.get_mut(gname).expect("checked");
+            propagate_xclaim(index, key, gname, &id.to_vec(), &g.pel[&id], g.last_id);
+            crate::persist::changed(shard, 1);
+            g.ack(id);
             deleted.push(id);
             count -= 1;
             continue;
@@ -1662,6 +1841,9 @@ pub fn cmd_xautoclaim(ctx: &mut Ctx, args: &Args) {
         claim(s, gname, cname, id, now, now, false, None, justid, &mut r);
         claimed += 1;
         count -= 1;
+        let g = &s.groups[gname];
+        propagate_xclaim(index, key, gname, &id.to_vec(), &g.pel[&id], g.last_id);
+        crate::persist::changed(shard, 1);
     }
     let out = &mut ctx.out;
     out.array_len(3);

@@ -154,6 +154,10 @@ impl AofConfig {
 
 enum Msg {
     Cmds(Record, Option<futures_channel::oneshot::Sender<()>>),
+    /// A part of cross-shard transaction `.0`: held until its commit.
+    Part(u64, Record),
+    /// Cross-shard transaction `.0` ended: its parts, as one block.
+    Commit(u64, Option<futures_channel::oneshot::Sender<()>>),
     /// Write and fsync what came before, then answer.
     Sync(std::sync::mpsc::Sender<()>),
     /// Write and fsync what came before, then go on in this file (a new
@@ -206,6 +210,26 @@ pub fn set_fsync(f: Fsync) {
 /// Hands a record to the writer. Under `always`, the running command's
 /// connection holds its reply until the record is on disk.
 pub fn append(r: Record) {
+    send_msg(|ack| Msg::Cmds(r, ack));
+}
+
+/// Hands the writer a part of cross-shard transaction `tx` (written at its
+/// [`commit`]; the origin's connection waits for that one).
+pub fn append_part(tx: u64, r: Record) {
+    SENDER.with(|s| {
+        if let Some(s) = s.borrow().as_ref() {
+            let _ = s.send(Msg::Part(tx, r));
+        }
+    });
+}
+
+/// Writes the parts of cross-shard transaction `tx` as one block. Under
+/// `always`, the running command's connection waits until it is on disk.
+pub fn commit(tx: u64) {
+    send_msg(|ack| Msg::Commit(tx, ack));
+}
+
+fn send_msg(msg: impl FnOnce(Option<futures_channel::oneshot::Sender<()>>) -> Msg) {
     SENDER.with(|s| {
         let s = s.borrow();
         let Some(tx) = s.as_ref() else { return };
@@ -216,7 +240,7 @@ pub fn append(r: Record) {
         } else {
             None
         };
-        let _ = tx.send(Msg::Cmds(r, ack));
+        let _ = tx.send(msg(ack));
     });
 }
 
@@ -274,6 +298,9 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
     let mut last_fsync = Instant::now();
     let mut closing = false;
     let mut rotate: Option<std::fs::File> = None;
+    // Parts of cross-shard transactions not committed yet (none at a
+    // rewrite's cut: a transaction commits before it releases its locks).
+    let mut open: std::collections::HashMap<u64, Record> = std::collections::HashMap::new();
     while !closing {
         let first = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(m) => Some(m),
@@ -287,14 +314,18 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
         while let Some(m) = next {
             match m {
                 Msg::Cmds(r, ack) => {
-                    for (db, cmd) in r.iter() {
-                        if cur_db != Some(db) {
-                            super::propagate::encode(&mut buf, &[b"SELECT", db.to_string().as_bytes()]);
-                            cur_db = Some(db);
-                        }
-                        buf.extend_from_slice(cmd);
-                    }
+                    write_record(&mut buf, &mut cur_db, &r);
                     RECORDS.fetch_add(1, Relaxed);
+                    if let Some(a) = ack {
+                        acks.push(a);
+                    }
+                }
+                Msg::Part(tx, r) => open.entry(tx).or_default().append(r),
+                Msg::Commit(tx, ack) => {
+                    if let Some(body) = open.remove(&tx) {
+                        write_record(&mut buf, &mut cur_db, &body.into_block());
+                        RECORDS.fetch_add(1, Relaxed);
+                    }
                     if let Some(a) = ack {
                         acks.push(a);
                     }
@@ -353,6 +384,18 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
             cur_db = None;
             OLDER_SIZE.fetch_add(INCR_SIZE.swap(0, Relaxed), Relaxed);
         }
+    }
+}
+
+/// Appends `r`'s commands to `buf`, with `SELECT` where the database
+/// changes.
+fn write_record(buf: &mut Vec<u8>, cur_db: &mut Option<usize>, r: &Record) {
+    for (db, cmd) in r.iter() {
+        if *cur_db != Some(db) {
+            super::propagate::encode(buf, &[b"SELECT", db.to_string().as_bytes()]);
+            *cur_db = Some(db);
+        }
+        buf.extend_from_slice(cmd);
     }
 }
 

@@ -7,6 +7,15 @@
 //! Commands run as one transaction on a shard ([`begin_tx`] / [`end_tx`])
 //! leave as one `MULTI … EXEC` block. Nothing runs while no log listens:
 //! [`active`] is one thread-local read.
+//!
+//! A transaction spanning shards (EXEC, a script in global mode, a
+//! cross-shard command) is one block too: while a shard runs a part of
+//! transaction `tx` ([`tagged`]), what it propagates goes to the writer
+//! tagged with `tx`, and the writer holds it until the origin commits the
+//! transaction ([`commit`], from `Tx::finish`, before any lock is
+//! released). The writer then writes every part as one `MULTI … EXEC`.
+//! Strict two-phase locking makes this order right: nothing that touches
+//! the transaction's keys can be logged between its parts and its commit.
 
 use std::cell::{Cell, RefCell};
 
@@ -22,7 +31,16 @@ thread_local! {
     /// Open transaction depth on this shard and the records it collected.
     static TX_DEPTH: Cell<u32> = const { Cell::new(0) };
     static TX: RefCell<Record> = const { RefCell::new(Record::new()) };
+    /// The cross-shard transaction whose part runs now on this thread (0:
+    /// none); see [`tagged`].
+    static TAG: Cell<u64> = const { Cell::new(0) };
 }
+
+/// Parts handed to the writer under a tag, all shards together: a
+/// transaction that sees the same figure at its start and its end sent
+/// none, and needs no commit. (A relaxed counter: a part is counted before
+/// its shard answers the origin, so the origin sees it.)
+static TAGGED_PARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// RESP commands, each with its database: `data[ends[i-1]..ends[i]]` is
 /// command `i`, run in `dbs[i]`.
@@ -47,6 +65,33 @@ impl Record {
         encode(&mut self.data, argv);
         self.ends.push(self.data.len());
         self.dbs.push(db);
+    }
+
+    /// Appends `other`'s commands.
+    pub fn append(&mut self, other: Record) {
+        if self.ends.is_empty() {
+            // The usual case (one command): no copy.
+            *self = other;
+            return;
+        }
+        let base = self.data.len();
+        self.data.extend_from_slice(&other.data);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+        self.dbs.extend_from_slice(&other.dbs);
+    }
+
+    /// The commands as one transaction: wrapped in `MULTI … EXEC` when
+    /// there are several (one alone stays as it is, as in Redis).
+    pub fn into_block(self) -> Record {
+        if self.ends.len() < 2 {
+            return self;
+        }
+        let mut r = Record::new();
+        r.push(self.dbs[0], &[b"MULTI"]);
+        let last = *self.dbs.last().expect("non-empty");
+        r.append(self);
+        r.push(last, &[b"EXEC"]);
+        r
     }
 
     pub fn is_empty(&self) -> bool {
@@ -101,6 +146,12 @@ pub fn replace(cmds: Vec<Vec<Vec<u8>>>) {
     });
 }
 
+/// Takes the replacement a handler set when it ran outside the usual
+/// path (on a scratch keyspace: gathered cross-shard commands).
+pub fn take_override() -> Option<Vec<Vec<Vec<u8>>>> {
+    OVERRIDE.with(|o| o.borrow_mut().take())
+}
+
 /// Forgets a replacement set by a command that changed nothing.
 #[inline]
 pub fn discard() {
@@ -122,28 +173,84 @@ pub fn emit(db: usize, argv: &[&[u8]]) {
     send(r);
 }
 
-/// Propagates an expired or evicted key's deletion.
+/// Propagates an expired key's deletion: `DEL`, or `UNLINK` under
+/// lazyfree-lazy-expire (as Redis).
 #[inline]
 pub fn deleted(db: usize, key: &[u8]) {
     if active() {
-        emit(db, &[b"DEL", key]);
+        deleted_as(db, key, LAZY_EXPIRE.load(std::sync::atomic::Ordering::Relaxed));
     }
 }
 
+/// Propagates a key's deletion by the server (expiry, eviction): `UNLINK`
+/// when it was freed lazily, else `DEL`.
+#[inline]
+pub fn deleted_as(db: usize, key: &[u8], lazy: bool) {
+    if active() {
+        emit(db, &[if lazy { b"UNLINK" } else { b"DEL" }, key]);
+    }
+}
+
+/// lazyfree-lazy-expire, for [`deleted`] (which runs where no config is at
+/// hand); kept by the config's setter.
+static LAZY_EXPIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records lazyfree-lazy-expire.
+pub fn set_lazy_expire(on: bool) {
+    LAZY_EXPIRE.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn send(r: Record) {
+    if r.is_empty() {
+        // A handler that logged its effect itself.
+        return;
+    }
+    let tag = TAG.with(|t| t.get());
+    if tag != 0 {
+        TAGGED_PARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return super::aof::append_part(tag, r);
+    }
     if TX_DEPTH.with(|d| d.get()) > 0 {
-        TX.with(|t| {
-            let mut t = t.borrow_mut();
-            for (db, cmd) in r.iter() {
-                t.data.extend_from_slice(cmd);
-                let end = t.data.len();
-                t.ends.push(end);
-                t.dbs.push(db);
-            }
-        });
+        TX.with(|t| t.borrow_mut().append(r));
         return;
     }
     super::aof::append(r);
+}
+
+/// Runs `f` (synchronous: a tag never spans an await) as a part of
+/// cross-shard transaction `tx` (0: none): what it propagates waits in the
+/// writer for the transaction's [`commit`]. One thread-local read while no
+/// log listens.
+#[inline]
+pub fn tagged<R>(tx: u64, f: impl FnOnce() -> R) -> R {
+    if tx == 0 || !active() {
+        return f();
+    }
+    let outer = TAG.with(|t| t.replace(tx));
+    let r = f();
+    TAG.with(|t| t.set(outer));
+    r
+}
+
+/// The figure a transaction compares at its end ([`commit`]); 0 while no
+/// log listens.
+#[inline]
+pub fn parts_mark() -> u64 {
+    if !active() {
+        return 0;
+    }
+    TAGGED_PARTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Ends cross-shard transaction `tx` (called by its origin while it still
+/// holds every lock): the writer writes the parts it holds for `tx` as one
+/// block. `mark`: [`parts_mark`] at the transaction's start; nothing is
+/// sent when no part can have been tagged since.
+pub fn commit(tx: u64, mark: u64) {
+    if !active() || TAGGED_PARTS.load(std::sync::atomic::Ordering::Relaxed) == mark {
+        return;
+    }
+    super::aof::commit(tx);
 }
 
 /// Starts a transaction on this shard: what it propagates leaves as one
@@ -156,8 +263,30 @@ pub fn begin_tx() {
 
 /// Ends what [`begin_tx`] started.
 pub fn end_tx() {
+    end_tx_dropping(None);
+}
+
+/// [`begin_tx`], returning how many commands the enclosing transaction
+/// collected so far (for [`end_tx_dropping`]).
+pub fn begin_tx_marked() -> usize {
+    begin_tx();
+    TX.with(|t| t.borrow().ends.len())
+}
+
+/// [`end_tx`], first dropping the commands collected after `from` (a
+/// script's fast path that aborted and rolled its writes back).
+pub fn end_tx_dropping(from: Option<usize>) {
     if !active() {
         return;
+    }
+    if let Some(n) = from {
+        TX.with(|t| {
+            let mut t = t.borrow_mut();
+            let len = if n == 0 { 0 } else { t.ends[n - 1] };
+            t.data.truncate(len);
+            t.ends.truncate(n);
+            t.dbs.truncate(n);
+        });
     }
     let depth = TX_DEPTH.with(|d| {
         let v = d.get().saturating_sub(1);
@@ -168,21 +297,8 @@ pub fn end_tx() {
         return;
     }
     let body = TX.with(|t| std::mem::take(&mut *t.borrow_mut()));
-    match body.ends.len() {
-        0 => {}
-        1 => super::aof::append(body),
-        _ => {
-            let mut r = Record::new();
-            r.push(body.dbs[0], &[b"MULTI"]);
-            for (db, cmd) in body.iter() {
-                r.data.extend_from_slice(cmd);
-                r.ends.push(r.data.len());
-                r.dbs.push(db);
-            }
-            let last = *body.dbs.last().expect("non-empty");
-            r.push(last, &[b"EXEC"]);
-            super::aof::append(r);
-        }
+    if !body.is_empty() {
+        super::aof::append(body.into_block());
     }
 }
 
@@ -240,6 +356,20 @@ pub fn command(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize, now_ms
                 r.push(db, &[b"DEL", argv[1]]);
             } else {
                 r.push(db, &out);
+            }
+        }
+        "restore" => {
+            // A relative TTL becomes absolute: `<ms> ... ABSTTL`.
+            let absttl = argv.iter().skip(4).any(|a| a.eq_ignore_ascii_case(b"absttl"));
+            match expire_of(shard, db, argv[1], now_ms) {
+                Some(at) if at != 0 && !absttl => {
+                    let at = at.to_string();
+                    let mut out = argv.clone();
+                    out[2] = at.as_bytes();
+                    out.push(b"ABSTTL");
+                    r.push(db, &out);
+                }
+                _ => r.push(db, &argv),
             }
         }
         "incrbyfloat" => {
@@ -308,5 +438,32 @@ fn expire_form(shard: &Shard, db: usize, key: &[u8], now_ms: u64, r: &mut Record
         None => r.push(db, &[b"DEL", key]),
         Some(0) => r.push(db, &[b"PERSIST", key]),
         Some(at) => r.push(db, &[b"PEXPIREAT", key, at.to_string().as_bytes()]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_join_into_one_block() {
+        let mut body = Record::new();
+        let mut a = Record::new();
+        a.push(0, &[b"SET", b"a", b"1"]);
+        body.append(a);
+        assert_eq!(body.ends.len(), 1);
+        let single = std::mem::take(&mut body);
+        assert_eq!(single.into_block().data, b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
+        let (mut a, mut b) = (Record::new(), Record::new());
+        a.push(0, &[b"SET", b"a", b"1"]);
+        b.push(2, &[b"DEL", b"b"]);
+        body.append(a);
+        body.append(b);
+        let block = body.into_block();
+        let cmds: Vec<(usize, &[u8])> = block.iter().collect();
+        assert_eq!(cmds.len(), 4);
+        assert_eq!(cmds[0], (0, &b"*1\r\n$5\r\nMULTI\r\n"[..]));
+        assert_eq!(cmds[2], (2, &b"*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n"[..]));
+        assert_eq!(cmds[3], (2, &b"*1\r\n$4\r\nEXEC\r\n"[..]));
     }
 }

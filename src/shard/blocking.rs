@@ -465,7 +465,10 @@ fn run_serve(
         waiter,
         touched: Vec::new(),
     };
+    // What serving one client logs is one block (a group read's XCLAIMs).
+    crate::persist::propagate::begin_tx();
     let outcome = serve(&mut ctx);
+    crate::persist::propagate::end_tx();
     if matches!(outcome, Outcome::Served(_)) {
         // Tracking clients hear of the keys it took from and wrote.
         super::tracking::keys_modified(

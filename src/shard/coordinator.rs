@@ -52,13 +52,15 @@ where
     F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
     T: Send + 'static,
 {
+    // A transaction's part: what it propagates waits for the commit.
+    use crate::persist::propagate::tagged;
     if target == origin.id {
         origin.gate.take(tx, &lock, origin.gate.ticket()).await;
-        return Pending::Ready(f(origin));
+        return Pending::Ready(tagged(tx, || f(origin)));
     }
     let (s, r) = oneshot::channel();
     let job: Job = Box::new(move |shard| {
-        let _ = s.send(f(shard));
+        let _ = s.send(tagged(tx, || f(shard)));
     });
     origin.send(target, Msg::Run { tx, lock, job }).await;
     Pending::Remote(r)
@@ -281,12 +283,13 @@ where
     F: FnOnce(&Rc<Shard>) -> T + Send + 'static,
     T: Send + 'static,
 {
+    use crate::persist::propagate::tagged;
     if target == origin.id {
-        return f(origin);
+        return tagged(tx, || f(origin));
     }
     let (s, r) = std::sync::mpsc::sync_channel(1);
     let job: Job = Box::new(move |shard| {
-        let _ = s.send(f(shard));
+        let _ = s.send(tagged(tx, || f(shard)));
     });
     let mut msg = Msg::Run {
         tx,
@@ -322,6 +325,9 @@ pub struct Tx {
     /// Runs inside an enclosing transaction (EXEC, a script) that already
     /// holds what this one needs: it locks nothing new and releases nothing.
     nested: bool,
+    /// The log's tagged-part count at the start (see
+    /// `persist::propagate::commit`).
+    mark: u64,
 }
 
 impl Tx {
@@ -331,6 +337,7 @@ impl Tx {
             origin: origin.clone(),
             held: Vec::new(),
             nested: false,
+            mark: crate::persist::propagate::parts_mark(),
         }
     }
 
@@ -347,6 +354,7 @@ impl Tx {
             origin: origin.clone(),
             held: Vec::new(),
             nested: true,
+            mark: 0,
         }
     }
 
@@ -399,11 +407,14 @@ impl Tx {
         submit(&self.origin, target, self.id, Lock::None, f).await.wait().await
     }
 
-    /// Releases every shard. Must be called on every path.
+    /// Releases every shard. Must be called on every path. What the
+    /// parts propagated goes to the log as one block first, while every
+    /// lock is still held.
     pub async fn finish(self) {
         if self.nested {
             return;
         }
+        crate::persist::propagate::commit(self.id, self.mark);
         for &s in &self.held {
             if s == self.origin.id {
                 self.origin.gate.release(self.id);

@@ -320,7 +320,7 @@ fn evict_key(shard: &Shard, db: usize, key: &[u8], lazy: bool) -> bool {
         drop(old);
     }
     notify(class::EVICTED, "evicted", db, key);
-    crate::persist::propagate::deleted(db, key);
+    crate::persist::propagate::deleted_as(db, key, lazy);
     crate::shard::tracking::key_expired(key);
     crate::shard::blocking::key_expired(db, key);
     if !shard.watches.borrow().is_empty() {
