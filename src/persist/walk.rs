@@ -162,10 +162,9 @@ pub struct Slice {
 }
 
 /// Entries looked at per slice: bounds the time a slice holds the shard.
-const SLICE_ENTRIES: usize = 512;
-/// Bytes per slice, beyond which the walk stops for this slice (checked
-/// between slot tables).
-const SLICE_BYTES: usize = 64 << 10;
+const SLICE_ENTRIES: usize = 256;
+/// Bytes per slice, beyond which the walk stops for this slice.
+const SLICE_BYTES: usize = 32 << 10;
 
 /// The next slice of this shard's walk: what was written early, then the
 /// walk's next entries (at most `max_keys` of them, if given).

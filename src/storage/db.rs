@@ -507,9 +507,9 @@ impl Db {
     }
 
     /// Walks on: hands `f` each entry not yet written, table by table,
-    /// until at least `max_entries` entries were looked at or `f` reported
-    /// `max_cost` (its return values summed). Returns whether the walk
-    /// over this database is finished.
+    /// until `max_entries` entries were looked at or `f` reported
+    /// `max_cost` (its return values summed), stopping inside a table if
+    /// need be. Returns whether the walk over this database is finished.
     pub fn walk_next(
         &mut self,
         max_entries: usize,
@@ -523,15 +523,25 @@ impl Db {
         let (mut seen, mut cost) = (0, 0);
         while mark.next < self.slots.len() && seen < max_entries && cost < max_cost {
             let table = &mut self.slots[mark.next];
-            seen += table.len() + 1;
+            let mut whole = true;
             table.retain(|k, e| {
                 if e.snap_epoch() != epoch {
+                    if seen >= max_entries || cost >= max_cost {
+                        // A big table is left midway: the next call looks
+                        // at it again and skips what was written.
+                        whole = false;
+                        return true;
+                    }
                     e.set_snap_epoch(epoch);
                     cost += f(k, e);
                 }
+                seen += 1;
                 true
             });
-            mark.next += 1;
+            seen += 1;
+            if whole {
+                mark.next += 1;
+            }
         }
         let done = mark.next >= self.slots.len();
         self.walk = (!done).then_some(mark);
