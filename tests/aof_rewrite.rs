@@ -31,21 +31,8 @@ fn start(dir: &Path, shards: usize, extra: &[&str]) -> Server {
     Server::start_with(shards, &args)
 }
 
-/// Every key of databases 0..4 as (db, key, DUMP payload, has a TTL).
 fn dataset(c: &mut Connection) -> Vec<(usize, String, Vec<u8>, bool)> {
-    let mut out = Vec::new();
-    for db in 0..4 {
-        let _: () = q(c, &["SELECT", &db.to_string()]);
-        let mut keys: Vec<String> = q(c, &["KEYS", "*"]);
-        keys.sort();
-        for k in keys {
-            let dump: Vec<u8> = q(c, &["DUMP", &k]);
-            let ttl: i64 = q(c, &["PTTL", &k]);
-            out.push((db, k, dump, ttl > 0));
-        }
-    }
-    let _: () = q(c, &["SELECT", "0"]);
-    out
+    common::dataset(c, 4)
 }
 
 fn fill(c: &mut Connection, rounds: usize) {

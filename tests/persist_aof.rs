@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,39 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{eventually, Server};
 
-/// A fresh directory of its own, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        TempDir(common::temp_dir(&format!("aof-{tag}")))
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    fn incr(&self) -> PathBuf {
-        let d = self.0.join("appendonlydir");
-        let m = std::fs::read_to_string(d.join("appendonly.aof.manifest")).unwrap();
-        let name = m
-            .lines()
-            .filter(|l| l.ends_with("type i"))
-            .last()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .to_string();
-        d.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::AofDir as TempDir;
 
 fn start(dir: &TempDir, fsync: &str, shards: usize) -> Server {
     Server::start_with(
@@ -97,46 +65,7 @@ fn unsafe_kill(pid: u32) {
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
 }
 
-/// A reply as text: `+OK`, `:2`, an error line, a bulk's content or
-/// `(nil)`, an array's elements one a line.
-fn text(b: &[u8]) -> String {
-    fn one(b: &[u8], at: usize, out: &mut Vec<String>) -> usize {
-        let nl = at + b[at..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let line = String::from_utf8_lossy(&b[at + 1..nl]).into_owned();
-        match b[at] {
-            b'$' => {
-                let n: i64 = line.parse().unwrap();
-                if n < 0 {
-                    out.push("(nil)".into());
-                    return nl + 2;
-                }
-                let n = n as usize;
-                out.push(String::from_utf8_lossy(&b[nl + 2..nl + 2 + n]).into_owned());
-                nl + 4 + n
-            }
-            b'*' => {
-                let n: i64 = line.parse().unwrap();
-                let mut p = nl + 2;
-                for _ in 0..n.max(0) {
-                    p = one(b, p, out);
-                }
-                p
-            }
-            c => {
-                out.push(format!("{}{}", c as char, line));
-                nl + 2
-            }
-        }
-    }
-    let mut out = Vec::new();
-    one(b, 0, &mut out);
-    out.join("\n")
-}
-
-fn cmd(c: &mut common::Raw, args: &[&str]) -> String {
-    c.send(&common::encode(args));
-    text(&c.reply())
-}
+use common::cmd_text as cmd;
 
 fn get(srv: &Server, key: &str) -> String {
     cmd(&mut srv.raw(), &["GET", key])

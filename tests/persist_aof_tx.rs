@@ -5,52 +5,25 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::Server;
 use spindle::persist::aof::{parse_commands, Parsed};
 
-/// A fresh directory of its own, removed on drop.
-struct TempDir(PathBuf);
+use common::AofDir as TempDir;
 
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        TempDir(common::temp_dir(&format!("aoftx-{tag}")))
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    /// The last incr file the manifest names.
-    fn incr(&self) -> PathBuf {
-        let d = self.0.join("appendonlydir");
-        let m = std::fs::read_to_string(d.join("appendonly.aof.manifest")).unwrap();
-        let line = m.lines().filter(|l| l.ends_with("type i")).last().unwrap().to_string();
-        d.join(line.split(' ').nth(1).unwrap())
-    }
-
-    /// The log's commands as text lines (`SET k v`), SELECTs left out.
-    fn commands(&self) -> Vec<String> {
-        let data = std::fs::read(self.incr()).unwrap();
-        let (cmds, parsed) = parse_commands(&data);
-        assert_eq!(parsed, Parsed::Ok, "the log is whole");
-        cmds.iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .filter(|l| !l.starts_with("SELECT "))
-            .collect()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The log's commands as text lines (`SET k v`), SELECTs left out.
+fn commands(dir: &TempDir) -> Vec<String> {
+    let data = std::fs::read(dir.incr()).unwrap();
+    let (cmds, parsed) = parse_commands(&data);
+    assert_eq!(parsed, Parsed::Ok, "the log is whole");
+    cmds.iter()
+        .map(|c| {
+            c.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|l| !l.starts_with("SELECT "))
+        .collect()
 }
 
 fn start(dir: &TempDir, fsync: &str, shards: usize) -> Server {
@@ -60,46 +33,7 @@ fn start(dir: &TempDir, fsync: &str, shards: usize) -> Server {
     )
 }
 
-fn cmd(c: &mut common::Raw, args: &[&str]) -> String {
-    c.send(&common::encode(args));
-    text(&c.reply())
-}
-
-/// A reply as text: `+OK`, `:2`, an error line, a bulk's content or
-/// `(nil)`, an array's elements one a line.
-fn text(b: &[u8]) -> String {
-    fn one(b: &[u8], at: usize, out: &mut Vec<String>) -> usize {
-        let nl = at + b[at..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let line = String::from_utf8_lossy(&b[at + 1..nl]).into_owned();
-        match b[at] {
-            b'$' => {
-                let n: i64 = line.parse().unwrap();
-                if n < 0 {
-                    out.push("(nil)".into());
-                    return nl + 2;
-                }
-                let n = n as usize;
-                out.push(String::from_utf8_lossy(&b[nl + 2..nl + 2 + n]).into_owned());
-                nl + 4 + n
-            }
-            b'*' => {
-                let n: i64 = line.parse().unwrap();
-                let mut p = nl + 2;
-                for _ in 0..n.max(0) {
-                    p = one(b, p, out);
-                }
-                p
-            }
-            c => {
-                out.push(format!("{}{}", c as char, line));
-                nl + 2
-            }
-        }
-    }
-    let mut out = Vec::new();
-    one(b, 0, &mut out);
-    out.join("\n")
-}
+use common::{cmd_text as cmd, reply_text as text};
 
 /// The MULTI … EXEC blocks of `log`, each as its commands.
 fn blocks(log: &[String]) -> Vec<Vec<String>> {
@@ -141,7 +75,7 @@ fn cross_shard_exec_is_one_block_and_replays() {
     cmd(&mut c, &["RPUSH", &k[2], "a", "b"]);
     cmd(&mut c, &["GET", &k[1]]);
     assert_eq!(cmd(&mut c, &["EXEC"]), "+OK\n+OK\n:2\n:2\n2");
-    let log = dir.commands();
+    let log = commands(&dir);
     let b = blocks(&log);
     assert_eq!(b.len(), 1, "one block: {log:?}");
     assert_eq!(
@@ -159,7 +93,7 @@ fn cross_shard_exec_is_one_block_and_replays() {
     // A cross-shard command: MSET's parts are one block; DEL's too.
     assert_eq!(cmd(&mut c, &["MSET", &k[0], "x", &k[1], "y", &k[2], "z"]), "+OK");
     assert_eq!(cmd(&mut c, &["DEL", &k[1], &k[2], "none"]), ":2");
-    let log = dir.commands();
+    let log = commands(&dir);
     let b = blocks(&log);
     assert_eq!(b.len(), 3, "{log:?}");
     assert_eq!(
@@ -177,7 +111,7 @@ fn cross_shard_exec_is_one_block_and_replays() {
         "redis.call('SET', KEYS[1], 'sa') redis.call('SET', KEYS[2], 'sb') redis.call('INCR', KEYS[3]) return 1";
     assert_eq!(cmd(&mut c, &["SET", &k[2], "10"]), "+OK");
     assert_eq!(cmd(&mut c, &["EVAL", script, "3", &k[0], &k[1], &k[2]]), ":1");
-    let log = dir.commands();
+    let log = commands(&dir);
     let b = blocks(&log);
     assert_eq!(b.len(), 4, "{log:?}");
     assert_eq!(
@@ -219,7 +153,7 @@ fn cross_shard_rename_and_store_commands_replay() {
     cmd(&mut c, &["FLUSHDB"]);
     cmd(&mut c, &["SET", &a[1], "after"]);
     assert!(cmd(&mut c, &["EXEC"]).ends_with("+OK\n+OK"));
-    let log = dir.commands();
+    let log = commands(&dir);
     let b = blocks(&log);
     let last = b.last().unwrap();
     assert_eq!(last.len(), 5, "the EXEC is one block, FLUSHDB in its place: {log:?}");
@@ -276,7 +210,7 @@ fn script_fast_path_abort_logs_once() {
     let k = common::keys_on_distinct_shards("k", 2);
     let script = format!("redis.call('INCR', KEYS[1]) redis.call('INCR', '{}') return 1", k[1]);
     assert_eq!(cmd(&mut c, &["EVAL", &script, "1", &k[0]]), ":1");
-    let log = dir.commands();
+    let log = commands(&dir);
     assert_eq!(log.iter().filter(|l| l.starts_with("INCR")).count(), 2, "{log:?}");
     drop(c);
     drop(srv);
@@ -312,7 +246,7 @@ fn consumer_groups_propagate_as_redis_does_and_replay() {
         &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "x", ">"],
     );
     assert_eq!(changes(&mut c), n + 1, "a group read is one change");
-    let log = dir.commands();
+    let log = commands(&dir);
     let b = blocks(&log);
     let t = |s: &str| s.split(" TIME ").next().unwrap().to_string();
     assert_eq!(
@@ -345,7 +279,7 @@ fn consumer_groups_propagate_as_redis_does_and_replay() {
         ],
     );
     assert_eq!(changes(&mut c), n + 2, "consumer created, entry read");
-    let log = dir.commands();
+    let log = commands(&dir);
     assert_eq!(
         blocks(&log).last().unwrap(),
         &vec![
@@ -354,10 +288,10 @@ fn consumer_groups_propagate_as_redis_does_and_replay() {
         ]
     );
     // Reading history changes nothing and logs nothing.
-    let before = dir.commands().len();
+    let before = commands(&dir).len();
     let n = changes(&mut c);
     cmd(&mut c, &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "x", "0"]);
-    assert_eq!((changes(&mut c), dir.commands().len()), (n, before));
+    assert_eq!((changes(&mut c), commands(&dir).len()), (n, before));
     // XCLAIM: one change per entry claimed; a deleted entry's record goes.
     cmd(&mut c, &["XDEL", "x", "2-0"]);
     let n = changes(&mut c);
@@ -366,14 +300,14 @@ fn consumer_groups_propagate_as_redis_does_and_replay() {
         "1-0"
     );
     assert_eq!(changes(&mut c), n + 3, "consumer, claim, deleted record");
-    let log = dir.commands();
+    let log = commands(&dir);
     let last = blocks(&log).last().unwrap().clone();
     assert_eq!(last.len(), 2, "{log:?}");
     assert!(last[0].starts_with("XCLAIM x g carol 0 1-0 TIME "), "{last:?}");
     assert!(last[1].starts_with("XCLAIM x g alice 0 2-0 TIME "), "{last:?}");
     // LASTID alone: XGROUP SETID.
     cmd(&mut c, &["XCLAIM", "x", "g", "carol", "0", "9-0", "LASTID", "9-0"]);
-    assert_eq!(dir.commands().last().unwrap(), "XGROUP SETID x g 9-0 ENTRIESREAD 3");
+    assert_eq!(commands(&dir).last().unwrap(), "XGROUP SETID x g 9-0 ENTRIESREAD 3");
     // XAUTOCLAIM.
     cmd(&mut c, &["XADD", "x", "10-0", "f", "v"]);
     cmd(&mut c, &["XREADGROUP", "GROUP", "g", "dave", "STREAMS", "x", ">"]);
@@ -514,7 +448,7 @@ fn approximate_trims_log_the_exact_trim() {
     let len = cmd(&mut c, &["XLEN", "x"]);
     assert_ne!(len, ":42", "an approximate trim keeps whole nodes");
     assert_eq!(
-        dir.commands().last().unwrap(),
+        commands(&dir).last().unwrap(),
         &format!("XTRIM x MAXLEN = {}", &len[1..])
     );
     cmd(
@@ -523,7 +457,7 @@ fn approximate_trims_log_the_exact_trim() {
     );
     let first = cmd(&mut c, &["XRANGE", "x", "-", "+", "COUNT", "1"]);
     let first = first.lines().next().unwrap().to_string();
-    let last = dir.commands().last().unwrap().clone();
+    let last = commands(&dir).last().unwrap().clone();
     assert!(last.starts_with(&format!("XADD x MINID = {first} ")), "{last}");
     assert!(!last.contains('*') && !last.contains("LIMIT"), "{last}");
     let all = cmd(&mut c, &["XRANGE", "x", "-", "+"]);
@@ -552,20 +486,20 @@ fn server_deletions_log_del_or_unlink_as_redis() {
     // Expired keys: DEL, or UNLINK under lazyfree-lazy-expire.
     cmd(&mut c, &["SET", "e1", "v", "PX", "1"]);
     common::eventually("e1 expired", || cmd(&mut c, &["GET", "e1"]) == "(nil)");
-    assert!(dir.commands().contains(&"DEL e1".to_string()));
+    assert!(commands(&dir).contains(&"DEL e1".to_string()));
     assert_eq!(cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-expire", "yes"]), "+OK");
     cmd(&mut c, &["SET", "e2", "v", "PX", "1"]);
     common::eventually("e2 expired", || cmd(&mut c, &["GET", "e2"]) == "(nil)");
-    assert!(dir.commands().contains(&"UNLINK e2".to_string()));
+    assert!(commands(&dir).contains(&"UNLINK e2".to_string()));
     // Cross-shard DEL stays DEL under lazyfree-lazy-user-del; UNLINK stays UNLINK.
     assert_eq!(cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"]), "+OK");
     cmd(&mut c, &["MSET", &k[0], "1", &k[1], "2"]);
     assert_eq!(cmd(&mut c, &["DEL", &k[0], &k[1]]), ":2");
-    let last = blocks(&dir.commands()).last().unwrap().clone();
+    let last = blocks(&commands(&dir)).last().unwrap().clone();
     assert!(last.iter().all(|l| l.starts_with("DEL ")), "{last:?}");
     cmd(&mut c, &["MSET", &k[0], "1", &k[1], "2"]);
     assert_eq!(cmd(&mut c, &["UNLINK", &k[0], &k[1]]), ":2");
-    let last = blocks(&dir.commands()).last().unwrap().clone();
+    let last = blocks(&commands(&dir)).last().unwrap().clone();
     assert!(last.iter().all(|l| l.starts_with("UNLINK ")), "{last:?}");
     // RESTORE: a relative TTL is logged absolute; an already expired one
     // that replaced a key is logged as its deletion.
@@ -581,7 +515,7 @@ fn server_deletions_log_del_or_unlink_as_redis() {
     };
     assert_eq!(restore(&mut c, &[b"RESTORE", b"r", b"100000", &payload]), "+OK");
     let at = cmd(&mut c, &["PEXPIRETIME", "r"]);
-    let last = dir.commands().last().unwrap().clone();
+    let last = commands(&dir).last().unwrap().clone();
     assert!(
         last.starts_with(&format!("RESTORE r {} ", &at[1..])) && last.ends_with(" ABSTTL"),
         "{last}"
@@ -590,7 +524,7 @@ fn server_deletions_log_del_or_unlink_as_redis() {
         restore(&mut c, &[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]),
         "+OK"
     );
-    assert_eq!(dir.commands().last().unwrap(), "DEL r");
+    assert_eq!(commands(&dir).last().unwrap(), "DEL r");
     assert_eq!(
         cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-server-del", "yes"]),
         "+OK"
@@ -600,7 +534,7 @@ fn server_deletions_log_del_or_unlink_as_redis() {
         restore(&mut c, &[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]),
         "+OK"
     );
-    assert_eq!(dir.commands().last().unwrap(), "UNLINK r");
+    assert_eq!(commands(&dir).last().unwrap(), "UNLINK r");
     drop(c);
     drop(srv);
     let srv = start(&dir, "always", 2);

@@ -394,21 +394,8 @@ fn sigterm_saves_when_rules_are_set() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Every key of databases 0..6 as (db, key, DUMP payload, has a TTL).
 fn dataset(c: &mut Connection) -> Vec<(usize, String, Vec<u8>, bool)> {
-    let mut out = Vec::new();
-    for db in 0..6 {
-        let _: () = q(c, &["SELECT", &db.to_string()]);
-        let mut keys: Vec<String> = q(c, &["KEYS", "*"]);
-        keys.sort();
-        for k in keys {
-            let dump: Vec<u8> = q(c, &["DUMP", &k]);
-            let ttl: i64 = q(c, &["PTTL", &k]);
-            out.push((db, k, dump, ttl > 0));
-        }
-    }
-    let _: () = q(c, &["SELECT", "0"]);
-    out
+    common::dataset(c, 6)
 }
 
 /// A slow BGSAVE while every kind of change hits keys it has not written

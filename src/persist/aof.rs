@@ -678,18 +678,7 @@ fn prepare_rewrite(cfg: &AofConfig, turning_on: bool) -> Result<(Manifest, FileI
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
     let old = read_manifest(cfg)?.unwrap_or_default();
-    let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
-    let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
-    let base = FileInfo {
-        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
-        seq: base_seq,
-        kind: b'b',
-    };
-    let incr = FileInfo {
-        name: format!("{}.{}.incr.aof", cfg.filename, incr_seq),
-        seq: incr_seq,
-        kind: b'i',
-    };
+    let (base, incr) = next_files(cfg, &old);
     let io = |e: std::io::Error| format!("Can't open the append-only file {}: {}", incr.name, e);
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -881,6 +870,23 @@ pub fn empty_rdb() -> Vec<u8> {
     v
 }
 
+/// The base and incr files that follow those of manifest `old`.
+fn next_files(cfg: &AofConfig, old: &Manifest) -> (FileInfo, FileInfo) {
+    let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
+    let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
+    let base = FileInfo {
+        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
+        seq: base_seq,
+        kind: b'b',
+    };
+    let incr = FileInfo {
+        name: format!("{}.{}.incr.aof", cfg.filename, incr_seq),
+        seq: incr_seq,
+        kind: b'i',
+    };
+    (base, incr)
+}
+
 fn dir_of(cfg: &AofConfig) -> PathBuf {
     PathBuf::from(&cfg.dirname)
 }
@@ -920,18 +926,7 @@ pub fn start_fresh(cfg: &AofConfig) -> Result<(), String> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
     let old = read_manifest(cfg).ok().flatten().unwrap_or_default();
-    let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
-    let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
-    let base = FileInfo {
-        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
-        seq: base_seq,
-        kind: b'b',
-    };
-    let incr = FileInfo {
-        name: format!("{}.{}.incr.aof", cfg.filename, incr_seq),
-        seq: incr_seq,
-        kind: b'i',
-    };
+    let (base, incr) = next_files(cfg, &old);
     let io = |e: std::io::Error| e.to_string();
     let mut f = std::fs::File::create(dir.join(&base.name)).map_err(io)?;
     f.write_all(&empty_rdb()).map_err(io)?;

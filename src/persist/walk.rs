@@ -166,6 +166,59 @@ const SLICE_ENTRIES: usize = 256;
 /// Bytes per slice, beyond which the walk stops for this slice.
 const SLICE_BYTES: usize = 32 << 10;
 
+/// A slice being filled.
+struct SliceOut<'a> {
+    bytes: Vec<u8>,
+    keys: u64,
+    /// Entries looked at.
+    seen: usize,
+    /// The database the last record belongs to.
+    current: Option<usize>,
+    now: u64,
+    opts: &'a WriteOpts,
+    budget: usize,
+    max_keys: Option<usize>,
+}
+
+impl SliceOut<'_> {
+    fn full(&self) -> bool {
+        self.bytes.len() >= SLICE_BYTES
+            || self.seen >= self.budget
+            || self.max_keys.is_some_and(|m| self.keys as usize >= m)
+    }
+
+    /// Walks `db` on until the slice is full; true if its walk is over.
+    fn walk(&mut self, db: &mut Db) -> bool {
+        while let Some(mark) = db.walk_mark() {
+            if self.full() {
+                return false;
+            }
+            let left = self.budget.saturating_sub(self.seen).max(1);
+            let room = SLICE_BYTES.saturating_sub(self.bytes.len()).max(1);
+            let before = self.keys;
+            db.walk_next(left, room, |k, e| self.write(mark.number, k, e));
+            self.seen += (self.keys - before) as usize + 1;
+        }
+        true
+    }
+
+    /// Writes one entry (of database `number` at the cut) unless it had
+    /// expired at the cut; returns the bytes written.
+    fn write(&mut self, number: usize, k: &[u8], e: &Entry) -> usize {
+        if e.is_expired(self.now) {
+            return 0;
+        }
+        let at = self.bytes.len();
+        if self.current != Some(number) {
+            rdb_write::select_db(&mut self.bytes, number);
+            self.current = Some(number);
+        }
+        rdb_write::key(&mut self.bytes, k, e, self.opts);
+        self.keys += 1;
+        self.bytes.len() - at
+    }
+}
+
 /// The next slice of this shard's walk: what was written early, then the
 /// walk's next entries (at most `max_keys` of them, if given).
 pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
@@ -183,7 +236,7 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
             )
         })
     });
-    let Some((mut bytes, mut keys, now, opts, checksum, mut adopted)) = taken else {
+    let Some((mut bytes, keys, now, opts, checksum, mut adopted)) = taken else {
         return Slice {
             bytes: Vec::new(),
             crc: 0,
@@ -192,54 +245,23 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
             took: started.elapsed(),
         };
     };
-    let budget = max_keys.unwrap_or(SLICE_ENTRIES);
-    let mut seen = 0usize;
-    let mut current: Option<usize> = None;
-    let mut write = |number: usize, k: &[u8], e: &Entry, bytes: &mut Vec<u8>, keys: &mut u64| -> usize {
-        if e.is_expired(now) {
-            return 0;
-        }
-        let at = bytes.len();
-        if current != Some(number) {
-            rdb_write::select_db(bytes, number);
-            current = Some(number);
-        }
-        rdb_write::key(bytes, k, e, &opts);
-        *keys += 1;
-        bytes.len() - at
-    };
-    let full = |bytes: &Vec<u8>, keys: u64, seen: usize| {
-        bytes.len() >= SLICE_BYTES || seen >= budget || max_keys.is_some_and(|m| keys as usize >= m)
+    let mut out = SliceOut {
+        bytes: std::mem::take(&mut bytes),
+        keys,
+        seen: 0,
+        current: None,
+        now,
+        opts: &opts,
+        budget: max_keys.unwrap_or(SLICE_ENTRIES),
+        max_keys,
     };
     // Databases in place first, then adopted ones.
-    {
-        let mut ks = shard.ks.borrow_mut();
-        for db in ks.dbs.iter_mut() {
-            while let Some(mark) = db.walk_mark() {
-                if full(&bytes, keys, seen) {
-                    break;
-                }
-                let left = budget.saturating_sub(seen).max(1);
-                let room = SLICE_BYTES.saturating_sub(bytes.len()).max(1);
-                let before = keys;
-                db.walk_next(left, room, |k, e| write(mark.number, k, e, &mut bytes, &mut keys));
-                seen += (keys - before) as usize + 1;
-            }
-        }
+    for db in shard.ks.borrow_mut().dbs.iter_mut() {
+        out.walk(db);
     }
     let mut finished = Vec::new();
     while let Some(mut db) = adopted.pop() {
-        while let Some(mark) = db.walk_mark() {
-            if full(&bytes, keys, seen) {
-                break;
-            }
-            let left = budget.saturating_sub(seen).max(1);
-            let room = SLICE_BYTES.saturating_sub(bytes.len()).max(1);
-            let before = keys;
-            db.walk_next(left, room, |k, e| write(mark.number, k, e, &mut bytes, &mut keys));
-            seen += (keys - before) as usize + 1;
-        }
-        if db.walk_mark().is_some() {
+        if !out.walk(&mut db) {
             adopted.push(db);
             break;
         }
@@ -248,6 +270,7 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
     if !finished.is_empty() {
         crate::storage::lazyfree::drop_dbs(finished, 0, None);
     }
+    let SliceOut { bytes, keys, .. } = out;
     let in_place_left = shard.ks.borrow().dbs.iter().any(|d| d.walk_mark().is_some());
     let done = WALK.with(|w| {
         let mut slot = w.borrow_mut();

@@ -429,3 +429,90 @@ pub fn named(s: &Server, name: &str) -> Raw {
     assert_eq!(c.cmd(&["CLIENT", "SETNAME", name]), "+OK\r\n");
     c
 }
+
+/// Every key of databases `0..dbs` as (db, key, DUMP payload, has a TTL):
+/// a whole data set in a comparable form (DUMP is byte-exact per value).
+pub fn dataset(c: &mut redis::Connection, dbs: usize) -> Vec<(usize, String, Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    for db in 0..dbs {
+        redis::cmd("SELECT").arg(db).query::<()>(c).unwrap();
+        let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).unwrap();
+        keys.sort();
+        for k in keys {
+            let dump: Vec<u8> = redis::cmd("DUMP").arg(&k).query(c).unwrap();
+            let ttl: i64 = redis::cmd("PTTL").arg(&k).query(c).unwrap();
+            out.push((db, k, dump, ttl > 0));
+        }
+    }
+    redis::cmd("SELECT").arg(0).query::<()>(c).unwrap();
+    out
+}
+
+/// A reply as text: `+OK`, `:2`, an error line, a bulk's content or
+/// `(nil)`, an array's elements one a line.
+pub fn reply_text(b: &[u8]) -> String {
+    fn one(b: &[u8], at: usize, out: &mut Vec<String>) -> usize {
+        let nl = at + b[at..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let line = String::from_utf8_lossy(&b[at + 1..nl]).into_owned();
+        match b[at] {
+            b'$' => {
+                let n: i64 = line.parse().unwrap();
+                if n < 0 {
+                    out.push("(nil)".into());
+                    return nl + 2;
+                }
+                let n = n as usize;
+                out.push(String::from_utf8_lossy(&b[nl + 2..nl + 2 + n]).into_owned());
+                nl + 4 + n
+            }
+            b'*' => {
+                let n: i64 = line.parse().unwrap();
+                let mut p = nl + 2;
+                for _ in 0..n.max(0) {
+                    p = one(b, p, out);
+                }
+                p
+            }
+            c => {
+                out.push(format!("{}{}", c as char, line));
+                nl + 2
+            }
+        }
+    }
+    let mut out = Vec::new();
+    one(b, 0, &mut out);
+    out.join("\n")
+}
+
+/// Sends one command and returns its reply as [`reply_text`].
+pub fn cmd_text(c: &mut Raw, args: &[&str]) -> String {
+    c.send(&encode(args));
+    reply_text(&c.reply())
+}
+
+/// A server directory for append-only-log tests, removed on drop.
+pub struct AofDir(pub std::path::PathBuf);
+
+impl AofDir {
+    pub fn new(tag: &str) -> AofDir {
+        AofDir(temp_dir(tag))
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// The last incr file the manifest names.
+    pub fn incr(&self) -> std::path::PathBuf {
+        let d = self.0.join("appendonlydir");
+        let m = std::fs::read_to_string(d.join("appendonly.aof.manifest")).unwrap();
+        let line = m.lines().filter(|l| l.ends_with("type i")).last().unwrap().to_string();
+        d.join(line.split(' ').nth(1).unwrap())
+    }
+}
+
+impl Drop for AofDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
