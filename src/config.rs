@@ -567,6 +567,10 @@ pub const PARAMS: &[Param] = &[
         mutability: Mutability::Runtime,
     },
     Param {
+        name: "aof-use-rdb-preamble",
+        mutability: Mutability::Runtime,
+    },
+    Param {
         name: "notify-keyspace-events",
         mutability: Mutability::Runtime,
     },
@@ -871,7 +875,7 @@ impl Config {
                     .unwrap_or_else(|_| v.to_string());
             }
             "appendonly" | "appendfsync" | "appenddirname" | "appendfilename" | "aof-load-truncated"
-            | "auto-aof-rewrite-percentage" | "auto-aof-rewrite-min-size" => {
+            | "auto-aof-rewrite-percentage" | "auto-aof-rewrite-min-size" | "aof-use-rdb-preamble" => {
                 self.aof.set(name, v).expect("a log parameter")?
             }
             "notify-keyspace-events" => {

@@ -212,6 +212,11 @@ fn the_log_is_rewritten_on_its_own_when_it_doubles() {
         raw.cmd(&["CONFIG", "GET", "auto-aof-rewrite-*"]),
         "*4\r\n$27\r\nauto-aof-rewrite-percentage\r\n$3\r\n100\r\n$25\r\nauto-aof-rewrite-min-size\r\n$5\r\n65536\r\n"
     );
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'aof-use-rdb-preamble') - only 'yes' is supported: AOF bases are written in RDB form\r\n"
+    );
     let value = "v".repeat(1000);
     for i in 0..200 {
         let _: () = q(&mut c, &["SET", &format!("k{}", i % 10), &value]);
@@ -219,6 +224,52 @@ fn the_log_is_rewritten_on_its_own_when_it_doubles() {
     wait_rewrites(&mut c, 1);
     let size: u64 = persistence(&mut c, "aof_current_size").parse().unwrap();
     assert!(size < 64 * 1024, "{size}");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Inside EXEC a rewrite is scheduled, as Redis does: the transaction's
+/// writes are logged once, after it.
+#[test]
+fn bgrewriteaof_inside_exec_is_scheduled() {
+    let dir = temp_dir("aofrw-exec");
+    {
+        let srv = start(&dir, 2, &["--appendfsync", "always"]);
+        let mut raw = srv.raw();
+        assert_eq!(raw.cmd(&["MULTI"]), "+OK\r\n");
+        raw.cmd(&["LPUSH", "l", "x"]);
+        raw.cmd(&["BGREWRITEAOF"]);
+        raw.cmd(&["LPUSH", "l", "y"]);
+        assert_eq!(
+            raw.cmd(&["EXEC"]),
+            "*3\r\n:1\r\n+Background append only file rewriting scheduled\r\n:2\r\n"
+        );
+        let mut c = srv.client();
+        wait_rewrites(&mut c, 1);
+    }
+    let srv = start(&dir, 2, &[]);
+    let mut c = srv.client();
+    let l: Vec<String> = q(&mut c, &["LRANGE", "l", "0", "-1"]);
+    assert_eq!(l, ["y", "x"]);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With the log off, BGREWRITEAOF writes a base and a manifest and leaves
+/// the log off.
+#[test]
+fn bgrewriteaof_with_the_log_off_leaves_it_off() {
+    let dir = temp_dir("aofrw-off");
+    let srv = Server::start_with(2, &["--dir", dir.to_str().unwrap()]);
+    let mut c = srv.client();
+    fill(&mut c, 1);
+    let _: String = q(&mut c, &["BGREWRITEAOF"]);
+    wait_rewrites(&mut c, 1);
+    assert_eq!(persistence(&mut c, "aof_enabled"), "0");
+    let _: () = q(&mut c, &["SET", "not-logged", "1"]);
+    assert_eq!(manifest(&dir).len(), 2);
+    let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
+    assert_eq!(std::fs::metadata(incr).unwrap().len(), 0);
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }

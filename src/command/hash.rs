@@ -76,6 +76,9 @@ impl OpError {
 /// hit or miss and refreshes the access time unless `clock` is `None`.
 fn read_hash<'d>(db: &'d mut Db, key: &[u8], now: u64, clock: Option<u32>) -> Result<Option<&'d mut Hash>, OpError> {
     let index = db.index;
+    // A read may reclaim expired fields in place: a snapshot walk gets the
+    // hash first (read-only lookups leave it alone otherwise).
+    db.keep_for_walk(key);
     let found = db.lookup(key, now);
     count_lookup(found.is_some());
     match found {

@@ -883,7 +883,7 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     // With save rules set, Redis saves the now empty data set (so the
     // unsaved-changes count is zero again).
     // A running BGSAVE is cancelled first, as Redis kills its child.
-    crate::persist::snapshot::cancel_running().await;
+    crate::persist::snapshot::cancel_running(sess.tx).await;
     if !sess.shard.config.borrow().persist.save.is_empty() {
         let _ = crate::persist::snapshot::save(&sess.shard, sess.tx, false).await;
     }

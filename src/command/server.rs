@@ -1210,7 +1210,7 @@ pub async fn cmd_shutdown(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
     let rules = !sess.shard.config.borrow().persist.save.is_empty();
     if save || (rules && !nosave) {
         crate::server::log::notice("Saving the final RDB snapshot before exiting.");
-        crate::persist::snapshot::cancel_running().await;
+        crate::persist::snapshot::cancel_running(sess.tx).await;
         let ok = matches!(
             crate::persist::snapshot::save(&sess.shard, sess.tx, false).await,
             Ok(Ok(()))

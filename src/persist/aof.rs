@@ -102,6 +102,7 @@ impl AofConfig {
             "aof-load-truncated" => yn(self.load_truncated),
             "auto-aof-rewrite-percentage" => self.auto_rewrite_percentage.to_string(),
             "auto-aof-rewrite-min-size" => self.auto_rewrite_min_size.to_string(),
+            "aof-use-rdb-preamble" => "yes".into(),
             _ => return None,
         })
     }
@@ -141,6 +142,13 @@ impl AofConfig {
                 }
                 "auto-aof-rewrite-min-size" => {
                     self.auto_rewrite_min_size = crate::config::parse_memory(v)?;
+                }
+                // Bases are always written in RDB form (Redis's default);
+                // a base of commands is not written by this build.
+                "aof-use-rdb-preamble" => {
+                    if !yn(v)? {
+                        return Err("only 'yes' is supported: AOF bases are written in RDB form".into());
+                    }
                 }
                 _ => return Err(String::new()),
             }
@@ -433,7 +441,7 @@ pub async fn switch(
         broadcast_in(shard, tx, |_| attach_shard()).await;
     } else {
         if rewriting() {
-            super::snapshot::cancel_running().await;
+            super::snapshot::cancel_running(tx).await;
         }
         broadcast_in(shard, tx, |_| detach_shard()).await;
         glommio::executor().spawn_blocking(stop).await;
@@ -529,7 +537,9 @@ pub async fn bgrewrite(shard: &std::rc::Rc<crate::shard::Shard>, tx: crate::shar
     if rewriting() {
         return Err(ERR_REWRITE_RUNNING.into());
     }
-    if super::snapshot::in_progress() {
+    // Inside EXEC (as Redis's in_exec): the cut would run inside the
+    // transaction, whose earlier writes are logged at its end.
+    if super::snapshot::in_progress() || tx != 0 {
         SCHEDULED.store(true, Relaxed);
         return Ok(false);
     }
@@ -595,8 +605,18 @@ async fn start_rewrite_with(
     if REWRITING.swap(true, Relaxed) {
         return Err(ERR_REWRITE_RUNNING.into());
     }
-    let turning_on = !running();
-    if turning_on {
+    let mode = match (running(), cfg.enabled) {
+        (true, _) => Mode::Rotate,
+        (false, true) => Mode::TurnOn,
+        (false, false) => Mode::Alone,
+    };
+    let turning_on = mode == Mode::TurnOn;
+    if turning_on && super::snapshot::in_progress() {
+        if tx != 0 {
+            // Inside EXEC the save's slices wait for this transaction.
+            REWRITING.store(false, Relaxed);
+            return Err("a background save is in progress; try again after it".into());
+        }
         // The log starts at the cut: a running save finishes first.
         while super::snapshot::in_progress() {
             glommio::timer::sleep(Duration::from_millis(10)).await;
@@ -605,7 +625,7 @@ async fn start_rewrite_with(
     let prepared = glommio::executor()
         .spawn_blocking({
             let cfg = cfg.clone();
-            move || prepare_rewrite(&cfg, turning_on)
+            move || prepare_rewrite(&cfg, mode)
         })
         .await;
     let (old, base, incr) = match prepared {
@@ -649,6 +669,18 @@ async fn start_rewrite_with(
         };
         let secs = (crate::util::now_ms().saturating_sub(REWRITE_START_MS.load(Relaxed)) / 1000) as i64;
         LAST_REWRITE_SECS.store(secs, Relaxed);
+        if r.is_err() && turning_on {
+            // The log was being turned on: without a base nothing it
+            // holds would load. Turn it off again (as if CONFIG SET had
+            // failed) rather than log into files no manifest names.
+            crate::shard::coordinator::broadcast(&shard, |sh| {
+                detach_shard();
+                sh.config.borrow_mut().aof.enabled = false;
+            })
+            .await;
+            glommio::executor().spawn_blocking(stop).await;
+            crate::server::log::warning("The AOF could not be turned on: its first rewrite failed");
+        }
         match r {
             Ok(()) => {
                 REWRITES.fetch_add(1, Relaxed);
@@ -669,27 +701,41 @@ async fn start_rewrite_with(
     Ok(())
 }
 
+/// How a rewrite relates to the log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The log is on: the writer switches to the new incr file at the cut.
+    Rotate,
+    /// The log is being turned on: the writer starts on the new incr file
+    /// and the shards start logging at the cut.
+    TurnOn,
+    /// The log is off (BGREWRITEAOF): base and manifest only.
+    Alone,
+}
+
 /// The file side of a rewrite's start (blocking): the old manifest, the
-/// new base's and incr file's names, the incr file created and, with the
-/// log on, listed in the manifest after the old ones and handed to the
-/// writer at the cut. With the log off the writer starts on it now.
-fn prepare_rewrite(cfg: &AofConfig, turning_on: bool) -> Result<(Manifest, FileInfo, FileInfo), String> {
+/// new base's and incr file's names, the incr file created empty and,
+/// with the log on, listed in the manifest after the old ones and handed
+/// to the writer at the cut.
+fn prepare_rewrite(cfg: &AofConfig, mode: Mode) -> Result<(Manifest, FileInfo, FileInfo), String> {
     let dir = dir_of(cfg);
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
     let old = read_manifest(cfg)?.unwrap_or_default();
     let (base, incr) = next_files(cfg, &old);
     let io = |e: std::io::Error| format!("Can't open the append-only file {}: {}", incr.name, e);
+    // Empty: a file of the same name left by a crash holds nothing of ours.
+    let _ = std::fs::remove_file(dir.join(&incr.name));
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join(&incr.name))
         .map_err(io)?;
-    if turning_on {
+    if mode == Mode::TurnOn {
         set_sizes(0, 0);
         set_fsync(cfg.fsync);
         start_writer(file);
-    } else {
+    } else if mode == Mode::Rotate {
         let mut m = Manifest {
             base: old.base.clone(),
             history: old.history.clone(),
@@ -928,6 +974,7 @@ pub fn start_fresh(cfg: &AofConfig) -> Result<(), String> {
     let old = read_manifest(cfg).ok().flatten().unwrap_or_default();
     let (base, incr) = next_files(cfg, &old);
     let io = |e: std::io::Error| e.to_string();
+    let _ = std::fs::remove_file(dir.join(&incr.name));
     let mut f = std::fs::File::create(dir.join(&base.name)).map_err(io)?;
     f.write_all(&empty_rdb()).map_err(io)?;
     f.sync_all().map_err(io)?;

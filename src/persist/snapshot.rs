@@ -608,11 +608,17 @@ pub async fn save(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool) -> 
 /// Stops a running background save (its file is not written) and waits
 /// for its walk to end, as Redis kills its saving child before SHUTDOWN
 /// or FLUSHALL save anew.
-pub async fn cancel_running() {
+pub async fn cancel_running(tx: crate::shard::gate::TxId) {
     if !in_progress() {
         return;
     }
     CANCEL.store(true, Relaxed);
+    if tx != 0 {
+        // Inside a transaction holding shards: the walk's slices wait for
+        // it, so waiting here would never end. The walk stops writing on
+        // its own; this transaction's save finds it running and skips.
+        return;
+    }
     while in_progress() {
         glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
     }
@@ -661,9 +667,11 @@ pub async fn cmd_bgsave(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) 
     if args.len() > 2 || (args.len() == 2 && !args.get(1).eq_ignore_ascii_case(b"schedule")) {
         return Reply::new(out, sess.resp3).error(crate::command::errors::SYNTAX);
     }
-    if in_progress() && FOR_AOF.load(Relaxed) {
-        // An AOF rewrite holds the walk: run after it, if asked to.
-        if args.len() == 2 {
+    if !rdb_in_progress() && (in_progress() || sess.tx != 0) {
+        // An AOF rewrite holds the walk, or this runs inside EXEC (the cut
+        // would be taken inside the transaction): run later, if asked to
+        // or inside EXEC, as Redis does.
+        if args.len() == 2 || sess.tx != 0 {
             BGSAVE_SCHEDULED.store(true, Relaxed);
             return Reply::new(out, sess.resp3).simple(BGSAVE_SCHEDULED_REPLY);
         }
@@ -767,7 +775,7 @@ async fn shutdown_on_signal(shard: &Rc<Shard>, sig: i32) {
     if !shard.config.borrow().persist.save.is_empty() {
         crate::server::log::notice("Saving the final RDB snapshot before exiting.");
         // A running BGSAVE gives way (Redis kills its child).
-        cancel_running().await;
+        cancel_running(0).await;
         if !matches!(save(shard, 0, false).await, Ok(Ok(()))) {
             crate::server::log::warning("Error trying to save the DB, can't exit.");
             return;

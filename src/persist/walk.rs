@@ -323,6 +323,30 @@ mod tests {
         out
     }
 
+    /// A slot holding more keys than a slice takes is walked in several
+    /// calls, each making progress, whatever the budget.
+    #[test]
+    fn a_big_slot_is_walked_across_calls() {
+        for budget in [1, 2, 256] {
+            let mut db = Db::with_index(0);
+            for i in 0..600 {
+                db.insert_silent(format!("{{tag}}:{i}").as_bytes(), Value::Int(i), 0, 0);
+            }
+            db.begin_walk(3);
+            let mut seen = std::collections::HashSet::new();
+            let mut calls = 0;
+            while db.walk_mark().is_some() {
+                calls += 1;
+                assert!(calls < 10_000, "the walk makes no progress");
+                db.walk_next(budget, usize::MAX, |k, _| {
+                    assert!(seen.insert(k.to_vec()), "written twice");
+                    1
+                });
+            }
+            assert_eq!(seen.len(), 600);
+        }
+    }
+
     fn walk_db(db: &mut Db, number: usize) -> Vec<u8> {
         let mut out = Vec::new();
         while db.walk_mark().is_some() {

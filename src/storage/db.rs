@@ -500,6 +500,23 @@ impl Db {
         });
     }
 
+    /// Writes `key`'s entry for a running snapshot walk now, if it was
+    /// not written yet: for a read-only command about to change it in
+    /// place (a hash read reclaiming expired fields). One branch while no
+    /// walk runs.
+    #[inline]
+    pub fn keep_for_walk(&mut self, key: &[u8]) {
+        if self.walk.is_none() {
+            return;
+        }
+        let (walk, epoch) = (self.walk, self.epoch);
+        if let Some(i) = self.idx(key_slot(key) as usize) {
+            if let Some(e) = self.slots[i].get_mut(key) {
+                keep_for_walk(walk, epoch, key, e);
+            }
+        }
+    }
+
     /// The running walk's mark, if a walk has entries of this database
     /// still to write.
     pub fn walk_mark(&self) -> Option<WalkMark> {
@@ -507,7 +524,7 @@ impl Db {
     }
 
     /// Walks on: hands `f` each entry not yet written, table by table,
-    /// until `max_entries` entries were looked at or `f` reported
+    /// until it handed out `max_entries` entries or `f` reported
     /// `max_cost` (its return values summed), stopping inside a table if
     /// need be. Returns whether the walk over this database is finished.
     pub fn walk_next(
@@ -520,13 +537,16 @@ impl Db {
             return true;
         };
         let epoch = self.epoch;
-        let (mut seen, mut cost) = (0, 0);
-        while mark.next < self.slots.len() && seen < max_entries && cost < max_cost {
+        // Only entries handed out count against the limits (written ones
+        // met again in a table left midway do not), so every call makes
+        // progress; `tables` bounds a run over empty tables.
+        let (mut taken, mut cost, mut tables) = (0, 0, 0);
+        while mark.next < self.slots.len() && taken < max_entries && cost < max_cost && tables < 1024 {
             let table = &mut self.slots[mark.next];
             let mut whole = true;
             table.retain(|k, e| {
                 if e.snap_epoch() != epoch {
-                    if seen >= max_entries || cost >= max_cost {
+                    if taken >= max_entries || cost >= max_cost {
                         // A big table is left midway: the next call looks
                         // at it again and skips what was written.
                         whole = false;
@@ -534,11 +554,11 @@ impl Db {
                     }
                     e.set_snap_epoch(epoch);
                     cost += f(k, e);
+                    taken += 1;
                 }
-                seen += 1;
                 true
             });
-            seen += 1;
+            tables += 1;
             if whole {
                 mark.next += 1;
             }
