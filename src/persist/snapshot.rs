@@ -460,13 +460,13 @@ async fn write_job(shard: &Rc<Shard>, job: Job) -> std::io::Result<()> {
         if !cancelled && job.delay > 0 && keys > 0 {
             glommio::timer::sleep(std::time::Duration::from_micros(job.delay as u64 * keys)).await;
         }
-        // Pacing: a shard spends at most a third of its time on slices,
+        // Pacing: a shard spends at most a quarter of its time on slices,
         // so requests keep most of it (p99 under a save stays near its
         // figure without one). The timer also parks this task until the
         // connections made ready by I/O have run: a plain yield would run
         // it again before the reactor is polled.
         if !cancelled {
-            glommio::timer::sleep((took * 2).max(std::time::Duration::from_micros(20))).await;
+            glommio::timer::sleep((took * 3).max(std::time::Duration::from_micros(20))).await;
         }
     }
     crate::server::log::notice(&format!(
