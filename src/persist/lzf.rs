@@ -22,6 +22,8 @@ pub fn lzf_compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
 }
 
 const HSIZE: usize = 1 << 16;
+/// The longest literal run.
+const MAX_LIT: usize = 1 << 5;
 
 thread_local! {
     /// The compressor's hash table, kept between calls (a fresh one would
@@ -32,7 +34,6 @@ thread_local! {
 }
 
 fn compress_with(input: &[u8], max_out: usize, htab: &mut [u32], base: u32) -> Option<Vec<u8>> {
-    const MAX_LIT: usize = 1 << 5;
     const MAX_OFF: usize = 1 << 13;
     const MAX_REF: usize = (1 << 8) + (1 << 3);
     let in_len = input.len();
@@ -127,35 +128,35 @@ fn compress_with(input: &[u8], max_out: usize, htab: &mut [u32], base: u32) -> O
             if op >= max_out {
                 return None;
             }
-            lit += 1;
-            out[op] = input[ip];
-            op += 1;
+            push_literal(&mut out, &mut op, &mut lit, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                out[op - lit - 1] = (lit - 1) as u8;
-                lit = 0;
-                op += 1;
-            }
         }
     }
     if op + 3 > max_out {
         return None;
     }
     while ip < in_len {
-        lit += 1;
-        out[op] = input[ip];
-        op += 1;
+        push_literal(&mut out, &mut op, &mut lit, input[ip]);
         ip += 1;
-        if lit == MAX_LIT {
-            out[op - lit - 1] = (lit - 1) as u8;
-            lit = 0;
-            op += 1;
-        }
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1); // end run
     op -= (lit == 0) as usize;
     out.truncate(op);
     Some(out)
+}
+
+/// Appends one literal byte to the open run, closing the run (its
+/// length byte written back) when it reaches the longest a run can be.
+#[inline]
+fn push_literal(out: &mut [u8], op: &mut usize, lit: &mut usize, b: u8) {
+    *lit += 1;
+    out[*op] = b;
+    *op += 1;
+    if *lit == MAX_LIT {
+        out[*op - *lit - 1] = (*lit - 1) as u8;
+        *lit = 0;
+        *op += 1;
+    }
 }
 
 /// Decompresses LZF data that must expand to exactly `out_len` bytes.

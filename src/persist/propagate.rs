@@ -111,12 +111,13 @@ impl Record {
 
 /// RESP array of bulk strings.
 pub fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    use crate::protocol::reply::push_int;
     out.push(b'*');
-    out.extend_from_slice(argv.len().to_string().as_bytes());
+    push_int(out, argv.len() as i64);
     out.extend_from_slice(b"\r\n");
     for a in argv {
         out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
+        push_int(out, a.len() as i64);
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
