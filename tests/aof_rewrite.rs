@@ -89,14 +89,17 @@ fn bgrewriteaof_compacts_the_log_and_everything_reloads() {
             manifest(&dir),
             [
                 "file appendonly.aof.2.base.rdb seq 2 type b",
-                "file appendonly.aof.2.incr.aof seq 2 type i"
-            ]
+                "file appendonly.aof.3.incr.aof seq 3 type i shard 0/2",
+                "file appendonly.aof.4.incr.aof seq 4 type i shard 1/2"
+            ],
+            "a new incr file per shard"
         );
         assert_eq!(
             files(&dir),
             [
                 "appendonly.aof.2.base.rdb",
-                "appendonly.aof.2.incr.aof",
+                "appendonly.aof.3.incr.aof",
+                "appendonly.aof.4.incr.aof",
                 "appendonly.aof.manifest"
             ]
         );
@@ -267,7 +270,7 @@ fn bgrewriteaof_with_the_log_off_leaves_it_off() {
     wait_rewrites(&mut c, 1);
     assert_eq!(persistence(&mut c, "aof_enabled"), "0");
     let _: () = q(&mut c, &["SET", "not-logged", "1"]);
-    assert_eq!(manifest(&dir).len(), 2);
+    assert_eq!(manifest(&dir).len(), 3, "a base and two shards' incr files");
     let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
     assert_eq!(std::fs::metadata(incr).unwrap().len(), 0);
     drop(srv);

@@ -1,6 +1,6 @@
-//! The append-only log and transactions spanning shards: each lands as one
-//! `MULTI … EXEC` block, replays whole after kill -9, and a torn block at
-//! the tail is dropped whole. Also the stream consumer-group forms Redis
+//! The append-only log and transactions spanning shards: each leaves a
+//! marked part in the log of every shard it locked, replays whole after
+//! kill -9, and is dropped whole when a crash cut a part short. Also the stream consumer-group forms Redis
 //! propagates, and an everysec crash test.
 
 mod common;
@@ -11,18 +11,12 @@ use spindle::persist::aof::{parse_commands, Parsed};
 use common::AofDir as TempDir;
 
 /// The log's commands as text lines (`SET k v`), SELECTs left out.
+/// Every shard's log one after the other; marks and SELECTs left out.
 fn commands(dir: &TempDir) -> Vec<String> {
-    let data = std::fs::read(dir.incr()).unwrap();
-    let (cmds, parsed) = parse_commands(&data);
-    assert_eq!(parsed, Parsed::Ok, "the log is whole");
-    cmds.iter()
-        .map(|c| {
-            c.iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|l| !l.starts_with("SELECT "))
+    shard_logs(dir)
+        .into_iter()
+        .flatten()
+        .filter(|l| !l.starts_with("#TX "))
         .collect()
 }
 
@@ -57,13 +51,55 @@ fn blocks(log: &[String]) -> Vec<Vec<String>> {
     out
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
+/// The last command the logs hold for `key` (its shard's log's order).
+fn last_on(dir: &TempDir, key: &str) -> String {
+    commands(dir)
+        .into_iter()
+        .filter(|l| l.split(' ').nth(1) == Some(key))
+        .last()
+        .unwrap_or_default()
+}
+
+/// Each shard's log: its commands as text lines, transaction marks as
+/// `#TX <id> <parts>`, SELECTs left out.
+fn shard_logs(dir: &TempDir) -> Vec<Vec<String>> {
+    dir.incr_files()
+        .iter()
+        .map(|f| {
+            let (cmds, parsed) = parse_commands(&std::fs::read(f).unwrap());
+            assert_eq!(parsed, Parsed::Ok, "the log is whole");
+            cmds.iter()
+                .map(|c| {
+                    if c[0] == b"#TX:" {
+                        let m = String::from_utf8_lossy(&c[1]).into_owned();
+                        let (id, n) = m.rsplit_once(':').unwrap();
+                        return format!("#TX {id} {n}");
+                    }
+                    c.iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|l| !l.starts_with("SELECT "))
+                .collect()
+        })
+        .collect()
+}
+
+/// The marked blocks of one shard's log: (transaction id, parts, commands).
+fn parts(log: &[String]) -> Vec<(String, usize, Vec<String>)> {
+    blocks(log)
+        .into_iter()
+        .filter_map(|b| {
+            let mark = b.first()?.strip_prefix("#TX ")?.to_string();
+            let (id, n) = mark.rsplit_once(' ').unwrap();
+            Some((id.to_string(), n.parse().unwrap(), b[1..].to_vec()))
+        })
+        .collect()
 }
 
 #[test]
-fn cross_shard_exec_is_one_block_and_replays() {
+fn cross_shard_exec_leaves_one_marked_part_per_shard_and_replays() {
     let dir = TempDir::new("exec");
     let srv = start(&dir, "always", 3);
     let mut c = srv.raw();
@@ -75,53 +111,52 @@ fn cross_shard_exec_is_one_block_and_replays() {
     cmd(&mut c, &["RPUSH", &k[2], "a", "b"]);
     cmd(&mut c, &["GET", &k[1]]);
     assert_eq!(cmd(&mut c, &["EXEC"]), "+OK\n+OK\n:2\n:2\n2");
-    let log = commands(&dir);
-    let b = blocks(&log);
-    assert_eq!(b.len(), 1, "one block: {log:?}");
-    assert_eq!(
-        b[0],
-        vec![
-            format!("SET {} 1", k[0]),
-            format!("SET {} 2", k[1]),
-            format!("INCR {}", k[0]),
-            format!("RPUSH {} a b", k[2]),
-        ],
-        "in execution order, reads left out"
-    );
-    assert_eq!(log.len(), 6, "nothing outside the block: {log:?}");
+    let logs = shard_logs(&dir);
+    assert_eq!(logs.len(), 3, "one log per shard");
+    let p: Vec<_> = logs.iter().map(|l| parts(l)).collect();
+    for (s, want) in [
+        vec![format!("SET {} 1", k[0]), format!("INCR {}", k[0])],
+        vec![format!("SET {} 2", k[1])],
+        vec![format!("RPUSH {} a b", k[2])],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(p[s].len(), 1, "shard {s}: one part: {:?}", logs[s]);
+        assert_eq!(p[s][0].1, 3, "three parts in all");
+        assert_eq!(p[s][0].0, p[0][0].0, "one transaction id");
+        assert_eq!(p[s][0].2, want, "shard {s}: its own writes in order, reads left out");
+        assert_eq!(
+            logs[s].len(),
+            want.len() + 3,
+            "nothing outside the block: {:?}",
+            logs[s]
+        );
+    }
 
-    // A cross-shard command: MSET's parts are one block; DEL's too.
+    // A cross-shard command: MSET leaves a part on each shard; DEL on the
+    // two shards it locked.
     assert_eq!(cmd(&mut c, &["MSET", &k[0], "x", &k[1], "y", &k[2], "z"]), "+OK");
     assert_eq!(cmd(&mut c, &["DEL", &k[1], &k[2], "none"]), ":2");
-    let log = commands(&dir);
-    let b = blocks(&log);
-    assert_eq!(b.len(), 3, "{log:?}");
-    assert_eq!(
-        sorted(b[1].clone()),
-        sorted(vec![
-            format!("MSET {} x", k[0]),
-            format!("MSET {} y", k[1]),
-            format!("MSET {} z", k[2]),
-        ])
-    );
-    assert_eq!(b[2].len(), 2, "DEL of two shards' keys: {:?}", b[2]);
+    let logs = shard_logs(&dir);
+    let p: Vec<_> = logs.iter().map(|l| parts(l)).collect();
+    for s in 0..3 {
+        assert_eq!(p[s][1].2, vec![format!("MSET {} {}", k[s], ["x", "y", "z"][s])]);
+    }
+    let del: Vec<_> = p.iter().filter_map(|ps| ps.get(2)).collect();
+    assert_eq!(del.len(), 2, "DEL locked two shards: {logs:?}");
+    assert!(del.iter().all(|d| d.1 == 2 && d.0 == del[0].0));
 
-    // A script writing keys of several shards: one block.
+    // A script writing keys of several shards: a part on each.
     let script =
         "redis.call('SET', KEYS[1], 'sa') redis.call('SET', KEYS[2], 'sb') redis.call('INCR', KEYS[3]) return 1";
     assert_eq!(cmd(&mut c, &["SET", &k[2], "10"]), "+OK");
     assert_eq!(cmd(&mut c, &["EVAL", script, "3", &k[0], &k[1], &k[2]]), ":1");
-    let log = commands(&dir);
-    let b = blocks(&log);
-    assert_eq!(b.len(), 4, "{log:?}");
-    assert_eq!(
-        sorted(b[3].clone()),
-        sorted(vec![
-            format!("SET {} sa", k[0]),
-            format!("SET {} sb", k[1]),
-            format!("INCR {}", k[2]),
-        ])
-    );
+    let logs = shard_logs(&dir);
+    let last: Vec<_> = logs.iter().map(|l| parts(l).pop().unwrap()).collect();
+    assert_eq!(last[0].2, vec![format!("SET {} sa", k[0])]);
+    assert_eq!(last[1].2, vec![format!("SET {} sb", k[1])]);
+    assert_eq!(last[2].2, vec![format!("INCR {}", k[2])]);
     drop(c);
     // kill -9 and start again: everything is there.
     drop(srv);
@@ -141,6 +176,17 @@ fn cross_shard_rename_and_store_commands_replay() {
     let s = common::keys_on_distinct_shards("s", 2);
     cmd(&mut c, &["SET", &a[0], "v"]);
     assert_eq!(cmd(&mut c, &["RENAME", &a[0], &a[1]]), "+OK");
+    // Each shard logs what happened to its own key.
+    let logs = shard_logs(&dir);
+    let rename: Vec<_> = logs.iter().map(|l| parts(l).pop().unwrap().2).collect();
+    assert_eq!(rename[0], vec![format!("DEL {}", a[0])]);
+    assert_eq!(rename[1].len(), 1);
+    assert!(
+        rename[1][0].starts_with(&format!("RESTORE {} 0 ", a[1])),
+        "{:?}",
+        rename[1]
+    );
+    assert!(rename[1][0].ends_with(" REPLACE"), "{:?}", rename[1]);
     cmd(&mut c, &["SADD", &s[0], "x", "y"]);
     cmd(&mut c, &["SADD", &s[1], "y", "z"]);
     assert_eq!(cmd(&mut c, &["SUNIONSTORE", &a[0], &s[0], &s[1]]), ":3");
@@ -153,51 +199,79 @@ fn cross_shard_rename_and_store_commands_replay() {
     cmd(&mut c, &["FLUSHDB"]);
     cmd(&mut c, &["SET", &a[1], "after"]);
     assert!(cmd(&mut c, &["EXEC"]).ends_with("+OK\n+OK"));
-    let log = commands(&dir);
-    let b = blocks(&log);
-    let last = b.last().unwrap();
-    assert_eq!(last.len(), 5, "the EXEC is one block, FLUSHDB in its place: {log:?}");
-    assert_eq!(last[3], "FLUSHDB");
+    let logs = shard_logs(&dir);
+    let last: Vec<_> = logs.iter().map(|l| parts(l).pop().unwrap().2).collect();
+    for (i, p) in last.iter().enumerate() {
+        assert!(
+            p.contains(&"FLUSHDB".to_string()),
+            "shard {i}'s part flushes in its place: {p:?}"
+        );
+    }
+    let p1 = &last[1];
+    let flush = p1.iter().position(|l| l == "FLUSHDB").unwrap();
+    assert_eq!(p1[flush + 1..], [format!("SET {} after", a[1])]);
     drop(c);
     drop(srv);
-    let srv = start(&dir, "always", 2);
-    let mut c = srv.raw();
-    assert_eq!(cmd(&mut c, &["DBSIZE"]), ":1");
-    assert_eq!(cmd(&mut c, &["GET", &a[1]]), "after");
+    // The same data set, whatever the number of shards now.
+    for shards in [2, 3, 1, 2] {
+        let srv = start(&dir, "always", shards);
+        let mut c = srv.raw();
+        assert_eq!(cmd(&mut c, &["DBSIZE"]), ":1", "{shards} shards");
+        assert_eq!(cmd(&mut c, &["GET", &a[1]]), "after");
+    }
 }
 
+/// A crash that cut one shard's part of a transaction short (or left it
+/// out): the other shard's whole part is dropped too, on every load, and
+/// what was logged after it still replays.
 #[test]
-fn torn_cross_shard_block_is_dropped_whole() {
+fn torn_cross_shard_transaction_is_dropped_whole() {
     let dir = TempDir::new("torn");
     let srv = start(&dir, "always", 2);
     let mut c = srv.raw();
     let k = common::keys_on_distinct_shards("k", 2);
-    assert_eq!(cmd(&mut c, &["SET", "before", "1"]), "+OK");
-    let whole = std::fs::read(dir.incr()).unwrap();
+    assert_eq!(cmd(&mut c, &["SET", &k[0], "before"]), "+OK");
+    assert_eq!(cmd(&mut c, &["SET", &k[1], "before"]), "+OK");
+    let files = dir.incr_files();
+    let whole: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
     assert_eq!(cmd(&mut c, &["MULTI"]), "+OK");
     cmd(&mut c, &["SET", &k[0], "1"]);
     cmd(&mut c, &["SET", &k[1], "2"]);
     assert_eq!(cmd(&mut c, &["EXEC"]), "+OK\n+OK");
     drop(c);
     drop(srv);
-    let full = std::fs::read(dir.incr()).unwrap();
-    assert!(full.len() > whole.len());
-    // Cut anywhere inside the block (here: just before the end of EXEC,
-    // and just after the first part).
-    for cut in [full.len() - 3, whole.len() + 40] {
-        std::fs::write(dir.incr(), &full[..cut]).unwrap();
+    let full: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert!(full[1].len() > whole[1].len() + 40);
+    // Shard 1's part cut in the middle, cut just before EXEC's end, or
+    // missing altogether.
+    for cut in [whole[1].len() + 40, full[1].len() - 3, whole[1].len()] {
+        std::fs::write(&files[0], &full[0]).unwrap();
+        std::fs::write(&files[1], &full[1][..cut]).unwrap();
         let srv = start(&dir, "always", 2);
         let mut c = srv.raw();
-        assert_eq!(cmd(&mut c, &["GET", "before"]), "1");
-        assert_eq!(cmd(&mut c, &["EXISTS", &k[0], &k[1]]), ":0", "cut at {cut}");
+        assert_eq!(cmd(&mut c, &["MGET", &k[0], &k[1]]), "before\nbefore", "cut at {cut}");
         drop(c);
         drop(srv);
         assert_eq!(
-            std::fs::read(dir.incr()).unwrap(),
-            whole,
+            std::fs::read(&files[1]).unwrap(),
+            whole[1],
             "truncated to the block's start"
         );
+        assert_eq!(
+            std::fs::read(&files[0]).unwrap(),
+            full[0],
+            "a whole part stays in its log"
+        );
     }
+    // Written after the torn transaction: replayed; the torn part is still
+    // left out on the next load.
+    let srv = start(&dir, "always", 2);
+    let mut c = srv.raw();
+    assert_eq!(cmd(&mut c, &["SET", &k[1], "later"]), "+OK");
+    drop(c);
+    drop(srv);
+    let srv = start(&dir, "always", 2);
+    assert_eq!(cmd(&mut srv.raw(), &["MGET", &k[0], &k[1]]), "before\nlater");
 }
 
 #[test]
@@ -515,7 +589,7 @@ fn server_deletions_log_del_or_unlink_as_redis() {
     };
     assert_eq!(restore(&mut c, &[b"RESTORE", b"r", b"100000", &payload]), "+OK");
     let at = cmd(&mut c, &["PEXPIRETIME", "r"]);
-    let last = commands(&dir).last().unwrap().clone();
+    let last = last_on(&dir, "r");
     assert!(
         last.starts_with(&format!("RESTORE r {} ", &at[1..])) && last.ends_with(" ABSTTL"),
         "{last}"
@@ -524,7 +598,7 @@ fn server_deletions_log_del_or_unlink_as_redis() {
         restore(&mut c, &[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]),
         "+OK"
     );
-    assert_eq!(commands(&dir).last().unwrap(), "DEL r");
+    assert_eq!(last_on(&dir, "r"), "DEL r");
     assert_eq!(
         cmd(&mut c, &["CONFIG", "SET", "lazyfree-lazy-server-del", "yes"]),
         "+OK"
@@ -534,7 +608,7 @@ fn server_deletions_log_del_or_unlink_as_redis() {
         restore(&mut c, &[b"RESTORE", b"r", b"1", &payload, b"REPLACE", b"ABSTTL"]),
         "+OK"
     );
-    assert_eq!(commands(&dir).last().unwrap(), "UNLINK r");
+    assert_eq!(last_on(&dir, "r"), "UNLINK r");
     drop(c);
     drop(srv);
     let srv = start(&dir, "always", 2);

@@ -297,6 +297,9 @@ pub(crate) type Writes = BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Entry>)>>;
 /// (their events were raised on the scratch keyspace), deletions, and the
 /// signals a write gives (WATCH, blocked clients, tracking).
 pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Entry>)>) {
+    if crate::persist::propagate::active() {
+        log_written(sh, &writes);
+    }
     let mut written = Vec::with_capacity(writes.len());
     {
         let mut ks = sh.ks.borrow_mut();
@@ -314,17 +317,28 @@ pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Ent
     }
 }
 
-/// Logs a command run on a scratch keyspace that changed something: in the
-/// form its handler chose (SPOP's SREM ...), else as it came.
-pub(crate) fn propagate_gathered(db: usize, args: &Args) {
-    match crate::persist::propagate::take_override() {
-        Some(cmds) => {
-            for c in &cmds {
-                let argv: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
-                crate::persist::propagate::emit(db, &argv);
+/// Logs what a command run on a scratch keyspace wrote back on this shard
+/// (each shard's log holds only its own keys): each key as it now is, by
+/// `RESTORE … REPLACE` (with its absolute expiry), or `DEL`.
+fn log_written(sh: &Shard, writes: &[(usize, Vec<u8>, Option<Entry>)]) {
+    let opts = crate::persist::rdb_write::WriteOpts {
+        limits: sh.config.borrow().limits,
+        ..Default::default()
+    };
+    for (db, k, e) in writes {
+        match e {
+            None => crate::persist::propagate::emit(*db, &[b"DEL", k]),
+            Some(e) => {
+                let payload = crate::persist::dump::dump_payload(&e.value, &opts);
+                let at = e.expire_at();
+                let ttl = at.to_string();
+                let mut argv: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), &payload, b"REPLACE"];
+                if at != 0 {
+                    argv.push(b"ABSTTL");
+                }
+                crate::persist::propagate::emit(*db, &argv);
             }
         }
-        None => crate::persist::propagate::emit(db, &args.iter().collect::<Vec<_>>()),
     }
 }
 
@@ -362,7 +376,6 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
     }
     // Run the command's own shard handler against the gathered keys; its
     // events (raised on this thread) wait until the writes have landed.
-    let changes_before = crate::persist::changes(&sess.shard);
     let (writes, events) = run_on_scratch(
         &sess.shard,
         &before,
@@ -373,13 +386,8 @@ async fn gather(sess: &mut Session, spec: &CommandSpec, args: &Args<'_>, out: &m
         args,
         out,
     );
-    // Logged while the keys are still locked.
-    if crate::persist::propagate::active() && crate::persist::changes(&sess.shard) != changes_before {
-        // Part of the transaction (EXEC's, or this command's own).
-        crate::persist::propagate::tagged(tx.id(), || propagate_gathered(sess.db, args));
-    } else {
-        crate::persist::propagate::discard();
-    }
+    // Each shard logs what is written back on it (`write_back`).
+    crate::persist::propagate::discard();
     // Scatter what changed.
     for (shard, w) in writes {
         tx.run(shard, move |sh| {

@@ -770,9 +770,8 @@ pub async fn cmd_flushdb(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>)
         touch_watched_in(sh, &[db]);
         crate::shard::tracking::on_flush(sh);
         let done = flush_dbs(sh, &[db], mode);
-        if sh.id == 0 {
-            crate::persist::propagate::emit(db, &[b"FLUSHDB"]);
-        }
+        // Every shard's log holds its own part.
+        crate::persist::propagate::emit(db, &[b"FLUSHDB"]);
         sh.ks.borrow_mut().db(db).prepare();
         // Blocked group readers answer that their group went away.
         crate::shard::blocking::signal_databases(sh, &[db], crate::util::now_ms());
@@ -868,9 +867,8 @@ pub async fn cmd_flushall(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
         touch_watched_in(sh, &all);
         crate::shard::tracking::on_flush(sh);
         let done = flush_dbs(sh, &all, mode);
-        if sh.id == 0 {
-            crate::persist::propagate::emit(db, &[b"FLUSHALL"]);
-        }
+        // Every shard's log holds its own part.
+        crate::persist::propagate::emit(db, &[b"FLUSHALL"]);
         // The caller's database is about to be written again: its slot
         // tables are ready on every shard, so that cost shows in
         // used_memory now rather than on the first write.
@@ -936,6 +934,9 @@ pub fn op_swapdb(sh: &crate::shard::Shard, a: usize, b: usize) {
     if sh.id == 0 {
         // One change for the whole command, counted once.
         crate::persist::changed(sh, 1);
+    }
+    // Every shard's log holds its own part.
+    if crate::persist::propagate::active() {
         let (a, b) = (a.to_string(), b.to_string());
         crate::persist::propagate::emit(0, &[b"SWAPDB", a.as_bytes(), b.as_bytes()]);
     }

@@ -638,14 +638,9 @@ impl ScriptBackend {
             });
             before.extend(ks.iter().map(|k| (db, k.clone())).zip(got));
         }
-        let changes_before = crate::persist::changes(&self.shard);
         let (writes, raised) = cross::run_on_scratch(&self.shard, &before, db, resp3, self.no_touch, h, args, out);
-        if crate::persist::propagate::active() && crate::persist::changes(&self.shard) != changes_before {
-            // Part of the script's block (the run is tagged).
-            cross::propagate_gathered(db, args);
-        } else {
-            crate::persist::propagate::discard();
-        }
+        // Each shard logs what is written back on it (`cross::write_back`).
+        crate::persist::propagate::discard();
         // Each event goes out from its key's shard, after the write-back
         // there, in order with the other calls the script runs on that
         // shard (those publish at once); events of this shard's keys, or of
@@ -802,10 +797,9 @@ impl ScriptBackend {
                             vec![db]
                         };
                         keys::touch_watched_in(sh, &dbs);
-                        if sh.id == 0 {
-                            let name: &[u8] = if whole { b"FLUSHALL" } else { b"FLUSHDB" };
-                            crate::persist::propagate::emit(db, &[name]);
-                        }
+                        // Every shard's log holds its own part.
+                        let name: &[u8] = if whole { b"FLUSHALL" } else { b"FLUSHDB" };
+                        crate::persist::propagate::emit(db, &[name]);
                         let mut ks = sh.ks.borrow_mut();
                         for d in dbs {
                             ks.db(d).clear();

@@ -162,10 +162,6 @@ impl AofConfig {
 
 enum Msg {
     Cmds(Record, Option<futures_channel::oneshot::Sender<()>>),
-    /// A part of cross-shard transaction `.0`: held until its commit.
-    Part(u64, Record),
-    /// Cross-shard transaction `.0` ended: its parts, as one block.
-    Commit(u64, Option<futures_channel::oneshot::Sender<()>>),
     /// Write and fsync what came before, then answer.
     Sync(std::sync::mpsc::Sender<()>),
     /// Write and fsync what came before, then go on in this file (a new
@@ -178,8 +174,9 @@ struct Writer {
     thread: std::thread::JoinHandle<()>,
 }
 
-static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
-/// appendfsync, read by the writer each round (0 always, 1 everysec, 2 no).
+/// One writer per shard, indexed by shard (empty while the log is off).
+static WRITERS: Mutex<Vec<Writer>> = Mutex::new(Vec::new());
+/// appendfsync, read by the writers each round (0 always, 1 everysec, 2 no).
 static FSYNC_MODE: AtomicU64 = AtomicU64::new(1);
 /// appendfsync always: shards make connections wait for the fsync.
 static ALWAYS: AtomicBool = AtomicBool::new(false);
@@ -189,20 +186,24 @@ pub static RECORDS: AtomicU64 = AtomicU64::new(0);
 pub static BYTES: AtomicU64 = AtomicU64::new(0);
 /// Whether the last write/fsync worked.
 pub static WRITE_OK: AtomicBool = AtomicBool::new(true);
-/// Bytes in the incr file being written, and in the files before it
-/// (base and older incr files the manifest still lists): INFO's
-/// aof_current_size is their sum.
+/// Bytes in the incr files being written (every shard's), and in the
+/// files before them (base and older incr files the manifest still
+/// lists): INFO's aof_current_size is their sum.
 static INCR_SIZE: AtomicU64 = AtomicU64::new(0);
 static OLDER_SIZE: AtomicU64 = AtomicU64::new(0);
 /// The log's size after the last rewrite (or at start): the base the
 /// auto-rewrite growth is measured against.
 static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
 
+/// A database-less entry of a [`Record`] (an annotation): written without
+/// a `SELECT` before it.
+pub const ANY_DB: usize = usize::MAX;
+
 thread_local! {
     static SENDER: std::cell::RefCell<Option<mpsc::Sender<Msg>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Sets appendfsync for the running writer.
+/// Sets appendfsync for the running writers.
 pub fn set_fsync(f: Fsync) {
     FSYNC_MODE.store(
         match f {
@@ -215,88 +216,99 @@ pub fn set_fsync(f: Fsync) {
     ALWAYS.store(f == Fsync::Always, Relaxed);
 }
 
-/// Hands a record to the writer. Under `always`, the running command's
-/// connection holds its reply until the record is on disk.
+/// Hands a record to this shard's writer. Under `always`, the running
+/// command's connection holds its reply until the record is on disk.
 pub fn append(r: Record) {
-    send_msg(|ack| Msg::Cmds(r, ack));
+    if let Some(ack) = append_acked(r) {
+        crate::shard::coordinator::wait_before_reply(crate::shard::coordinator::Pending::Remote(ack));
+    }
 }
 
-/// Hands the writer a part of cross-shard transaction `tx` (written at its
-/// [`commit`]; the origin's connection waits for that one).
-pub fn append_part(tx: u64, r: Record) {
-    SENDER.with(|s| {
-        if let Some(s) = s.borrow().as_ref() {
-            let _ = s.send(Msg::Part(tx, r));
-        }
-    });
-}
-
-/// Writes the parts of cross-shard transaction `tx` as one block. Under
-/// `always`, the running command's connection waits until it is on disk.
-pub fn commit(tx: u64) {
-    send_msg(|ack| Msg::Commit(tx, ack));
-}
-
-fn send_msg(msg: impl FnOnce(Option<futures_channel::oneshot::Sender<()>>) -> Msg) {
+/// Hands a record to this shard's writer; under `always`, the receiver
+/// that fires once it is on disk.
+pub fn append_acked(r: Record) -> Option<futures_channel::oneshot::Receiver<()>> {
     SENDER.with(|s| {
         let s = s.borrow();
-        let Some(tx) = s.as_ref() else { return };
-        let ack = if ALWAYS.load(Relaxed) {
+        let tx = s.as_ref()?;
+        let (ack, rx) = if ALWAYS.load(Relaxed) {
             let (atx, arx) = futures_channel::oneshot::channel();
-            crate::shard::coordinator::wait_before_reply(crate::shard::coordinator::Pending::Remote(arx));
-            Some(atx)
+            (Some(atx), Some(arx))
         } else {
-            None
+            (None, None)
         };
-        let _ = tx.send(msg(ack));
-    });
+        tx.send(Msg::Cmds(r, ack)).ok()?;
+        rx
+    })
 }
 
-/// Connects this shard to the running writer (or disconnects it).
-pub fn attach_shard() {
-    let tx = WRITER.lock().unwrap().as_ref().map(|w| w.tx.clone());
+/// Connects shard `id` to its running writer (or disconnects it when the
+/// log is off).
+pub fn attach_shard(id: usize) {
+    let tx = WRITERS.lock().unwrap().get(id).map(|w| w.tx.clone());
     let on = tx.is_some();
     SENDER.with(|s| *s.borrow_mut() = tx);
     super::propagate::set_active(on);
 }
 
-/// Writes and fsyncs everything handed over so far (blocking; off the
-/// request path: DEBUG LOADAOF, shutdown, turning the log off).
+/// Writes and fsyncs everything handed over so far, every shard's
+/// (blocking; off the request path: DEBUG LOADAOF, shutdown, turning the
+/// log off).
 pub fn sync() {
-    let tx = WRITER.lock().unwrap().as_ref().map(|w| w.tx.clone());
-    if let Some(tx) = tx {
-        let (stx, srx) = mpsc::channel();
-        if tx.send(Msg::Sync(stx)).is_ok() {
-            let _ = srx.recv_timeout(Duration::from_secs(30));
-        }
+    let senders: Vec<_> = WRITERS.lock().unwrap().iter().map(|w| w.tx.clone()).collect();
+    let waits: Vec<_> = senders
+        .iter()
+        .filter_map(|tx| {
+            let (stx, srx) = mpsc::channel();
+            tx.send(Msg::Sync(stx)).ok().map(|_| srx)
+        })
+        .collect();
+    for w in waits {
+        let _ = w.recv_timeout(Duration::from_secs(30));
     }
 }
 
-/// Whether a writer runs.
-pub fn running() -> bool {
-    WRITER.lock().unwrap().is_some()
+/// Before the process exits (SHUTDOWN, SIGTERM): every shard's log
+/// written and fsynced, as Redis flushes its log on the way out.
+pub async fn flush_at_exit() {
+    if running() {
+        crate::server::log::notice("Calling fsync() on the AOF file.");
+        crate::util::repolled(Duration::from_millis(5), glommio::executor().spawn_blocking(sync)).await;
+    }
 }
 
-/// Stops the writer after it wrote and fsynced everything (shards must be
-/// detached first).
+/// Whether the writers run.
+pub fn running() -> bool {
+    !WRITERS.lock().unwrap().is_empty()
+}
+
+/// Stops the writers after they wrote and fsynced everything (shards must
+/// be detached first).
 pub fn stop() {
-    let w = WRITER.lock().unwrap().take();
-    if let Some(w) = w {
+    let ws = std::mem::take(&mut *WRITERS.lock().unwrap());
+    for w in ws {
         drop(w.tx);
         let _ = w.thread.join();
     }
 }
 
-fn start_writer(file: std::fs::File) {
-    let (tx, rx) = mpsc::channel::<Msg>();
-    let thread = std::thread::Builder::new()
-        .name("aof-writer".into())
-        .spawn(move || writer_loop(file, rx))
-        .expect("spawn the AOF writer thread");
-    *WRITER.lock().unwrap() = Some(Writer { tx, thread });
+/// Starts one writer per shard, shard `i` appending to `files[i]` (which
+/// holds `sizes[i]` bytes already).
+fn start_writers(files: Vec<(std::fs::File, u64)>) {
+    let mut ws = WRITERS.lock().unwrap();
+    debug_assert!(ws.is_empty(), "the log's writers already run");
+    for (i, (file, size)) in files.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let thread = std::thread::Builder::new()
+            .name(format!("aof-writer-{}", i))
+            .spawn(move || writer_loop(file, size, rx))
+            .expect("spawn an AOF writer thread");
+        ws.push(Writer { tx, thread });
+    }
 }
 
-fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
+/// One shard's writer: appends what arrives, group-commits under
+/// `always`, fsyncs once a second under `everysec`.
+fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) {
     // Each new incr file starts with no database selected.
     let mut cur_db: Option<usize> = None;
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
@@ -306,9 +318,6 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
     let mut last_fsync = Instant::now();
     let mut closing = false;
     let mut rotate: Option<std::fs::File> = None;
-    // Parts of cross-shard transactions not committed yet (none at a
-    // rewrite's cut: a transaction commits before it releases its locks).
-    let mut open: std::collections::HashMap<u64, Record> = std::collections::HashMap::new();
     while !closing {
         let first = match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(m) => Some(m),
@@ -328,16 +337,6 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
                         acks.push(a);
                     }
                 }
-                Msg::Part(tx, r) => open.entry(tx).or_default().append(r),
-                Msg::Commit(tx, ack) => {
-                    if let Some(body) = open.remove(&tx) {
-                        write_record(&mut buf, &mut cur_db, &body.into_block());
-                        RECORDS.fetch_add(1, Relaxed);
-                    }
-                    if let Some(a) = ack {
-                        acks.push(a);
-                    }
-                }
                 Msg::Sync(s) => syncs.push(s),
                 Msg::Rotate(f) => {
                     // What came before goes to the old file: stop here.
@@ -352,6 +351,7 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
                 Ok(()) => {
                     BYTES.fetch_add(buf.len() as u64, Relaxed);
                     INCR_SIZE.fetch_add(buf.len() as u64, Relaxed);
+                    size += buf.len() as u64;
                     unsynced = true;
                 }
                 Err(e) => {
@@ -390,7 +390,9 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
         if let Some(f) = rotate.take() {
             file = f;
             cur_db = None;
-            OLDER_SIZE.fetch_add(INCR_SIZE.swap(0, Relaxed), Relaxed);
+            INCR_SIZE.fetch_sub(size, Relaxed);
+            OLDER_SIZE.fetch_add(size, Relaxed);
+            size = 0;
         }
     }
 }
@@ -399,15 +401,17 @@ fn writer_loop(mut file: std::fs::File, rx: mpsc::Receiver<Msg>) {
 /// changes.
 fn write_record(buf: &mut Vec<u8>, cur_db: &mut Option<usize>, r: &Record) {
     for (db, cmd) in r.iter() {
-        if *cur_db != Some(db) {
-            super::propagate::encode(buf, &[b"SELECT", db.to_string().as_bytes()]);
+        if db != ANY_DB && *cur_db != Some(db) {
+            let mut n = Vec::with_capacity(4);
+            crate::protocol::reply::push_int(&mut n, db as i64);
+            super::propagate::encode(buf, &[b"SELECT", &n]);
             *cur_db = Some(db);
         }
         buf.extend_from_slice(cmd);
     }
 }
 
-/// Disconnects this shard from the writer.
+/// Disconnects this shard from its writer.
 pub fn detach_shard() {
     super::propagate::set_active(false);
     SENDER.with(|s| *s.borrow_mut() = None);
@@ -437,8 +441,11 @@ pub async fn switch(
             return start_rewrite_with(shard, tx, new.clone()).await;
         }
         let cfg = new.clone();
-        glommio::executor().spawn_blocking(move || start_fresh(&cfg)).await?;
-        broadcast_in(shard, tx, |_| attach_shard()).await;
+        let shards = shard.count;
+        glommio::executor()
+            .spawn_blocking(move || start_fresh(&cfg, shards))
+            .await?;
+        broadcast_in(shard, tx, |sh| attach_shard(sh.id)).await;
     } else {
         if rewriting() {
             super::snapshot::cancel_running(tx).await;
@@ -476,7 +483,7 @@ pub async fn debug_loadaof(
     };
     let r = replay(shard, &cfg, &files).await;
     if on {
-        broadcast_in(shard, tx, |_| attach_shard()).await;
+        broadcast_in(shard, tx, |sh| attach_shard(sh.id)).await;
     }
     match r {
         Ok(_) => {
@@ -492,8 +499,9 @@ pub async fn debug_loadaof(
 
 // ---------------------------------------------------------------- rewrite
 
-/// The new incr file the writer switches to at the cut of a rewrite.
-static ROTATE: Mutex<Option<std::fs::File>> = Mutex::new(None);
+/// The new incr files (one per shard) the writers switch to at the cut of
+/// a rewrite.
+static ROTATE: Mutex<Vec<Option<std::fs::File>>> = Mutex::new(Vec::new());
 /// Set while the log is turned on over data: shards attach at the cut.
 static ATTACH_AT_CUT: AtomicBool = AtomicBool::new(false);
 static REWRITING: AtomicBool = AtomicBool::new(false);
@@ -510,19 +518,18 @@ pub const REWRITE_STARTED: &str = "Background append only file rewriting started
 pub const REWRITE_SCHEDULED: &str = "Background append only file rewriting scheduled";
 
 /// Called by every shard inside the cut of a rewrite (all shards locked):
-/// shard 0 switches the writer to the new incr file; when the log is
+/// each shard switches its writer to its new incr file; when the log is
 /// being turned on, every shard starts logging here.
 pub fn at_cut(shard: &crate::shard::Shard) {
-    if shard.id == 0 {
-        if let Some(f) = ROTATE.lock().unwrap().take() {
-            let tx = WRITER.lock().unwrap().as_ref().map(|w| w.tx.clone());
-            if let Some(tx) = tx {
-                let _ = tx.send(Msg::Rotate(f));
-            }
+    let file = ROTATE.lock().unwrap().get_mut(shard.id).and_then(|f| f.take());
+    if let Some(f) = file {
+        let tx = WRITERS.lock().unwrap().get(shard.id).map(|w| w.tx.clone());
+        if let Some(tx) = tx {
+            let _ = tx.send(Msg::Rotate(f));
         }
     }
     if ATTACH_AT_CUT.load(Relaxed) {
-        attach_shard();
+        attach_shard(shard.id);
     }
 }
 
@@ -622,10 +629,11 @@ async fn start_rewrite_with(
             glommio::timer::sleep(Duration::from_millis(10)).await;
         }
     }
+    let shards = shard.count;
     let prepared = glommio::executor()
         .spawn_blocking({
             let cfg = cfg.clone();
-            move || prepare_rewrite(&cfg, mode)
+            move || prepare_rewrite(&cfg, mode, shards)
         })
         .await;
     let (old, base, incr) = match prepared {
@@ -647,7 +655,7 @@ async fn start_rewrite_with(
     ATTACH_AT_CUT.store(false, Relaxed);
     let Some(pending) = pending else {
         // A save started meanwhile: nothing was switched.
-        ROTATE.lock().unwrap().take();
+        ROTATE.lock().unwrap().clear();
         REWRITING.store(false, Relaxed);
         if turning_on {
             glommio::executor().spawn_blocking(stop).await;
@@ -714,49 +722,54 @@ enum Mode {
 }
 
 /// The file side of a rewrite's start (blocking): the old manifest, the
-/// new base's and incr file's names, the incr file created empty and,
-/// with the log on, listed in the manifest after the old ones and handed
-/// to the writer at the cut.
-fn prepare_rewrite(cfg: &AofConfig, mode: Mode) -> Result<(Manifest, FileInfo, FileInfo), String> {
+/// new base's name and the new generation of incr files (one per shard),
+/// created empty and, with the log on, listed in the manifest after the
+/// old ones and handed to the writers at the cut.
+fn prepare_rewrite(cfg: &AofConfig, mode: Mode, shards: usize) -> Result<(Manifest, FileInfo, Vec<FileInfo>), String> {
     let dir = dir_of(cfg);
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
     let old = read_manifest(cfg)?.unwrap_or_default();
-    let (base, incr) = next_files(cfg, &old);
-    let io = |e: std::io::Error| format!("Can't open the append-only file {}: {}", incr.name, e);
-    // Empty: a file of the same name left by a crash holds nothing of ours.
-    let _ = std::fs::remove_file(dir.join(&incr.name));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(&incr.name))
-        .map_err(io)?;
+    let (base, incr) = next_files(cfg, &old, shards);
+    let files = create_incr_files(cfg, &incr)?;
     if mode == Mode::TurnOn {
         set_sizes(0, 0);
         set_fsync(cfg.fsync);
-        start_writer(file);
+        start_writers(files.into_iter().map(|f| (f, 0)).collect());
     } else if mode == Mode::Rotate {
-        let mut m = Manifest {
-            base: old.base.clone(),
-            history: old.history.clone(),
-            incr: old.incr.clone(),
-        };
-        m.incr.push(incr.clone());
+        let mut m = old.clone();
+        m.incr.extend(incr.iter().cloned());
         write_manifest(cfg, &m).map_err(|e| e.to_string())?;
-        *ROTATE.lock().unwrap() = Some(file);
+        *ROTATE.lock().unwrap() = files.into_iter().map(Some).collect();
     }
     Ok((old, base, incr))
 }
 
+/// Creates the incr files `incr` empty (a file of the same name left by a
+/// crash holds nothing of ours), opened for appending.
+fn create_incr_files(cfg: &AofConfig, incr: &[FileInfo]) -> Result<Vec<std::fs::File>, String> {
+    let dir = dir_of(cfg);
+    incr.iter()
+        .map(|f| {
+            let _ = std::fs::remove_file(dir.join(&f.name));
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(&f.name))
+                .map_err(|e| format!("Can't open the append-only file {}: {}", f.name, e))
+        })
+        .collect()
+}
+
 /// The file side of a finished rewrite (blocking): the manifest names the
-/// new base and incr file only, and the old files go.
-fn install_rewrite(cfg: &AofConfig, old: Manifest, base: FileInfo, incr: FileInfo) -> std::io::Result<()> {
+/// new base and incr files only, and the old files go.
+fn install_rewrite(cfg: &AofConfig, old: Manifest, base: FileInfo, incr: Vec<FileInfo>) -> std::io::Result<()> {
     let dir = dir_of(cfg);
     let base_len = file_size(&dir.join(&base.name));
     let m = Manifest {
         base: Some(base),
         history: Vec::new(),
-        incr: vec![incr],
+        incr,
     };
     write_manifest(cfg, &m)?;
     for f in old.base.iter().chain(&old.history).chain(&old.incr) {
@@ -812,12 +825,16 @@ pub fn info_fields(text: &mut String, enabled: bool) {
 
 // ---------------------------------------------------------------- files
 
-/// One manifest line.
+/// One manifest line. An incr file written by one of several shards
+/// says which (`shard <k>/<shards>`, a key Redis's loader skips): shard
+/// `k`'s log when the keyspace was split `shards` ways. The incr files of
+/// one rewrite (a *generation*) are listed together, shard 0 first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileInfo {
     pub name: String,
     pub seq: u64,
     pub kind: u8,
+    pub shard: Option<(usize, usize)>,
 }
 
 /// The manifest: base first, then history, then incr files.
@@ -844,12 +861,19 @@ impl Manifest {
             if words.len() < 6 || !words.len().is_multiple_of(2) {
                 return Err("Invalid AOF manifest file format".into());
             }
-            let (mut name, mut seq, mut kind) = (None, None, None);
+            let (mut name, mut seq, mut kind, mut shard) = (None, None, None, None);
             for kv in words.chunks(2) {
                 match kv[0].to_ascii_lowercase().as_str() {
                     "file" => name = Some(kv[1].trim_matches('"').to_string()),
                     "seq" => seq = kv[1].parse::<u64>().ok(),
                     "type" => kind = kv[1].bytes().next(),
+                    "shard" => {
+                        let (k, n) = kv[1].split_once('/').ok_or("Invalid AOF manifest file format")?;
+                        match (k.parse::<usize>(), n.parse::<usize>()) {
+                            (Ok(k), Ok(n)) if k < n && n <= 1024 => shard = Some((k, n)),
+                            _ => return Err("Invalid AOF manifest file format".into()),
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -859,7 +883,7 @@ impl Manifest {
             if name.contains('/') {
                 return Err("File can't be a path, just a filename".into());
             }
-            let f = FileInfo { name, seq, kind };
+            let f = FileInfo { name, seq, kind, shard };
             match kind {
                 b'b' => {
                     if m.base.is_some() {
@@ -881,16 +905,44 @@ impl Manifest {
         if !any {
             return Err("Found an empty AOF manifest".into());
         }
+        generations(&m.incr)?;
         Ok(m)
     }
 
     pub fn render(&self) -> String {
         let mut s = String::new();
         for f in self.base.iter().chain(&self.history).chain(&self.incr) {
-            s.push_str(&format!("file {} seq {} type {}\n", f.name, f.seq, f.kind as char));
+            s.push_str(&format!("file {} seq {} type {}", f.name, f.seq, f.kind as char));
+            if let Some((k, n)) = f.shard {
+                s.push_str(&format!(" shard {}/{}", k, n));
+            }
+            s.push('\n');
         }
         s
     }
+}
+
+/// Splits the incr files into generations: a file without a shard is one
+/// on its own (a single shard's log, or Redis's); files of a split
+/// keyspace come as a complete set, shards `0..n` in order.
+pub fn generations(incr: &[FileInfo]) -> Result<Vec<&[FileInfo]>, String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < incr.len() {
+        let n = match incr[i].shard {
+            None => 1,
+            Some((_, n)) => {
+                let whole = incr.len() - i >= n && (0..n).all(|k| incr[i + k].shard == Some((k, n)));
+                if !whole {
+                    return Err("Invalid AOF manifest: an incomplete set of shard logs".into());
+                }
+                n
+            }
+        };
+        out.push(&incr[i..i + n]);
+        i += n;
+    }
+    Ok(out)
 }
 
 /// An RDB file with no keys: `REDIS0010`, the AUX fields Redis writes for
@@ -916,21 +968,35 @@ pub fn empty_rdb() -> Vec<u8> {
     v
 }
 
-/// The base and incr files that follow those of manifest `old`.
-fn next_files(cfg: &AofConfig, old: &Manifest) -> (FileInfo, FileInfo) {
+/// The base and the generation of incr files (one per shard) that follow
+/// those of manifest `old`.
+fn next_files(cfg: &AofConfig, old: &Manifest, shards: usize) -> (FileInfo, Vec<FileInfo>) {
     let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
-    let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
     let base = FileInfo {
         name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
         seq: base_seq,
         kind: b'b',
+        shard: None,
     };
-    let incr = FileInfo {
-        name: format!("{}.{}.incr.aof", cfg.filename, incr_seq),
-        seq: incr_seq,
-        kind: b'i',
-    };
-    (base, incr)
+    (base, next_generation(cfg, old, shards))
+}
+
+/// The incr files of a new generation after manifest `old`'s: one per
+/// shard, with consecutive sequence numbers (Redis's form when there is
+/// one shard).
+fn next_generation(cfg: &AofConfig, old: &Manifest, shards: usize) -> Vec<FileInfo> {
+    let first = old.incr.last().map_or(0, |i| i.seq) + 1;
+    (0..shards)
+        .map(|k| {
+            let seq = first + k as u64;
+            FileInfo {
+                name: format!("{}.{}.incr.aof", cfg.filename, seq),
+                seq,
+                kind: b'i',
+                shard: (shards > 1).then_some((k, shards)),
+            }
+        })
+        .collect()
 }
 
 fn dir_of(cfg: &AofConfig) -> PathBuf {
@@ -964,29 +1030,24 @@ pub fn read_manifest(cfg: &AofConfig) -> Result<Option<Manifest>, String> {
     }
 }
 
-/// Starts a fresh log on an empty dataset: an empty base and incr file
-/// (sequence after the current manifest's), the manifest naming them, and
-/// the old files deleted. Starts the writer on the new incr file.
-pub fn start_fresh(cfg: &AofConfig) -> Result<(), String> {
+/// Starts a fresh log on an empty dataset: an empty base and a generation
+/// of incr files (sequence after the current manifest's), the manifest
+/// naming them, and the old files deleted. Starts the writers.
+pub fn start_fresh(cfg: &AofConfig, shards: usize) -> Result<(), String> {
     let dir = dir_of(cfg);
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't open or create append-only dir {}: {}", cfg.dirname, e))?;
     let old = read_manifest(cfg).ok().flatten().unwrap_or_default();
-    let (base, incr) = next_files(cfg, &old);
+    let (base, incr) = next_files(cfg, &old, shards);
     let io = |e: std::io::Error| e.to_string();
-    let _ = std::fs::remove_file(dir.join(&incr.name));
+    let files = create_incr_files(cfg, &incr)?;
     let mut f = std::fs::File::create(dir.join(&base.name)).map_err(io)?;
     f.write_all(&empty_rdb()).map_err(io)?;
     f.sync_all().map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(&incr.name))
-        .map_err(io)?;
     let m = Manifest {
         base: Some(base),
         history: Vec::new(),
-        incr: vec![incr],
+        incr,
     };
     write_manifest(cfg, &m).map_err(io)?;
     for f in old.base.iter().chain(&old.history).chain(&old.incr) {
@@ -994,7 +1055,7 @@ pub fn start_fresh(cfg: &AofConfig) -> Result<(), String> {
     }
     set_sizes(empty_rdb().len() as u64, 0);
     set_fsync(cfg.fsync);
-    start_writer(file);
+    start_writers(files.into_iter().map(|f| (f, 0)).collect());
     Ok(())
 }
 
@@ -1009,43 +1070,46 @@ fn file_size(path: &Path) -> u64 {
 }
 
 /// Start-up with `appendonly yes`: the files to replay (base first), and
-/// the writer running on the last incr file. No manifest: a fresh log.
-pub fn open_at_start(cfg: &AofConfig) -> Result<Vec<FileInfo>, String> {
-    let m = match read_manifest(cfg)? {
+/// the writers running. The shards append to the last generation of incr
+/// files when it was written with as many shards as now; otherwise a new
+/// generation starts (its files listed after the old ones). No manifest:
+/// a fresh log.
+pub fn open_at_start(cfg: &AofConfig, shards: usize) -> Result<Vec<FileInfo>, String> {
+    let mut m = match read_manifest(cfg)? {
         None => {
-            start_fresh(cfg)?;
+            start_fresh(cfg, shards)?;
             return Ok(Vec::new());
         }
         Some(m) => m,
     };
     let dir = dir_of(cfg);
-    let mut files: Vec<FileInfo> = m.base.iter().cloned().collect();
-    files.extend(m.incr.iter().cloned());
-    let mut m = m;
-    if m.incr.is_empty() {
-        let seq = 1;
-        m.incr.push(FileInfo {
-            name: format!("{}.{}.incr.aof", cfg.filename, seq),
-            seq,
-            kind: b'i',
-        });
+    let files: Vec<FileInfo> = m.base.iter().chain(&m.incr).cloned().collect();
+    let fits = generations(&m.incr)?.last().is_some_and(|g| g.len() == shards);
+    if !fits {
+        let gen = next_generation(cfg, &m, shards);
+        create_incr_files(cfg, &gen)?;
+        m.incr.extend(gen);
         write_manifest(cfg, &m).map_err(|e| e.to_string())?;
     }
-    let last = m.incr.last().expect("an incr file");
+    let current = &m.incr[m.incr.len() - shards..];
     let older: u64 = m
         .base
         .iter()
-        .chain(&m.incr[..m.incr.len() - 1])
+        .chain(&m.incr[..m.incr.len() - shards])
         .map(|f| file_size(&dir.join(&f.name)))
         .sum();
-    set_sizes(older, file_size(&dir.join(&last.name)));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(&last.name))
-        .map_err(|e| e.to_string())?;
+    let mut opened = Vec::with_capacity(shards);
+    for f in current {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(&f.name))
+            .map_err(|e| format!("Can't open the append-only file {}: {}", f.name, e))?;
+        opened.push((file, file_size(&dir.join(&f.name))));
+    }
+    set_sizes(older, opened.iter().map(|(_, n)| n).sum());
     set_fsync(cfg.fsync);
-    start_writer(file);
+    start_writers(opened);
     Ok(files)
 }
 
@@ -1094,11 +1158,15 @@ pub fn parse_commands(data: &[u8]) -> (Vec<Vec<Vec<u8>>>, Parsed) {
         let start = pos;
         if data[pos] == b'#' {
             match line(pos) {
-                Some((_, next)) => {
+                Some((l, next)) => {
+                    // A cross-shard transaction's mark (see `TX_MARK`).
+                    if let Some(rest) = l.strip_prefix(TX_MARK) {
+                        cmds.push(vec![TX_MARK.to_vec(), rest.to_vec()]);
+                    }
                     pos = next;
                     continue;
                 }
-                None => return (cmds, Parsed::Truncated(start)),
+                None => return truncated(cmds, multi, start),
             }
         }
         if data[pos] != b'*' {
@@ -1213,8 +1281,58 @@ pub fn read_for_load(cfg: &AofConfig, f: &FileInfo, last: bool) -> Result<Vec<Ve
     }
 }
 
-/// Replays `files` (base first) through a client of `shard`, as Redis's
-/// fake AOF client does. Returns how many commands ran.
+/// The annotation that opens a part of a cross-shard transaction in a
+/// shard's log, inside its `MULTI … EXEC`: `#TX:<id>:<parts>`, `<id>`
+/// unique to the transaction (across restarts), `<parts>` how many shard
+/// logs hold a part of it. Redis's loader skips annotations.
+pub const TX_MARK: &[u8] = b"#TX:";
+
+/// The mark of transaction `id`'s part, `parts` parts in all.
+pub fn tx_mark(id: u64, parts: usize) -> Vec<u8> {
+    static RUN: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let run = *RUN.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        t ^ ((std::process::id() as u64) << 40)
+    });
+    format!("#TX:{:x}-{:x}:{}\r\n", run, id, parts).into_bytes()
+}
+
+/// A transaction mark's id and part count.
+fn parse_mark(rest: &[u8]) -> Option<(&[u8], usize)> {
+    let colon = rest.iter().rposition(|&b| b == b':')?;
+    let parts = std::str::from_utf8(&rest[colon + 1..]).ok()?.trim().parse().ok()?;
+    Some((&rest[..colon], parts))
+}
+
+/// For every cross-shard transaction of a generation: how many of its
+/// parts the logs hold, and how many it had.
+fn count_parts(logs: &[Vec<Vec<Vec<u8>>>]) -> std::collections::HashMap<Vec<u8>, (usize, usize)> {
+    let mut m: std::collections::HashMap<Vec<u8>, (usize, usize)> = std::collections::HashMap::new();
+    for argv in logs.iter().flatten() {
+        if argv[0] == TX_MARK {
+            if let Some((id, parts)) = parse_mark(&argv[1]) {
+                let e = m.entry(id.to_vec()).or_insert((0, parts));
+                e.0 += 1;
+            }
+        }
+    }
+    m
+}
+
+/// Replays `files` (base first, then the incr files by generation)
+/// through a client of `shard`, as Redis's fake AOF client does. Returns
+/// how many commands ran.
+///
+/// Each shard's log holds only what happened to that shard's keys, so the
+/// logs of one generation replay one after the other, in any order: a
+/// key's history is in one log. Two things tie them together:
+/// - a part of a cross-shard transaction whose other parts are not all in
+///   the logs (a crash cut their writing short) is dropped, so the
+///   transaction is replayed whole or not at all;
+/// - FLUSHALL, FLUSHDB and SWAPDB in shard `k`'s log apply to the slots
+///   shard `k` held when the log was written, whatever the shards are now.
 pub async fn replay(
     shard: &std::rc::Rc<crate::shard::Shard>,
     cfg: &AofConfig,
@@ -1228,10 +1346,16 @@ pub async fn replay(
     info.resp.set(2);
     let mut state = crate::server::conn::State::new(shard, info, true);
     state.session_mut().authenticated = true;
+    let (base, incr) = match files.first() {
+        Some(f) if f.kind == b'b' => (Some(f), &files[1..]),
+        _ => (None, files),
+    };
+    let gens = generations(incr)?;
+    let no_parts = std::collections::HashMap::new();
     let mut total = 0;
-    for (i, f) in files.iter().enumerate() {
+    if let Some(f) = base {
         let started = Instant::now();
-        if f.kind == b'b' && is_rdb(&dir_of(cfg).join(&f.name)) {
+        if is_rdb(&dir_of(cfg).join(&f.name)) {
             crate::server::log::notice("Reading RDB base file on AOF loading...");
             let path = dir_of(cfg).join(&f.name);
             let results =
@@ -1240,44 +1364,176 @@ pub async fn replay(
             for r in results {
                 r.map_err(|e| format!("Bad file format reading the RDB base {}: {}", f.name, e))?;
             }
-            crate::server::log::notice(&format!(
-                "DB loaded from base file {}: {:.3} seconds",
-                f.name,
-                started.elapsed().as_secs_f64()
-            ));
-            continue;
+        } else {
+            let cmds = read_for_load(cfg, f, gens.is_empty())?;
+            total += run_log(shard, &mut state, &cmds, None, &no_parts, &f.name).await?;
         }
-        let cmds = read_for_load(cfg, f, i + 1 == files.len())?;
-        for argv in &cmds {
-            if crate::command::lookup(&argv[0]).is_none() {
-                return Err(format!(
-                    "Unknown command '{}' reading the append only file {}",
-                    String::from_utf8_lossy(&argv[0]),
-                    f.name
-                ));
-            }
-            let mut data = Vec::new();
-            let mut ranges = Vec::with_capacity(argv.len());
-            for a in argv {
-                ranges.push((data.len() as u32, a.len() as u32));
-                data.extend_from_slice(a);
-            }
-            state.now_ms = crate::util::now_ms();
-            let args = crate::command::Args::new(&data, &ranges);
-            state.dispatch(&args).await;
-            state.flush_remote().await;
-            drop(state.take_output());
-            total += 1;
-        }
-        let what = if f.kind == b'b' { "base" } else { "incr" };
         crate::server::log::notice(&format!(
-            "DB loaded from {} file {}: {:.3} seconds",
-            what,
+            "DB loaded from base file {}: {:.3} seconds",
             f.name,
             started.elapsed().as_secs_f64()
         ));
     }
+    for (g, gen) in gens.iter().enumerate() {
+        let started = Instant::now();
+        let last = g + 1 == gens.len();
+        let logs = gen
+            .iter()
+            .map(|f| read_for_load(cfg, f, last))
+            .collect::<Result<Vec<_>, String>>()?;
+        let parts = count_parts(&logs);
+        for (f, cmds) in gen.iter().zip(&logs) {
+            total += run_log(shard, &mut state, cmds, f.shard, &parts, &f.name).await?;
+        }
+        let names: Vec<&str> = gen.iter().map(|f| f.name.as_str()).collect();
+        crate::server::log::notice(&format!(
+            "DB loaded from incr file{} {}: {:.3} seconds",
+            if names.len() > 1 { "s" } else { "" },
+            names.join(", "),
+            started.elapsed().as_secs_f64()
+        ));
+    }
     Ok(total)
+}
+
+/// Replays one log: shard `k`'s of `n` (`of`), None for a log of the whole
+/// keyspace. Transaction blocks are replayed command by command (loading
+/// is not shared with anyone); a part of a transaction missing other
+/// parts is skipped.
+async fn run_log(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    state: &mut crate::server::conn::State,
+    cmds: &[Vec<Vec<u8>>],
+    of: Option<(usize, usize)>,
+    parts: &std::collections::HashMap<Vec<u8>, (usize, usize)>,
+    name: &str,
+) -> Result<usize, String> {
+    let mut total = 0;
+    let mut skipping = false;
+    for argv in cmds {
+        let cmd = argv[0].as_slice();
+        if cmd == TX_MARK {
+            let torn = parse_mark(&argv[1]).is_some_and(|(id, _)| parts.get(id).is_some_and(|&(have, of)| have < of));
+            if torn {
+                crate::server::log::warning(&format!(
+                    "Skipping a part of a transaction whose other parts are missing (a crash cut them short) in {}",
+                    name
+                ));
+                skipping = true;
+            }
+            continue;
+        }
+        if cmd.eq_ignore_ascii_case(b"multi") {
+            continue;
+        }
+        if cmd.eq_ignore_ascii_case(b"exec") {
+            skipping = false;
+            continue;
+        }
+        if skipping {
+            continue;
+        }
+        if crate::command::lookup(cmd).is_none() {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file {}",
+                String::from_utf8_lossy(cmd),
+                name
+            ));
+        }
+        if let Some((k, n)) = of {
+            if let Some(op) = ShardOp::of(argv, state.session().db) {
+                crate::shard::coordinator::broadcast(shard, move |sh| op.apply(sh, k, n)).await;
+                total += 1;
+                continue;
+            }
+        }
+        let mut data = Vec::new();
+        let mut ranges = Vec::with_capacity(argv.len());
+        for a in argv {
+            ranges.push((data.len() as u32, a.len() as u32));
+            data.extend_from_slice(a);
+        }
+        state.now_ms = crate::util::now_ms();
+        let args = crate::command::Args::new(&data, &ranges);
+        state.dispatch(&args).await;
+        state.flush_remote().await;
+        drop(state.take_output());
+        total += 1;
+    }
+    Ok(total)
+}
+
+/// A keyspace-wide command in a shard's log, applied to that shard's
+/// slots only.
+#[derive(Clone, Copy, Debug)]
+enum ShardOp {
+    Flush(Option<usize>),
+    Swap(usize, usize),
+}
+
+impl ShardOp {
+    /// The operation `argv` is (in database `db`), if it is one.
+    fn of(argv: &[Vec<u8>], db: usize) -> Option<ShardOp> {
+        let cmd = argv[0].as_slice();
+        let num = |a: &Vec<u8>| std::str::from_utf8(a).ok()?.parse::<usize>().ok();
+        if cmd.eq_ignore_ascii_case(b"flushall") {
+            Some(ShardOp::Flush(None))
+        } else if cmd.eq_ignore_ascii_case(b"flushdb") {
+            Some(ShardOp::Flush(Some(db)))
+        } else if cmd.eq_ignore_ascii_case(b"swapdb") && argv.len() == 3 {
+            Some(ShardOp::Swap(num(&argv[1])?, num(&argv[2])?))
+        } else {
+            None
+        }
+    }
+
+    /// Applies the operation on `sh` to the keys of the slots shard `k` of
+    /// `n` held.
+    fn apply(self, sh: &crate::shard::Shard, k: usize, n: usize) {
+        use crate::shard::slot::{slot_shard, SLOTS};
+        let slots: Vec<usize> = (0..SLOTS)
+            .filter(|&s| slot_shard(s as u16, sh.count) == sh.id && slot_shard(s as u16, n) == k)
+            .collect();
+        if slots.is_empty() {
+            return;
+        }
+        let whole = (0..SLOTS).filter(|&s| slot_shard(s as u16, sh.count) == sh.id).count() == slots.len();
+        let mut ks = sh.ks.borrow_mut();
+        let databases = ks.dbs.len();
+        let take = |db: &mut crate::storage::db::Db| -> Vec<(Vec<u8>, crate::storage::value::Entry)> {
+            let mut keys = Vec::new();
+            for &s in &slots {
+                db.for_each_in_slot(s, 0, |k, _| keys.push(k.to_vec()));
+            }
+            keys.into_iter().filter_map(|k| db.remove(&k).map(|e| (k, e))).collect()
+        };
+        match self {
+            ShardOp::Flush(which) => {
+                for d in (0..databases).filter(|&d| which.is_none_or(|w| w == d)) {
+                    if whole {
+                        ks.db(d).clear();
+                    } else {
+                        take(ks.db(d));
+                    }
+                }
+            }
+            ShardOp::Swap(a, b) if a < databases && b < databases && a != b => {
+                if whole {
+                    ks.swap(a, b);
+                } else {
+                    let from_a = take(ks.db(a));
+                    let from_b = take(ks.db(b));
+                    for (k, e) in from_a {
+                        ks.db(b).insert_entry_silent(&k, e);
+                    }
+                    for (k, e) in from_b {
+                        ks.db(a).insert_entry_silent(&k, e);
+                    }
+                }
+            }
+            ShardOp::Swap(..) => {}
+        }
+    }
 }
 
 /// Whether the file at `path` is in RDB form (an AOF base written with
@@ -1311,7 +1567,7 @@ pub async fn startup(shard: &std::rc::Rc<crate::shard::Shard>) -> Result<(), Str
         }
     }
     if running() {
-        attach_shard();
+        attach_shard(shard.id);
     }
     Ok(())
 }

@@ -8,14 +8,18 @@
 //! leave as one `MULTI … EXEC` block. Nothing runs while no log listens:
 //! [`active`] is one thread-local read.
 //!
-//! A transaction spanning shards (EXEC, a script in global mode, a
-//! cross-shard command) is one block too: while a shard runs a part of
-//! transaction `tx` ([`tagged`]), what it propagates goes to the writer
-//! tagged with `tx`, and the writer holds it until the origin commits the
-//! transaction ([`commit`], from `Tx::finish`, before any lock is
-//! released). The writer then writes every part as one `MULTI … EXEC`.
-//! Strict two-phase locking makes this order right: nothing that touches
-//! the transaction's keys can be logged between its parts and its commit.
+//! Every shard has its own log (see [`super::aof`]), holding only what
+//! happened to its own keys. A transaction spanning shards (EXEC, a script
+//! in global mode, a cross-shard command) leaves one part in the log of
+//! every shard it locked: while a shard runs a part of transaction `tx`
+//! ([`tagged`]), what it propagates is held on that shard, and when the
+//! origin commits the transaction (`Tx::finish`, before any lock is
+//! released) each shard writes its part as a `MULTI … EXEC` block marked
+//! with the transaction and its number of parts ([`commit_part`]). On
+//! loading, a transaction whose parts are not all there is dropped whole.
+//! Strict two-phase locking makes each log's order right: nothing that
+//! touches the transaction's keys can be logged between its parts and its
+//! commit.
 
 use std::cell::{Cell, RefCell};
 
@@ -34,12 +38,15 @@ thread_local! {
     /// The cross-shard transaction whose part runs now on this thread (0:
     /// none); see [`tagged`].
     static TAG: Cell<u64> = const { Cell::new(0) };
+    /// The parts of cross-shard transactions this shard holds until their
+    /// commit.
+    static PARTS: RefCell<Vec<(u64, Record)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Parts handed to the writer under a tag, all shards together: a
-/// transaction that sees the same figure at its start and its end sent
-/// none, and needs no commit. (A relaxed counter: a part is counted before
-/// its shard answers the origin, so the origin sees it.)
+/// Records held under a tag, all shards together: a transaction that sees
+/// the same figure at its start and its end made none, and needs no
+/// commit. (A relaxed counter: a record is counted before its shard
+/// answers the origin, so the origin sees it.)
 static TAGGED_PARTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// RESP commands, each with its database: `data[ends[i-1]..ends[i]]` is
@@ -63,6 +70,13 @@ impl Record {
     /// Appends one command.
     pub fn push(&mut self, db: usize, argv: &[&[u8]]) {
         encode(&mut self.data, argv);
+        self.ends.push(self.data.len());
+        self.dbs.push(db);
+    }
+
+    /// Appends bytes written as they are (an annotation), in `db`.
+    pub fn push_raw(&mut self, db: usize, bytes: &[u8]) {
+        self.data.extend_from_slice(bytes);
         self.ends.push(self.data.len());
         self.dbs.push(db);
     }
@@ -209,7 +223,13 @@ fn send(r: Record) {
     let tag = TAG.with(|t| t.get());
     if tag != 0 {
         TAGGED_PARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return super::aof::append_part(tag, r);
+        return PARTS.with(|p| {
+            let mut p = p.borrow_mut();
+            match p.iter_mut().find(|(t, _)| *t == tag) {
+                Some((_, part)) => part.append(r),
+                None => p.push((tag, r)),
+            }
+        });
     }
     if TX_DEPTH.with(|d| d.get()) > 0 {
         TX.with(|t| t.borrow_mut().append(r));
@@ -243,15 +263,42 @@ pub fn parts_mark() -> u64 {
     TAGGED_PARTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Ends cross-shard transaction `tx` (called by its origin while it still
-/// holds every lock): the writer writes the parts it holds for `tx` as one
-/// block. `mark`: [`parts_mark`] at the transaction's start; nothing is
-/// sent when no part can have been tagged since.
-pub fn commit(tx: u64, mark: u64) {
-    if !active() || TAGGED_PARTS.load(std::sync::atomic::Ordering::Relaxed) == mark {
-        return;
+/// Whether a cross-shard transaction that started at [`parts_mark`]
+/// `mark` must commit its parts (it may have made some).
+pub fn needs_commit(mark: u64) -> bool {
+    active() && TAGGED_PARTS.load(std::sync::atomic::Ordering::Relaxed) != mark
+}
+
+/// Writes this shard's part of cross-shard transaction `tx`, which has
+/// `parts` parts (one per shard it locked; this one may be empty), to this
+/// shard's log, marked so that loading replays the transaction only with
+/// every part present. Called on each of those shards by the origin, while
+/// it holds every lock. Under `always`, the receiver that fires once the
+/// part is on disk.
+pub fn commit_part(tx: u64, parts: usize) -> Option<futures_channel::oneshot::Receiver<()>> {
+    let part = PARTS.with(|p| {
+        let mut p = p.borrow_mut();
+        let i = p.iter().position(|(t, _)| *t == tx)?;
+        Some(p.swap_remove(i).1)
+    });
+    if !active() {
+        return None;
     }
-    super::aof::commit(tx);
+    let part = part.unwrap_or_default();
+    if parts < 2 {
+        // Alone in the only log: an ordinary block.
+        return (!part.is_empty())
+            .then(|| super::aof::append_acked(part.into_block()))
+            .flatten();
+    }
+    let first = part.dbs.first().copied().unwrap_or(super::aof::ANY_DB);
+    let last = part.dbs.last().copied().unwrap_or(super::aof::ANY_DB);
+    let mut r = Record::new();
+    r.push(first, &[b"MULTI"]);
+    r.push_raw(super::aof::ANY_DB, &super::aof::tx_mark(tx, parts));
+    r.append(part);
+    r.push(last, &[b"EXEC"]);
+    super::aof::append_acked(r)
 }
 
 /// Starts a transaction on this shard: what it propagates leaves as one

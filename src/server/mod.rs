@@ -119,7 +119,7 @@ pub fn run(mut cfg: Config) -> Result<(), String> {
     if cfg.aof.enabled {
         // The log's files are opened (or created) before any shard starts;
         // shard 0 replays them before anyone is served.
-        let files = crate::persist::aof::open_at_start(&cfg.aof)?;
+        let files = crate::persist::aof::open_at_start(&cfg.aof, shards)?;
         crate::persist::aof::set_plan(files);
     }
     crate::persist::snapshot::install_signal_handlers();

@@ -407,14 +407,34 @@ impl Tx {
         submit(&self.origin, target, self.id, Lock::None, f).await.wait().await
     }
 
-    /// Releases every shard. Must be called on every path. What the
-    /// parts propagated goes to the log as one block first, while every
-    /// lock is still held.
+    /// Releases every shard. Must be called on every path. What the parts
+    /// propagated goes to the shards' logs first, while every lock is
+    /// still held (`persist::propagate::commit_part`); under `appendfsync
+    /// always` the locks go only once every part is on disk, so nothing
+    /// that depends on this transaction can be acknowledged before all of
+    /// it is durable.
     pub async fn finish(self) {
         if self.nested {
             return;
         }
-        crate::persist::propagate::commit(self.id, self.mark);
+        if crate::persist::propagate::needs_commit(self.mark) {
+            let (id, parts) = (self.id, self.held.len());
+            let mut pending = Vec::with_capacity(parts);
+            for &s in &self.held {
+                pending.push(
+                    submit(&self.origin, s, self.id, Lock::None, move |_| {
+                        crate::persist::propagate::commit_part(id, parts)
+                    })
+                    .await,
+                );
+            }
+            for p in pending {
+                if let Some(ack) = p.wait().await {
+                    // Fired by a log writer's thread: look again now and then.
+                    let _ = crate::util::repolled(REPOLL, ack).await;
+                }
+            }
+        }
         for &s in &self.held {
             if s == self.origin.id {
                 self.origin.gate.release(self.id);

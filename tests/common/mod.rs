@@ -502,12 +502,28 @@ impl AofDir {
         self.0.to_str().unwrap()
     }
 
-    /// The last incr file the manifest names.
+    /// The incr file being written (one shard): the last the manifest
+    /// names.
     pub fn incr(&self) -> std::path::PathBuf {
+        let mut files = self.incr_files();
+        assert_eq!(files.len(), 1, "one shard's log");
+        files.remove(0)
+    }
+
+    /// The incr files being written, one per shard (the manifest's last
+    /// generation: a file with `shard <k>/<n>` belongs to a set of `n`).
+    pub fn incr_files(&self) -> Vec<std::path::PathBuf> {
         let d = self.0.join("appendonlydir");
         let m = std::fs::read_to_string(d.join("appendonly.aof.manifest")).unwrap();
-        let line = m.lines().filter(|l| l.ends_with("type i")).last().unwrap().to_string();
-        d.join(line.split(' ').nth(1).unwrap())
+        let lines: Vec<&str> = m.lines().filter(|l| l.contains(" type i")).collect();
+        let last = lines.last().expect("an incr file");
+        let n = last
+            .split_once(" shard ")
+            .map_or(1, |(_, s)| s.split('/').nth(1).unwrap().trim().parse().unwrap());
+        lines[lines.len() - n..]
+            .iter()
+            .map(|l| d.join(l.split(' ').nth(1).unwrap()))
+            .collect()
     }
 }
 
