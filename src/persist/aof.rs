@@ -1577,6 +1577,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shard_logs_in_the_manifest() {
+        let text = "file a.1.base.rdb seq 1 type b\n\
+                    file a.1.incr.aof seq 1 type i\n\
+                    file a.2.incr.aof seq 2 type i shard 0/2\n\
+                    file a.3.incr.aof seq 3 type i shard 1/2\n";
+        let m = Manifest::parse(text).unwrap();
+        assert_eq!(m.render(), text.replace("                    ", ""));
+        let g = generations(&m.incr).unwrap();
+        assert_eq!(g.iter().map(|g| g.len()).collect::<Vec<_>>(), [1, 2]);
+        // A set of shard logs must be whole and in order.
+        for bad in [
+            "file a.2.incr.aof seq 2 type i shard 0/2\n",
+            "file a.2.incr.aof seq 2 type i shard 1/2\nfile a.3.incr.aof seq 3 type i shard 0/2\n",
+            "file a.2.incr.aof seq 2 type i shard 2/2\n",
+            "file a.2.incr.aof seq 2 type i shard x\n",
+        ] {
+            assert!(Manifest::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn transaction_marks_parse() {
+        let m = tx_mark(0x1_0000_0000_0007, 3);
+        let (cmds, parsed) =
+            parse_commands(&[b"*1\r\n$5\r\nMULTI\r\n".as_slice(), &m, b"*1\r\n$4\r\nEXEC\r\n"].concat());
+        assert_eq!(parsed, Parsed::Ok);
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(cmds[1][0], TX_MARK);
+        let (id, parts) = parse_mark(&cmds[1][1]).unwrap();
+        assert!(id.ends_with(b"-1000000000007"), "{:?}", String::from_utf8_lossy(id));
+        assert_eq!(parts, 3);
+        // A mark whose block was cut short goes with it.
+        let torn = [b"*1\r\n$5\r\nMULTI\r\n".as_slice(), &m, b"*2\r\n$3\r\nDEL"].concat();
+        assert_eq!(parse_commands(&torn), (Vec::new(), Parsed::Truncated(0)));
+    }
+
+    #[test]
     fn manifest_round_trip_and_errors() {
         let text = "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n";
         let m = Manifest::parse(text).unwrap();
