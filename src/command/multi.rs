@@ -368,9 +368,8 @@ async fn exec_single(
         resp3: sess.resp3,
         no_touch: sess.no_touch,
     };
-    let pending =
-        coordinator::submit_when_free(&sess.shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
-    match pending.wait().await {
+    let done = coordinator::run_when_free(&sess.shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
+    match done {
         Some(buf) => out.extend_from_slice(&buf),
         None => Reply::new(out, sess.resp3).null_array(),
     }

@@ -137,9 +137,9 @@ pub async fn cmd_eval(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
                 }
             } else {
                 let job = Shipped::new(run, acl.clone(), what, &keys, &argv);
-                let pending =
-                    coordinator::submit_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
-                if let Some((buf, counted)) = pending.wait().await {
+                let done =
+                    coordinator::run_when_free(&shard, target, job, |sh, j| j.blocked(sh), |sh, j| j.run(sh)).await;
+                if let Some((buf, counted)) = done {
                     sess.error_counted.set(counted);
                     return out.extend_from_slice(&buf);
                 }

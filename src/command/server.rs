@@ -1220,7 +1220,7 @@ pub async fn cmd_shutdown(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>
             return Reply::new(out, sess.resp3).error(err::SHUTDOWN_FAILED);
         }
     }
-    crate::persist::aof::flush_at_exit().await;
+    crate::persist::aof::flush_at_exit(&sess.shard).await;
     crate::server::log::notice("Spindle is now ready to exit, bye bye...");
     std::process::exit(0);
 }

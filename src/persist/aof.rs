@@ -161,7 +161,9 @@ impl AofConfig {
 // ---------------------------------------------------------------- writer
 
 enum Msg {
-    Cmds(Record, Option<futures_channel::oneshot::Sender<()>>),
+    /// Commands in RESP (with their SELECTs), how many records they are,
+    /// and who waits for them to be on disk (`always`).
+    Bytes(Vec<u8>, u64, Option<futures_channel::oneshot::Sender<()>>),
     /// Write and fsync what came before, then answer.
     Sync(std::sync::mpsc::Sender<()>),
     /// Write and fsync what came before, then go on in this file (a new
@@ -199,8 +201,166 @@ static BASE_SIZE: AtomicU64 = AtomicU64::new(0);
 /// a `SELECT` before it.
 pub const ANY_DB: usize = usize::MAX;
 
+/// This shard's side of its log: commands are encoded into `buf` as they
+/// are propagated (no message, no syscall), and the shard's flusher task
+/// hands the whole buffer to the writer once per round of the executor,
+/// as Redis writes its log buffer once per event-loop iteration.
+#[derive(Default)]
+struct Local {
+    tx: Option<mpsc::Sender<Msg>>,
+    buf: Vec<u8>,
+    records: u64,
+    /// The database the log's last `SELECT` chose (None: none yet in this
+    /// file, or unknown).
+    cur_db: Option<usize>,
+    /// The batch the buffer holds (numbered from 1), whether a command in
+    /// it waits for its fsync, the last batch on disk, and who waits for
+    /// one (`always`).
+    batch: u64,
+    ack: bool,
+    durable: u64,
+    waiters: Vec<(u64, Waiter)>,
+    /// The flusher is due to run, and how to wake it.
+    kicked: bool,
+    waker: Option<std::task::Waker>,
+    flusher: bool,
+}
+
 thread_local! {
-    static SENDER: std::cell::RefCell<Option<mpsc::Sender<Msg>>> = const { std::cell::RefCell::new(None) };
+    static LOCAL: std::cell::RefCell<Local> = std::cell::RefCell::new(Local::default());
+}
+
+impl Local {
+    /// Adds `SELECT db` when the log's database is another one.
+    fn select(&mut self, db: usize) {
+        if db != ANY_DB && self.cur_db != Some(db) {
+            // Rare (the database changed): a String is fine.
+            let n = db.to_string();
+            super::propagate::encode(&mut self.buf, &[b"SELECT", n.as_bytes()]);
+            self.cur_db = Some(db);
+        }
+    }
+
+    /// Wakes the flusher; under `always`, the batch whose fsync the
+    /// command must wait for.
+    fn written(&mut self) -> Option<u64> {
+        self.records += 1;
+        if !self.kicked {
+            self.kicked = true;
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
+        }
+        if !ALWAYS.load(Relaxed) {
+            return None;
+        }
+        self.ack = true;
+        Some(self.batch.max(1))
+    }
+
+    /// Hands what the buffer holds to the writer; under `always`, a task
+    /// waits for the batch's fsync and then lets its waiters go.
+    fn flush(&mut self) {
+        self.kicked = false;
+        if self.buf.is_empty() && !self.ack {
+            return;
+        }
+        let buf = std::mem::replace(&mut self.buf, Vec::with_capacity(16 * 1024));
+        let records = std::mem::take(&mut self.records);
+        let batch = self.batch.max(1);
+        self.batch = batch + 1;
+        let ack = std::mem::take(&mut self.ack).then(|| {
+            let (atx, arx) = futures_channel::oneshot::channel::<()>();
+            glommio::spawn_local(async move {
+                // Fired from the writer's thread (or dropped if it died:
+                // nothing to wait for then either).
+                let _ = crate::util::repolled(crate::shard::coordinator::REPOLL, arx).await;
+                LOCAL.with(|l| l.borrow_mut().made_durable(batch));
+            })
+            .detach();
+            atx
+        });
+        match &self.tx {
+            Some(tx) => {
+                let _ = tx.send(Msg::Bytes(buf, records, ack));
+            }
+            None => self.made_durable(batch),
+        }
+    }
+
+    /// Batch `batch` is on disk: its waiters (and earlier ones') go.
+    fn made_durable(&mut self, batch: u64) {
+        self.durable = self.durable.max(batch);
+        let durable = self.durable;
+        let mut i = 0;
+        while i < self.waiters.len() {
+            if self.waiters[i].0 <= durable {
+                match self.waiters.swap_remove(i).1 {
+                    Waiter::Task(w) => w.wake(),
+                    Waiter::Send(s) => {
+                        let _ = s.send(());
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Who waits for a batch of the log to be on disk.
+enum Waiter {
+    /// A connection of this shard, before it replies.
+    Task(std::task::Waker),
+    /// The origin of a cross-shard transaction, before it releases locks.
+    Send(futures_channel::oneshot::Sender<()>),
+}
+
+/// Waits until batch `batch` of this shard's log is on disk.
+pub async fn wait_durable(batch: u64) {
+    std::future::poll_fn(|cx| {
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.durable >= batch {
+                return std::task::Poll::Ready(());
+            }
+            l.waiters.push((batch, Waiter::Task(cx.waker().clone())));
+            std::task::Poll::Pending
+        })
+    })
+    .await
+}
+
+/// Whether batch `batch` of this shard's log is on disk.
+pub fn is_durable(batch: u64) -> bool {
+    LOCAL.with(|l| l.borrow().durable >= batch)
+}
+
+/// The shard's flusher: once woken by a propagated command, it runs after
+/// the tasks already due (so one round's commands go together) and hands
+/// the buffer to the writer. Ends when the shard leaves the log.
+async fn flusher() {
+    struct Kicked;
+    impl std::future::Future for Kicked {
+        type Output = bool;
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<bool> {
+            LOCAL.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.tx.is_none() {
+                    l.flusher = false;
+                    return std::task::Poll::Ready(false);
+                }
+                if l.kicked {
+                    return std::task::Poll::Ready(true);
+                }
+                l.waker = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            })
+        }
+    }
+    while Kicked.await {
+        LOCAL.with(|l| l.borrow_mut().flush());
+    }
 }
 
 /// Sets appendfsync for the running writers.
@@ -216,29 +376,67 @@ pub fn set_fsync(f: Fsync) {
     ALWAYS.store(f == Fsync::Always, Relaxed);
 }
 
-/// Hands a record to this shard's writer. Under `always`, the running
+/// Appends a record to this shard's log. Under `always`, the running
 /// command's connection holds its reply until the record is on disk.
 pub fn append(r: Record) {
-    if let Some(ack) = append_acked(r) {
-        crate::shard::coordinator::wait_before_reply(crate::shard::coordinator::Pending::Remote(ack));
+    if let Some(batch) = append_record(r) {
+        crate::shard::coordinator::wait_before_reply(crate::shard::coordinator::Pending::Log(batch, || ()));
     }
 }
 
-/// Hands a record to this shard's writer; under `always`, the receiver
-/// that fires once it is on disk.
+/// Appends a record to this shard's log; under `always`, the receiver
+/// that fires once it is on disk (for another shard to wait on).
 pub fn append_acked(r: Record) -> Option<futures_channel::oneshot::Receiver<()>> {
-    SENDER.with(|s| {
-        let s = s.borrow();
-        let tx = s.as_ref()?;
-        let (ack, rx) = if ALWAYS.load(Relaxed) {
-            let (atx, arx) = futures_channel::oneshot::channel();
-            (Some(atx), Some(arx))
+    append_record(r).map(durable_receiver)
+}
+
+/// A receiver that fires once batch `batch` of this shard's log is on
+/// disk (for another shard to wait on).
+pub fn durable_receiver(batch: u64) -> futures_channel::oneshot::Receiver<()> {
+    let (atx, arx) = futures_channel::oneshot::channel();
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.durable >= batch {
+            let _ = atx.send(());
         } else {
-            (None, None)
-        };
-        tx.send(Msg::Cmds(r, ack)).ok()?;
-        rx
+            l.waiters.push((batch, Waiter::Send(atx)));
+        }
+    });
+    arx
+}
+
+/// Appends `r` to the buffer; under `always`, its batch.
+fn append_record(r: Record) -> Option<u64> {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        l.tx.as_ref()?;
+        for (db, cmd) in r.iter() {
+            l.select(db);
+            l.buf.extend_from_slice(cmd);
+        }
+        l.written()
     })
+}
+
+/// Appends one command, `argv` run in `db`, to this shard's log (the
+/// common case: encoded straight into the buffer). Under `always`, the
+/// running command's connection holds its reply until it is on disk.
+pub fn append_command<'a>(db: usize, argc: usize, argv: impl Iterator<Item = &'a [u8]>) {
+    let batch = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        l.tx.as_ref()?;
+        l.select(db);
+        super::propagate::encode_iter(&mut l.buf, argc, argv);
+        l.written()
+    });
+    if let Some(batch) = batch {
+        crate::shard::coordinator::wait_before_reply(crate::shard::coordinator::Pending::Log(batch, || ()));
+    }
+}
+
+/// Hands this shard's buffered log to its writer now.
+pub fn flush_local() {
+    LOCAL.with(|l| l.borrow_mut().flush());
 }
 
 /// Connects shard `id` to its running writer (or disconnects it when the
@@ -246,13 +444,52 @@ pub fn append_acked(r: Record) -> Option<futures_channel::oneshot::Receiver<()>>
 pub fn attach_shard(id: usize) {
     let tx = WRITERS.lock().unwrap().get(id).map(|w| w.tx.clone());
     let on = tx.is_some();
-    SENDER.with(|s| *s.borrow_mut() = tx);
+    let spawn = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        l.flush();
+        l.tx = tx;
+        // The writer's file may have moved on meanwhile: select again.
+        l.cur_db = None;
+        let spawn = on && !l.flusher;
+        l.flusher |= spawn;
+        spawn
+    });
+    if spawn {
+        glommio::spawn_local(flusher()).detach();
+    }
     super::propagate::set_active(on);
+}
+
+/// Disconnects this shard from its writer, handing it what is buffered.
+pub fn detach_shard() {
+    super::propagate::set_active(false);
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        l.flush();
+        l.tx = None;
+        l.cur_db = None;
+        if let Some(w) = l.waker.take() {
+            w.wake();
+        }
+    });
+}
+
+/// At the cut of a rewrite: what this shard buffered goes to the old
+/// file, then its writer switches to `file`.
+fn rotate_local(file: std::fs::File) {
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        l.flush();
+        l.cur_db = None;
+        if let Some(tx) = &l.tx {
+            let _ = tx.send(Msg::Rotate(file));
+        }
+    });
 }
 
 /// Writes and fsyncs everything handed over so far, every shard's
 /// (blocking; off the request path: DEBUG LOADAOF, shutdown, turning the
-/// log off).
+/// log off). The shards flush their buffers first ([`flush_local`]).
 pub fn sync() {
     let senders: Vec<_> = WRITERS.lock().unwrap().iter().map(|w| w.tx.clone()).collect();
     let waits: Vec<_> = senders
@@ -269,9 +506,10 @@ pub fn sync() {
 
 /// Before the process exits (SHUTDOWN, SIGTERM): every shard's log
 /// written and fsynced, as Redis flushes its log on the way out.
-pub async fn flush_at_exit() {
+pub async fn flush_at_exit(shard: &std::rc::Rc<crate::shard::Shard>) {
     if running() {
         crate::server::log::notice("Calling fsync() on the AOF file.");
+        crate::shard::coordinator::broadcast(shard, |_| flush_local()).await;
         crate::util::repolled(Duration::from_millis(5), glommio::executor().spawn_blocking(sync)).await;
     }
 }
@@ -306,12 +544,12 @@ fn start_writers(files: Vec<(std::fs::File, u64)>) {
     }
 }
 
-/// One shard's writer: appends what arrives, group-commits under
-/// `always`, fsyncs once a second under `everysec`.
+/// One shard's writer: writes what arrives, fsyncs as appendfsync says:
+/// `always` every round before acknowledging it (the connections hold
+/// their replies until then, so one fsync covers every write that arrived
+/// meanwhile: group commit), `everysec` at most once a second, `no`
+/// never. Its file I/O never stalls the shard.
 fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) {
-    // Each new incr file starts with no database selected.
-    let mut cur_db: Option<usize> = None;
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut acks = Vec::new();
     let mut syncs = Vec::new();
     let mut unsynced = false;
@@ -330,12 +568,21 @@ fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) 
         let mut next = first;
         while let Some(m) = next {
             match m {
-                Msg::Cmds(r, ack) => {
-                    write_record(&mut buf, &mut cur_db, &r);
-                    RECORDS.fetch_add(1, Relaxed);
-                    if let Some(a) = ack {
-                        acks.push(a);
+                Msg::Bytes(buf, records, a) => {
+                    match file.write_all(&buf) {
+                        Ok(()) => {
+                            BYTES.fetch_add(buf.len() as u64, Relaxed);
+                            INCR_SIZE.fetch_add(buf.len() as u64, Relaxed);
+                            RECORDS.fetch_add(records, Relaxed);
+                            size += buf.len() as u64;
+                            unsynced |= !buf.is_empty();
+                        }
+                        Err(e) => {
+                            WRITE_OK.store(false, Relaxed);
+                            crate::server::log::warning(&format!("Error writing to the AOF file: {}", e));
+                        }
                     }
+                    acks.extend(a);
                 }
                 Msg::Sync(s) => syncs.push(s),
                 Msg::Rotate(f) => {
@@ -345,21 +592,6 @@ fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) 
                 }
             }
             next = rx.try_recv().ok();
-        }
-        if !buf.is_empty() {
-            match file.write_all(&buf) {
-                Ok(()) => {
-                    BYTES.fetch_add(buf.len() as u64, Relaxed);
-                    INCR_SIZE.fetch_add(buf.len() as u64, Relaxed);
-                    size += buf.len() as u64;
-                    unsynced = true;
-                }
-                Err(e) => {
-                    WRITE_OK.store(false, Relaxed);
-                    crate::server::log::warning(&format!("Error writing to the AOF file: {}", e));
-                }
-            }
-            buf.clear();
         }
         let mode = FSYNC_MODE.load(Relaxed);
         let due = match mode {
@@ -389,32 +621,11 @@ fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) 
         }
         if let Some(f) = rotate.take() {
             file = f;
-            cur_db = None;
             INCR_SIZE.fetch_sub(size, Relaxed);
             OLDER_SIZE.fetch_add(size, Relaxed);
             size = 0;
         }
     }
-}
-
-/// Appends `r`'s commands to `buf`, with `SELECT` where the database
-/// changes.
-fn write_record(buf: &mut Vec<u8>, cur_db: &mut Option<usize>, r: &Record) {
-    for (db, cmd) in r.iter() {
-        if db != ANY_DB && *cur_db != Some(db) {
-            let mut n = Vec::with_capacity(4);
-            crate::protocol::reply::push_int(&mut n, db as i64);
-            super::propagate::encode(buf, &[b"SELECT", &n]);
-            *cur_db = Some(db);
-        }
-        buf.extend_from_slice(cmd);
-    }
-}
-
-/// Disconnects this shard from its writer.
-pub fn detach_shard() {
-    super::propagate::set_active(false);
-    SENDER.with(|s| *s.borrow_mut() = None);
 }
 
 /// CONFIG SET of the log's parameters, before they apply: starts or stops
@@ -466,8 +677,8 @@ pub async fn debug_loadaof(
     let cfg = shard.config.borrow().aof.clone();
     let on = running();
     if on {
-        glommio::executor().spawn_blocking(sync).await;
         broadcast_in(shard, tx, |_| detach_shard()).await;
+        glommio::executor().spawn_blocking(sync).await;
     }
     broadcast_locked_in(shard, tx, |sh| {
         let mut ks = sh.ks.borrow_mut();
@@ -523,10 +734,7 @@ pub const REWRITE_SCHEDULED: &str = "Background append only file rewriting sched
 pub fn at_cut(shard: &crate::shard::Shard) {
     let file = ROTATE.lock().unwrap().get_mut(shard.id).and_then(|f| f.take());
     if let Some(f) = file {
-        let tx = WRITERS.lock().unwrap().get(shard.id).map(|w| w.tx.clone());
-        if let Some(tx) = tx {
-            let _ = tx.send(Msg::Rotate(f));
-        }
+        rotate_local(f);
     }
     if ATTACH_AT_CUT.load(Relaxed) {
         attach_shard(shard.id);

@@ -138,6 +138,21 @@ pub fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
     }
 }
 
+/// [`encode`] for `argc` arguments given one by one.
+pub fn encode_iter<'a>(out: &mut Vec<u8>, argc: usize, argv: impl Iterator<Item = &'a [u8]>) {
+    use crate::protocol::reply::push_int;
+    out.push(b'*');
+    push_int(out, argc as i64);
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        out.push(b'$');
+        push_int(out, a.len() as i64);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Whether this shard propagates its writes.
 #[inline]
 pub fn active() -> bool {
@@ -360,6 +375,24 @@ pub fn command(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize, now_ms
             r.push(db, &argv);
         }
         return send(r);
+    }
+    let rewritten = matches!(
+        spec.name,
+        "expire"
+            | "pexpire"
+            | "expireat"
+            | "pexpireat"
+            | "getex"
+            | "setex"
+            | "psetex"
+            | "restore"
+            | "incrbyfloat"
+            | "hincrbyfloat"
+            | "xadd"
+    ) || (spec.name == "set" && args.len() > 3);
+    if !rewritten && TAG.with(|t| t.get()) == 0 && TX_DEPTH.with(|d| d.get()) == 0 {
+        // The common case: as it came, straight into the log's buffer.
+        return super::aof::append_command(db, args.len(), args.iter());
     }
     let argv: Vec<&[u8]> = args.iter().collect();
     match spec.name {

@@ -781,7 +781,7 @@ async fn shutdown_on_signal(shard: &Rc<Shard>, sig: i32) {
             return;
         }
     }
-    crate::persist::aof::flush_at_exit().await;
+    crate::persist::aof::flush_at_exit(shard).await;
     crate::server::log::notice("Spindle is now ready to exit, bye bye...");
     std::process::exit(0);
 }

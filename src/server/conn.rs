@@ -132,7 +132,7 @@ fn run_batch(
     });
     tracking::set_writer(0);
     let acks = if coordinator::has_acks() {
-        coordinator::take_acks()
+        coordinator::take_acks_for_remote()
     } else {
         Vec::new()
     };

@@ -23,6 +23,9 @@ use super::{Job, KeyId, Lock, Msg, Shard, TxId};
 pub enum Pending<T> {
     Ready(T),
     Remote(oneshot::Receiver<T>),
+    /// Once batch `.0` of this shard's log is on disk (appendfsync
+    /// always), `.1()`.
+    Log(u64, fn() -> T),
 }
 
 /// How long a cross-shard wait trusts its wake-up before looking again.
@@ -34,6 +37,10 @@ impl<T> Pending<T> {
     pub async fn wait(self) -> T {
         match self {
             Pending::Ready(v) => v,
+            Pending::Log(batch, make) => {
+                crate::persist::aof::wait_durable(batch).await;
+                make()
+            }
             Pending::Remote(mut r) => loop {
                 if let Some(v) = crate::util::within(REPOLL, &mut r).await {
                     return v.expect("a shard dropped a reply: the peer executor stopped");
@@ -131,6 +138,37 @@ where
     .await
 }
 
+/// [`submit_when_free`] for work that may write the log, waited for at
+/// once: what the origin's reply must wait for on `target` (the log's
+/// fsync under appendfsync always) comes back with the result and is
+/// waited for like the origin's own ([`wait_before_reply`]).
+pub async fn run_when_free<J, T, B, F>(origin: &Rc<Shard>, target: usize, job: J, blocked: B, run: F) -> T
+where
+    J: Send + 'static,
+    T: Send + 'static,
+    B: Fn(&Shard, &J) -> bool + Send + 'static,
+    F: FnOnce(&Rc<Shard>, J) -> T + Send + 'static,
+{
+    let here = origin.id;
+    let (v, acks) = submit_when_free(origin, target, job, blocked, move |sh, j| {
+        let v = run(sh, j);
+        // On the origin itself they are in place already.
+        let acks = if sh.id != here && has_acks() {
+            take_acks_for_remote()
+        } else {
+            Vec::new()
+        };
+        (v, acks)
+    })
+    .await
+    .wait()
+    .await;
+    for a in acks {
+        wait_before_reply(a);
+    }
+    v
+}
+
 /// Runs `f` on `target` without waiting for anything there (no lock is
 /// taken or waited for) and without waiting for it here: fire and forget,
 /// callable from synchronous code. Posts from one shard to another run in
@@ -212,7 +250,16 @@ where
 /// Makes the running command's connection wait for `ack` before it
 /// replies (the log's fsync under appendfsync always).
 pub fn wait_before_reply(ack: Pending<()>) {
-    ACKS.with(|a| a.borrow_mut().push(ack));
+    ACKS.with(|a| {
+        let mut a = a.borrow_mut();
+        // The commands of one batch of the log share its fsync.
+        if let (Pending::Log(b, _), Some(Pending::Log(last, _))) = (&ack, a.last()) {
+            if b == last {
+                return;
+            }
+        }
+        a.push(ack)
+    });
 }
 
 /// Whether [`post_acked`] messages await acknowledgement.
@@ -226,6 +273,18 @@ pub fn take_acks() -> Vec<Pending<()>> {
     ACKS.with(|a| std::mem::take(&mut *a.borrow_mut()))
 }
 
+/// [`take_acks`] for a connection of another shard: waits on this shard's
+/// log become messages.
+pub fn take_acks_for_remote() -> Vec<Pending<()>> {
+    take_acks()
+        .into_iter()
+        .map(|p| match p {
+            Pending::Log(batch, _) => Pending::Remote(crate::persist::aof::durable_receiver(batch)),
+            p => p,
+        })
+        .collect()
+}
+
 /// Forgets acknowledgements already received that nobody took (posts made
 /// outside any connection's command: timers, other shards' jobs), so the
 /// list stays bounded.
@@ -234,6 +293,7 @@ pub fn prune_acks() {
         a.borrow_mut().retain_mut(|p| match p {
             Pending::Ready(_) => false,
             Pending::Remote(r) => matches!(r.try_recv(), Ok(None)),
+            Pending::Log(batch, _) => !crate::persist::aof::is_durable(*batch),
         })
     });
 }
