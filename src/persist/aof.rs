@@ -1,29 +1,37 @@
-//! The append-only log, in Redis 7's multi-part layout.
+//! The append-only log, in Redis 7's multi-part layout, one log per shard.
 //!
 //! `<dir>/<appenddirname>/` holds a base file (`<prefix>.<seq>.base.rdb`),
 //! incremental files (`<prefix>.<seq>.incr.aof`, RESP commands) and the
 //! manifest `<prefix>.manifest` listing them (`file <name> seq <n> type
-//! b|h|i`). Shards hand their propagated commands ([`super::propagate`])
-//! to one writer thread over a channel; the channel's order is the log's
-//! order. The writer appends what arrived, inserting `SELECT` when the
-//! database changes, then fsyncs as `appendfsync` says: `always` fsyncs
-//! every round before acknowledging it (the connections hold their
-//! replies until then, so one fsync covers every write that arrived
-//! meanwhile: group commit), `everysec` at most once a second, `no`
-//! never. The writer runs off the shards, so file I/O never stalls
+//! b|h|i`). Each shard logs what happens to its own keys into its own incr
+//! file: the incr files of one rewrite are a *generation*, one per shard,
+//! marked `shard <k>/<n>` in the manifest (with one shard, the layout is
+//! Redis's). A shard encodes its propagated commands
+//! ([`super::propagate`]) into a buffer; a flusher task hands the buffer
+//! to the shard's writer thread once per executor round; the writer
+//! writes and fsyncs as `appendfsync` says: `always` every round before
+//! acknowledging it (the connections hold their replies until then, so
+//! one fsync covers every write that arrived meanwhile: group commit),
+//! `everysec` at most once a second, `no` never. File I/O never stalls
 //! request serving.
 //!
+//! A transaction spanning shards leaves a part in the log of each shard
+//! it locked, marked with the transaction and its number of parts; on
+//! loading, one missing a part is dropped whole.
+//!
 //! Loading (start-up, DEBUG LOADAOF): every shard loads its keys from a
-//! base in RDB form, then the incr files are replayed in order through a
-//! client of shard 0.
+//! base in RDB form, then the incr files are replayed generation by
+//! generation through a client of shard 0, each shard's log applying to
+//! the slots that shard held: the data set loads under any number of
+//! shards.
 //!
 //! Rewrite (BGREWRITEAOF, turning the log on over data, the auto-rewrite
-//! rule): a new incr file is created and listed in the manifest after the
-//! old ones; at the cut of a snapshot walk (every shard locked) the writer
-//! switches to it; the walk writes the new base (RDB with `aof-base` 1).
-//! Once the base is on disk the manifest names the new base and the new
-//! incr file only, and the old files are deleted. A crash at any point
-//! leaves a manifest that loads the whole data set.
+//! rule): a new generation of incr files is created and listed in the
+//! manifest after the old ones; at the cut of a snapshot walk (every shard
+//! locked) each writer switches to its new file; the walk writes the new
+//! base (RDB with `aof-base` 1). Once the base is on disk the manifest
+//! names the new base and generation only, and the old files are deleted.
+//! A crash at any point leaves a manifest that loads the whole data set.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
