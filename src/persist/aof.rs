@@ -74,6 +74,9 @@ pub struct AofConfig {
     pub auto_rewrite_percentage: u64,
     /// ... and is bigger than this.
     pub auto_rewrite_min_size: u64,
+    /// `aof-use-rdb-preamble`: rewrites write the base in RDB form
+    /// (`.base.rdb`), else as commands (`.base.aof`).
+    pub use_rdb_preamble: bool,
 }
 
 impl Default for AofConfig {
@@ -86,6 +89,7 @@ impl Default for AofConfig {
             load_truncated: true,
             auto_rewrite_percentage: 100,
             auto_rewrite_min_size: 64 << 20,
+            use_rdb_preamble: true,
         }
     }
 }
@@ -102,7 +106,7 @@ impl AofConfig {
             "aof-load-truncated" => yn(self.load_truncated),
             "auto-aof-rewrite-percentage" => self.auto_rewrite_percentage.to_string(),
             "auto-aof-rewrite-min-size" => self.auto_rewrite_min_size.to_string(),
-            "aof-use-rdb-preamble" => "yes".into(),
+            "aof-use-rdb-preamble" => yn(self.use_rdb_preamble),
             _ => return None,
         })
     }
@@ -143,13 +147,7 @@ impl AofConfig {
                 "auto-aof-rewrite-min-size" => {
                     self.auto_rewrite_min_size = crate::config::parse_memory(v)?;
                 }
-                // Bases are always written in RDB form (Redis's default);
-                // a base of commands is not written by this build.
-                "aof-use-rdb-preamble" => {
-                    if !yn(v)? {
-                        return Err("only 'yes' is supported: AOF bases are written in RDB form".into());
-                    }
-                }
+                "aof-use-rdb-preamble" => self.use_rdb_preamble = yn(v)?,
                 _ => return Err(String::new()),
             }
             Ok(())
@@ -921,7 +919,12 @@ fn next_files(cfg: &AofConfig, old: &Manifest) -> (FileInfo, FileInfo) {
     let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
     let incr_seq = old.incr.last().map_or(0, |i| i.seq) + 1;
     let base = FileInfo {
-        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
+        name: format!(
+            "{}.{}.base.{}",
+            cfg.filename,
+            base_seq,
+            if cfg.use_rdb_preamble { "rdb" } else { "aof" }
+        ),
         seq: base_seq,
         kind: b'b',
     };

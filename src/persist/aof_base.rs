@@ -1,0 +1,424 @@
+//! An AOF base in command form (`aof-use-rdb-preamble no`): each key as
+//! the RESP commands that rebuild it, in the forms Redis 7.4's rewrite
+//! writes (pure, no I/O; the snapshot walk calls it per entry, as it
+//! calls [`super::rdb_write`] for the RDB form).
+//!
+//! - strings: `SET key value`;
+//! - lists `RPUSH`, sets `SADD`, sorted sets `ZADD`, hashes `HMSET`, at
+//!   most [`ITEMS_PER_CMD`] elements (or pairs) per command;
+//! - a hash with field TTLs: one `HMSET key field value` per field, then
+//!   `HPEXPIREAT key ms FIELDS 1 field` for a field with a TTL;
+//! - streams: `XADD key id field value ...` per entry (an empty stream:
+//!   `XADD key MAXLEN 0 0-1 x y`), `XSETID key last ENTRIESADDED n
+//!   MAXDELETEDID id`, then per group `XGROUP CREATE key group id
+//!   ENTRIESREAD n`, and per consumer either `XCLAIM key group consumer 0
+//!   id TIME ms RETRYCOUNT n JUSTID FORCE` for each of its pending entries
+//!   or `XGROUP CREATECONSUMER key group consumer`;
+//! - a key's TTL: `PEXPIREAT key ms` after its value;
+//! - `SELECT db` before a database's keys, `FUNCTION LOAD code` per
+//!   function library (before the keys).
+
+use crate::storage::hash::Hash;
+use crate::storage::list::List;
+use crate::storage::set::Set;
+use crate::storage::stream::{Stream, StreamId};
+use crate::storage::zset::ZSet;
+use crate::storage::{Entry, Value};
+
+/// Elements (or pairs) per variadic command (Redis's
+/// AOF_REWRITE_ITEMS_PER_CMD).
+pub const ITEMS_PER_CMD: usize = 64;
+
+/// `*n\r\n`.
+fn array(out: &mut Vec<u8>, n: usize) {
+    out.push(b'*');
+    push_decimal(out, n as i64);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_decimal(out: &mut Vec<u8>, i: i64) {
+    let mut tmp = [0u8; 20];
+    out.extend_from_slice(crate::protocol::reply::fmt_i64(&mut tmp, i));
+}
+
+/// `$len\r\nbytes\r\n`.
+fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'$');
+    push_decimal(out, b.len() as i64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn bulk_int(out: &mut Vec<u8>, i: i64) {
+    let mut tmp = [0u8; 20];
+    bulk(out, crate::protocol::reply::fmt_i64(&mut tmp, i));
+}
+
+fn bulk_id(out: &mut Vec<u8>, id: StreamId) {
+    let mut buf = [0u8; 41];
+    bulk(out, id.format(&mut buf));
+}
+
+/// A whole command of plain arguments.
+fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    array(out, args.len());
+    for a in args {
+        bulk(out, a);
+    }
+}
+
+/// `SELECT db`.
+pub fn select_db(out: &mut Vec<u8>, db: usize) {
+    array(out, 2);
+    bulk(out, b"SELECT");
+    bulk_int(out, db as i64);
+}
+
+/// `FUNCTION LOAD code` for one library (its full code, shebang line
+/// included).
+pub fn function(out: &mut Vec<u8>, library_code: &[u8]) {
+    command(out, &[b"FUNCTION", b"LOAD", library_code]);
+}
+
+/// The commands that rebuild key `key` holding `e`: its value, then its
+/// TTL.
+pub fn key(out: &mut Vec<u8>, key: &[u8], e: &Entry) {
+    match &e.value {
+        Value::Int(i) => {
+            array(out, 3);
+            bulk(out, b"SET");
+            bulk(out, key);
+            bulk_int(out, *i);
+        }
+        Value::Str(s) => command(out, &[b"SET", key, s]),
+        Value::List(l) => list(out, key, l),
+        Value::Set(s) => set(out, key, s),
+        Value::ZSet(z) => zset(out, key, z),
+        Value::Hash(h) => hash(out, key, h),
+        Value::Stream(s) => stream(out, key, s),
+    }
+    if e.expire_at() != 0 {
+        array(out, 3);
+        bulk(out, b"PEXPIREAT");
+        bulk(out, key);
+        bulk_int(out, e.expire_at() as i64);
+    }
+}
+
+/// The header of a variadic command `name key` followed by `items`
+/// arguments.
+fn variadic(out: &mut Vec<u8>, name: &[u8], key: &[u8], items: usize) {
+    array(out, 2 + items);
+    bulk(out, name);
+    bulk(out, key);
+}
+
+/// Writes `len` elements as variadic commands of at most
+/// [`ITEMS_PER_CMD`] elements each, `per` arguments an element, `each`
+/// writing one element's arguments.
+fn batched<T>(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    key: &[u8],
+    len: usize,
+    per: usize,
+    items: impl Iterator<Item = T>,
+    mut each: impl FnMut(&mut Vec<u8>, T),
+) {
+    let mut left = len;
+    let mut in_cmd = 0;
+    for item in items {
+        if in_cmd == 0 {
+            variadic(out, name, key, left.min(ITEMS_PER_CMD) * per);
+        }
+        each(out, item);
+        left -= 1;
+        in_cmd += 1;
+        if in_cmd == ITEMS_PER_CMD {
+            in_cmd = 0;
+        }
+    }
+}
+
+fn list(out: &mut Vec<u8>, key: &[u8], l: &List) {
+    batched(out, b"RPUSH", key, l.items.len(), 1, l.items.iter(), |out, item| {
+        bulk(out, item)
+    });
+}
+
+fn set(out: &mut Vec<u8>, key: &[u8], s: &Set) {
+    batched(out, b"SADD", key, s.len(), 1, s.iter(), |out, m| {
+        m.with_bytes(|b| bulk(out, b))
+    });
+}
+
+fn zset(out: &mut Vec<u8>, key: &[u8], z: &ZSet) {
+    let entries = z.entries();
+    batched(
+        out,
+        b"ZADD",
+        key,
+        entries.len(),
+        2,
+        entries.into_iter(),
+        |out, (m, s)| {
+            bulk(out, crate::script::resp::fpconv_dtoa(s).as_bytes());
+            bulk(out, m);
+        },
+    );
+}
+
+fn hash(out: &mut Vec<u8>, key: &[u8], h: &Hash) {
+    if !h.has_ttls() {
+        batched(out, b"HMSET", key, h.len(), 2, h.iter(), |out, (f, v)| {
+            bulk(out, f);
+            bulk(out, v);
+        });
+        return;
+    }
+    // Field by field, each field's TTL right after it (fields whose TTL
+    // passed before the replay go again there).
+    for (f, v) in h.iter() {
+        command(out, &[b"HMSET", key, f, v]);
+        let ttl = h.ttl_of(f);
+        if ttl != 0 {
+            array(out, 6);
+            bulk(out, b"HPEXPIREAT");
+            bulk(out, key);
+            bulk_int(out, ttl as i64);
+            bulk(out, b"FIELDS");
+            bulk(out, b"1");
+            bulk(out, f);
+        }
+    }
+}
+
+fn stream(out: &mut Vec<u8>, key: &[u8], s: &Stream) {
+    if s.is_empty() {
+        // XADD with MAXLEN 0 creates the key and leaves it empty; XSETID
+        // below sets the real last ID.
+        command(out, &[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    } else {
+        s.range(StreamId::MIN, StreamId::MAX, false, |e| {
+            array(out, 3 + 2 * e.count);
+            bulk(out, b"XADD");
+            bulk(out, key);
+            bulk_id(out, e.id);
+            for (f, v) in e.pairs() {
+                bulk(out, f);
+                bulk(out, v);
+            }
+            true
+        });
+    }
+    // The last ID may be past the last entry (deleted ones).
+    array(out, 7);
+    bulk(out, b"XSETID");
+    bulk(out, key);
+    bulk_id(out, s.last_id);
+    bulk(out, b"ENTRIESADDED");
+    bulk_int(out, s.entries_added as i64);
+    bulk(out, b"MAXDELETEDID");
+    bulk_id(out, s.max_deleted);
+    for (group, g) in &s.groups {
+        array(out, 7);
+        bulk(out, b"XGROUP");
+        bulk(out, b"CREATE");
+        bulk(out, key);
+        bulk(out, group);
+        bulk_id(out, g.last_id);
+        bulk(out, b"ENTRIESREAD");
+        bulk_int(out, g.entries_read);
+        for (name, c) in &g.consumers {
+            if c.pel.is_empty() {
+                command(out, &[b"XGROUP", b"CREATECONSUMER", key, group, name]);
+                continue;
+            }
+            for id in &c.pel {
+                let Some(nack) = g.pel.get(id) else { continue };
+                array(out, 12);
+                bulk(out, b"XCLAIM");
+                bulk(out, key);
+                bulk(out, group);
+                bulk(out, name);
+                bulk(out, b"0");
+                bulk_id(out, *id);
+                bulk(out, b"TIME");
+                bulk_int(out, nack.delivery_time as i64);
+                bulk(out, b"RETRYCOUNT");
+                bulk_int(out, nack.delivery_count as i64);
+                bulk(out, b"JUSTID");
+                bulk(out, b"FORCE");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+    use crate::persist::aof::parse_commands;
+
+    fn entry(value: Value, expire_at: u64) -> Entry {
+        let mut db = crate::storage::Db::with_index(0);
+        db.insert_silent(b"k", value, expire_at, 0);
+        db.remove(b"k").unwrap()
+    }
+
+    /// The commands for key `k` as text lines, one argument list a line.
+    fn lines(e: &Entry) -> Vec<String> {
+        let mut out = Vec::new();
+        key(&mut out, b"k", e);
+        let (cmds, parsed) = parse_commands(&out);
+        assert_eq!(
+            parsed,
+            crate::persist::aof::Parsed::Ok,
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        cmds.iter()
+            .map(|c| {
+                c.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn strings_and_key_ttls() {
+        assert_eq!(lines(&entry(Value::Str(b"hello".to_vec()), 0)), ["SET k hello"]);
+        assert_eq!(
+            lines(&entry(Value::Int(-1234567890123), 1700000000123)),
+            ["SET k -1234567890123", "PEXPIREAT k 1700000000123"]
+        );
+        let mut out = Vec::new();
+        key(&mut out, b"key", &entry(Value::Int(7), 0));
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$1\r\n7\r\n");
+        // A key long enough for its length to take several digits.
+        let long = vec![b'x'; 1234];
+        let mut out = Vec::new();
+        key(&mut out, &long, &entry(Value::Int(42), 0));
+        let (cmds, parsed) = parse_commands(&out);
+        assert_eq!(parsed, crate::persist::aof::Parsed::Ok);
+        assert_eq!(cmds, [vec![b"SET".to_vec(), long.clone(), b"42".to_vec()]]);
+    }
+
+    #[test]
+    fn select_and_functions() {
+        let mut out = Vec::new();
+        select_db(&mut out, 12);
+        function(
+            &mut out,
+            b"#!lua name=l\nredis.register_function('f', function() return 1 end)",
+        );
+        assert_eq!(
+            out,
+            b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$66\r\n#!lua name=l\nredis.register_function('f', function() return 1 end)\r\n"
+        );
+    }
+
+    #[test]
+    fn variadic_commands_take_64_items_each() {
+        let mut l = List::default();
+        for i in 0..130 {
+            l.items.push_back(i.to_string().into_bytes().into());
+        }
+        let got = lines(&entry(Value::List(Box::new(l)), 0));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].split(' ').count(), 2 + 64);
+        assert_eq!(got[1].split(' ').count(), 2 + 64);
+        assert_eq!(got[2], "RPUSH k 128 129");
+        assert!(got[0].starts_with("RPUSH k 0 1 2 "));
+
+        let limits = Limits::default();
+        let mut s = Set::default();
+        for m in ["3", "1", "2"] {
+            s.add(m.as_bytes(), &limits);
+        }
+        assert_eq!(lines(&entry(Value::Set(Box::new(s)), 0)), ["SADD k 1 2 3"]);
+
+        let mut z = ZSet::default();
+        for (sc, m) in [(2.5, "b"), (f64::NEG_INFINITY, "lo"), (1e20, "big"), (0.1, "a")] {
+            z.insert(m.as_bytes(), sc, (&limits).into());
+        }
+        assert_eq!(
+            lines(&entry(Value::ZSet(Box::new(z)), 0)),
+            ["ZADD k -inf lo 0.1 a 2.5 b 1e+20 big"]
+        );
+
+        let mut h = Hash::new();
+        for i in 0..65 {
+            h.set(format!("f{i}").as_bytes(), b"v", false, &limits);
+        }
+        let got = lines(&entry(Value::Hash(Box::new(h)), 0));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].split(' ').count(), 2 + 128);
+        assert_eq!(got[1], "HMSET k f64 v");
+    }
+
+    #[test]
+    fn hash_field_ttls_go_field_by_field() {
+        let limits = Limits::default();
+        let mut h = Hash::new();
+        h.set(b"a", b"1", false, &limits);
+        h.set(b"b", b"2", false, &limits);
+        h.set_ttl(b"b", 1800000000000);
+        let got = lines(&entry(Value::Hash(Box::new(h)), 1900000000000));
+        assert_eq!(
+            got,
+            // (Position order: fields with a TTL first, as Redis's
+            // listpackex keeps them.)
+            [
+                "HMSET k b 2",
+                "HPEXPIREAT k 1800000000000 FIELDS 1 b",
+                "HMSET k a 1",
+                "PEXPIREAT k 1900000000000"
+            ]
+        );
+    }
+
+    #[test]
+    fn streams_with_groups_consumers_and_pending_entries() {
+        let id = |ms, seq| StreamId { ms, seq };
+        let mut s = Stream::new();
+        let fv: [&[u8]; 4] = [b"a", b"1", b"b", b"2"];
+        s.append(id(1, 1), 4, |i| fv[i], 4096, 100).unwrap();
+        s.append(id(2, 0), 2, |i| fv[i], 4096, 100).unwrap();
+        s.append(id(3, 0), 2, |i| fv[i], 4096, 100).unwrap();
+        s.delete(&[id(3, 0)]);
+        let mut g = crate::storage::stream::Group::new(id(2, 0), 2);
+        g.consumer(b"alice", 5);
+        g.assign(id(1, 1), b"alice", 1000).delivery_count = 3;
+        g.consumer(b"bob", 5);
+        s.groups.insert(b"g".to_vec(), g);
+        s.groups
+            .insert(b"empty".to_vec(), crate::storage::stream::Group::new(id(0, 0), -1));
+        assert_eq!(
+            lines(&entry(Value::Stream(Box::new(s)), 0)),
+            [
+                "XADD k 1-1 a 1 b 2",
+                "XADD k 2-0 a 1",
+                "XSETID k 3-0 ENTRIESADDED 3 MAXDELETEDID 3-0",
+                "XGROUP CREATE k empty 0-0 ENTRIESREAD -1",
+                "XGROUP CREATE k g 2-0 ENTRIESREAD 2",
+                "XCLAIM k g alice 0 1-1 TIME 1000 RETRYCOUNT 3 JUSTID FORCE",
+                "XGROUP CREATECONSUMER k g bob",
+            ]
+        );
+        // An empty stream: created by XADD with MAXLEN 0.
+        let mut s = Stream::new();
+        s.append(id(5, 5), 2, |i| fv[i], 4096, 100).unwrap();
+        s.delete(&[id(5, 5)]);
+        assert_eq!(
+            lines(&entry(Value::Stream(Box::new(s)), 0)),
+            [
+                "XADD k MAXLEN 0 0-1 x y",
+                "XSETID k 5-5 ENTRIESADDED 1 MAXDELETEDID 5-5"
+            ]
+        );
+    }
+}
