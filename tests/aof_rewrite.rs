@@ -1,5 +1,6 @@
 //! AOF rewrite against the real binary: BGREWRITEAOF writes a base in RDB
-//! form and starts a new incr file at its cut; turning the log on over
+//! form (or, with `aof-use-rdb-preamble no`, in command form) and starts
+//! a new incr file at its cut; turning the log on over
 //! data does the same; the auto-rewrite rule fires on growth. Every state
 //! on the way reloads the whole data set, after a clean stop or kill -9.
 
@@ -133,11 +134,15 @@ fn bgrewriteaof_compacts_the_log_and_everything_reloads() {
 
 #[test]
 fn writes_during_a_rewrite_survive_a_crash_before_and_after_it() {
-    for finish in [false, true] {
+    for (finish, preamble) in [(false, "yes"), (true, "yes"), (false, "no"), (true, "no")] {
         let dir = temp_dir("aofrw-crash");
         let want;
         {
-            let srv = start(&dir, 2, &["--appendfsync", "always"]);
+            let srv = start(
+                &dir,
+                2,
+                &["--appendfsync", "always", "--aof-use-rdb-preamble", preamble],
+            );
             let mut c = srv.client();
             fill(&mut c, 3);
             // 100+ keys at 2 ms each: the rewrite outlives the writes below.
@@ -171,7 +176,7 @@ fn writes_during_a_rewrite_survive_a_crash_before_and_after_it() {
         let mut c = srv.client();
         assert!(
             dataset(&mut c) == want,
-            "finish={finish}: acknowledged writes were lost"
+            "finish={finish} preamble={preamble}: acknowledged writes were lost"
         );
         drop(srv);
         let _ = std::fs::remove_dir_all(&dir);
@@ -212,11 +217,16 @@ fn the_log_is_rewritten_on_its_own_when_it_doubles() {
         raw.cmd(&["CONFIG", "GET", "auto-aof-rewrite-*"]),
         "*4\r\n$27\r\nauto-aof-rewrite-percentage\r\n$3\r\n100\r\n$25\r\nauto-aof-rewrite-min-size\r\n$5\r\n65536\r\n"
     );
-    assert_eq!(raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]), "+OK\r\n");
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]), "+OK\r\n");
     assert_eq!(
-        raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'aof-use-rdb-preamble') - only 'yes' is supported: AOF bases are written in RDB form\r\n"
+        raw.cmd(&["CONFIG", "GET", "aof-use-rdb-preamble"]),
+        "*2\r\n$20\r\naof-use-rdb-preamble\r\n$2\r\nno\r\n"
     );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "maybe"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'aof-use-rdb-preamble') - argument must be 'yes' or 'no'\r\n"
+    );
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]), "+OK\r\n");
     let value = "v".repeat(1000);
     for i in 0..200 {
         let _: () = q(&mut c, &["SET", &format!("k{}", i % 10), &value]);
@@ -271,5 +281,329 @@ fn bgrewriteaof_with_the_log_off_leaves_it_off() {
     let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
     assert_eq!(std::fs::metadata(incr).unwrap().len(), 0);
     drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ------------------------------------------------ aof-use-rdb-preamble no
+
+const LIB: &str = "#!lua name=aoflib\nredis.register_function('aoff', function(keys, args) return 42 end)";
+
+/// Hash tables with field TTLs: a replay (field by field, as Redis's)
+/// rebuilds them in another order; compared by members.
+const BY_MEMBERS: &[&str] = &["bighft"];
+
+/// Streams whose consumers' seen times a replay resets (XCLAIM and XGROUP
+/// CREATECONSUMER run at load time, in Redis too): their DUMPs compare
+/// with those 8 bytes blanked.
+const CONSUMERS: &[&str] = &["alice", "bob", "carol"];
+
+/// One key of every type (and encoding), TTLs, a stream with groups,
+/// consumers and pending entries, over databases 0, 1 and 9; a function
+/// library. With `field_ttls`, hashes with field TTLs too.
+fn every_type(c: &mut Connection, field_ttls: bool) {
+    let run = |c: &mut Connection, line: &str| {
+        let args: Vec<&str> = line.split(' ').collect();
+        let _: redis::Value = q(c, &args);
+    };
+    let _: String = q(c, &["FUNCTION", "LOAD", LIB]);
+    for line in [
+        "SET str hello",
+        "SET int 12345",
+        "SET neg -77",
+        "SET ttl v PX 86400000",
+        "RPUSH list a b c 1 -2",
+        "SADD iset 3 1 2",
+        "SADD sset a b c",
+        "ZADD zs 1.5 a 2 b -3 c 1e20 d -inf e",
+        "HSET h f1 v1 f2 v2",
+        "HSET hexp f v",
+        "PEXPIREAT hexp 4102444800000",
+        "XADD st 1-1 a 1 b x",
+        "XADD st 2-0 a 2 b y",
+        "XADD st 3-0 c 3",
+        "XADD st 4-0 a 4 b z",
+        "XGROUP CREATE st g 0",
+        "XGROUP CREATE st g2 $",
+        "XREADGROUP GROUP g alice COUNT 2 STREAMS st >",
+        "XREADGROUP GROUP g bob COUNT 1 STREAMS st >",
+        "XGROUP CREATECONSUMER st g carol",
+        "XADD gone 5-5 f v",
+        "XDEL gone 5-5",
+        "XGROUP CREATE made g $ MKSTREAM",
+    ] {
+        run(c, line);
+    }
+    // Several commands' worth of elements (64 per command), and the big
+    // encodings (quicklist, hashtable, skiplist).
+    let many = |cmd: &str, key: &str, n: usize, f: &dyn Fn(usize) -> String| {
+        let mut line = format!("{cmd} {key}");
+        for i in 0..n {
+            line.push(' ');
+            line.push_str(&f(i));
+        }
+        line
+    };
+    run(c, &many("RPUSH", "biglist", 1000, &|i| format!("element-{i}")));
+    run(c, &many("SADD", "bigset", 300, &|i| format!("m{i}")));
+    run(c, &many("SADD", "bigiset", 300, &|i| (i * 1000).to_string()));
+    run(c, &many("ZADD", "bigz", 200, &|i| format!("{} m{i}", i as f64 / 7.0)));
+    run(c, &many("HSET", "bigh", 200, &|i| format!("f{i} v{i}")));
+    for i in 0..150 {
+        run(
+            c,
+            &format!("XADD bigst {}-0 field {i} other o{}", i + 1, "x".repeat(i % 30)),
+        );
+    }
+    let _: () = q(c, &["SET", "big", &"x".repeat(5000)]);
+    if field_ttls {
+        for line in [
+            "HSET hft a 1 b 2 c 3",
+            "HPEXPIREAT hft 4102444800000 FIELDS 1 b",
+            "HPEXPIRE hft 86400000 FIELDS 1 c",
+            "PEXPIREAT hft 4102444800001",
+        ] {
+            run(c, line);
+        }
+        run(c, &many("HSET", "bighft", 200, &|i| format!("f{i} v{i}")));
+        run(
+            c,
+            &many("HPEXPIREAT bighft 4102444800000 FIELDS", "50", 50, &|i| {
+                format!("f{}", i * 2)
+            }),
+        );
+    }
+    let _: () = q(c, &["SELECT", "1"]);
+    run(c, "RPUSH l1 x y");
+    let _: () = q(c, &["SET", "s1", "one", "EX", "100000"]);
+    let _: () = q(c, &["SELECT", "9"]);
+    run(c, "HSET h9 a b");
+    run(c, "ZADD z9 1 one");
+    let _: () = q(c, &["SELECT", "0"]);
+}
+
+/// A DUMP payload with the consumers' seen times blanked and its CRC
+/// dropped.
+fn blank_seen_times(mut dump: Vec<u8>) -> Vec<u8> {
+    dump.truncate(dump.len() - 8);
+    for name in CONSUMERS {
+        let mut pat = vec![name.len() as u8];
+        pat.extend_from_slice(name.as_bytes());
+        if let Some(at) = dump.windows(pat.len()).rposition(|w| w == pat) {
+            let from = at + pat.len();
+            dump[from..from + 8].fill(0);
+        }
+    }
+    dump
+}
+
+/// What must survive a reload: per key its database, name, DUMP (seen
+/// times blanked) and PEXPIRETIME; then the function libraries. Keys in
+/// `by_members` (hash tables, whose order a replay need not keep) give
+/// their members sorted instead of DUMP (hashes with their fields' TTLs
+/// if `field_ttls`).
+fn contents(c: &mut Connection, by_members: &[&str], field_ttls: bool) -> Vec<(usize, String, Vec<u8>, i64)> {
+    let mut out = Vec::new();
+    for db in [0, 1, 9] {
+        let _: () = q(c, &["SELECT", &db.to_string()]);
+        let mut keys: Vec<String> = q(c, &["KEYS", "*"]);
+        keys.sort();
+        for k in keys {
+            let at: i64 = q(c, &["PEXPIRETIME", &k]);
+            if !by_members.contains(&k.as_str()) {
+                let dump: Vec<u8> = q(c, &["DUMP", &k]);
+                out.push((db, k, blank_seen_times(dump), at));
+                continue;
+            }
+            let mut members: Vec<String> = match q::<String>(c, &["TYPE", &k]).as_str() {
+                "set" => q(c, &["SMEMBERS", &k]),
+                _ => {
+                    let pairs: Vec<(String, String)> = q(c, &["HGETALL", &k]);
+                    pairs
+                        .into_iter()
+                        .map(|(f, v)| {
+                            let ttl: Vec<i64> = if field_ttls {
+                                q(c, &["HPEXPIRETIME", &k, "FIELDS", "1", &f])
+                            } else {
+                                Vec::new()
+                            };
+                            format!("{f}={v}@{ttl:?}")
+                        })
+                        .collect()
+                }
+            };
+            members.sort();
+            out.push((db, k, members.join(" ").into_bytes(), at));
+        }
+    }
+    let _: () = q(c, &["SELECT", "0"]);
+    let code: Vec<redis::Value> = q(c, &["FUNCTION", "LIST", "WITHCODE"]);
+    out.push((0, "functions".into(), format!("{code:?}").into_bytes(), 0));
+    out
+}
+
+/// The stream state a replay rebuilds apart from DUMP (a stream whose
+/// entries were deleted holds no tombstones once replayed).
+fn stream_info(c: &mut Connection, key: &str) -> Vec<String> {
+    let info: Vec<redis::Value> = q(c, &["XINFO", "STREAM", key]);
+    let mut out = Vec::new();
+    for pair in info.chunks(2) {
+        let name = match &pair[0] {
+            redis::Value::Data(b) => String::from_utf8_lossy(b).into_owned(),
+            v => format!("{v:?}"),
+        };
+        if [
+            "last-generated-id",
+            "max-deleted-entry-id",
+            "entries-added",
+            "length",
+            "groups",
+        ]
+        .contains(&name.as_str())
+        {
+            out.push(format!("{name}={:?}", pair[1]));
+        }
+    }
+    out
+}
+
+/// The RESP commands of a base in command form, one line each.
+fn base_commands(path: &Path) -> Vec<String> {
+    let data = std::fs::read(path).unwrap();
+    assert!(data.starts_with(b"*"), "not a base of commands");
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < data.len() {
+        let n = common::reply_len(&data, at).expect("a whole command");
+        out.push(common::reply_text(&data[at..at + n]).replace('\n', " "));
+        at += n;
+    }
+    out
+}
+
+#[test]
+fn without_the_rdb_preamble_the_base_is_commands_and_everything_reloads() {
+    let dir = temp_dir("aofrw-nopre");
+    let want;
+    let gone_info;
+    {
+        let srv = start(&dir, 2, &["--aof-use-rdb-preamble", "no"]);
+        let mut c = srv.client();
+        let mut raw = srv.raw();
+        assert_eq!(
+            raw.cmd(&["CONFIG", "GET", "aof-use-rdb-preamble"]),
+            "*2\r\n$20\r\naof-use-rdb-preamble\r\n$2\r\nno\r\n"
+        );
+        every_type(&mut c, true);
+        want = contents(&mut c, BY_MEMBERS, true);
+        gone_info = stream_info(&mut c, "gone");
+        let _: String = q(&mut c, &["BGREWRITEAOF"]);
+        wait_rewrites(&mut c, 1);
+        assert_eq!(
+            manifest(&dir),
+            [
+                "file appendonly.aof.2.base.aof seq 2 type b",
+                "file appendonly.aof.2.incr.aof seq 2 type i"
+            ]
+        );
+        let cmds = base_commands(&dir.join("appendonlydir/appendonly.aof.2.base.aof"));
+        assert_eq!(cmds[0], format!("FUNCTION LOAD {LIB}").replace('\n', " "));
+        for want in [
+            "SELECT 0",
+            "SELECT 1",
+            "SELECT 9",
+            "SET str hello",
+            "SET int 12345",
+            "RPUSH list a b c 1 -2",
+            "SADD iset 1 2 3",
+            "ZADD zs -inf e -3 c 1.5 a 2 b 1e+20 d",
+            "HMSET h f1 v1 f2 v2",
+            "PEXPIREAT hexp 4102444800000",
+            "HPEXPIREAT hft 4102444800000 FIELDS 1 b",
+            "PEXPIREAT hft 4102444800001",
+            "XADD st 1-1 a 1 b x",
+            "XSETID st 4-0 ENTRIESADDED 4 MAXDELETEDID 0-0",
+            "XGROUP CREATE st g 3-0 ENTRIESREAD 3",
+            "XGROUP CREATE st g2 4-0 ENTRIESREAD -1",
+            "XGROUP CREATECONSUMER st g carol",
+            "XADD gone MAXLEN 0 0-1 x y",
+            "XSETID gone 5-5 ENTRIESADDED 1 MAXDELETEDID 5-5",
+        ] {
+            assert!(cmds.iter().any(|c| c == want), "{want} not in the base");
+        }
+        assert!(cmds
+            .iter()
+            .any(|c| c.starts_with("XCLAIM st g alice 0 1-1 TIME ") && c.ends_with(" RETRYCOUNT 1 JUSTID FORCE")));
+        // 64 elements a command.
+        assert_eq!(cmds.iter().filter(|c| c.starts_with("RPUSH biglist ")).count(), 16);
+        let _: () = q(&mut c, &["SET", "after", "1"]);
+    }
+    let mut want = want;
+    want.push((0, "after".into(), Vec::new(), -1));
+    let fix_after = |mut v: Vec<(usize, String, Vec<u8>, i64)>| {
+        for e in v.iter_mut().filter(|e| e.1 == "after") {
+            e.2.clear();
+        }
+        v.sort();
+        v
+    };
+    let want = fix_after(want);
+    // Another shard count: every key goes where it hashes now.
+    {
+        let srv = start(&dir, 3, &["--aof-use-rdb-preamble", "no"]);
+        let mut c = srv.client();
+        let got = fix_after(contents(&mut c, BY_MEMBERS, true));
+        for (g, w) in got.iter().zip(&want) {
+            assert!(g == w, "the reloaded {} differs", w.1);
+        }
+        assert_eq!(got.len(), want.len());
+        assert_eq!(stream_info(&mut c, "gone"), gone_info);
+        // For redis-server 7.0, which has no hash field TTLs: a second
+        // rewrite in command form without them.
+        let _: i64 = q(&mut c, &["DEL", "hft", "bighft", "after"]);
+        let _: String = q(&mut c, &["BGREWRITEAOF"]);
+        wait_rewrites(&mut c, 1);
+        assert_eq!(manifest(&dir)[0], "file appendonly.aof.3.base.aof seq 3 type b");
+    }
+    let want: Vec<_> = want
+        .into_iter()
+        .filter(|e| !["hft", "bighft", "after"].contains(&e.1.as_str()))
+        .collect();
+    // 7.0 holds small sets and big hashes in hash tables of its own
+    // order: those compare by members.
+    let by_members = ["sset", "bigset", "bigh"];
+    let want_7 = {
+        let srv = start(&dir, 2, &["--aof-use-rdb-preamble", "no"]);
+        let mut c = srv.client();
+        let mut got = contents(&mut c, &by_members, false);
+        got.sort();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                by_members.contains(&g.1.as_str()) || g == w,
+                "the reloaded {} differs",
+                w.1
+            );
+        }
+        got
+    };
+    let redis = common::Redis::start_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut got = contents(&mut r, &by_members, false);
+    got.sort();
+    assert_eq!(got.len(), want_7.len());
+    for (g, w) in got.iter().zip(&want_7) {
+        // (FUNCTION LIST's replies differ in their shape: FCALL below.)
+        if g.1 == "functions" {
+            continue;
+        }
+        assert!(g == w, "redis-server 7.0 loads a different {}", w.1);
+    }
+    let f: i64 = q(&mut r, &["FCALL", "aoff", "0"]);
+    assert_eq!(f, 42);
+    assert_eq!(stream_info(&mut r, "gone"), gone_info);
+    drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1234,8 +1234,11 @@ pub async fn replay(
     let mut total = 0;
     for (i, f) in files.iter().enumerate() {
         let started = Instant::now();
-        if f.kind == b'b' && is_rdb(&dir_of(cfg).join(&f.name)) {
-            crate::server::log::notice("Reading RDB base file on AOF loading...");
+        // Bases load on every shard at once, in RDB or command form.
+        if f.kind == b'b' {
+            if is_rdb(&dir_of(cfg).join(&f.name)) {
+                crate::server::log::notice("Reading RDB base file on AOF loading...");
+            }
             let path = dir_of(cfg).join(&f.name);
             let results =
                 crate::shard::coordinator::broadcast(shard, move |sh| crate::persist::snapshot::load_file(sh, &path))

@@ -255,6 +255,160 @@ fn stream(out: &mut Vec<u8>, key: &[u8], s: &Stream) {
     }
 }
 
+// ---------------------------------------------------------------- loading
+
+/// One command of a base: argument ranges relative to `start`, and where
+/// the next command begins.
+struct Parsed {
+    start: usize,
+    next: usize,
+}
+
+/// Parses the command at `pos` of `data` into `ranges` (offsets from its
+/// start). `Ok(None)` at the end; `Err(true)` when the data ends inside the
+/// command, `Err(false)` when it is not RESP.
+fn parse_one(data: &[u8], mut pos: usize, ranges: &mut Vec<(u32, u32)>) -> Result<Option<Parsed>, bool> {
+    let line = |pos: usize| -> Result<(&[u8], usize), bool> {
+        let nl = memchr::memchr(b'\n', &data[pos..]).ok_or(true)?;
+        let l = &data[pos..pos + nl];
+        Ok((l.strip_suffix(b"\r").unwrap_or(l), pos + nl + 1))
+    };
+    let num = |l: &[u8]| -> Result<usize, bool> {
+        std::str::from_utf8(l)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or(false)
+    };
+    // Annotations (`#TS:...`) are skipped, as Redis does.
+    while pos < data.len() && data[pos] == b'#' {
+        pos = line(pos)?.1;
+    }
+    if pos >= data.len() {
+        return Ok(None);
+    }
+    if data[pos] != b'*' {
+        return Err(false);
+    }
+    let start = pos;
+    let (l, mut at) = line(pos)?;
+    let argc = num(&l[1..])?;
+    if argc < 1 {
+        return Err(false);
+    }
+    ranges.clear();
+    for _ in 0..argc {
+        if at >= data.len() {
+            return Err(true);
+        }
+        if data[at] != b'$' {
+            return Err(false);
+        }
+        let (l, body) = line(at)?;
+        let len = num(&l[1..])?;
+        if body + len + 2 > data.len() {
+            return Err(true);
+        }
+        let off = u32::try_from(body - start).map_err(|_| false)?;
+        ranges.push((off, len as u32));
+        at = body + len + 2;
+    }
+    Ok(Some(Parsed { start, next: at }))
+}
+
+/// Loads the keys this shard owns from a base in command form at `path`
+/// (functions on shard 0): every shard reads the file and runs the
+/// commands of its own keys itself, as every shard reads an RDB base, so
+/// a base loads at the shards' combined speed with no hop between them.
+/// Returns the commands run.
+pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Path) -> Result<u64, String> {
+    use crate::command::table::Handler;
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let dbs = shard.ks.borrow().dbs.len();
+    let mut ranges = Vec::with_capacity(8);
+    let mut out = Vec::new();
+    let (mut pos, mut db, mut run, mut warned) = (0usize, 0usize, 0u64, false);
+    loop {
+        let cmd = match parse_one(&data, pos, &mut ranges) {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            Err(true) => return Err(format!("Unexpected end of file reading the append only file {}", name)),
+            Err(false) => {
+                return Err(format!(
+                    "Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
+                    name
+                ))
+            }
+        };
+        pos = cmd.next;
+        let args = crate::command::Args::new(&data[cmd.start..cmd.next], &ranges);
+        let Some(spec) = crate::command::lookup(args.get(0)) else {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file {}",
+                String::from_utf8_lossy(args.get(0)),
+                name
+            ));
+        };
+        if !spec.arity_ok(args.len()) {
+            return Err(format!(
+                "Wrong number of arguments for '{}' reading the append only file {}",
+                spec.name, name
+            ));
+        }
+        match spec.handler {
+            Handler::Shard(handler) => {
+                let Some(first) = spec.key_indices(&args).next() else {
+                    continue;
+                };
+                if crate::shard::slot::key_shard(args.get(first), shard.count) != shard.id {
+                    continue;
+                }
+                out.clear();
+                crate::command::observe::begin();
+                let now = crate::util::now_ms();
+                crate::command::execute(shard, spec, handler, &args, db, false, true, now, &mut out);
+                // Redis goes on past a command's error when loading; the
+                // first one is logged.
+                if out.first() == Some(&b'-') && !warned {
+                    warned = true;
+                    crate::server::log::warning(&format!(
+                        "{} in the append only file {} failed: {}",
+                        spec.name,
+                        name,
+                        String::from_utf8_lossy(&out).trim_end()
+                    ));
+                }
+                run += 1;
+            }
+            Handler::Conn(crate::command::ConnCmd::Select) => {
+                db = std::str::from_utf8(args.get(1))
+                    .ok()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|&n| n < dbs)
+                    .ok_or_else(|| format!("Bad SELECT in the append only file {}", name))?;
+            }
+            Handler::Conn(crate::command::ConnCmd::Function) if shard.id == 0 => {
+                let argv: Vec<&[u8]> = args.iter().collect();
+                out.clear();
+                crate::script::engine::Engine::with(|e| e.function_command(&argv, false, &mut out));
+                if out.first() == Some(&b'-') {
+                    return Err(format!(
+                        "failed loading the functions: {}",
+                        String::from_utf8_lossy(&out).trim_end()
+                    ));
+                }
+                run += 1;
+            }
+            // A base holds key commands, SELECT and FUNCTION LOAD only;
+            // MULTI/EXEC wrappers add nothing when loading.
+            Handler::Conn(_) => {}
+        }
+    }
+    Ok(run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

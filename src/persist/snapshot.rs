@@ -850,9 +850,17 @@ pub fn load_at_startup(shard: &Rc<Shard>) -> Result<(), String> {
     }
 }
 
-/// Loads the keys this shard owns from the RDB file at `path` (an AOF
-/// base), functions on shard 0.
+/// Loads the keys this shard owns from the AOF base at `path`, functions
+/// on shard 0: an RDB file, or commands (a base written without the RDB
+/// preamble, see [`super::aof_base::load_file`]).
 pub fn load_file(shard: &Rc<Shard>, path: &std::path::Path) -> Result<(u64, u64), String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 5];
+    let rdb = file.read_exact(&mut magic).is_ok() && &magic == b"REDIS";
+    if !rdb {
+        return super::aof_base::load_file(shard, path).map(|n| (n, 0));
+    }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     load(shard, std::io::BufReader::with_capacity(1 << 20, file), false, false)
 }
