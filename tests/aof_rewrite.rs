@@ -355,6 +355,16 @@ fn every_type(c: &mut Connection, field_ttls: bool) {
         );
     }
     let _: () = q(c, &["SET", "big", &"x".repeat(5000)]);
+    // A base over the loader's 1 MiB chunks, with an argument bigger than
+    // one.
+    let _: () = q(c, &["SET", "huge", &"0123456789abcdef".repeat(200_000)]);
+    for b in 0..40 {
+        let mut cmd = redis::cmd("MSET");
+        for i in 0..100 {
+            cmd.arg(format!("fill:{b}:{i}")).arg(format!("{:0>400}", b * 100 + i));
+        }
+        let _: () = cmd.query(c).unwrap();
+    }
     if field_ttls {
         for line in [
             "HSET hft a 1 b 2 c 3",
@@ -604,6 +614,75 @@ fn without_the_rdb_preamble_the_base_is_commands_and_everything_reloads() {
     let f: i64 = q(&mut r, &["FCALL", "aoff", "0"]);
     assert_eq!(f, 42);
     assert_eq!(stream_info(&mut r, "gone"), gone_info);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A base of commands written by hand, as Redis 7.4 writes one (a
+/// timestamp annotation, FUNCTION LOAD, SELECT per database, keys that
+/// hash to every shard, a TTL already past): Spindle under 3 shards and
+/// redis-server 7.0 load the same data set.
+#[test]
+fn a_base_of_commands_loads_on_every_shard_as_redis_loads_it() {
+    let dir = temp_dir("aofrw-handbase");
+    let aof = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aof).unwrap();
+    let mut base = b"#TS:1700000000\r\n".to_vec();
+    let mut cmd = |args: &[&str]| base.extend_from_slice(&common::encode(args));
+    cmd(&["FUNCTION", "LOAD", LIB]);
+    cmd(&["SELECT", "0"]);
+    for i in 0..50 {
+        cmd(&["SET", &format!("key:{i}"), &format!("value-{i}")]);
+    }
+    cmd(&["RPUSH", "list", "a", "b", "c"]);
+    cmd(&["RPUSH", "list", "d"]);
+    cmd(&["SET", "expired", "x"]);
+    cmd(&["PEXPIREAT", "expired", "1000"]);
+    cmd(&["SET", "later", "y"]);
+    cmd(&["PEXPIREAT", "later", "4102444800000"]);
+    cmd(&["SELECT", "9"]);
+    cmd(&["HMSET", "h", "f", "v", "g", "w"]);
+    cmd(&["ZADD", "z", "1.5", "a", "-2", "b"]);
+    cmd(&["SADD", "s", "3", "1", "2"]);
+    cmd(&["XADD", "st", "1-1", "a", "1"]);
+    cmd(&["XSETID", "st", "7-0", "ENTRIESADDED", "3", "MAXDELETEDID", "6-0"]);
+    cmd(&["XGROUP", "CREATE", "st", "g", "1-1", "ENTRIESREAD", "1"]);
+    cmd(&["SELECT", "0"]);
+    cmd(&["SET", "back-in-0", "z"]);
+    std::fs::write(aof.join("appendonly.aof.1.base.aof"), &base).unwrap();
+    std::fs::write(
+        aof.join("appendonly.aof.1.incr.aof"),
+        common::encode(&["SET", "from-incr", "1"]),
+    )
+    .unwrap();
+    std::fs::write(
+        aof.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let got = {
+        let srv = start(&dir, 3, &[]);
+        let mut c = srv.client();
+        let mut got = contents(&mut c, &[], false);
+        got.sort();
+        let n: i64 = q(&mut c, &["DBSIZE"]);
+        assert_eq!(n, 50 + 4);
+        assert_eq!(got.iter().filter(|e| e.0 == 9).count(), 4);
+        got
+    };
+    let redis = common::Redis::start_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut want = contents(&mut r, &[], false);
+    want.sort();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        if g.1 != "functions" {
+            assert!(g == w, "{} differs from redis-server 7.0's", w.1);
+        }
+    }
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -319,10 +319,16 @@ fn parse_one(data: &[u8], mut pos: usize, ranges: &mut Vec<(u32, u32)>) -> Resul
 /// (functions on shard 0): every shard reads the file and runs the
 /// commands of its own keys itself, as every shard reads an RDB base, so
 /// a base loads at the shards' combined speed with no hop between them.
-/// Returns the commands run.
+/// The file is read in chunks and parsed in place. A base holds what a
+/// rewrite writes (one key a command, SELECT, FUNCTION LOAD); a command
+/// whose keys live on several shards is refused. Returns the commands run.
 pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Path) -> Result<u64, String> {
     use crate::command::table::Handler;
-    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    use std::io::Read;
+    const CHUNK: usize = 1 << 20;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut data: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut eof = false;
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -333,6 +339,17 @@ pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Pat
     loop {
         let cmd = match parse_one(&data, pos, &mut ranges) {
             Ok(Some(c)) => c,
+            Ok(None) | Err(true) if !eof => {
+                // Keep the unread tail, then read on.
+                data.drain(..pos);
+                pos = 0;
+                let at = data.len();
+                data.resize(at + CHUNK.max(at), 0);
+                let n = file.read(&mut data[at..]).map_err(|e| e.to_string())?;
+                data.truncate(at + n);
+                eof = n == 0;
+                continue;
+            }
             Ok(None) => break,
             Err(true) => return Err(format!("Unexpected end of file reading the append only file {}", name)),
             Err(false) => {
@@ -359,10 +376,17 @@ pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Pat
         }
         match spec.handler {
             Handler::Shard(handler) => {
-                let Some(first) = spec.key_indices(&args).next() else {
-                    continue;
-                };
-                if crate::shard::slot::key_shard(args.get(first), shard.count) != shard.id {
+                let mut owners = spec
+                    .key_indices(&args)
+                    .map(|i| crate::shard::slot::key_shard(args.get(i), shard.count));
+                let Some(owner) = owners.next() else { continue };
+                if owners.any(|o| o != owner) {
+                    return Err(format!(
+                        "'{}' over keys of several shards in the append only file {}: a base holds one key a command",
+                        spec.name, name
+                    ));
+                }
+                if owner != shard.id {
                     continue;
                 }
                 out.clear();
@@ -574,5 +598,32 @@ mod tests {
                 "XSETID k 5-5 ENTRIESADDED 1 MAXDELETEDID 5-5"
             ]
         );
+    }
+
+    #[test]
+    fn the_loader_parses_commands_in_place() {
+        let data = b"#TS:1700000000\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv\n\r\n";
+        let mut ranges = Vec::new();
+        let c = parse_one(data, 0, &mut ranges).unwrap().unwrap();
+        let args = crate::command::Args::new(&data[c.start..c.next], &ranges);
+        assert_eq!((args.get(0), args.get(1)), (&b"SELECT"[..], &b"3"[..]));
+        let c = parse_one(data, c.next, &mut ranges).unwrap().unwrap();
+        let args = crate::command::Args::new(&data[c.start..c.next], &ranges);
+        assert_eq!(args.len(), 3);
+        assert_eq!(args.get(2), b"v\n");
+        assert!(parse_one(data, c.next, &mut ranges).unwrap().is_none());
+        // A torn tail, and what is not RESP.
+        for cut in 1..data.len() - 1 {
+            let mut pos = 0;
+            let r = loop {
+                match parse_one(&data[..cut], pos, &mut ranges) {
+                    Ok(Some(c)) => pos = c.next,
+                    other => break other,
+                }
+            };
+            assert!(matches!(r, Ok(None) | Err(true)), "cut at {cut}");
+        }
+        assert_eq!(parse_one(b"SET k v\r\n", 0, &mut ranges).err(), Some(false));
+        assert_eq!(parse_one(b"*1\r\n:1\r\n", 0, &mut ranges).err(), Some(false));
     }
 }
