@@ -686,3 +686,35 @@ fn a_base_of_commands_loads_on_every_shard_as_redis_loads_it() {
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A base of commands is loaded per shard: a command over keys of several
+/// shards (which no rewrite writes) stops the start-up with an error
+/// rather than loading keys on the wrong shard.
+#[test]
+fn a_base_command_over_several_shards_is_refused() {
+    let dir = temp_dir("aofrw-crossbase");
+    let aof = dir.join("appendonlydir");
+    std::fs::create_dir_all(&aof).unwrap();
+    let keys = common::keys_on_distinct_shards("k", 2);
+    std::fs::write(
+        aof.join("appendonly.aof.1.base.aof"),
+        common::encode(&["MSET", &keys[0], "1", &keys[1], "2"]),
+    )
+    .unwrap();
+    std::fs::write(aof.join("appendonly.aof.1.incr.aof"), b"").unwrap();
+    std::fs::write(
+        aof.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let port = common::free_port().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spindle"))
+        .args(["--port", &port, "--bind", "127.0.0.1", "--shards", "2", "--save", ""])
+        .args(["--dir", dir.to_str().unwrap(), "--appendonly", "yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("'mset' over keys of several shards"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
