@@ -120,11 +120,7 @@ fn bgrewriteaof_compacts_the_log_and_everything_reloads() {
         assert!(got == want, "the reloaded data set differs");
     }
     // redis-server 7.0 loads the rewritten log.
-    let redis = common::Redis::start_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
-    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let (redis, mut r) = redis_loading(&dir);
     let mut got = dataset(&mut r);
     got.sort();
     assert!(got == want, "redis-server 7.0 loads a different data set");
@@ -476,6 +472,20 @@ fn stream_info(c: &mut Connection, key: &str) -> Vec<String> {
     out
 }
 
+/// redis-server 7.0 on `dir`'s log, once it has loaded it (it answers
+/// LOADING meanwhile).
+fn redis_loading(dir: &Path) -> (common::Redis, Connection) {
+    let redis = common::Redis::start_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
+    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    eventually("redis-server 7.0 loaded the log", || {
+        redis::cmd("PING").query::<String>(&mut r).is_ok()
+    });
+    (redis, r)
+}
+
 /// The RESP commands of a base in command form, one line each.
 fn base_commands(path: &Path) -> Vec<String> {
     let data = std::fs::read(path).unwrap();
@@ -596,11 +606,7 @@ fn without_the_rdb_preamble_the_base_is_commands_and_everything_reloads() {
         }
         got
     };
-    let redis = common::Redis::start_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
-    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let (redis, mut r) = redis_loading(&dir);
     let mut got = contents(&mut r, &by_members, false);
     got.sort();
     assert_eq!(got.len(), want_7.len());
@@ -670,11 +676,7 @@ fn a_base_of_commands_loads_on_every_shard_as_redis_loads_it() {
         assert_eq!(got.iter().filter(|e| e.0 == 9).count(), 4);
         got
     };
-    let redis = common::Redis::start_with(&["--dir", dir.to_str().unwrap(), "--appendonly", "yes"]);
-    let mut r = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    let (redis, mut r) = redis_loading(&dir);
     let mut want = contents(&mut r, &[], false);
     want.sort();
     assert_eq!(got.len(), want.len());
