@@ -763,7 +763,8 @@ impl Config {
             | "appendfilename"
             | "aof-load-truncated"
             | "auto-aof-rewrite-percentage"
-            | "auto-aof-rewrite-min-size" => self.aof.get(name)?,
+            | "auto-aof-rewrite-min-size"
+            | "aof-use-rdb-preamble" => self.aof.get(name)?,
             "notify-keyspace-events" => crate::command::notify::format(self.notify_keyspace_events),
             "client-output-buffer-limit" => {
                 let parts: Vec<String> = OBUF_CLASSES

@@ -82,6 +82,9 @@ pub struct AofConfig {
     pub auto_rewrite_percentage: u64,
     /// ... and is bigger than this.
     pub auto_rewrite_min_size: u64,
+    /// `aof-use-rdb-preamble`: rewrites write the base in RDB form
+    /// (`.base.rdb`), else as commands (`.base.aof`).
+    pub use_rdb_preamble: bool,
 }
 
 impl Default for AofConfig {
@@ -94,6 +97,7 @@ impl Default for AofConfig {
             load_truncated: true,
             auto_rewrite_percentage: 100,
             auto_rewrite_min_size: 64 << 20,
+            use_rdb_preamble: true,
         }
     }
 }
@@ -110,7 +114,7 @@ impl AofConfig {
             "aof-load-truncated" => yn(self.load_truncated),
             "auto-aof-rewrite-percentage" => self.auto_rewrite_percentage.to_string(),
             "auto-aof-rewrite-min-size" => self.auto_rewrite_min_size.to_string(),
-            "aof-use-rdb-preamble" => "yes".into(),
+            "aof-use-rdb-preamble" => yn(self.use_rdb_preamble),
             _ => return None,
         })
     }
@@ -151,13 +155,7 @@ impl AofConfig {
                 "auto-aof-rewrite-min-size" => {
                     self.auto_rewrite_min_size = crate::config::parse_memory(v)?;
                 }
-                // Bases are always written in RDB form (Redis's default);
-                // a base of commands is not written by this build.
-                "aof-use-rdb-preamble" => {
-                    if !yn(v)? {
-                        return Err("only 'yes' is supported: AOF bases are written in RDB form".into());
-                    }
-                }
+                "aof-use-rdb-preamble" => self.use_rdb_preamble = yn(v)?,
                 _ => return Err(String::new()),
             }
             Ok(())
@@ -1189,7 +1187,12 @@ pub fn empty_rdb() -> Vec<u8> {
 fn next_files(cfg: &AofConfig, old: &Manifest, shards: usize) -> (FileInfo, Vec<FileInfo>) {
     let base_seq = old.base.as_ref().map_or(0, |b| b.seq) + 1;
     let base = FileInfo {
-        name: format!("{}.{}.base.rdb", cfg.filename, base_seq),
+        name: format!(
+            "{}.{}.base.{}",
+            cfg.filename,
+            base_seq,
+            if cfg.use_rdb_preamble { "rdb" } else { "aof" }
+        ),
         seq: base_seq,
         kind: b'b',
         shard: None,
@@ -1257,8 +1260,10 @@ pub fn start_fresh(cfg: &AofConfig, shards: usize) -> Result<(), String> {
     let (base, incr) = next_files(cfg, &old, shards);
     let io = |e: std::io::Error| e.to_string();
     let files = create_incr_files(cfg, &incr)?;
+    // An empty base: an RDB without keys, or no commands.
+    let empty = if cfg.use_rdb_preamble { empty_rdb() } else { Vec::new() };
     let mut f = std::fs::File::create(dir.join(&base.name)).map_err(io)?;
-    f.write_all(&empty_rdb()).map_err(io)?;
+    f.write_all(&empty).map_err(io)?;
     f.sync_all().map_err(io)?;
     let m = Manifest {
         base: Some(base),
@@ -1269,7 +1274,7 @@ pub fn start_fresh(cfg: &AofConfig, shards: usize) -> Result<(), String> {
     for f in old.base.iter().chain(&old.history).chain(&old.incr) {
         let _ = std::fs::remove_file(dir.join(&f.name));
     }
-    set_sizes(empty_rdb().len() as u64, 0);
+    set_sizes(empty.len() as u64, 0);
     set_fsync(cfg.fsync);
     start_writers(files.into_iter().map(|f| (f, 0)).collect());
     Ok(())
@@ -1567,22 +1572,22 @@ pub async fn replay(
         _ => (None, files),
     };
     let gens = generations(incr)?;
-    let no_parts = std::collections::HashMap::new();
     let mut total = 0;
     if let Some(f) = base {
         let started = Instant::now();
-        if is_rdb(&dir_of(cfg).join(&f.name)) {
+        // Bases load on every shard at once, in RDB or command form.
+        let rdb = is_rdb(&dir_of(cfg).join(&f.name));
+        if rdb {
             crate::server::log::notice("Reading RDB base file on AOF loading...");
-            let path = dir_of(cfg).join(&f.name);
-            let results =
-                crate::shard::coordinator::broadcast(shard, move |sh| crate::persist::snapshot::load_file(sh, &path))
-                    .await;
-            for r in results {
-                r.map_err(|e| format!("Bad file format reading the RDB base {}: {}", f.name, e))?;
-            }
-        } else {
-            let cmds = read_for_load(cfg, f, gens.is_empty())?;
-            total += run_log(shard, &mut state, &cmds, None, &no_parts, &f.name).await?;
+        }
+        let path = dir_of(cfg).join(&f.name);
+        let results =
+            crate::shard::coordinator::broadcast(shard, move |sh| crate::persist::snapshot::load_file(sh, &path)).await;
+        for r in results {
+            r.map_err(|e| {
+                let what = if rdb { "the RDB base" } else { "the base" };
+                format!("Bad file format reading {} {}: {}", what, f.name, e)
+            })?;
         }
         crate::server::log::notice(&format!(
             "DB loaded from base file {}: {:.3} seconds",

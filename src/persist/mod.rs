@@ -41,6 +41,8 @@ pub fn changed(shard: &Shard, n: u64) {
 }
 
 pub mod aof;
+// The AOF base in command form (aof-use-rdb-preamble no).
+pub mod aof_base;
 pub mod propagate;
 // The RDB codec (see ARCHITECTURE.md, "Persistence: the RDB codec"):
 // crc64 (checksum + combine), lzf, codec (lengths, strings, listpacks,

@@ -271,6 +271,8 @@ struct Job {
     filename: String,
     /// An AOF base (the `aof-base` AUX field says so).
     aof_base: bool,
+    /// RDB, or commands (an AOF base without the RDB preamble).
+    form: super::walk::Form,
     functions: Vec<Vec<u8>>,
     /// Keys and volatile keys per database number, all shards summed.
     sizes: Vec<(u64, u64)>,
@@ -287,9 +289,14 @@ struct Job {
 /// each starts its walk ([`super::walk::begin`]). Returns the job and the
 /// change counts the snapshot covers.
 async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool, target: Target) -> (Job, Vec<u64>) {
+    let form = target.form();
     let (compress, checksum) = {
         let cfg = shard.config.borrow();
-        (cfg.persist.rdbcompression, cfg.persist.rdbchecksum)
+        // A base of commands carries no checksum.
+        (
+            cfg.persist.rdbcompression,
+            cfg.persist.rdbchecksum && form == super::walk::Form::Rdb,
+        )
     };
     let now = crate::util::now_ms();
     let aof_base = matches!(target, Target::AofBase { .. });
@@ -298,7 +305,7 @@ async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool, tar
             // The log switches to its new incr file at the cut.
             super::aof::at_cut(sh);
         }
-        super::walk::begin(sh, now, write_opts(sh, compress), checksum)
+        super::walk::begin(sh, now, form, write_opts(sh, compress), checksum)
     })
     .await;
     let functions: Vec<Vec<u8>> = crate::script::store::libraries()
@@ -333,6 +340,7 @@ async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool, tar
             dir,
             filename,
             aof_base,
+            form,
             functions,
             sizes,
             version,
@@ -347,10 +355,17 @@ async fn take_cut(shard: &Rc<Shard>, tx: crate::shard::gate::TxId, bg: bool, tar
 
 /// The header: magic, AUX fields, functions, and the size hints of every
 /// database (`SELECTDB` + `RESIZEDB` with the totals of all shards; the
-/// slices select their databases again).
+/// slices select their databases again). In command form: a `FUNCTION
+/// LOAD` per library, as Redis's rewrite begins.
 fn header(job: &Job) -> Vec<u8> {
     use super::rdb_write::{self, AuxValue};
     let mut head = Vec::new();
+    if job.form == super::walk::Form::Commands {
+        for code in &job.functions {
+            super::aof_base::function(&mut head, code);
+        }
+        return head;
+    }
     rdb_write::header(
         &mut head,
         job.version,
@@ -474,7 +489,8 @@ async fn write_job(shard: &Rc<Shard>, job: Job) -> std::io::Result<()> {
         rounds,
         longest.as_micros()
     ));
-    if let (None, Some(w)) = (&err, w.as_mut()) {
+    // A base of commands simply ends; an RDB file has EOF and its CRC.
+    if let (None, Some(w), super::walk::Form::Rdb) = (&err, w.as_mut(), job.form) {
         let mut tail = Vec::new();
         super::rdb_write::eof(&mut tail);
         if job.checksum {
@@ -556,6 +572,18 @@ pub enum Target {
     Dump,
     /// A base file of the append-only log, `dir/name`.
     AofBase { dir: std::path::PathBuf, name: String },
+}
+
+impl Target {
+    /// The form of the file: a base named `*.aof` (written with
+    /// `aof-use-rdb-preamble no`, which names it so) holds commands,
+    /// anything else is RDB.
+    fn form(&self) -> super::walk::Form {
+        match self {
+            Target::AofBase { name, .. } if name.ends_with(".aof") => super::walk::Form::Commands,
+            _ => super::walk::Form::Rdb,
+        }
+    }
 }
 
 /// [`begin`] for any target; `None` if a walk is already running.
@@ -823,9 +851,17 @@ pub fn load_at_startup(shard: &Rc<Shard>) -> Result<(), String> {
     }
 }
 
-/// Loads the keys this shard owns from the RDB file at `path` (an AOF
-/// base), functions on shard 0.
+/// Loads the keys this shard owns from the AOF base at `path`, functions
+/// on shard 0: an RDB file, or commands (a base written without the RDB
+/// preamble, see [`super::aof_base::load_file`]).
 pub fn load_file(shard: &Rc<Shard>, path: &std::path::Path) -> Result<(u64, u64), String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 5];
+    let rdb = file.read_exact(&mut magic).is_ok() && &magic == b"REDIS";
+    if !rdb {
+        return super::aof_base::load_file(shard, path).map(|n| (n, 0));
+    }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     load(shard, std::io::BufReader::with_capacity(1 << 20, file), false, false)
 }

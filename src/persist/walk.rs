@@ -20,6 +20,10 @@
 //! written from there, then freed off the shard. Every slice begins with
 //! a `SELECTDB`, so slices of all shards can follow one another in the
 //! file in any order.
+//!
+//! Entries are written as RDB records ([`super::rdb_write`]) or, for an
+//! AOF base in command form, as the commands that rebuild them
+//! ([`super::aof_base`]), as [`Form`] says.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -28,10 +32,38 @@ use super::rdb_write::{self, WriteOpts};
 use crate::shard::Shard;
 use crate::storage::{Db, Entry};
 
+/// How a walk writes its entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// RDB records (a snapshot, an AOF base with the RDB preamble).
+    Rdb,
+    /// RESP commands (an AOF base with `aof-use-rdb-preamble no`).
+    Commands,
+}
+
+impl Form {
+    /// Switches to database `number` (`SELECTDB` / `SELECT`).
+    fn select_db(self, out: &mut Vec<u8>, number: usize) {
+        match self {
+            Form::Rdb => rdb_write::select_db(out, number),
+            Form::Commands => super::aof_base::select_db(out, number),
+        }
+    }
+
+    /// Writes one entry.
+    fn key(self, out: &mut Vec<u8>, key: &[u8], e: &Entry, opts: &WriteOpts) {
+        match self {
+            Form::Rdb => rdb_write::key(out, key, e, opts),
+            Form::Commands => super::aof_base::key(out, key, e),
+        }
+    }
+}
+
 /// One shard's running walk.
 struct Walk {
     /// Keys expired at the cut are left out.
     now: u64,
+    form: Form,
     opts: WriteOpts,
     checksum: bool,
     /// Entries written before they changed, not yet handed out.
@@ -86,7 +118,7 @@ pub struct Cut {
 }
 
 /// Starts a walk on `shard` (called inside the cut, every shard locked).
-pub fn begin(shard: &Shard, now: u64, opts: WriteOpts, checksum: bool) -> Cut {
+pub fn begin(shard: &Shard, now: u64, form: Form, opts: WriteOpts, checksum: bool) -> Cut {
     assert!(!running(), "a snapshot walk is already running on this shard");
     // Epoch 0 is what entries stored before any walk carry.
     let epoch = EPOCH.with(|e| {
@@ -105,6 +137,7 @@ pub fn begin(shard: &Shard, now: u64, opts: WriteOpts, checksum: bool) -> Cut {
     WALK.with(|w| {
         *w.borrow_mut() = Some(Walk {
             now,
+            form,
             opts,
             checksum,
             early: Vec::new(),
@@ -131,10 +164,10 @@ pub fn keep(number: usize, key: &[u8], e: &Entry) {
             return;
         }
         if w.early_db != Some(number) {
-            rdb_write::select_db(&mut w.early, number);
+            w.form.select_db(&mut w.early, number);
             w.early_db = Some(number);
         }
-        rdb_write::key(&mut w.early, key, e, &w.opts);
+        w.form.key(&mut w.early, key, e, &w.opts);
         w.early_keys += 1;
     });
 }
@@ -175,6 +208,7 @@ struct SliceOut<'a> {
     /// The database the last record belongs to.
     current: Option<usize>,
     now: u64,
+    form: Form,
     opts: &'a WriteOpts,
     budget: usize,
     max_keys: Option<usize>,
@@ -210,10 +244,10 @@ impl SliceOut<'_> {
         }
         let at = self.bytes.len();
         if self.current != Some(number) {
-            rdb_write::select_db(&mut self.bytes, number);
+            self.form.select_db(&mut self.bytes, number);
             self.current = Some(number);
         }
-        rdb_write::key(&mut self.bytes, k, e, self.opts);
+        self.form.key(&mut self.bytes, k, e, self.opts);
         self.keys += 1;
         self.bytes.len() - at
     }
@@ -230,13 +264,14 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
                 std::mem::take(&mut w.early),
                 std::mem::take(&mut w.early_keys),
                 w.now,
+                w.form,
                 w.opts.clone(),
                 w.checksum,
                 std::mem::take(&mut w.adopted),
             )
         })
     });
-    let Some((mut bytes, keys, now, opts, checksum, mut adopted)) = taken else {
+    let Some((mut bytes, keys, now, form, opts, checksum, mut adopted)) = taken else {
         return Slice {
             bytes: Vec::new(),
             crc: 0,
@@ -251,6 +286,7 @@ pub fn step(shard: &Rc<Shard>, max_keys: Option<usize>) -> Slice {
         seen: 0,
         current: None,
         now,
+        form,
         opts: &opts,
         budget: max_keys.unwrap_or(SLICE_ENTRIES),
         max_keys,
@@ -370,6 +406,7 @@ mod tests {
         WALK.with(|w| {
             *w.borrow_mut() = Some(Walk {
                 now: 1000,
+                form: Form::Rdb,
                 opts: opts(),
                 checksum: false,
                 early: Vec::new(),
