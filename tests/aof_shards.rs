@@ -66,3 +66,56 @@ fn logs_load_under_any_shard_count() {
         assert!(got == want, "{shards} shards load a different data set");
     }
 }
+
+/// FUNCTION LOAD, DELETE, FLUSH and RESTORE are logged (in shard 0's
+/// log, whichever shard's client ran them) and replayed in order.
+#[test]
+fn function_changes_survive_a_restart() {
+    let dir = AofDir::new("aof-functions");
+    let start = |shards: usize| {
+        Server::start_with(
+            shards,
+            &["--dir", dir.path(), "--appendonly", "yes", "--appendfsync", "always"],
+        )
+    };
+    let lib = |name: &str| format!("#!lua name={name}\nredis.register_function('{name}_f', function() return 1 end)");
+    let listed = |c: &mut common::Raw| {
+        let text = common::cmd_text(c, &["FUNCTION", "LIST"]);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut names: Vec<String> = lines
+            .windows(2)
+            .filter(|w| w[0] == "library_name")
+            .map(|w| w[1].to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    {
+        let srv = start(2);
+        // Clients on either shard (connections are spread over shards).
+        let mut a = srv.raw();
+        let mut b = srv.raw();
+        assert_eq!(common::cmd_text(&mut a, &["FUNCTION", "LOAD", &lib("liba")]), "liba");
+        assert_eq!(common::cmd_text(&mut b, &["FUNCTION", "LOAD", &lib("libb")]), "libb");
+        a.send(&common::encode(&["FUNCTION", "DUMP"]));
+        let dump = a.reply();
+        assert_eq!(common::cmd_text(&mut a, &["FUNCTION", "FLUSH"]), "+OK");
+        let body_at = dump.iter().position(|&x| x == b'\n').unwrap() + 1;
+        let payload = dump[body_at..dump.len() - 2].to_vec();
+        b.send(&common::encode_bytes(&[
+            b"FUNCTION".to_vec(),
+            b"RESTORE".to_vec(),
+            payload,
+        ]));
+        assert_eq!(common::reply_text(&b.reply()), "+OK");
+        assert_eq!(common::cmd_text(&mut a, &["FUNCTION", "DELETE", "liba"]), "+OK");
+        assert_eq!(common::cmd_text(&mut b, &["FUNCTION", "LOAD", &lib("libc")]), "libc");
+        assert_eq!(listed(&mut a), ["libb", "libc"]);
+    }
+    for shards in [2, 3] {
+        let srv = start(shards);
+        let mut c = srv.raw();
+        assert_eq!(listed(&mut c), ["libb", "libc"], "{shards} shards");
+        assert_eq!(common::cmd_text(&mut c, &["FCALL", "libb_f", "0"]), ":1");
+    }
+}

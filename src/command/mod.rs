@@ -484,7 +484,7 @@ pub async fn exec_conn(sess: &mut Session, cmd: ConnCmd, args: &Args<'_>, out: &
         ConnCmd::Unwatch => multi::cmd_unwatch(sess, out),
         ConnCmd::Eval => scripting::cmd_eval(sess, args, out).await,
         ConnCmd::Script => scripting::cmd_script(sess, args, out),
-        ConnCmd::Function => scripting::cmd_function(sess, args, out),
+        ConnCmd::Function => scripting::cmd_function(sess, args, out).await,
         ConnCmd::Subscribe(kind) => pubsub::cmd_subscribe(sess, kind, args, out).await,
         ConnCmd::Unsubscribe(kind) => pubsub::cmd_unsubscribe(sess, kind, args, out).await,
         ConnCmd::PubSub => pubsub::cmd_pubsub(sess, args, out).await,

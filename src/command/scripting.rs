@@ -911,9 +911,31 @@ pub fn cmd_script(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
 }
 
 /// `FUNCTION LOAD|DELETE|FLUSH|LIST|DUMP|RESTORE|STATS|KILL|HELP`.
-pub fn cmd_function(sess: &mut Session, args: &Args, out: &mut Vec<u8>) {
+pub async fn cmd_function(sess: &mut Session, args: &Args<'_>, out: &mut Vec<u8>) {
     let argv: Vec<&[u8]> = args.iter().collect();
+    let start = out.len();
     Engine::with(|e| e.function_command(&argv, sess.resp3, out));
+    let changes = args.len() > 1 && ["load", "delete", "flush", "restore"].iter().any(|w| args.is(1, w));
+    if !changes || !crate::persist::propagate::active() || out.get(start) == Some(&b'-') {
+        return;
+    }
+    // Functions are process-wide: shard 0's log keeps their changes, in
+    // order; the reply waits for that log as for the caller's own.
+    let owned: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+    let here = sess.shard.id;
+    let acks = coordinator::run_on_in(&sess.shard, sess.tx, 0, move |sh| {
+        let refs: Vec<&[u8]> = owned.iter().map(|a| a.as_slice()).collect();
+        crate::persist::propagate::emit_alone(crate::persist::aof::ANY_DB, &refs);
+        if sh.id != here && coordinator::has_acks() {
+            coordinator::take_acks_for_remote()
+        } else {
+            Vec::new()
+        }
+    })
+    .await;
+    for a in acks {
+        coordinator::wait_before_reply(a);
+    }
 }
 
 thread_local! {

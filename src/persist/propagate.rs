@@ -203,6 +203,17 @@ pub fn emit(db: usize, argv: &[&[u8]]) {
     send(r);
 }
 
+/// Propagates `argv` run in `db` now, outside any transaction it runs
+/// in (a change of the process-wide functions, kept in shard 0's log).
+pub fn emit_alone(db: usize, argv: &[&[u8]]) {
+    if !active() {
+        return;
+    }
+    let mut r = Record::new();
+    r.push(db, argv);
+    super::aof::append(r);
+}
+
 /// Propagates an expired key's deletion: `DEL`, or `UNLINK` under
 /// lazyfree-lazy-expire (as Redis).
 #[inline]
