@@ -119,3 +119,74 @@ fn function_changes_survive_a_restart() {
         assert_eq!(common::cmd_text(&mut c, &["FCALL", "libb_f", "0"]), ":1");
     }
 }
+
+/// A script across shards that pushes to a list a client waits on: the
+/// pop that serves the client is logged after the push (both in the
+/// script's part), so the list is gone after a restart as it is live.
+#[test]
+fn a_pop_served_by_a_cross_shard_script_replays_after_its_push() {
+    let dir = AofDir::new("aof-script-wake");
+    let start = || {
+        Server::start_with(
+            2,
+            &["--dir", dir.path(), "--appendonly", "yes", "--appendfsync", "always"],
+        )
+    };
+    let k = common::keys_on_distinct_shards("q", 2);
+    {
+        let srv = start();
+        let mut waiter = srv.raw();
+        waiter.send(&common::encode(&["BLPOP", &k[0], "0"]));
+        let mut c = srv.raw();
+        common::eventually("the client blocks", || {
+            common::cmd_text(&mut c, &["INFO", "clients"]).contains("blocked_clients:1")
+        });
+        let script = "redis.call('RPUSH', KEYS[1], 'x') redis.call('SET', KEYS[2], 'y') return 1";
+        assert_eq!(common::cmd_text(&mut c, &["EVAL", script, "2", &k[0], &k[1]]), ":1");
+        assert_eq!(common::reply_text(&waiter.reply()), format!("{}\nx", k[0]));
+        assert_eq!(common::cmd_text(&mut c, &["EXISTS", &k[0]]), ":0");
+    }
+    let srv = start();
+    let mut c = srv.raw();
+    assert_eq!(
+        common::cmd_text(&mut c, &["EXISTS", &k[0]]),
+        ":0",
+        "the served pop replays after the push"
+    );
+    assert_eq!(common::cmd_text(&mut c, &["GET", &k[1]]), "y");
+}
+
+/// maxmemory does not apply while the log loads (as in Redis): a data set
+/// bigger than the limit comes back whole, under noeviction too.
+#[test]
+fn loading_ignores_maxmemory() {
+    let dir = AofDir::new("aof-maxmemory");
+    let value = "v".repeat(1000);
+    {
+        let srv = Server::start_with(2, &["--dir", dir.path(), "--appendonly", "yes"]);
+        let mut c = srv.raw();
+        for i in 0..3000 {
+            assert_eq!(common::cmd_text(&mut c, &["SET", &format!("k{i}"), &value]), "+OK");
+        }
+        assert_eq!(common::cmd_text(&mut c, &["MSET", "a{x}", "1", "b{y}", "2"]), "+OK");
+        let _ = common::cmd_text(&mut c, &["CONFIG", "SET", "appendfsync", "always"]);
+        assert_eq!(common::cmd_text(&mut c, &["SET", "last", "1"]), "+OK");
+    }
+    for shards in [2, 3] {
+        let srv = Server::start_with(
+            shards,
+            &[
+                "--dir",
+                dir.path(),
+                "--appendonly",
+                "yes",
+                "--maxmemory",
+                "1mb",
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+        );
+        let mut c = srv.raw();
+        assert_eq!(common::cmd_text(&mut c, &["DBSIZE"]), ":3003", "{shards} shards");
+    }
+}

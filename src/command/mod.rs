@@ -279,7 +279,8 @@ pub fn execute(
     };
     // Over maxmemory, a write first evicts (as Redis does before every
     // command); one that may grow memory is refused if nothing can go.
-    if mem.maxmemory != 0 && cmd_flags & flags::WRITE != 0 {
+    // Loading the log ignores maxmemory, as Redis does.
+    if mem.maxmemory != 0 && cmd_flags & flags::WRITE != 0 && !crate::persist::aof::loading() {
         let full = crate::shard::evict::full(shard, &mem, now_ms);
         if full && cmd_flags & flags::DENYOOM != 0 && !in_transaction() {
             drop(watched);

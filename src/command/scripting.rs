@@ -338,7 +338,9 @@ async fn run_global(
     debug_assert_eq!(outcome, Outcome::Done, "global mode never aborts");
     sess.error_counted
         .set(out.get(start) == Some(&b'-') && Engine::with(|e| e.last_error_counted()));
-    super::serve_wakeups(&shard, &wake, now_ms());
+    // Served inside the transaction: the pops they log follow its writes
+    // in this shard's part.
+    crate::persist::propagate::tagged(tx_id, || super::serve_wakeups(&shard, &wake, now_ms()));
     for (s, keys) in std::mem::take(&mut be.remote_wake) {
         if !keys.is_empty() {
             tx.run(s, move |sh| super::serve_wakeups(sh, &keys, now_ms())).await;

@@ -192,8 +192,35 @@ static ALWAYS: AtomicBool = AtomicBool::new(false);
 pub static FSYNCS: AtomicU64 = AtomicU64::new(0);
 pub static RECORDS: AtomicU64 = AtomicU64::new(0);
 pub static BYTES: AtomicU64 = AtomicU64::new(0);
-/// Whether the last write/fsync worked.
+/// Whether the last write/fsync worked; while it did not, write commands
+/// are refused ([`misconf`]), as Redis does.
 pub static WRITE_OK: AtomicBool = AtomicBool::new(true);
+/// The last write error's text.
+static WRITE_ERROR: Mutex<String> = Mutex::new(String::new());
+
+/// The error refusing writes after the log could not be written.
+pub fn misconf() -> Vec<u8> {
+    format!(
+        "MISCONF Errors writing to the AOF file: {}",
+        WRITE_ERROR.lock().unwrap()
+    )
+    .into_bytes()
+}
+
+/// A write or fsync of the log failed: under `always` nothing can be
+/// acknowledged any more and the process exits (as Redis); otherwise
+/// writes are refused until a write works again.
+fn write_failed(what: &str, e: &std::io::Error) {
+    if FSYNC_MODE.load(Relaxed) == 0 {
+        crate::server::log::warning(&format!(
+            "Can't recover from AOF {} error when the AOF fsync policy is 'always' ({}). Exiting...",
+            what, e
+        ));
+        std::process::exit(1);
+    }
+    *WRITE_ERROR.lock().unwrap() = e.to_string();
+    WRITE_OK.store(false, Relaxed);
+}
 /// Bytes in the incr files being written (every shard's), and in the
 /// files before them (base and older incr files the manifest still
 /// lists): INFO's aof_current_size is their sum.
@@ -558,6 +585,8 @@ fn start_writers(files: Vec<(std::fs::File, u64)>) {
 fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) {
     let mut acks = Vec::new();
     let mut syncs = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut pending_records = 0u64;
     let mut unsynced = false;
     let mut last_fsync = Instant::now();
     let mut closing = false;
@@ -575,19 +604,12 @@ fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) 
         while let Some(m) = next {
             match m {
                 Msg::Bytes(buf, records, a) => {
-                    match file.write_all(&buf) {
-                        Ok(()) => {
-                            BYTES.fetch_add(buf.len() as u64, Relaxed);
-                            INCR_SIZE.fetch_add(buf.len() as u64, Relaxed);
-                            RECORDS.fetch_add(records, Relaxed);
-                            size += buf.len() as u64;
-                            unsynced |= !buf.is_empty();
-                        }
-                        Err(e) => {
-                            WRITE_OK.store(false, Relaxed);
-                            crate::server::log::warning(&format!("Error writing to the AOF file: {}", e));
-                        }
+                    if pending.is_empty() {
+                        pending = buf;
+                    } else {
+                        pending.extend_from_slice(&buf);
                     }
+                    pending_records += records;
                     acks.extend(a);
                 }
                 Msg::Sync(s) => syncs.push(s),
@@ -598,6 +620,30 @@ fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) 
                 }
             }
             next = rx.try_recv().ok();
+        }
+        // What could not be written is tried again every round (as Redis
+        // keeps its buffer), in order with what came since.
+        if !pending.is_empty() {
+            match file.write_all(&pending) {
+                Ok(()) => {
+                    let n = pending.len() as u64;
+                    BYTES.fetch_add(n, Relaxed);
+                    INCR_SIZE.fetch_add(n, Relaxed);
+                    RECORDS.fetch_add(std::mem::take(&mut pending_records), Relaxed);
+                    size += n;
+                    unsynced = true;
+                    pending.clear();
+                    if !WRITE_OK.swap(true, Relaxed) {
+                        crate::server::log::notice("AOF write error looks solved, Spindle can write again.");
+                    }
+                }
+                Err(e) => {
+                    crate::server::log::warning(&format!("Error writing to the AOF file: {}", e));
+                    write_failed("write", &e);
+                    // No half command stays in the file.
+                    let _ = file.set_len(size);
+                }
+            }
         }
         let mode = FSYNC_MODE.load(Relaxed);
         let due = match mode {
@@ -612,8 +658,8 @@ fn writer_loop(mut file: std::fs::File, mut size: u64, rx: mpsc::Receiver<Msg>) 
                     WRITE_OK.store(true, Relaxed);
                 }
                 Err(e) => {
-                    WRITE_OK.store(false, Relaxed);
                     crate::server::log::warning(&format!("Can't persist AOF for fsync error: {}", e));
+                    write_failed("fsync", &e);
                 }
             }
             unsynced = false;
@@ -657,6 +703,17 @@ pub async fn switch(
             // The base must hold the data: a rewrite, logging from its cut.
             return start_rewrite_with(shard, tx, new.clone()).await;
         }
+        if rewriting() {
+            // A BGREWRITEAOF of the log off: its base would replace the
+            // fresh one. It gives way (Redis kills its child).
+            if tx != 0 {
+                return Err(ERR_REWRITE_RUNNING.into());
+            }
+            super::snapshot::cancel_running(tx).await;
+            while rewriting() {
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+            }
+        }
         let cfg = new.clone();
         let shards = shard.count;
         glommio::executor()
@@ -679,8 +736,30 @@ pub async fn debug_loadaof(
     shard: &std::rc::Rc<crate::shard::Shard>,
     tx: crate::shard::gate::TxId,
 ) -> Result<(), String> {
-    use crate::shard::coordinator::{broadcast_in, broadcast_locked_in};
     let cfg = shard.config.borrow().aof.clone();
+    // A running rewrite finishes first (inside EXEC it cannot).
+    while rewriting() {
+        if tx != 0 {
+            return Err(ERR_REWRITE_RUNNING.into());
+        }
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+    // No rewrite starts meanwhile (its cut would find the shards detached).
+    LOADING_AOF.store(true, Relaxed);
+    let r = loadaof(shard, tx, &cfg).await;
+    LOADING_AOF.store(false, Relaxed);
+    r
+}
+
+/// Set while DEBUG LOADAOF runs.
+static LOADING_AOF: AtomicBool = AtomicBool::new(false);
+
+async fn loadaof(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    tx: crate::shard::gate::TxId,
+    cfg: &AofConfig,
+) -> Result<(), String> {
+    use crate::shard::coordinator::{broadcast_in, broadcast_locked_in};
     let on = running();
     if on {
         broadcast_in(shard, tx, |_| detach_shard()).await;
@@ -693,12 +772,12 @@ pub async fn debug_loadaof(
         }
     })
     .await;
-    let files = match read_manifest(&cfg) {
+    let files = match read_manifest(cfg) {
         Ok(Some(m)) => m.base.iter().chain(&m.incr).cloned().collect(),
         Ok(None) => Vec::new(),
         Err(e) => Err(e)?,
     };
-    let r = replay(shard, &cfg, &files).await;
+    let r = replay(shard, cfg, &files).await;
     if on {
         broadcast_in(shard, tx, |sh| attach_shard(sh.id)).await;
     }
@@ -760,7 +839,7 @@ pub async fn bgrewrite(shard: &std::rc::Rc<crate::shard::Shard>, tx: crate::shar
     }
     // Inside EXEC (as Redis's in_exec): the cut would run inside the
     // transaction, whose earlier writes are logged at its end.
-    if super::snapshot::in_progress() || tx != 0 {
+    if super::snapshot::in_progress() || tx != 0 || LOADING_AOF.load(Relaxed) {
         SCHEDULED.store(true, Relaxed);
         return Ok(false);
     }
@@ -770,7 +849,7 @@ pub async fn bgrewrite(shard: &std::rc::Rc<crate::shard::Shard>, tx: crate::shar
 /// Starts a scheduled rewrite once no snapshot is written (the save
 /// cron on shard 0 calls it), or the auto-rewrite rule's.
 pub async fn cron(shard: &std::rc::Rc<crate::shard::Shard>) {
-    if rewriting() || super::snapshot::in_progress() {
+    if rewriting() || super::snapshot::in_progress() || LOADING_AOF.load(Relaxed) {
         return;
     }
     if SCHEDULED.swap(false, Relaxed) {
@@ -868,8 +947,15 @@ async fn start_rewrite_with(
     let pending = super::snapshot::begin_for(shard, tx, true, target).await;
     ATTACH_AT_CUT.store(false, Relaxed);
     let Some(pending) = pending else {
-        // A save started meanwhile: nothing was switched.
+        // A save started meanwhile: nothing was switched. The manifest
+        // goes back to the files the writers still write.
         ROTATE.lock().unwrap().clear();
+        if mode == Mode::Rotate {
+            let (cfg, old) = (cfg.clone(), old.clone());
+            let _ = glommio::executor()
+                .spawn_blocking(move || write_manifest(&cfg, &old))
+                .await;
+        }
         REWRITING.store(false, Relaxed);
         if turning_on {
             glommio::executor().spawn_blocking(stop).await;
@@ -1542,6 +1628,16 @@ fn count_parts(logs: &[Vec<Vec<Vec<u8>>>]) -> std::collections::HashMap<Vec<u8>,
     m
 }
 
+/// Set while the log loads (start-up, DEBUG LOADAOF): maxmemory does not
+/// apply to what it replays.
+static LOADING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the log is being loaded.
+#[inline]
+pub fn loading() -> bool {
+    LOADING.load(Relaxed)
+}
+
 /// Replays `files` (base first, then the incr files by generation)
 /// through a client of `shard`, as Redis's fake AOF client does. Returns
 /// how many commands ran.
@@ -1555,6 +1651,17 @@ fn count_parts(logs: &[Vec<Vec<Vec<u8>>>]) -> std::collections::HashMap<Vec<u8>,
 /// - FLUSHALL, FLUSHDB and SWAPDB in shard `k`'s log apply to the slots
 ///   shard `k` held when the log was written, whatever the shards are now.
 pub async fn replay(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    cfg: &AofConfig,
+    files: &[FileInfo],
+) -> Result<usize, String> {
+    LOADING.store(true, Relaxed);
+    let r = replay_files(shard, cfg, files).await;
+    LOADING.store(false, Relaxed);
+    r
+}
+
+async fn replay_files(
     shard: &std::rc::Rc<crate::shard::Shard>,
     cfg: &AofConfig,
     files: &[FileInfo],
@@ -1618,7 +1725,11 @@ pub async fn replay(
                 ));
             }
             let names: Vec<String> = gen.iter().map(|f| f.name.clone()).collect();
-            let (logs, torn, names) = (std::sync::Arc::new(logs), std::sync::Arc::new(torn), std::sync::Arc::new(names));
+            let (logs, torn, names) = (
+                std::sync::Arc::new(logs),
+                std::sync::Arc::new(torn),
+                std::sync::Arc::new(names),
+            );
             let results = crate::shard::coordinator::broadcast(shard, move |sh| {
                 replay_in_place(sh, &logs[sh.id], &torn, &names[sh.id])
             })

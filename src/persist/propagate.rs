@@ -295,6 +295,11 @@ pub fn needs_commit(mark: u64) -> bool {
     active() && TAGGED_PARTS.load(std::sync::atomic::Ordering::Relaxed) != mark
 }
 
+/// Whether this shard holds a part of cross-shard transaction `tx`.
+pub fn holds_part(tx: u64) -> bool {
+    PARTS.with(|p| p.borrow().iter().any(|(t, r)| *t == tx && !r.is_empty()))
+}
+
 /// Writes this shard's part of cross-shard transaction `tx`, which has
 /// `parts` parts (one per shard it locked; this one may be empty), to this
 /// shard's log, marked so that loading replays the transaction only with
@@ -401,7 +406,10 @@ pub fn command(shard: &Shard, spec: &CommandSpec, args: &Args, db: usize, now_ms
             | "hincrbyfloat"
             | "xadd"
     ) || (spec.name == "set" && args.len() > 3);
-    if !rewritten && TAG.with(|t| t.get()) == 0 && TX_DEPTH.with(|d| d.get()) == 0 {
+    // `execute` wraps each command in a transaction of its own (depth 1):
+    // while it collected nothing yet, the command goes first anyway.
+    if !rewritten && TAG.with(|t| t.get()) == 0 && TX_DEPTH.with(|d| d.get()) <= 1 && TX.with(|t| t.borrow().is_empty())
+    {
         // The common case: as it came, straight into the log's buffer.
         return super::aof::append_command(db, args.len(), args.iter());
     }

@@ -646,6 +646,11 @@ impl State {
         if crate::persist::snapshot::refuses_writes() && spec.flags & command::flags::WRITE != 0 {
             return Some(crate::persist::snapshot::MISCONF.as_bytes().to_vec());
         }
+        if !crate::persist::aof::WRITE_OK.load(std::sync::atomic::Ordering::Relaxed)
+            && spec.flags & command::flags::WRITE != 0
+        {
+            return Some(crate::persist::aof::misconf());
+        }
         let Some(m) = &self.sess.multi else {
             return oom::refused(&self.sess, spec, args).then(|| errors::OOM.as_bytes().to_vec());
         };

@@ -152,11 +152,14 @@ where
     let here = origin.id;
     let (v, acks) = submit_when_free(origin, target, job, blocked, move |sh, j| {
         let v = run(sh, j);
-        // On the origin itself they are in place already.
-        let acks = if sh.id != here && has_acks() {
+        // Taken here even on the origin: a job that had to wait runs in
+        // a task of its own, and another connection could take them.
+        let acks = if !has_acks() {
+            Vec::new()
+        } else if sh.id != here {
             take_acks_for_remote()
         } else {
-            Vec::new()
+            take_acks()
         };
         (v, acks)
     })
@@ -478,9 +481,28 @@ impl Tx {
             return;
         }
         if crate::persist::propagate::needs_commit(self.mark) {
-            let (id, parts) = (self.id, self.held.len());
-            let mut pending = Vec::with_capacity(parts);
+            // Which shards hold a part (a read-only transaction may have
+            // run beside others that made some: it writes nothing).
+            let id = self.id;
+            let mut asks = Vec::with_capacity(self.held.len());
             for &s in &self.held {
+                asks.push((
+                    s,
+                    submit(&self.origin, s, id, Lock::None, move |_| {
+                        crate::persist::propagate::holds_part(id)
+                    })
+                    .await,
+                ));
+            }
+            let mut with = Vec::with_capacity(asks.len());
+            for (s, p) in asks {
+                if p.wait().await {
+                    with.push(s);
+                }
+            }
+            let parts = with.len();
+            let mut pending = Vec::with_capacity(parts);
+            for s in with {
                 pending.push(
                     submit(&self.origin, s, self.id, Lock::None, move |_| {
                         crate::persist::propagate::commit_part(id, parts)
