@@ -1766,30 +1766,22 @@ async fn run_log(
     name: &str,
 ) -> Result<usize, String> {
     let mut total = 0;
-    let mut skipping = false;
+    let mut unwrap = Unwrap::default();
     for argv in cmds {
-        let cmd = argv[0].as_slice();
-        if cmd == TX_MARK {
-            let torn = parse_mark(&argv[1]).is_some_and(|(id, _)| parts.get(id).is_some_and(|&(have, of)| have < of));
+        let torn = |id: &[u8]| {
+            let torn = parts.get(id).is_some_and(|&(have, of)| have < of);
             if torn {
                 crate::server::log::warning(&format!(
                     "Skipping a part of a transaction whose other parts are missing (a crash cut them short) in {}",
                     name
                 ));
-                skipping = true;
             }
+            torn
+        };
+        if !unwrap.keep(argv, torn) {
             continue;
         }
-        if cmd.eq_ignore_ascii_case(b"multi") {
-            continue;
-        }
-        if cmd.eq_ignore_ascii_case(b"exec") {
-            skipping = false;
-            continue;
-        }
-        if skipping {
-            continue;
-        }
+        let cmd = argv[0].as_slice();
         if crate::command::lookup(cmd).is_none() {
             return Err(format!(
                 "Unknown command '{}' reading the append only file {}",
@@ -1820,6 +1812,34 @@ async fn run_log(
     Ok(total)
 }
 
+/// Walks a log's commands for replay: transaction blocks are replayed
+/// command by command (loading is not shared with anyone), so `MULTI`,
+/// `EXEC` and marks are left out, and so is a part of a transaction that
+/// `torn` says lacks others.
+#[derive(Default)]
+struct Unwrap {
+    skipping: bool,
+}
+
+impl Unwrap {
+    /// Whether `argv` is a command to run.
+    fn keep(&mut self, argv: &[Vec<u8>], torn: impl FnOnce(&[u8]) -> bool) -> bool {
+        let cmd = argv[0].as_slice();
+        if cmd == TX_MARK {
+            self.skipping = parse_mark(&argv[1]).is_some_and(|(id, _)| torn(id));
+            return false;
+        }
+        if cmd.eq_ignore_ascii_case(b"multi") {
+            return false;
+        }
+        if cmd.eq_ignore_ascii_case(b"exec") {
+            self.skipping = false;
+            return false;
+        }
+        !self.skipping
+    }
+}
+
 /// Replays shard `sh`'s own log `cmds` (of a generation written with as
 /// many shards as now) on `sh` itself: every command it holds is about
 /// this shard's keys. Parts of transactions in `torn` are skipped.
@@ -1832,26 +1852,16 @@ fn replay_in_place(
     use crate::command::table::Handler;
     use crate::command::ConnCmd;
     let databases = sh.ks.borrow().dbs.len();
-    let (mut db, mut skipping, mut total) = (0usize, false, 0usize);
+    let (mut db, mut total) = (0usize, 0usize);
+    let mut unwrap = Unwrap::default();
     let mut out = Vec::new();
     let mut data = Vec::new();
     let mut ranges = Vec::new();
     for argv in cmds {
+        if !unwrap.keep(argv, |id| torn.contains(id)) {
+            continue;
+        }
         let cmd = argv[0].as_slice();
-        if cmd == TX_MARK {
-            skipping = parse_mark(&argv[1]).is_some_and(|(id, _)| torn.contains(id));
-            continue;
-        }
-        if cmd.eq_ignore_ascii_case(b"multi") {
-            continue;
-        }
-        if cmd.eq_ignore_ascii_case(b"exec") {
-            skipping = false;
-            continue;
-        }
-        if skipping {
-            continue;
-        }
         if let Some(op) = ShardOp::of(argv, db) {
             op.apply(sh, sh.id, sh.count);
             total += 1;

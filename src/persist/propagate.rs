@@ -125,17 +125,7 @@ impl Record {
 
 /// RESP array of bulk strings.
 pub fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    use crate::protocol::reply::push_int;
-    out.push(b'*');
-    push_int(out, argv.len() as i64);
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        push_int(out, a.len() as i64);
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    encode_iter(out, argv.len(), argv.iter().copied());
 }
 
 /// [`encode`] for `argc` arguments given one by one.
