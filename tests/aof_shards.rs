@@ -15,15 +15,18 @@ fn q(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
     cmd.query(c).unwrap()
 }
 
+/// A server with `shards` shards logging to `dir` under `always`.
+fn start_always(dir: &AofDir, shards: usize) -> Server {
+    Server::start_with(
+        shards,
+        &["--dir", dir.path(), "--appendonly", "yes", "--appendfsync", "always"],
+    )
+}
+
 #[test]
 fn logs_load_under_any_shard_count() {
     let dir = AofDir::new("aof-shards");
-    let start = |shards: usize| {
-        Server::start_with(
-            shards,
-            &["--dir", dir.path(), "--appendonly", "yes", "--appendfsync", "always"],
-        )
-    };
+    let start = |shards: usize| start_always(&dir, shards);
     let want = {
         let srv = start(2);
         let mut c = srv.client();
@@ -72,12 +75,7 @@ fn logs_load_under_any_shard_count() {
 #[test]
 fn function_changes_survive_a_restart() {
     let dir = AofDir::new("aof-functions");
-    let start = |shards: usize| {
-        Server::start_with(
-            shards,
-            &["--dir", dir.path(), "--appendonly", "yes", "--appendfsync", "always"],
-        )
-    };
+    let start = |shards: usize| start_always(&dir, shards);
     let lib = |name: &str| format!("#!lua name={name}\nredis.register_function('{name}_f', function() return 1 end)");
     let listed = |c: &mut common::Raw| {
         let text = common::cmd_text(c, &["FUNCTION", "LIST"]);
@@ -126,12 +124,7 @@ fn function_changes_survive_a_restart() {
 #[test]
 fn a_pop_served_by_a_cross_shard_script_replays_after_its_push() {
     let dir = AofDir::new("aof-script-wake");
-    let start = || {
-        Server::start_with(
-            2,
-            &["--dir", dir.path(), "--appendonly", "yes", "--appendfsync", "always"],
-        )
-    };
+    let start = || start_always(&dir, 2);
     let k = common::keys_on_distinct_shards("q", 2);
     {
         let srv = start();
