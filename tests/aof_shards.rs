@@ -183,3 +183,72 @@ fn loading_ignores_maxmemory() {
         assert_eq!(common::cmd_text(&mut c, &["DBSIZE"]), ":3003", "{shards} shards");
     }
 }
+
+/// A move between keys of two shards (LMOVE, RPOPLPUSH, SMOVE) logs the
+/// one element on each side, not the whole values, and replays to the
+/// same contents.
+#[test]
+fn cross_shard_moves_log_one_element() {
+    let dir = AofDir::new("aof-moves");
+    let l = common::keys_on_distinct_shards("l", 2);
+    let s = common::keys_on_distinct_shards("s", 2);
+    let want;
+    {
+        let srv = start_always(&dir, 2);
+        let mut c = srv.raw();
+        let items: Vec<String> = (0..500).map(|i| format!("item-{i}")).collect();
+        let mut push = vec!["RPUSH", l[0].as_str()];
+        push.extend(items.iter().map(String::as_str));
+        assert_eq!(common::cmd_text(&mut c, &push), ":500");
+        let mut sadd = vec!["SADD", s[0].as_str()];
+        sadd.extend(items.iter().map(String::as_str));
+        assert_eq!(common::cmd_text(&mut c, &sadd), ":500");
+        for _ in 0..20 {
+            common::cmd_text(&mut c, &["LMOVE", &l[0], &l[1], "RIGHT", "LEFT"]);
+            common::cmd_text(&mut c, &["RPOPLPUSH", &l[1], &l[0]]);
+            common::cmd_text(&mut c, &["LMOVE", &l[0], &l[1], "LEFT", "RIGHT"]);
+        }
+        for i in 0..20 {
+            assert_eq!(
+                common::cmd_text(&mut c, &["SMOVE", &s[0], &s[1], &format!("item-{i}")]),
+                ":1"
+            );
+        }
+        let mut logged = Vec::new();
+        for f in dir.incr_files() {
+            logged.extend(std::fs::read(f).unwrap());
+        }
+        assert!(
+            !logged.windows(7).any(|w| w == b"RESTORE"),
+            "no whole value in the logs"
+        );
+        assert!(
+            logged.len() < 60_000,
+            "the logs hold single elements: {} bytes",
+            logged.len()
+        );
+        want = [
+            common::cmd_text(&mut c, &["LRANGE", &l[0], "0", "-1"]),
+            common::cmd_text(&mut c, &["LRANGE", &l[1], "0", "-1"]),
+            common::cmd_text(&mut c, &["SMEMBERS", &s[1]])
+                .lines()
+                .count()
+                .to_string(),
+            common::cmd_text(&mut c, &["SCARD", &s[0]]),
+        ];
+    }
+    for shards in [2, 3] {
+        let srv = start_always(&dir, shards);
+        let mut c = srv.raw();
+        let got = [
+            common::cmd_text(&mut c, &["LRANGE", &l[0], "0", "-1"]),
+            common::cmd_text(&mut c, &["LRANGE", &l[1], "0", "-1"]),
+            common::cmd_text(&mut c, &["SMEMBERS", &s[1]])
+                .lines()
+                .count()
+                .to_string(),
+            common::cmd_text(&mut c, &["SCARD", &s[0]]),
+        ];
+        assert!(got == want, "{shards} shards: the moves replay to other contents");
+    }
+}

@@ -16,7 +16,7 @@ use crate::shard::blocking;
 use crate::shard::coordinator::Tx;
 use crate::shard::slot::key_shard;
 use crate::shard::{key_id, Shard};
-use crate::storage::{Entry, Keyspace};
+use crate::storage::{Entry, Keyspace, Value};
 use crate::util::now_ms;
 
 /// Runs a cross-shard multi-key command and writes its reply.
@@ -278,32 +278,99 @@ pub(crate) fn run_on_scratch(
     let raised = super::notify::take();
     super::notify::put_back(held);
     let mut writes = Writes::new();
+    let logging = crate::persist::propagate::active();
     for ((d, k), old) in before {
         let new = scratch.db(*d).lookup(k, now).map(|e| e.clone());
         if !same_entry(old, &new) {
+            let effect = if logging { effect(k, old, &new) } else { None };
             writes
                 .entry(key_shard(k, shard.count))
                 .or_default()
-                .push((*d, k.clone(), new));
+                .push((*d, k.clone(), new, effect));
         }
     }
     (writes, raised)
 }
 
-/// Changes to write back, per shard: (db, key, entry now or None).
-pub(crate) type Writes = BTreeMap<usize, Vec<(usize, Vec<u8>, Option<Entry>)>>;
+/// Changes to write back, per shard: (db, key, entry now or None, and,
+/// while the log is on, the one command that made the change when there
+/// is one: see [`effect`]).
+pub(crate) type Writes = BTreeMap<usize, Vec<Written>>;
+
+/// One key a gathered command changed (see [`Writes`]).
+pub(crate) type Written = (usize, Vec<u8>, Option<Entry>, Option<Vec<Vec<u8>>>);
+
+/// The single-element command that turns `old` into `new`, when there is
+/// one and the expiry did not change: a push or pop at either end of a
+/// list, a member added to or removed from a set. A cross-shard move
+/// (LMOVE, RPOPLPUSH, SMOVE) then logs one element, not a whole value.
+fn effect(key: &[u8], old: &Option<Entry>, new: &Option<Entry>) -> Option<Vec<Vec<u8>>> {
+    let new = new.as_ref()?;
+    let old_at = old.as_ref().map_or(0, |o| o.expire_at());
+    if new.expire_at() != old_at {
+        return None;
+    }
+    let cmd = |name: &[u8], elem: &[u8]| Some(vec![name.to_vec(), key.to_vec(), elem.to_vec()]);
+    match (old.as_ref().map(|o| &o.value), &new.value) {
+        (None, Value::List(n)) if n.len() == 1 => cmd(b"RPUSH", &n.items[0]),
+        (Some(Value::List(o)), Value::List(n)) => {
+            let (o, n) = (&o.items, &n.items);
+            if n.len() + 1 == o.len() {
+                if n.iter().eq(o.iter().skip(1)) {
+                    return Some(vec![b"LPOP".to_vec(), key.to_vec()]);
+                }
+                if n.iter().eq(o.iter().take(o.len() - 1)) {
+                    return Some(vec![b"RPOP".to_vec(), key.to_vec()]);
+                }
+            } else if n.len() == o.len() + 1 {
+                if n.iter().skip(1).eq(o.iter()) {
+                    return cmd(b"LPUSH", &n[0]);
+                }
+                if n.iter().take(n.len() - 1).eq(o.iter()) {
+                    return cmd(b"RPUSH", &n[n.len() - 1]);
+                }
+            }
+            None
+        }
+        (None, Value::Set(n)) if n.len() == 1 => {
+            let mut m = Vec::new();
+            n.iter().next()?.with_bytes(|b| m = b.to_vec());
+            cmd(b"SADD", &m)
+        }
+        (Some(Value::Set(o)), Value::Set(n)) if n.len().abs_diff(o.len()) == 1 => {
+            let (big, small, name): (_, _, &[u8]) = if n.len() > o.len() {
+                (n, o, b"SADD")
+            } else {
+                (o, n, b"SREM")
+            };
+            let mut found = None;
+            for e in big.iter() {
+                if !small.contains_elem(e) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    let mut m = Vec::new();
+                    e.with_bytes(|b| m = b.to_vec());
+                    found = Some(m);
+                }
+            }
+            cmd(name, &found?)
+        }
+        _ => None,
+    }
+}
 
 /// Writes gathered changes back on their shard: entries put back silently
 /// (their events were raised on the scratch keyspace), deletions, and the
 /// signals a write gives (WATCH, blocked clients, tracking).
-pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Entry>)>) {
+pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<Written>) {
     if crate::persist::propagate::active() {
         log_written(sh, &writes);
     }
     let mut written = Vec::with_capacity(writes.len());
     {
         let mut ks = sh.ks.borrow_mut();
-        for (db, k, e) in writes {
+        for (db, k, e, _) in writes {
             ks.db(db).put_silent(&k, e);
             written.push((db, k));
         }
@@ -318,14 +385,20 @@ pub(crate) fn write_back(sh: &Rc<Shard>, writes: Vec<(usize, Vec<u8>, Option<Ent
 }
 
 /// Logs what a command run on a scratch keyspace wrote back on this shard
-/// (each shard's log holds only its own keys): each key as it now is, by
-/// `RESTORE … REPLACE` (with its absolute expiry), or `DEL`.
-fn log_written(sh: &Shard, writes: &[(usize, Vec<u8>, Option<Entry>)]) {
+/// (each shard's log holds only its own keys): the one command that made
+/// a key's change when there is one ([`effect`]), else the key as it now
+/// is, by `RESTORE … REPLACE` (with its absolute expiry), or `DEL`.
+fn log_written(sh: &Shard, writes: &[Written]) {
     let opts = crate::persist::rdb_write::WriteOpts {
         limits: sh.config.borrow().limits,
         ..Default::default()
     };
-    for (db, k, e) in writes {
+    for (db, k, e, effect) in writes {
+        if let Some(c) = effect {
+            let argv: Vec<&[u8]> = c.iter().map(|a| a.as_slice()).collect();
+            crate::persist::propagate::emit(*db, &argv);
+            continue;
+        }
         match e {
             None => crate::persist::propagate::emit(*db, &[b"DEL", k]),
             Some(e) => {

@@ -391,7 +391,22 @@ async fn flusher() {
             })
         }
     }
-    while Kicked.await {
+    loop {
+        // Looks again now and then even without a wake-up, so that a lost
+        // one costs a few milliseconds, never the buffer.
+        let go = match crate::util::within(Duration::from_millis(50), Kicked).await {
+            Some(go) => go,
+            None => LOCAL.with(|l| {
+                let mut l = l.borrow_mut();
+                if l.tx.is_none() {
+                    l.flusher = false;
+                }
+                l.tx.is_some()
+            }),
+        };
+        if !go {
+            break;
+        }
         LOCAL.with(|l| l.borrow_mut().flush());
     }
 }
