@@ -192,6 +192,14 @@ fn cross_shard_moves_log_one_element() {
     let dir = AofDir::new("aof-moves");
     let l = common::keys_on_distinct_shards("l", 2);
     let s = common::keys_on_distinct_shards("s", 2);
+    let contents = |c: &mut common::Raw| {
+        [
+            common::cmd_text(c, &["LRANGE", &l[0], "0", "-1"]),
+            common::cmd_text(c, &["LRANGE", &l[1], "0", "-1"]),
+            common::cmd_text(c, &["SMEMBERS", &s[1]]).lines().count().to_string(),
+            common::cmd_text(c, &["SCARD", &s[0]]),
+        ]
+    };
     let want;
     {
         let srv = start_always(&dir, 2);
@@ -227,28 +235,12 @@ fn cross_shard_moves_log_one_element() {
             "the logs hold single elements: {} bytes",
             logged.len()
         );
-        want = [
-            common::cmd_text(&mut c, &["LRANGE", &l[0], "0", "-1"]),
-            common::cmd_text(&mut c, &["LRANGE", &l[1], "0", "-1"]),
-            common::cmd_text(&mut c, &["SMEMBERS", &s[1]])
-                .lines()
-                .count()
-                .to_string(),
-            common::cmd_text(&mut c, &["SCARD", &s[0]]),
-        ];
+        want = contents(&mut c);
     }
     for shards in [2, 3] {
         let srv = start_always(&dir, shards);
         let mut c = srv.raw();
-        let got = [
-            common::cmd_text(&mut c, &["LRANGE", &l[0], "0", "-1"]),
-            common::cmd_text(&mut c, &["LRANGE", &l[1], "0", "-1"]),
-            common::cmd_text(&mut c, &["SMEMBERS", &s[1]])
-                .lines()
-                .count()
-                .to_string(),
-            common::cmd_text(&mut c, &["SCARD", &s[0]]),
-        ];
+        let got = contents(&mut c);
         assert!(got == want, "{shards} shards: the moves replay to other contents");
     }
 }
