@@ -267,9 +267,9 @@ impl Local {
     /// Adds `SELECT db` when the log's database is another one.
     fn select(&mut self, db: usize) {
         if db != ANY_DB && self.cur_db != Some(db) {
-            // Rare (the database changed): a String is fine.
-            let n = db.to_string();
-            super::propagate::encode(&mut self.buf, &[b"SELECT", n.as_bytes()]);
+            let mut tmp = [0u8; 20];
+            let n = crate::protocol::reply::fmt_i64(&mut tmp, db as i64);
+            super::propagate::encode(&mut self.buf, &[b"SELECT", n]);
             self.cur_db = Some(db);
         }
     }
@@ -1907,18 +1907,9 @@ fn replay_in_place(
                         spec.name, name
                     ));
                 }
-                out.clear();
-                crate::command::observe::begin();
-                let now = crate::util::now_ms();
-                crate::command::execute(sh, spec, handler, &args, db, false, true, now, &mut out);
+                super::aof_base::run_loaded(sh, spec, handler, &args, db, &mut out);
             }
-            Handler::Conn(ConnCmd::Select) => {
-                db = std::str::from_utf8(args.get(1))
-                    .ok()
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .filter(|&n| n < databases)
-                    .ok_or_else(|| format!("Bad SELECT in the append only file {}", name))?;
-            }
+            Handler::Conn(ConnCmd::Select) => db = super::aof_base::selected(&args, databases, name)?,
             Handler::Conn(ConnCmd::Function) => {
                 // Process-wide: kept in shard 0's log.
                 let argv: Vec<&[u8]> = args.iter().collect();

@@ -18,6 +18,8 @@
 //! - `SELECT db` before a database's keys, `FUNCTION LOAD code` per
 //!   function library (before the keys).
 
+use crate::persist::propagate::encode as command;
+use crate::protocol::reply::push_int;
 use crate::storage::hash::Hash;
 use crate::storage::list::List;
 use crate::storage::set::Set;
@@ -32,19 +34,14 @@ pub const ITEMS_PER_CMD: usize = 64;
 /// `*n\r\n`.
 fn array(out: &mut Vec<u8>, n: usize) {
     out.push(b'*');
-    push_decimal(out, n as i64);
+    push_int(out, n as i64);
     out.extend_from_slice(b"\r\n");
-}
-
-fn push_decimal(out: &mut Vec<u8>, i: i64) {
-    let mut tmp = [0u8; 20];
-    out.extend_from_slice(crate::protocol::reply::fmt_i64(&mut tmp, i));
 }
 
 /// `$len\r\nbytes\r\n`.
 fn bulk(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b'$');
-    push_decimal(out, b.len() as i64);
+    push_int(out, b.len() as i64);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
@@ -58,14 +55,6 @@ fn bulk_int(out: &mut Vec<u8>, i: i64) {
 fn bulk_id(out: &mut Vec<u8>, id: StreamId) {
     let mut buf = [0u8; 41];
     bulk(out, id.format(&mut buf));
-}
-
-/// A whole command of plain arguments.
-fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    array(out, args.len());
-    for a in args {
-        bulk(out, a);
-    }
 }
 
 /// `SELECT db`.
@@ -389,10 +378,7 @@ pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Pat
                 if owner != shard.id {
                     continue;
                 }
-                out.clear();
-                crate::command::observe::begin();
-                let now = crate::util::now_ms();
-                crate::command::execute(shard, spec, handler, &args, db, false, true, now, &mut out);
+                run_loaded(shard, spec, handler, &args, db, &mut out);
                 // Redis goes on past a command's error when loading; the
                 // first one is logged.
                 if out.first() == Some(&b'-') && !warned {
@@ -406,13 +392,7 @@ pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Pat
                 }
                 run += 1;
             }
-            Handler::Conn(crate::command::ConnCmd::Select) => {
-                db = std::str::from_utf8(args.get(1))
-                    .ok()
-                    .and_then(|s| s.parse::<usize>().ok())
-                    .filter(|&n| n < dbs)
-                    .ok_or_else(|| format!("Bad SELECT in the append only file {}", name))?;
-            }
+            Handler::Conn(crate::command::ConnCmd::Select) => db = selected(&args, dbs, &name)?,
             Handler::Conn(crate::command::ConnCmd::Function) if shard.id == 0 => {
                 let argv: Vec<&[u8]> = args.iter().collect();
                 out.clear();
@@ -431,6 +411,31 @@ pub fn load_file(shard: &std::rc::Rc<crate::shard::Shard>, path: &std::path::Pat
         }
     }
     Ok(run)
+}
+
+/// Runs a key command read from the log on `shard` itself (its keys are
+/// this shard's), its reply in `out`.
+pub(super) fn run_loaded(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    spec: &'static crate::command::CommandSpec,
+    handler: crate::command::table::ShardFn,
+    args: &crate::command::Args,
+    db: usize,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    crate::command::observe::begin();
+    let now = crate::util::now_ms();
+    crate::command::execute(shard, spec, handler, args, db, false, true, now, out);
+}
+
+/// The database a `SELECT` read from log `name` names (of `dbs`).
+pub(super) fn selected(args: &crate::command::Args, dbs: usize, name: &str) -> Result<usize, String> {
+    std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .filter(|&n| n < dbs)
+        .ok_or_else(|| format!("Bad SELECT in the append only file {}", name))
 }
 
 #[cfg(test)]

@@ -166,12 +166,6 @@ pub fn replace(cmds: Vec<Vec<Vec<u8>>>) {
     });
 }
 
-/// Takes the replacement a handler set when it ran outside the usual
-/// path (on a scratch keyspace: gathered cross-shard commands).
-pub fn take_override() -> Option<Vec<Vec<Vec<u8>>>> {
-    OVERRIDE.with(|o| o.borrow_mut().take())
-}
-
 /// Forgets a replacement set by a command that changed nothing.
 #[inline]
 pub fn discard() {
