@@ -2033,9 +2033,19 @@ pub async fn startup(shard: &std::rc::Rc<crate::shard::Shard>) -> Result<(), Str
     }
     if running() {
         attach_shard(shard.id);
+        // No shard listens before every shard logs: a client of a shard
+        // that attached first could otherwise write, through a hop, on one
+        // that has not yet, and that write would miss the log.
+        ATTACHED.fetch_add(1, Relaxed);
+        while ATTACHED.load(Relaxed) < shard.count as u64 {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
     }
     Ok(())
 }
+
+/// Shards attached to their writers at start-up.
+static ATTACHED: AtomicU64 = AtomicU64::new(0);
 
 #[cfg(test)]
 mod tests {
