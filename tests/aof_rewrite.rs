@@ -144,8 +144,9 @@ fn writes_during_a_rewrite_survive_a_crash_before_and_after_it() {
             );
             let mut c = srv.client();
             fill(&mut c, 3);
-            // 100+ keys at 2 ms each: the rewrite outlives the writes below.
-            let _: () = q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+            // 100+ keys at 20 ms each: the rewrite outlives the writes below
+            // (200 fsynced writes can take a second on a busy disk).
+            let _: () = q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "20000"]);
             let _: String = q(&mut c, &["BGREWRITEAOF"]);
             assert_eq!(persistence(&mut c, "aof_rewrite_in_progress"), "1");
             let mut raw = srv.raw();
